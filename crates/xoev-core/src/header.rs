@@ -1,0 +1,125 @@
+//! The XÖV message header ("Nachrichtenkopf") as a typed value.
+
+use serde::Serialize;
+use std::fmt;
+
+/// The root element of a document: its namespace and local name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RootElement {
+    /// Namespace URI of the root element (`None` if it is in no namespace).
+    pub namespace: Option<String>,
+    /// Local name, e.g. `DE.EvidenceRequest.0101`.
+    pub local_name: String,
+}
+
+impl fmt::Display for RootElement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.namespace {
+            Some(ns) => write!(f, "{{{ns}}}{}", self.local_name),
+            None => f.write_str(&self.local_name),
+        }
+    }
+}
+
+/// Which form of message header a document carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum HeaderForm {
+    /// `nachrichtenkopf.g2g` of the XÖV base message (qualified or unqualified).
+    G2g,
+    /// The XInneres-style `nachrichtenkopf` (used e.g. by XNachweis).
+    Nachrichtenkopf,
+    /// The xdomea `Kopf`.
+    XdomeaKopf,
+}
+
+/// A message identifier (the header's `nachrichtenUUID`).
+///
+/// Non-empty, at most 255 bytes of printable ASCII without spaces, so it can
+/// travel as an AMQP `message-id` unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct MessageId(String);
+
+impl MessageId {
+    /// Parses a message id, trimming surrounding whitespace.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        if s.is_empty() {
+            return Err("message id is empty".into());
+        }
+        if s.len() > 255 {
+            return Err(format!("message id is {} bytes long (max 255)", s.len()));
+        }
+        if let Some(c) = s.chars().find(|c| !c.is_ascii_graphic()) {
+            return Err(format!("message id contains the character {c:?}"));
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    /// The id as a string slice.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for MessageId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The message type: a code from the standard's message-type code list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MessageType {
+    /// The code, e.g. `0401` or `DE.EvidenceRequest.0101`.
+    pub code: String,
+    /// The code's name, when the header carries one.
+    pub name: Option<String>,
+    /// The code list's URI (`listURI`), when given.
+    pub list_uri: Option<String>,
+    /// The code list's version (`listVersionID`), when given.
+    pub list_version: Option<String>,
+}
+
+/// An authority as named in a header (`autor`, `leser`, `Absender`, `Empfaenger`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Authority {
+    /// The directory service code, e.g. `DVDV`.
+    pub directory: Option<String>,
+    /// A prefix, where the header gives it separately (xdomea `Praefix`).
+    pub prefix: Option<String>,
+    /// The authority's identifier (`kennung`), e.g. `ags:09162000`.
+    pub id: String,
+    /// The authority's name.
+    pub name: Option<String>,
+}
+
+impl Authority {
+    /// The identifier as used for routing: `prefix:id` if a separate prefix
+    /// exists, otherwise `id`.
+    pub fn key(&self) -> String {
+        match &self.prefix {
+            Some(p) => format!("{p}:{}", self.id),
+            None => self.id.clone(),
+        }
+    }
+}
+
+/// The parsed XÖV message header.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Header {
+    /// Which header form was found.
+    pub form: HeaderForm,
+    /// The message id (`nachrichtenUUID`; xdomea: `ProzessID`).
+    pub message_id: MessageId,
+    /// The message type.
+    pub message_type: MessageType,
+    /// Creation time as written (`xs:dateTime` lexical form).
+    pub created: String,
+    /// The sending authority.
+    pub author: Option<Authority>,
+    /// The receiving authority.
+    pub reader: Option<Authority>,
+}

@@ -1,0 +1,493 @@
+//! [`Message`]: the raw bytes plus the envelope read from them.
+
+use crate::error::{MessageError, MessageErrorKind as Kind};
+use crate::header::{Authority, Header, HeaderForm, MessageId, MessageType, RootElement};
+use bytes::Bytes;
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::name::ResolveResult;
+use quick_xml::NsReader;
+use serde::Serialize;
+
+/// Limits applied to every message before anything else looks at it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Maximum size of a message in bytes.
+    pub max_bytes: usize,
+    /// Maximum element nesting depth.
+    pub max_depth: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_bytes: 10 * 1024 * 1024,
+            max_depth: 256,
+        }
+    }
+}
+
+/// An XÖV message: the payload, byte-exact, and what its envelope says.
+///
+/// Built by [`Message::parse`], which reads the XML declaration, the root
+/// element with its XÖV attributes (`standard`, `version`, `produkt`, …) and
+/// the message header, and stops there. Well-formedness of the rest of the
+/// document is checked by the full parse of schema validation.
+#[derive(Debug, Clone, Serialize)]
+pub struct Message {
+    #[serde(skip)]
+    raw: Bytes,
+    /// The root element.
+    pub root: RootElement,
+    /// The `standard` attribute of the root element.
+    pub standard: Option<String>,
+    /// The `version` attribute of the root element (the standard's version).
+    pub version: Option<String>,
+    /// The `produkt` attribute: the sending software.
+    pub product: Option<String>,
+    /// The `produkthersteller` attribute: the software's vendor.
+    pub producer: Option<String>,
+    /// The `produktversion` attribute.
+    pub product_version: Option<String>,
+    /// The `test` attribute: whether this is a test message.
+    pub test: Option<bool>,
+    /// The XÖV header, if the document carries one as its first child.
+    pub header: Option<Header>,
+}
+
+impl Message {
+    /// Reads the envelope of `raw`, keeping the bytes untouched.
+    ///
+    /// Refuses oversize input, non-UTF-8 input, a DOCTYPE, and a header
+    /// whose message id is missing or malformed.
+    pub fn parse(raw: impl Into<Bytes>, limits: &Limits) -> Result<Self, MessageError> {
+        let raw: Bytes = raw.into();
+        if raw.len() > limits.max_bytes {
+            return Err(MessageError::new(
+                Kind::Oversize,
+                format!(
+                    "message is {} bytes, the limit is {} bytes",
+                    raw.len(),
+                    limits.max_bytes
+                ),
+            ));
+        }
+        if let Err(e) = std::str::from_utf8(&raw) {
+            return Err(MessageError::new(
+                Kind::Encoding,
+                "message is not valid UTF-8 (XÖV messages are UTF-8)",
+            )
+            .at(&raw, e.valid_up_to()));
+        }
+        let envelope = read_envelope(&raw, limits)?;
+        Ok(Self {
+            raw,
+            root: envelope.root,
+            standard: envelope.attrs.standard,
+            version: envelope.attrs.version,
+            product: envelope.attrs.product,
+            producer: envelope.attrs.producer,
+            product_version: envelope.attrs.product_version,
+            test: envelope.attrs.test,
+            header: envelope.header,
+        })
+    }
+
+    /// The payload exactly as received.
+    pub fn raw(&self) -> &Bytes {
+        &self.raw
+    }
+
+    /// The header, or an error naming what is missing.
+    pub fn require_header(&self) -> Result<&Header, MessageError> {
+        self.header.as_ref().ok_or_else(|| {
+            MessageError::new(
+                Kind::Header,
+                format!(
+                    "document {} carries no XÖV message header (nachrichtenkopf)",
+                    self.root
+                ),
+            )
+        })
+    }
+}
+
+#[derive(Default)]
+struct RootAttrs {
+    standard: Option<String>,
+    version: Option<String>,
+    product: Option<String>,
+    producer: Option<String>,
+    product_version: Option<String>,
+    test: Option<bool>,
+}
+
+struct Envelope {
+    root: RootElement,
+    attrs: RootAttrs,
+    header: Option<Header>,
+}
+
+/// One element of the header subtree, addressed by its path of local names
+/// relative to the header element.
+struct Node {
+    path: Vec<String>,
+    list_uri: Option<String>,
+    list_version: Option<String>,
+    text: String,
+}
+
+fn malformed(raw: &[u8], pos: u64, e: impl std::fmt::Display) -> MessageError {
+    let pos = usize::try_from(pos).unwrap_or(usize::MAX);
+    MessageError::new(Kind::Malformed, e.to_string()).at(raw, pos)
+}
+
+fn read_envelope(raw: &[u8], limits: &Limits) -> Result<Envelope, MessageError> {
+    let mut reader = NsReader::from_reader(raw);
+    reader.config_mut().trim_text(true);
+
+    // The prolog, up to the root element.
+    let (root, attrs, root_is_empty) = loop {
+        let pos = reader.buffer_position();
+        let (ns, event) = match reader.read_resolved_event() {
+            Ok(ok) => ok,
+            Err(e) => return Err(malformed(raw, pos, e)),
+        };
+        match event {
+            Event::Decl(decl) => {
+                if let Some(enc) = decl.encoding() {
+                    let enc = enc.map_err(|e| malformed(raw, pos, e))?;
+                    let enc = String::from_utf8_lossy(&enc).to_ascii_lowercase();
+                    if enc != "utf-8" && enc != "utf8" {
+                        return Err(MessageError::new(
+                            Kind::Encoding,
+                            format!("declared encoding {enc:?} is not supported (XÖV messages are UTF-8)"),
+                        )
+                        .at(raw, usize::try_from(pos).unwrap_or(0)));
+                    }
+                }
+            }
+            Event::DocType(_) => {
+                return Err(MessageError::new(
+                    Kind::Doctype,
+                    "DOCTYPE declarations are refused (no DTDs, no entities)",
+                )
+                .at(raw, usize::try_from(pos).unwrap_or(0)));
+            }
+            Event::Comment(_) | Event::PI(_) => {}
+            Event::Text(t) if t.is_empty() => {}
+            Event::Start(e) => break root_element(&ns, &e, false).map_err(|d| malformed(raw, pos, d))?,
+            Event::Empty(e) => break root_element(&ns, &e, true).map_err(|d| malformed(raw, pos, d))?,
+            Event::Eof => {
+                return Err(MessageError::new(Kind::Empty, "document has no root element"));
+            }
+            _ => {
+                return Err(malformed(raw, pos, "content before the root element"));
+            }
+        }
+    };
+
+    let header = if root_is_empty {
+        None
+    } else {
+        read_header(&mut reader, raw, limits)?
+    };
+    Ok(Envelope {
+        root,
+        attrs,
+        header,
+    })
+}
+
+fn root_element(
+    ns: &ResolveResult<'_>,
+    e: &BytesStart<'_>,
+    empty: bool,
+) -> Result<(RootElement, RootAttrs, bool), String> {
+    let root = RootElement {
+        namespace: namespace_of(ns),
+        local_name: String::from_utf8_lossy(e.local_name().as_ref()).into_owned(),
+    };
+    Ok((root, root_attrs(e)?, empty))
+}
+
+fn namespace_of(ns: &ResolveResult<'_>) -> Option<String> {
+    match ns {
+        ResolveResult::Bound(n) => Some(String::from_utf8_lossy(n.as_ref()).into_owned()),
+        _ => None,
+    }
+}
+
+fn root_attrs(e: &BytesStart<'_>) -> Result<RootAttrs, String> {
+    let mut out = RootAttrs::default();
+    for attr in e.attributes() {
+        let attr = attr.map_err(|e| e.to_string())?;
+        let key = attr.key.as_ref();
+        let slot = match key {
+            b"standard" => &mut out.standard,
+            b"version" => &mut out.version,
+            b"produkt" => &mut out.product,
+            b"produkthersteller" => &mut out.producer,
+            b"produktversion" => &mut out.product_version,
+            b"test" => {
+                let v = attr.unescape_value().map_err(|e| e.to_string())?;
+                out.test = match v.trim() {
+                    "true" | "1" => Some(true),
+                    "false" | "0" => Some(false),
+                    other => return Err(format!("attribute test={other:?} is not a boolean")),
+                };
+                continue;
+            }
+            _ => continue,
+        };
+        *slot = Some(attr.unescape_value().map_err(|e| e.to_string())?.trim().to_owned());
+    }
+    Ok(out)
+}
+
+/// Reads the root's first child; if it is a header, parses it.
+fn read_header(
+    reader: &mut NsReader<&[u8]>,
+    raw: &[u8],
+    limits: &Limits,
+) -> Result<Option<Header>, MessageError> {
+    // Find the first child element.
+    let (form, empty) = loop {
+        let pos = reader.buffer_position();
+        let event = match reader.read_event() {
+            Ok(ev) => ev,
+            Err(e) => return Err(malformed(raw, reader.error_position(), e)),
+        };
+        match event {
+            Event::Start(e) => break (header_form(e.local_name().as_ref()), false),
+            Event::Empty(e) => break (header_form(e.local_name().as_ref()), true),
+            Event::End(_) | Event::Eof => return Ok(None),
+            Event::Text(_) | Event::Comment(_) | Event::PI(_) | Event::CData(_) => {}
+            Event::GeneralRef(_) => {}
+            Event::DocType(_) => {
+                return Err(MessageError::new(Kind::Doctype, "DOCTYPE inside the document")
+                    .at(raw, usize::try_from(pos).unwrap_or(0)));
+            }
+            Event::Decl(_) => return Err(malformed(raw, pos, "XML declaration inside the document")),
+        }
+    };
+    let Some(form) = form else { return Ok(None) };
+    if empty {
+        return Err(MessageError::new(Kind::Header, "the message header is empty"));
+    }
+
+    // Collect the header subtree, then pick the fields out of it.
+    let max_depth = limits.max_depth.min(64);
+    let mut nodes: Vec<Node> = Vec::new();
+    let mut stack: Vec<usize> = Vec::new(); // indices into `nodes`
+    let mut path: Vec<String> = Vec::new();
+    loop {
+        let pos = reader.buffer_position();
+        let event = match reader.read_event() {
+            Ok(ev) => ev,
+            Err(e) => return Err(malformed(raw, reader.error_position(), e)),
+        };
+        match event {
+            Event::Start(e) | Event::Empty(e) if stack.len() >= max_depth => {
+                let _ = e;
+                return Err(MessageError::new(
+                    Kind::TooDeep,
+                    format!("message header nests deeper than {max_depth} levels"),
+                )
+                .at(raw, usize::try_from(pos).unwrap_or(0)));
+            }
+            Event::Start(e) => {
+                path.push(String::from_utf8_lossy(e.local_name().as_ref()).into_owned());
+                nodes.push(node(&path, &e).map_err(|d| malformed(raw, pos, d))?);
+                stack.push(nodes.len() - 1);
+            }
+            Event::Empty(e) => {
+                path.push(String::from_utf8_lossy(e.local_name().as_ref()).into_owned());
+                nodes.push(node(&path, &e).map_err(|d| malformed(raw, pos, d))?);
+                path.pop();
+            }
+            Event::End(_) => {
+                if stack.pop().is_none() {
+                    break; // end of the header element itself
+                }
+                path.pop();
+            }
+            Event::Text(t) => {
+                if let Some(&i) = stack.last() {
+                    let s = t.xml_content().map_err(|e| malformed(raw, pos, e))?;
+                    nodes[i].text.push_str(&s);
+                }
+            }
+            Event::CData(t) => {
+                if let Some(&i) = stack.last() {
+                    let s = t.xml_content().map_err(|e| malformed(raw, pos, e))?;
+                    nodes[i].text.push_str(&s);
+                }
+            }
+            Event::GeneralRef(r) => {
+                let s = resolve_ref(&r).map_err(|d| malformed(raw, pos, d))?;
+                if let Some(&i) = stack.last() {
+                    nodes[i].text.push(s);
+                }
+            }
+            Event::Comment(_) | Event::PI(_) => {}
+            Event::DocType(_) | Event::Decl(_) => {
+                return Err(malformed(raw, pos, "declaration inside the message header"));
+            }
+            Event::Eof => return Err(malformed(raw, pos, "document ends inside the message header")),
+        }
+    }
+    extract_header(form, &nodes).map(Some)
+}
+
+fn header_form(local: &[u8]) -> Option<HeaderForm> {
+    match local {
+        b"nachrichtenkopf.g2g" => Some(HeaderForm::G2g),
+        b"nachrichtenkopf" => Some(HeaderForm::Nachrichtenkopf),
+        b"Kopf" => Some(HeaderForm::XdomeaKopf),
+        _ => None,
+    }
+}
+
+fn node(path: &[String], e: &BytesStart<'_>) -> Result<Node, String> {
+    let mut n = Node {
+        path: path.to_vec(),
+        list_uri: None,
+        list_version: None,
+        text: String::new(),
+    };
+    for attr in e.attributes() {
+        let attr = attr.map_err(|e| e.to_string())?;
+        let value = || -> Result<String, String> {
+            Ok(attr.unescape_value().map_err(|e| e.to_string())?.trim().to_owned())
+        };
+        match attr.key.local_name().as_ref() {
+            b"listURI" => n.list_uri = Some(value()?).filter(|s| !s.is_empty()),
+            b"listVersionID" => n.list_version = Some(value()?).filter(|s| !s.is_empty()),
+            _ => {}
+        }
+    }
+    Ok(n)
+}
+
+/// Resolves a character reference or one of XML's five predefined entities.
+/// No DTD is ever read, so any other entity is undefined.
+fn resolve_ref(r: &quick_xml::events::BytesRef<'_>) -> Result<char, String> {
+    if let Some(c) = r.resolve_char_ref().map_err(|e| e.to_string())? {
+        return Ok(c);
+    }
+    let name = r.decode().map_err(|e| e.to_string())?;
+    match name.as_ref() {
+        "amp" => Ok('&'),
+        "lt" => Ok('<'),
+        "gt" => Ok('>'),
+        "quot" => Ok('"'),
+        "apos" => Ok('\''),
+        other => Err(format!("undefined entity &{other};")),
+    }
+}
+
+fn find<'a>(nodes: &'a [Node], path: &[&str]) -> Option<&'a Node> {
+    nodes
+        .iter()
+        .find(|n| n.path.len() == path.len() && n.path.iter().zip(path).all(|(a, b)| a == b))
+}
+
+fn text_at<'a>(nodes: &'a [Node], path: &[&str]) -> Option<&'a str> {
+    find(nodes, path)
+        .map(|n| n.text.trim())
+        .filter(|t| !t.is_empty())
+}
+
+/// Text of an element that is either plain text or a code type (`<code>`).
+fn text_or_code<'a>(nodes: &'a [Node], path: &[&str]) -> Option<&'a str> {
+    text_at(nodes, path).or_else(|| {
+        let mut p = path.to_vec();
+        p.push("code");
+        text_at(nodes, &p)
+    })
+}
+
+fn extract_header(form: HeaderForm, nodes: &[Node]) -> Result<Header, MessageError> {
+    let missing = |what: &str| {
+        MessageError::new(
+            Kind::Header,
+            format!("the message header has no {what}"),
+        )
+    };
+    let (ident, id_name, type_name, created_name, author_role, reader_role): (
+        &[&str],
+        &str,
+        &str,
+        &str,
+        &str,
+        &str,
+    ) = match form {
+        HeaderForm::XdomeaKopf => (
+            &[],
+            "ProzessID",
+            "Nachrichtentyp",
+            "Erstellungszeitpunkt",
+            "Absender",
+            "Empfaenger",
+        ),
+        _ => (
+            &["identifikation.nachricht"],
+            "nachrichtenUUID",
+            "nachrichtentyp",
+            "erstellungszeitpunkt",
+            "autor",
+            "leser",
+        ),
+    };
+    let at = |leaf: &[&'static str]| -> Vec<&'static str> {
+        ident.iter().chain(leaf).copied().collect()
+    };
+
+    let id_text = text_at(nodes, &at(&[id_name])).ok_or_else(|| missing(id_name))?;
+    let message_id = MessageId::parse(id_text)
+        .map_err(|e| MessageError::new(Kind::Header, format!("{id_name}: {e}")))?;
+
+    let type_node = find(nodes, &at(&[type_name])).ok_or_else(|| missing(type_name))?;
+    let code = text_at(nodes, &at(&[type_name, "code"]))
+        .ok_or_else(|| missing(&format!("{type_name}/code")))?;
+    let message_type = MessageType {
+        code: code.to_owned(),
+        name: text_at(nodes, &at(&[type_name, "name"])).map(str::to_owned),
+        list_uri: type_node.list_uri.clone(),
+        list_version: type_node.list_version.clone(),
+    };
+    let created = text_at(nodes, &at(&[created_name]))
+        .ok_or_else(|| missing(created_name))?
+        .to_owned();
+
+    Ok(Header {
+        form,
+        message_id,
+        message_type,
+        created,
+        author: authority(nodes, author_role),
+        reader: authority(nodes, reader_role),
+    })
+}
+
+/// Reads an authority from the shapes real headers use: `kennung` directly
+/// (XÖV base message 1.1), `behoerdenkennung/kennung` + `praefix` (older
+/// XÖV), `Behoerdenkennung/Behoerdenschluessel` + `Praefix` (xdomea).
+fn authority(nodes: &[Node], role: &str) -> Option<Authority> {
+    find(nodes, &[role])?;
+    let id = text_or_code(nodes, &[role, "kennung"])
+        .or_else(|| text_or_code(nodes, &[role, "behoerdenkennung", "kennung"]))
+        .or_else(|| text_or_code(nodes, &[role, "Behoerdenkennung", "Behoerdenschluessel"]))
+        .or_else(|| text_or_code(nodes, &[role, "Behoerdenkennung", "Kennung"]))?;
+    let prefix = text_or_code(nodes, &[role, "behoerdenkennung", "praefix"])
+        .or_else(|| text_or_code(nodes, &[role, "Behoerdenkennung", "Praefix"]));
+    let name = text_at(nodes, &[role, "name"])
+        .or_else(|| text_at(nodes, &[role, "Institution", "Name"]))
+        .or_else(|| text_at(nodes, &[role, "behoerdenkennung", "name"]));
+    Some(Authority {
+        directory: text_or_code(nodes, &[role, "verzeichnisdienst"]).map(str::to_owned),
+        prefix: prefix.map(str::to_owned),
+        id: id.to_owned(),
+        name: name.map(str::to_owned),
+    })
+}

@@ -1,0 +1,87 @@
+//! `xoev-gateway inspect FILE`
+
+use super::{read_input, Format, Global, Outcome};
+use clap::Args;
+use std::path::PathBuf;
+use xoev_core::{Authority, Message};
+
+/// Arguments of `inspect`.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The message (`-` reads stdin).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+}
+
+/// Prints the envelope and XÖV header of one message.
+pub fn run(g: &Global, args: &InspectArgs) -> anyhow::Result<Outcome> {
+    let bytes = match read_input(&args.file) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("{}: cannot read: {e}", args.file.display());
+            return Ok(Outcome::IoError);
+        }
+    };
+    let message = match Message::parse(bytes, &g.limits()) {
+        Ok(m) => m,
+        Err(e) => {
+            match g.format {
+                Format::Json => println!(
+                    "{}",
+                    serde_json::json!({"ok": false, "kind": e.kind.as_str(), "error": e.to_string(), "line": e.line, "column": e.column})
+                ),
+                Format::Text => println!("{}: {e}", args.file.display()),
+            }
+            return Ok(Outcome::Rejected);
+        }
+    };
+    match g.format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&message)?),
+        Format::Text => print_text(&message),
+    }
+    Ok(Outcome::Ok)
+}
+
+fn print_text(m: &Message) {
+    let opt = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
+    println!("root:          {}", m.root);
+    println!("standard:      {} {}", opt(&m.standard), opt(&m.version));
+    println!(
+        "product:       {} ({}) {}",
+        opt(&m.product),
+        opt(&m.producer),
+        opt(&m.product_version)
+    );
+    if let Some(t) = m.test {
+        println!("test:          {t}");
+    }
+    let Some(h) = &m.header else {
+        println!("header:        none");
+        return;
+    };
+    println!("header form:   {:?}", h.form);
+    println!("message id:    {}", h.message_id);
+    let t = &h.message_type;
+    println!(
+        "message type:  {}{} (list {} version {})",
+        t.code,
+        t.name.as_ref().map(|n| format!(" {n}")).unwrap_or_default(),
+        opt(&t.list_uri),
+        opt(&t.list_version)
+    );
+    println!("created:       {}", h.created);
+    println!("author:        {}", authority(h.author.as_ref()));
+    println!("reader:        {}", authority(h.reader.as_ref()));
+}
+
+fn authority(a: Option<&Authority>) -> String {
+    match a {
+        None => "-".into(),
+        Some(a) => format!(
+            "{} [{}]{}",
+            a.key(),
+            a.directory.as_deref().unwrap_or("-"),
+            a.name.as_ref().map(|n| format!(" {n}")).unwrap_or_default()
+        ),
+    }
+}

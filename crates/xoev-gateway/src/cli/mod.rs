@@ -1,0 +1,140 @@
+//! The subcommands. Each lives in its own file and is listed once in [`Command`].
+
+mod inspect;
+mod schemas;
+mod validate;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use xoev_core::Limits;
+use xoev_schema::Catalogue;
+
+/// The XÖV message gateway: validates, signs, verifies, translates and routes
+/// messages between German authorities.
+#[derive(Debug, Parser)]
+#[command(name = "xoev-gateway", version, about, long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every subcommand understands.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Schema catalogue: a `catalogue.toml` or the directory holding it
+    /// [default: ./schemas, else the repository's schemas/]
+    #[arg(long, global = true, env = "XOEV_SCHEMAS", value_name = "PATH")]
+    pub schemas: Option<PathBuf>,
+    /// Largest message accepted, in bytes.
+    #[arg(long, global = true, default_value_t = Limits::default().max_bytes, value_name = "BYTES")]
+    pub max_size: usize,
+    /// Output format.
+    #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// Output format of a subcommand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Human-readable lines.
+    Text,
+    /// One JSON document on stdout.
+    Json,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate messages against their standard's XSD (detected from the document).
+    Validate(validate::ValidateArgs),
+    /// Print the parsed XÖV message header of a message.
+    Inspect(inspect::InspectArgs),
+    /// List the schema catalogue: standard, version, namespaces, entry file.
+    Schemas,
+}
+
+/// What a subcommand concluded; maps to the process exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything was fine (exit 0).
+    Ok,
+    /// The input was invalid or rejected (exit 1).
+    Rejected,
+    /// A file could not be read or written (exit 2).
+    IoError,
+}
+
+impl Outcome {
+    /// The process exit code of this outcome.
+    pub fn exit_code(self) -> ExitCode {
+        match self {
+            Self::Ok => ExitCode::SUCCESS,
+            Self::Rejected => ExitCode::from(1),
+            Self::IoError => ExitCode::from(2),
+        }
+    }
+
+    /// The worse of two outcomes.
+    pub fn worst(self, other: Self) -> Self {
+        use Outcome::*;
+        match (self, other) {
+            (IoError, _) | (_, IoError) => IoError,
+            (Rejected, _) | (_, Rejected) => Rejected,
+            _ => Ok,
+        }
+    }
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    let g = &cli.global;
+    match &cli.command {
+        Command::Validate(args) => validate::run(g, args),
+        Command::Inspect(args) => inspect::run(g, args),
+        Command::Schemas => schemas::run(g),
+    }
+}
+
+impl Global {
+    /// The message limits from the command line.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_bytes: self.max_size,
+            ..Limits::default()
+        }
+    }
+
+    /// Loads the schema catalogue named by `--schemas` or the default.
+    pub fn catalogue(&self) -> anyhow::Result<Arc<Catalogue>> {
+        let path = match &self.schemas {
+            Some(p) => p.clone(),
+            None => default_schemas_dir(),
+        };
+        Ok(Arc::new(Catalogue::load(&path)?))
+    }
+}
+
+/// `./schemas` if present, else the repository's `schemas/` (so the binary
+/// works from any directory of a checkout).
+fn default_schemas_dir() -> PathBuf {
+    let local = PathBuf::from("schemas");
+    if local.join("catalogue.toml").is_file() {
+        return local;
+    }
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../schemas"))
+}
+
+/// Reads a whole input file, `-` meaning stdin.
+pub fn read_input(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    if path.as_os_str() == "-" {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)?;
+        Ok(buf)
+    } else {
+        std::fs::read(path)
+    }
+}

@@ -1,0 +1,115 @@
+//! `xoev-gateway validate FILE...`
+
+use super::{read_input, Format, Global, Outcome};
+use clap::Args;
+use serde::Serialize;
+use std::path::PathBuf;
+use xoev_schema::{Issue, Validator};
+
+/// Arguments of `validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Messages to validate (`-` reads stdin).
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Serialize)]
+struct Report {
+    file: String,
+    ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    standard: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kind: Option<&'static str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    errors: Vec<Issue>,
+}
+
+/// Validates each file; prints `FILE: ok` or `FILE:LINE:COL: path: message`.
+pub fn run(g: &Global, args: &ValidateArgs) -> anyhow::Result<Outcome> {
+    let validator = Validator::new(g.catalogue()?, g.limits());
+    let mut outcome = Outcome::Ok;
+    let mut reports = Vec::new();
+    for file in &args.files {
+        let name = file.display().to_string();
+        let report = match read_input(file) {
+            Err(e) => {
+                outcome = outcome.worst(Outcome::IoError);
+                Report {
+                    file: name,
+                    ok: false,
+                    standard: None,
+                    version: None,
+                    kind: Some("io"),
+                    errors: vec![Issue {
+                        line: None,
+                        column: None,
+                        path: None,
+                        message: format!("cannot read: {e}"),
+                    }],
+                }
+            }
+            Ok(bytes) => match validator.validate(bytes) {
+                Ok(v) => Report {
+                    file: name,
+                    ok: true,
+                    standard: Some(v.entry.name.clone()),
+                    version: Some(v.entry.version.clone()),
+                    kind: None,
+                    errors: vec![],
+                },
+                Err(e) => {
+                    outcome = outcome.worst(Outcome::Rejected);
+                    let (standard, version) = match &e {
+                        xoev_schema::SchemaError::Invalid {
+                            standard, version, ..
+                        } => (Some(standard.clone()), Some(version.clone())),
+                        _ => (None, None),
+                    };
+                    Report {
+                        file: name,
+                        ok: false,
+                        standard,
+                        version,
+                        kind: Some(e.kind().as_str()),
+                        errors: e.issues(),
+                    }
+                }
+            },
+        };
+        if g.format == Format::Text {
+            print_text(&report);
+        }
+        reports.push(report);
+    }
+    if g.format == Format::Json {
+        println!("{}", serde_json::to_string_pretty(&reports)?);
+    }
+    Ok(outcome)
+}
+
+fn print_text(r: &Report) {
+    if r.ok {
+        println!(
+            "{}: ok ({} {})",
+            r.file,
+            r.standard.as_deref().unwrap_or("?"),
+            r.version.as_deref().unwrap_or("?")
+        );
+        return;
+    }
+    let kind = r.kind.unwrap_or("error");
+    for i in &r.errors {
+        println!(
+            "{}:{}:{}: {}: [{kind}] {}",
+            r.file,
+            i.line.unwrap_or(0),
+            i.column.unwrap_or(0),
+            i.path.as_deref().unwrap_or("/"),
+            i.message
+        );
+    }
+}

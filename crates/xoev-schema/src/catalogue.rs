@@ -1,0 +1,244 @@
+//! The schema catalogue: which XSD validates which document.
+//!
+//! `schemas/catalogue.toml` lists each standard and version with the root
+//! namespaces it defines and its entry XSD, plus the remote schema locations
+//! (`http://xoev.de/...`) that XSD imports use, each mapped to a local file.
+
+use crate::error::SchemaError;
+use crate::validate::CompiledSchema;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use xoev_core::Message;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CatalogueFile {
+    #[serde(default)]
+    standard: Vec<EntryFile>,
+    #[serde(default)]
+    remote: BTreeMap<String, String>,
+    #[serde(default)]
+    remote_prefix: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EntryFile {
+    name: String,
+    version: String,
+    namespaces: Vec<String>,
+    entry: String,
+    #[serde(default)]
+    description: String,
+}
+
+/// Why a catalogue could not be loaded. Lists every problem found.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CatalogueError {
+    /// The catalogue file could not be read.
+    #[error("cannot read schema catalogue {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The catalogue file is not valid TOML of the expected shape.
+    #[error("schema catalogue {path}: {detail}")]
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// The TOML error, with line and column.
+        detail: String,
+    },
+    /// Entries point at files that do not exist, or clash.
+    #[error("schema catalogue {path}: {}", .problems.join("; "))]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// Every problem found.
+        problems: Vec<String>,
+    },
+}
+
+/// One standard in one version.
+#[derive(Debug)]
+pub struct SchemaEntry {
+    /// The standard's name, e.g. `XNachweis`.
+    pub name: String,
+    /// The version, as in the root element's `version` attribute.
+    pub version: String,
+    /// Root element namespaces this entry validates.
+    pub namespaces: Vec<String>,
+    /// The entry XSD, relative to the catalogue directory.
+    pub entry: String,
+    /// A short description.
+    pub description: String,
+    path: PathBuf,
+    compiled: OnceLock<Result<Arc<CompiledSchema>, SchemaError>>,
+}
+
+impl SchemaEntry {
+    /// The compiled schema, compiled on first use and shared afterwards.
+    pub fn schema(&self) -> Result<Arc<CompiledSchema>, SchemaError> {
+        self.compiled
+            .get_or_init(|| CompiledSchema::compile(&self.path, &self.entry).map(Arc::new))
+            .clone()
+    }
+}
+
+/// All standards the gateway knows.
+#[derive(Debug)]
+pub struct Catalogue {
+    dir: PathBuf,
+    entries: Vec<SchemaEntry>,
+}
+
+impl Catalogue {
+    /// Loads `catalogue.toml` (or the `catalogue.toml` inside a directory),
+    /// checks that every file it names exists, and registers the directory
+    /// with the local-only entity loader.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, CatalogueError> {
+        let mut path = path.as_ref().to_path_buf();
+        if path.is_dir() {
+            path = path.join("catalogue.toml");
+        }
+        let text = std::fs::read_to_string(&path).map_err(|source| CatalogueError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let file: CatalogueFile = toml::from_str(&text).map_err(|e| CatalogueError::Syntax {
+            path: path.clone(),
+            detail: e.to_string(),
+        })?;
+        let dir = path
+            .parent()
+            .unwrap_or(Path::new("."))
+            .canonicalize()
+            .map_err(|source| CatalogueError::Io {
+                path: path.clone(),
+                source,
+            })?;
+
+        let mut problems = Vec::new();
+        let mut entries = Vec::new();
+        let mut seen = BTreeMap::new();
+        for e in file.standard {
+            let full = dir.join(&e.entry);
+            if !full.is_file() {
+                problems.push(format!("{} {}: entry {} does not exist", e.name, e.version, e.entry));
+            }
+            for ns in &e.namespaces {
+                if let Some(prev) = seen.insert((ns.clone(), e.version.clone()), e.name.clone()) {
+                    problems.push(format!(
+                        "namespace {ns} version {} is claimed by both {prev} and {}",
+                        e.version, e.name
+                    ));
+                }
+            }
+            entries.push(SchemaEntry {
+                name: e.name,
+                version: e.version,
+                namespaces: e.namespaces,
+                entry: e.entry,
+                description: e.description,
+                path: full,
+                compiled: OnceLock::new(),
+            });
+        }
+        let mut exact = BTreeMap::new();
+        for (url, local) in file.remote {
+            let full = dir.join(&local);
+            if !full.is_file() {
+                problems.push(format!("remote {url}: local file {local} does not exist"));
+            }
+            exact.insert(url, full);
+        }
+        let mut prefixes = Vec::new();
+        for (url, local) in file.remote_prefix {
+            let full = dir.join(&local);
+            if !full.is_dir() {
+                problems.push(format!("remote prefix {url}: local directory {local} does not exist"));
+            }
+            prefixes.push((url, full));
+        }
+        if !problems.is_empty() {
+            return Err(CatalogueError::Invalid { path, problems });
+        }
+        crate::init::register(&dir, &exact, &prefixes);
+        Ok(Self { dir, entries })
+    }
+
+    /// The directory the catalogue lives in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// All entries, in catalogue order.
+    pub fn entries(&self) -> &[SchemaEntry] {
+        &self.entries
+    }
+
+    /// Finds the entry by standard name and version.
+    pub fn get(&self, name: &str, version: &str) -> Option<&SchemaEntry> {
+        self.entries
+            .iter()
+            .find(|e| e.name.eq_ignore_ascii_case(name) && e.version == version)
+    }
+
+    /// Finds the entry for a message: by the root element's namespace, then
+    /// by its `version` attribute (needed only where one namespace spans
+    /// several versions).
+    pub fn lookup(&self, message: &Message) -> Result<&SchemaEntry, SchemaError> {
+        let ns = message.root.namespace.as_deref();
+        let candidates: Vec<&SchemaEntry> = self
+            .entries
+            .iter()
+            .filter(|e| ns.is_some_and(|ns| e.namespaces.iter().any(|n| n == ns)))
+            .collect();
+        let Some(first) = candidates.first() else {
+            return Err(SchemaError::UnknownStandard {
+                root: message.root.to_string(),
+                namespace: message.root.namespace.clone(),
+            });
+        };
+        let known = || {
+            candidates
+                .iter()
+                .map(|e| e.version.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match message.version.as_deref() {
+            Some(v) => candidates
+                .iter()
+                .find(|e| e.version == v)
+                .copied()
+                .ok_or_else(|| SchemaError::UnknownVersion {
+                    standard: first.name.clone(),
+                    version: v.to_owned(),
+                    known: known(),
+                }),
+            None if candidates.len() == 1 => Ok(first),
+            None => Err(SchemaError::UnknownVersion {
+                standard: first.name.clone(),
+                version: "(no version attribute)".into(),
+                known: known(),
+            }),
+        }
+    }
+
+    /// Compiles every schema now (a service does this at start, so that a
+    /// broken catalogue fails at start and the first message is not slow).
+    pub fn compile_all(&self) -> Result<(), Vec<SchemaError>> {
+        let errors: Vec<SchemaError> = self
+            .entries
+            .iter()
+            .filter_map(|e| e.schema().err())
+            .collect();
+        if errors.is_empty() { Ok(()) } else { Err(errors) }
+    }
+}

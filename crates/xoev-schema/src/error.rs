@@ -1,0 +1,146 @@
+//! The errors of parsing and validation.
+
+use serde::Serialize;
+use std::fmt;
+use xoev_core::MessageError;
+
+/// One problem found in a document, with its position.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Issue {
+    /// 1-based line, if known.
+    pub line: Option<u32>,
+    /// 1-based column, if known.
+    pub column: Option<u32>,
+    /// Path of the element concerned (`/a:root/a:child[2]`), if known.
+    pub path: Option<String>,
+    /// What libxml2 reported, trimmed.
+    pub message: String,
+}
+
+impl fmt::Display for Issue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}: {}: {}",
+            self.line.unwrap_or(0),
+            self.column.unwrap_or(0),
+            self.path.as_deref().unwrap_or("/"),
+            self.message
+        )
+    }
+}
+
+/// Machine-readable class of a [`SchemaError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum SchemaErrorKind {
+    /// The envelope was refused (see [`xoev_core::MessageErrorKind`]).
+    Message(xoev_core::MessageErrorKind),
+    /// libxml2 found the document not well-formed.
+    Malformed,
+    /// No standard in the catalogue has the root element's namespace.
+    UnknownStandard,
+    /// The standard is known, but not in the version the document declares.
+    UnknownVersion,
+    /// The document violates its XSD.
+    Invalid,
+    /// The standard's XSD could not be compiled (a catalogue problem).
+    Compile,
+}
+
+impl SchemaErrorKind {
+    /// Stable identifier used in dead letters and JSON output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Message(k) => k.as_str(),
+            Self::Malformed => "malformed-xml",
+            Self::UnknownStandard => "unknown-standard",
+            Self::UnknownVersion => "unknown-version",
+            Self::Invalid => "xsd-invalid",
+            Self::Compile => "schema-compile",
+        }
+    }
+}
+
+/// Why a document could not be parsed or does not validate.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum SchemaError {
+    /// The envelope was refused before the full parse.
+    #[error(transparent)]
+    Message(#[from] MessageError),
+    /// libxml2 found the document not well-formed.
+    #[error("malformed XML: {0}")]
+    Malformed(Issue),
+    /// No catalogue entry for the root element's namespace.
+    #[error("unknown standard: no schema for root element {root} (namespace {namespace:?})")]
+    UnknownStandard {
+        /// The root element, `{ns}local`.
+        root: String,
+        /// Its namespace.
+        namespace: Option<String>,
+    },
+    /// The standard is known but not in this version.
+    #[error("unknown version: {standard} {version} is not in the catalogue (known: {known})")]
+    UnknownVersion {
+        /// The standard's name.
+        standard: String,
+        /// The version the document declares.
+        version: String,
+        /// The versions the catalogue has, comma-separated.
+        known: String,
+    },
+    /// The document violates its XSD; every issue found is listed.
+    #[error("{standard} {version}: {} XSD violation(s), first: {}", .issues.len(), .issues.first().map(ToString::to_string).unwrap_or_default())]
+    Invalid {
+        /// The standard validated against.
+        standard: String,
+        /// Its version.
+        version: String,
+        /// The violations, in document order.
+        issues: Vec<Issue>,
+    },
+    /// A schema failed to compile.
+    #[error("schema {entry} failed to compile: {detail}")]
+    Compile {
+        /// The entry file.
+        entry: String,
+        /// libxml2's first errors.
+        detail: String,
+    },
+}
+
+impl SchemaError {
+    /// The machine-readable class of this error.
+    pub fn kind(&self) -> SchemaErrorKind {
+        match self {
+            Self::Message(e) => SchemaErrorKind::Message(e.kind),
+            Self::Malformed(_) => SchemaErrorKind::Malformed,
+            Self::UnknownStandard { .. } => SchemaErrorKind::UnknownStandard,
+            Self::UnknownVersion { .. } => SchemaErrorKind::UnknownVersion,
+            Self::Invalid { .. } => SchemaErrorKind::Invalid,
+            Self::Compile { .. } => SchemaErrorKind::Compile,
+        }
+    }
+
+    /// Every positioned issue this error carries (one for most kinds).
+    pub fn issues(&self) -> Vec<Issue> {
+        match self {
+            Self::Invalid { issues, .. } => issues.clone(),
+            Self::Malformed(i) => vec![i.clone()],
+            Self::Message(e) => vec![Issue {
+                line: e.line,
+                column: e.column,
+                path: None,
+                message: e.to_string(),
+            }],
+            other => vec![Issue {
+                line: None,
+                column: None,
+                path: None,
+                message: other.to_string(),
+            }],
+        }
+    }
+}

@@ -1,0 +1,24 @@
+//! Schema catalogue, hardened XML parsing and XSD validation with libxml2.
+//!
+//! - [`Catalogue`]: the standards under `schemas/`, found by the root
+//!   element's namespace and `version` attribute; each XSD is compiled once,
+//!   on first use, and shared by all threads.
+//! - [`parse_document`]: the one full parse of a message — no DTD, no
+//!   entities, no network, size-limited.
+//! - [`Validator`]: envelope → catalogue lookup → parse → XSD validation, the
+//!   parsed document handed back so later stages (signatures) reuse it.
+//!
+//! Call [`init`] once, early, before threads start: libxml2 has global state.
+
+mod catalogue;
+mod error;
+mod init;
+mod parse;
+mod validate;
+
+pub use catalogue::{Catalogue, CatalogueError, SchemaEntry};
+pub use error::{Issue, SchemaError, SchemaErrorKind};
+pub use init::init;
+pub use libxml::tree::Document;
+pub use parse::parse_document;
+pub use validate::{CompiledSchema, Validated, Validator};

@@ -1,0 +1,207 @@
+//! XSD validation of parsed documents.
+
+use crate::catalogue::{Catalogue, SchemaEntry};
+use crate::error::{Issue, SchemaError};
+use crate::init::{init, silence_thread};
+use crate::parse::{c_text, parse_document};
+use bytes::Bytes;
+use libxml::bindings as xml;
+use libxml::tree::Document;
+use std::ffi::CString;
+use std::os::raw::c_void;
+use std::path::Path;
+use std::sync::Arc;
+use xoev_core::{Limits, Message};
+
+/// At most this many issues are collected per document.
+const MAX_ISSUES: usize = 100;
+
+/// A compiled XSD, shared read-only by all threads.
+#[derive(Debug)]
+pub struct CompiledSchema {
+    ptr: xml::xmlSchemaPtr,
+}
+
+// SAFETY: libxml2 documents a compiled xmlSchema as immutable after
+// xmlSchemaParse; validation uses its own xmlSchemaValidCtxt per call and
+// only reads the schema, so sharing the pointer between threads is sound.
+// The pointer is freed only in Drop, when no reference remains.
+unsafe impl Send for CompiledSchema {}
+// SAFETY: see above.
+unsafe impl Sync for CompiledSchema {}
+
+impl Drop for CompiledSchema {
+    fn drop(&mut self) {
+        // SAFETY: ptr came from xmlSchemaParse and is freed exactly once.
+        unsafe { xml::xmlSchemaFree(self.ptr) }
+    }
+}
+
+unsafe extern "C" fn collect(user: *mut c_void, err: xml::xmlErrorPtr) {
+    if user.is_null() || err.is_null() {
+        return;
+    }
+    // SAFETY: `user` is the `Vec<Issue>` registered by the caller, alive for
+    // the whole validation; `err` is valid during this callback.
+    unsafe {
+        let issues = &mut *user.cast::<Vec<Issue>>();
+        if issues.len() < MAX_ISSUES && (*err).level >= xml::xmlErrorLevel_XML_ERR_ERROR {
+            issues.push(issue_from(&*err));
+        }
+    }
+}
+
+/// Converts a libxml2 error into an [`Issue`] with line, column and path.
+///
+/// # Safety
+/// `err` must be a valid libxml2 error whose `node`, if set, is alive.
+pub(crate) unsafe fn issue_from(err: &xml::_xmlError) -> Issue {
+    // SAFETY: per the contract; xmlGetNodePath returns a string we free.
+    unsafe {
+        let path = if err.node.is_null() {
+            None
+        } else {
+            let p = xml::xmlGetNodePath(err.node as *const xml::xmlNode);
+            let s = c_text(p.cast());
+            if !p.is_null()
+                && let Some(free) = xml::xmlFree
+            {
+                free(p.cast());
+            }
+            s
+        };
+        Issue {
+            line: u32::try_from(err.line).ok().filter(|&l| l > 0),
+            column: u32::try_from(err.int2).ok().filter(|&c| c > 0),
+            path,
+            message: c_text(err.message).unwrap_or_else(|| "unknown error".into()),
+        }
+    }
+}
+
+impl CompiledSchema {
+    /// Compiles the XSD at `path` (imports resolve through the local-only loader).
+    pub fn compile(path: &Path, label: &str) -> Result<Self, SchemaError> {
+        init();
+        silence_thread();
+        let compile_err = |detail: String| SchemaError::Compile {
+            entry: label.to_owned(),
+            detail,
+        };
+        let c_path = CString::new(path.to_string_lossy().as_bytes())
+            .map_err(|_| compile_err("path contains NUL".into()))?;
+        let mut issues: Vec<Issue> = Vec::new();
+        // SAFETY: the parser context is created, used and freed here; the
+        // issue vector outlives the context that calls back into it.
+        let ptr = unsafe {
+            let pctxt = xml::xmlSchemaNewParserCtxt(c_path.as_ptr());
+            if pctxt.is_null() {
+                return Err(compile_err("cannot create schema parser".into()));
+            }
+            xml::xmlSchemaSetParserStructuredErrors(
+                pctxt,
+                Some(collect),
+                (&raw mut issues).cast(),
+            );
+            let schema = xml::xmlSchemaParse(pctxt);
+            xml::xmlSchemaFreeParserCtxt(pctxt);
+            schema
+        };
+        if ptr.is_null() {
+            let detail = issues
+                .iter()
+                .take(5)
+                .map(|i| i.message.clone())
+                .collect::<Vec<_>>()
+                .join("; ");
+            return Err(compile_err(detail));
+        }
+        Ok(Self { ptr })
+    }
+
+    /// Validates a parsed document; returns every violation (up to 100).
+    pub fn validate(&self, doc: &Document) -> Result<(), Vec<Issue>> {
+        silence_thread();
+        let mut issues: Vec<Issue> = Vec::new();
+        // SAFETY: the validation context is per call; the schema is shared
+        // read-only; the document is alive for the call; the issue vector
+        // outlives the context.
+        let rc = unsafe {
+            let vctxt = xml::xmlSchemaNewValidCtxt(self.ptr);
+            if vctxt.is_null() {
+                return Err(vec![internal("cannot create validation context")]);
+            }
+            xml::xmlSchemaSetValidStructuredErrors(vctxt, Some(collect), (&raw mut issues).cast());
+            let rc = xml::xmlSchemaValidateDoc(vctxt, doc.doc_ptr());
+            xml::xmlSchemaFreeValidCtxt(vctxt);
+            rc
+        };
+        match rc {
+            0 => Ok(()),
+            _ if !issues.is_empty() => Err(issues),
+            n if n > 0 => Err(vec![internal("document is invalid")]),
+            _ => Err(vec![internal("internal validation error")]),
+        }
+    }
+}
+
+fn internal(msg: &str) -> Issue {
+    Issue {
+        line: None,
+        column: None,
+        path: None,
+        message: msg.to_owned(),
+    }
+}
+
+/// A message that parsed and validated, with its parsed document.
+pub struct Validated<'c> {
+    /// The message with its header.
+    pub message: Message,
+    /// The catalogue entry it validated against.
+    pub entry: &'c SchemaEntry,
+    /// The parsed document, for later stages (e.g. signature verification).
+    pub document: Document,
+}
+
+/// Envelope → catalogue lookup → hardened parse → XSD validation.
+#[derive(Debug, Clone)]
+pub struct Validator {
+    catalogue: Arc<Catalogue>,
+    limits: Limits,
+}
+
+impl Validator {
+    /// A validator over `catalogue` applying `limits`.
+    pub fn new(catalogue: Arc<Catalogue>, limits: Limits) -> Self {
+        Self { catalogue, limits }
+    }
+
+    /// The catalogue.
+    pub fn catalogue(&self) -> &Catalogue {
+        &self.catalogue
+    }
+
+    /// The limits applied.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Reads the envelope, finds the schema, parses and validates.
+    pub fn validate(&self, raw: impl Into<Bytes>) -> Result<Validated<'_>, SchemaError> {
+        let message = Message::parse(raw, &self.limits)?;
+        let entry = self.catalogue.lookup(&message)?;
+        let schema = entry.schema()?;
+        let document = parse_document(message.raw(), &self.limits)?;
+        schema.validate(&document).map_err(|issues| SchemaError::Invalid {
+            standard: entry.name.clone(),
+            version: entry.version.clone(),
+            issues,
+        })?;
+        Ok(Validated {
+            message,
+            entry,
+            document,
+        })
+    }
+}
