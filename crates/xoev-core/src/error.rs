@@ -65,9 +65,13 @@ impl MessageError {
         }
     }
 
-    /// Attaches the position of byte `offset` within `input`.
+    /// Attaches the position of byte `offset` within `input` (whitespace at
+    /// `offset` is skipped, so the position names the offending markup).
     pub fn at(mut self, input: &[u8], offset: usize) -> Self {
-        let (line, column) = line_col(input, offset);
+        let skipped = input.get(offset..).map_or(0, |rest| {
+            rest.iter().take_while(|b| b.is_ascii_whitespace()).count()
+        });
+        let (line, column) = line_col(input, offset + skipped);
         self.line = Some(line);
         self.column = Some(column);
         self

@@ -3,9 +3,9 @@
 use crate::error::{MessageError, MessageErrorKind as Kind};
 use crate::header::{Authority, Header, HeaderForm, MessageId, MessageType, RootElement};
 use bytes::Bytes;
+use quick_xml::NsReader;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::ResolveResult;
-use quick_xml::NsReader;
 use serde::Serialize;
 
 /// Limits applied to every message before anything else looks at it.
@@ -175,10 +175,17 @@ fn read_envelope(raw: &[u8], limits: &Limits) -> Result<Envelope, MessageError> 
             }
             Event::Comment(_) | Event::PI(_) => {}
             Event::Text(t) if t.is_empty() => {}
-            Event::Start(e) => break root_element(&ns, &e, false).map_err(|d| malformed(raw, pos, d))?,
-            Event::Empty(e) => break root_element(&ns, &e, true).map_err(|d| malformed(raw, pos, d))?,
+            Event::Start(e) => {
+                break root_element(&ns, &e, false).map_err(|d| malformed(raw, pos, d))?;
+            }
+            Event::Empty(e) => {
+                break root_element(&ns, &e, true).map_err(|d| malformed(raw, pos, d))?;
+            }
             Event::Eof => {
-                return Err(MessageError::new(Kind::Empty, "document has no root element"));
+                return Err(MessageError::new(
+                    Kind::Empty,
+                    "document has no root element",
+                ));
             }
             _ => {
                 return Err(malformed(raw, pos, "content before the root element"));
@@ -239,7 +246,12 @@ fn root_attrs(e: &BytesStart<'_>) -> Result<RootAttrs, String> {
             }
             _ => continue,
         };
-        *slot = Some(attr.unescape_value().map_err(|e| e.to_string())?.trim().to_owned());
+        *slot = Some(
+            attr.unescape_value()
+                .map_err(|e| e.to_string())?
+                .trim()
+                .to_owned(),
+        );
     }
     Ok(out)
 }
@@ -264,15 +276,22 @@ fn read_header(
             Event::Text(_) | Event::Comment(_) | Event::PI(_) | Event::CData(_) => {}
             Event::GeneralRef(_) => {}
             Event::DocType(_) => {
-                return Err(MessageError::new(Kind::Doctype, "DOCTYPE inside the document")
-                    .at(raw, usize::try_from(pos).unwrap_or(0)));
+                return Err(
+                    MessageError::new(Kind::Doctype, "DOCTYPE inside the document")
+                        .at(raw, usize::try_from(pos).unwrap_or(0)),
+                );
             }
-            Event::Decl(_) => return Err(malformed(raw, pos, "XML declaration inside the document")),
+            Event::Decl(_) => {
+                return Err(malformed(raw, pos, "XML declaration inside the document"));
+            }
         }
     };
     let Some(form) = form else { return Ok(None) };
     if empty {
-        return Err(MessageError::new(Kind::Header, "the message header is empty"));
+        return Err(MessageError::new(
+            Kind::Header,
+            "the message header is empty",
+        ));
     }
 
     // Collect the header subtree, then pick the fields out of it.
@@ -333,7 +352,13 @@ fn read_header(
             Event::DocType(_) | Event::Decl(_) => {
                 return Err(malformed(raw, pos, "declaration inside the message header"));
             }
-            Event::Eof => return Err(malformed(raw, pos, "document ends inside the message header")),
+            Event::Eof => {
+                return Err(malformed(
+                    raw,
+                    pos,
+                    "document ends inside the message header",
+                ));
+            }
         }
     }
     extract_header(form, &nodes).map(Some)
@@ -358,7 +383,11 @@ fn node(path: &[String], e: &BytesStart<'_>) -> Result<Node, String> {
     for attr in e.attributes() {
         let attr = attr.map_err(|e| e.to_string())?;
         let value = || -> Result<String, String> {
-            Ok(attr.unescape_value().map_err(|e| e.to_string())?.trim().to_owned())
+            Ok(attr
+                .unescape_value()
+                .map_err(|e| e.to_string())?
+                .trim()
+                .to_owned())
         };
         match attr.key.local_name().as_ref() {
             b"listURI" => n.list_uri = Some(value()?).filter(|s| !s.is_empty()),
@@ -408,12 +437,8 @@ fn text_or_code<'a>(nodes: &'a [Node], path: &[&str]) -> Option<&'a str> {
 }
 
 fn extract_header(form: HeaderForm, nodes: &[Node]) -> Result<Header, MessageError> {
-    let missing = |what: &str| {
-        MessageError::new(
-            Kind::Header,
-            format!("the message header has no {what}"),
-        )
-    };
+    let missing =
+        |what: &str| MessageError::new(Kind::Header, format!("the message header has no {what}"));
     let (ident, id_name, type_name, created_name, author_role, reader_role): (
         &[&str],
         &str,

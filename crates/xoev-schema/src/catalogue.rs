@@ -129,7 +129,10 @@ impl Catalogue {
         for e in file.standard {
             let full = dir.join(&e.entry);
             if !full.is_file() {
-                problems.push(format!("{} {}: entry {} does not exist", e.name, e.version, e.entry));
+                problems.push(format!(
+                    "{} {}: entry {} does not exist",
+                    e.name, e.version, e.entry
+                ));
             }
             for ns in &e.namespaces {
                 if let Some(prev) = seen.insert((ns.clone(), e.version.clone()), e.name.clone()) {
@@ -161,7 +164,9 @@ impl Catalogue {
         for (url, local) in file.remote_prefix {
             let full = dir.join(&local);
             if !full.is_dir() {
-                problems.push(format!("remote prefix {url}: local directory {local} does not exist"));
+                problems.push(format!(
+                    "remote prefix {url}: local directory {local} does not exist"
+                ));
             }
             prefixes.push((url, full));
         }
@@ -239,6 +244,10 @@ impl Catalogue {
             .iter()
             .filter_map(|e| e.schema().err())
             .collect();
-        if errors.is_empty() { Ok(()) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
     }
 }

@@ -55,7 +55,8 @@ pub(crate) fn register(
     };
     let r = guard.get_or_insert_with(Resolver::default);
     r.roots.push(root.to_path_buf());
-    r.exact.extend(exact.iter().map(|(k, v)| (k.clone(), v.clone())));
+    r.exact
+        .extend(exact.iter().map(|(k, v)| (k.clone(), v.clone())));
     r.prefixes.extend(prefixes.iter().cloned());
 }
 
@@ -70,7 +71,10 @@ fn resolve(url: &str) -> Option<PathBuf> {
         if let Some(p) = r.exact.get(url) {
             p.clone()
         } else {
-            let (prefix, dir) = r.prefixes.iter().find(|(p, _)| url.starts_with(p.as_str()))?;
+            let (prefix, dir) = r
+                .prefixes
+                .iter()
+                .find(|(p, _)| url.starts_with(p.as_str()))?;
             dir.join(&url[prefix.len()..])
         }
     } else {

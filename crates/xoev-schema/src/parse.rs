@@ -134,7 +134,12 @@ pub(crate) unsafe fn c_text(p: *const std::os::raw::c_char) -> Option<String> {
         None
     } else {
         // SAFETY: per the contract.
-        Some(unsafe { CStr::from_ptr(p) }.to_string_lossy().trim().to_owned())
+        Some(
+            unsafe { CStr::from_ptr(p) }
+                .to_string_lossy()
+                .trim()
+                .to_owned(),
+        )
     }
 }
 
@@ -144,7 +149,10 @@ mod tests {
 
     #[test]
     fn doctype_scan_stops_at_root() {
-        assert_eq!(doctype_in_prolog(b"<?xml version='1.0'?><!DOCTYPE a><a/>"), Some(21));
+        assert_eq!(
+            doctype_in_prolog(b"<?xml version='1.0'?><!DOCTYPE a><a/>"),
+            Some(21)
+        );
         assert_eq!(doctype_in_prolog(b"<!-- <!DOCTYPE --><a/>"), None);
         assert_eq!(doctype_in_prolog(b"<a><!DOCTYPE b></a>"), None);
     }

@@ -98,11 +98,7 @@ impl CompiledSchema {
             if pctxt.is_null() {
                 return Err(compile_err("cannot create schema parser".into()));
             }
-            xml::xmlSchemaSetParserStructuredErrors(
-                pctxt,
-                Some(collect),
-                (&raw mut issues).cast(),
-            );
+            xml::xmlSchemaSetParserStructuredErrors(pctxt, Some(collect), (&raw mut issues).cast());
             let schema = xml::xmlSchemaParse(pctxt);
             xml::xmlSchemaFreeParserCtxt(pctxt);
             schema
@@ -193,15 +189,52 @@ impl Validator {
         let entry = self.catalogue.lookup(&message)?;
         let schema = entry.schema()?;
         let document = parse_document(message.raw(), &self.limits)?;
-        schema.validate(&document).map_err(|issues| SchemaError::Invalid {
-            standard: entry.name.clone(),
-            version: entry.version.clone(),
-            issues,
+        schema.validate(&document).map_err(|mut issues| {
+            fill_columns(message.raw(), &mut issues);
+            SchemaError::Invalid {
+                standard: entry.name.clone(),
+                version: entry.version.clone(),
+                issues,
+            }
         })?;
         Ok(Validated {
             message,
             entry,
             document,
         })
+    }
+}
+
+/// libxml2 reports XSD violations with a line but no column. The element
+/// concerned is the last step of the issue's path, so its start tag on that
+/// line gives the column (1-based, in characters).
+pub(crate) fn fill_columns(raw: &[u8], issues: &mut [Issue]) {
+    for issue in issues.iter_mut().filter(|i| i.column.is_none()) {
+        let (Some(line), Some(path)) = (issue.line, issue.path.as_deref()) else {
+            continue;
+        };
+        let step = path.rsplit('/').next().unwrap_or_default();
+        let name = step.split('[').next().unwrap_or_default();
+        if name.is_empty() {
+            continue;
+        }
+        let Some(text) = raw
+            .split(|&b| b == b'\n')
+            .nth(line.saturating_sub(1) as usize)
+            .and_then(|l| std::str::from_utf8(l).ok())
+        else {
+            continue;
+        };
+        let needle = format!("<{name}");
+        let found = text.match_indices(&needle).find(|(i, _)| {
+            // the next character must end the name
+            matches!(
+                text[i + needle.len()..].chars().next(),
+                None | Some(' ' | '>' | '/' | '\t' | '\r')
+            )
+        });
+        if let Some((byte, _)) = found {
+            issue.column = u32::try_from(text[..byte].chars().count() + 1).ok();
+        }
     }
 }

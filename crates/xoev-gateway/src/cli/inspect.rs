@@ -1,6 +1,6 @@
 //! `xoev-gateway inspect FILE`
 
-use super::{read_input, Format, Global, Outcome};
+use super::{Format, Global, Outcome, read_input};
 use clap::Args;
 use std::path::PathBuf;
 use xoev_core::{Authority, Message};

@@ -24,7 +24,10 @@ pub fn run(g: &Global) -> anyhow::Result<Outcome> {
             println!("{}", serde_json::to_string_pretty(&list)?);
         }
         Format::Text => {
-            println!("{:<14} {:<8} {:<42} NAMESPACES", "STANDARD", "VERSION", "ENTRY");
+            println!(
+                "{:<14} {:<8} {:<42} NAMESPACES",
+                "STANDARD", "VERSION", "ENTRY"
+            );
             for e in catalogue.entries() {
                 println!(
                     "{:<14} {:<8} {:<42} {}",

@@ -1,6 +1,6 @@
 //! `xoev-gateway validate FILE...`
 
-use super::{read_input, Format, Global, Outcome};
+use super::{Format, Global, Outcome, read_input};
 use clap::Args;
 use serde::Serialize;
 use std::path::PathBuf;

@@ -1,0 +1,269 @@
+//! Header parsing on the real samples in tests/samples/ and on broken input.
+
+use xoev_core::{HeaderForm, Limits, Message, MessageErrorKind};
+
+fn sample(rel: &str) -> Vec<u8> {
+    let path = format!("{}/../../tests/samples/{rel}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn parse(bytes: &[u8]) -> Message {
+    match Message::parse(bytes.to_vec(), &Limits::default()) {
+        Ok(m) => m,
+        Err(e) => panic!("parse failed: {e}"),
+    }
+}
+
+fn parse_err(bytes: &[u8]) -> xoev_core::MessageError {
+    match Message::parse(bytes.to_vec(), &Limits::default()) {
+        Ok(m) => panic!("expected an error, got {m:?}"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn xnachweis_qualified_nachrichtenkopf() {
+    let m = parse(&sample(
+        "xnachweis/DE.EvidenceRequest.0101.synthetic-kita-einkommen.xml",
+    ));
+    assert_eq!(m.root.local_name, "DE.EvidenceRequest.0101");
+    assert_eq!(
+        m.root.namespace.as_deref(),
+        Some("urn:xoev-de:bva:standard:xnachweis:schema:xnachweis-de-noots")
+    );
+    assert_eq!(m.standard.as_deref(), Some("XNachweis"));
+    assert_eq!(m.version.as_deref(), Some("1.2.0"));
+    assert_eq!(m.product.as_deref(), Some("Gateway-Test"));
+    assert_eq!(m.producer.as_deref(), Some("Example"));
+    assert_eq!(m.test, Some(true));
+    let h = m.header.as_ref().expect("header");
+    assert_eq!(h.form, HeaderForm::Nachrichtenkopf);
+    assert_eq!(
+        h.message_id.as_str(),
+        "3f1c2b7e-8a44-4d0e-9b7a-0c5e2d9f1a02"
+    );
+    assert_eq!(h.message_type.code, "DE.EvidenceRequest.0101");
+    assert_eq!(h.message_type.list_version.as_deref(), Some("1.2.0"));
+    assert_eq!(h.created, "2025-03-01T10:15:00+01:00");
+    let author = h.author.as_ref().expect("author");
+    assert_eq!(author.id, "ags:09162000");
+    assert_eq!(author.directory.as_deref(), Some("DVDV"));
+    assert!(author.name.as_deref().unwrap_or("").contains("Kita"));
+    assert_eq!(h.reader.as_ref().expect("reader").id, "fa:9198");
+}
+
+#[test]
+fn xwasser_unqualified_g2g() {
+    let m = parse(&sample("xwasser/quality_report_minimal.xml"));
+    let h = m.header.as_ref().expect("header");
+    assert_eq!(h.form, HeaderForm::G2g);
+    assert_eq!(
+        h.message_id.as_str(),
+        "693c64d6-456f-4d14-abe7-fe9681c74aae"
+    );
+    assert_eq!(h.message_type.code, "2010");
+    assert_eq!(
+        h.message_type.list_uri.as_deref(),
+        Some("urn:xoev-de:xwasser:codeliste:nachrichtentyp")
+    );
+    assert_eq!(h.created, "2024-05-28T09:00:00");
+    // an empty <code></code> is no directory
+    assert_eq!(h.reader.as_ref().expect("reader").directory, None);
+    assert_eq!(h.reader.as_ref().expect("reader").id, "psw:11113110");
+    assert_eq!(h.author.as_ref().expect("author").id, "psw:01003110");
+    // the root attribute is unescaped once: the sample really says "H &amp;amp; D"
+    assert_eq!(m.producer.as_deref(), Some("H &amp;amp; D GmbH"));
+}
+
+#[test]
+fn xbeteiligung_qualified_g2g_ignores_contact_kennung() {
+    let m = parse(&sample("xbeteiligung/example402FromCockpit.xml"));
+    let h = m.header.as_ref().expect("header");
+    assert_eq!(h.form, HeaderForm::G2g);
+    assert_eq!(h.message_type.code, "0401");
+    assert_eq!(
+        h.message_type.name.as_deref(),
+        Some("planung2Beteiligung.BeteiligungNeu.0401")
+    );
+    let reader = h.reader.as_ref().expect("reader");
+    // `bn-kom:erreichbarkeit/bn-kom:kennung` is a phone number, not the id
+    assert_eq!(reader.id, "xyz:0002");
+    assert_eq!(reader.name.as_deref(), Some("behoerde2"));
+    assert_eq!(m.version.as_deref(), Some("1.2"));
+}
+
+#[test]
+fn xdomea_kopf() {
+    let m = parse(&sample(
+        "xdomea/pattern-3.0.0_xx_Aussonderung.Aussonderung.0503.xml",
+    ));
+    let h = m.header.as_ref().expect("header");
+    assert_eq!(h.form, HeaderForm::XdomeaKopf);
+    assert_eq!(
+        h.message_id.as_str(),
+        "242f44e8-bebf-4503-a086-db252c6a4277"
+    );
+    assert_eq!(h.message_type.code, "0503");
+    let author = h.author.as_ref().expect("author");
+    assert_eq!(author.id, "LATh");
+    assert_eq!(
+        author.prefix.as_deref(),
+        Some("AbsBehoerdenkennungPraefixCode")
+    );
+    assert_eq!(author.key(), "AbsBehoerdenkennungPraefixCode:LATh");
+}
+
+#[test]
+fn oots_has_no_xoev_header() {
+    let m = parse(&sample(
+        "oots-edm/2.1_Step_1_Evidence_Request_-_Birth_-_full_example.xml",
+    ));
+    assert_eq!(m.root.local_name, "QueryRequest");
+    assert!(m.header.is_none());
+    assert_eq!(
+        m.require_header().expect_err("no header").kind,
+        MessageErrorKind::Header
+    );
+}
+
+#[test]
+fn raw_bytes_are_kept_exactly() {
+    let bytes = sample("xwasser/quality_report_minimal.xml");
+    let m = parse(&bytes);
+    assert_eq!(m.raw().as_ref(), bytes.as_slice());
+}
+
+#[test]
+fn every_sample_with_a_header_parses() {
+    let dir = format!("{}/../../tests/samples", env!("CARGO_MANIFEST_DIR"));
+    let mut seen = 0;
+    for std_dir in std::fs::read_dir(&dir).expect("samples") {
+        let std_dir = std_dir.expect("entry").path();
+        let name = std_dir.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if matches!(name, "unsupported" | "invalid" | "oots-edm") || !std_dir.is_dir() {
+            continue;
+        }
+        for f in std::fs::read_dir(&std_dir).expect("dir") {
+            let f = f.expect("entry").path();
+            let m = Message::parse(std::fs::read(&f).expect("read"), &Limits::default())
+                .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+            assert!(m.header.is_some(), "{}: no header", f.display());
+            seen += 1;
+        }
+    }
+    assert!(seen >= 20, "only {seen} samples found");
+}
+
+const MINIMAL: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<m:msg xmlns:m="urn:test" standard="T" version="1">
+  <nachrichtenkopf.g2g>
+    <identifikation.nachricht>
+      <nachrichtenUUID>MSGID</nachrichtenUUID>
+      <nachrichtentyp><code>0001</code></nachrichtentyp>
+      <erstellungszeitpunkt>2025-01-01T00:00:00Z</erstellungszeitpunkt>
+    </identifikation.nachricht>
+  </nachrichtenkopf.g2g>
+</m:msg>"#;
+
+#[test]
+fn minimal_header_without_authorities() {
+    let m = parse(MINIMAL.replace("MSGID", "abc-1").as_bytes());
+    let h = m.header.expect("header");
+    assert_eq!(h.message_id.as_str(), "abc-1");
+    assert!(h.author.is_none() && h.reader.is_none());
+}
+
+#[test]
+fn entities_in_header_text_are_resolved() {
+    let m = parse(MINIMAL.replace("MSGID", "a&amp;b&#x41;").as_bytes());
+    assert_eq!(m.header.expect("header").message_id.as_str(), "a&bA");
+}
+
+#[test]
+fn undefined_entity_is_malformed() {
+    let e = parse_err(MINIMAL.replace("MSGID", "&xxe;").as_bytes());
+    assert_eq!(e.kind, MessageErrorKind::Malformed);
+    assert!(e.detail.contains("xxe"), "{e}");
+}
+
+#[test]
+fn missing_message_id_is_a_header_error() {
+    let bad = MINIMAL.replace("<nachrichtenUUID>MSGID</nachrichtenUUID>", "");
+    let e = parse_err(bad.as_bytes());
+    assert_eq!(e.kind, MessageErrorKind::Header);
+    assert!(e.detail.contains("nachrichtenUUID"), "{e}");
+}
+
+#[test]
+fn message_id_with_spaces_is_refused() {
+    let e = parse_err(MINIMAL.replace("MSGID", "a b").as_bytes());
+    assert_eq!(e.kind, MessageErrorKind::Header);
+}
+
+#[test]
+fn missing_type_code_is_a_header_error() {
+    let e = parse_err(MINIMAL.replace("<code>0001</code>", "").as_bytes());
+    assert_eq!(e.kind, MessageErrorKind::Header);
+    assert!(e.detail.contains("nachrichtentyp/code"), "{e}");
+}
+
+#[test]
+fn doctype_is_refused_with_position() {
+    let xxe = r#"<?xml version="1.0"?>
+<!DOCTYPE m [<!ENTITY x SYSTEM "file:///etc/passwd">]>
+<m>&x;</m>"#;
+    let e = parse_err(xxe.as_bytes());
+    assert_eq!(e.kind, MessageErrorKind::Doctype);
+    assert_eq!(e.line, Some(2));
+    assert!(
+        !e.to_string().contains("root:"),
+        "no file content in errors"
+    );
+}
+
+#[test]
+fn other_encodings_are_refused() {
+    let e = parse_err(b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><m/>");
+    assert_eq!(e.kind, MessageErrorKind::Encoding);
+    let e = parse_err(b"<?xml version=\"1.0\"?><m>\xe4</m>");
+    assert_eq!(e.kind, MessageErrorKind::Encoding);
+    assert_eq!(e.column, Some(25));
+}
+
+#[test]
+fn oversize_is_refused_before_parsing() {
+    let limits = Limits {
+        max_bytes: 100,
+        ..Limits::default()
+    };
+    let e = Message::parse(MINIMAL.as_bytes().to_vec(), &limits).expect_err("oversize");
+    assert_eq!(e.kind, MessageErrorKind::Oversize);
+}
+
+#[test]
+fn malformed_and_empty_inputs() {
+    assert_eq!(parse_err(b"").kind, MessageErrorKind::Empty);
+    assert_eq!(
+        parse_err(b"<!-- only a comment -->").kind,
+        MessageErrorKind::Empty
+    );
+    assert_eq!(parse_err(b"text<m/>").kind, MessageErrorKind::Malformed);
+    let e = parse_err(MINIMAL.replace("</nachrichtentyp>", "</typ>").as_bytes());
+    assert_eq!(e.kind, MessageErrorKind::Malformed);
+    assert!(e.line.is_some());
+    let truncated = &MINIMAL[..MINIMAL.find("<erstellungszeitpunkt>").expect("tag")];
+    assert_eq!(
+        parse_err(truncated.as_bytes()).kind,
+        MessageErrorKind::Malformed
+    );
+}
+
+#[test]
+fn deep_header_is_refused() {
+    let deep = format!(
+        "<m><nachrichtenkopf>{}{}</nachrichtenkopf></m>",
+        "<a>".repeat(100),
+        "</a>".repeat(100)
+    );
+    assert_eq!(parse_err(deep.as_bytes()).kind, MessageErrorKind::TooDeep);
+}

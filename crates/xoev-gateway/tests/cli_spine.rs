@@ -1,0 +1,180 @@
+//! The spine's subcommands as a user runs them: validate, inspect, schemas.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}
+
+fn gateway(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_xoev-gateway"))
+        .args(args)
+        .current_dir(root())
+        .env_remove("XOEV_SCHEMAS")
+        .output()
+        .expect("run xoev-gateway")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+const KITA: &str = "tests/samples/xnachweis/DE.EvidenceRequest.0101.synthetic-kita-einkommen.xml";
+const INVALID: &str = "tests/samples/invalid/xwasser-monitoring_plan_maximal.xml";
+
+fn temp_file(name: &str, content: &[u8]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("xoev-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp");
+    let p = dir.join(name);
+    std::fs::write(&p, content).expect("write");
+    p
+}
+
+#[test]
+fn validate_ok_exits_zero() {
+    let o = gateway(&[
+        "validate",
+        KITA,
+        "tests/samples/xwasser/quality_report_minimal.xml",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains(&format!("{KITA}: ok (XNachweis 1.2.0)")),
+        "{out}"
+    );
+    assert!(
+        out.contains("quality_report_minimal.xml: ok (XWasser 1.0.0)"),
+        "{out}"
+    );
+}
+
+#[test]
+fn validate_invalid_prints_file_line_col_path_and_exits_one() {
+    let o = gateway(&["validate", KITA, INVALID]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    let expected = format!(
+        "{INVALID}:75:11: /xwas:vorgang.transportieren.2010/xwas:vorgang/xwas:vorgangType/xwas:untersuchungsplan/xwas:terminplan/xwas:probennahmestelleKategorie: [xsd-invalid] "
+    );
+    assert!(out.lines().any(|l| l.starts_with(&expected)), "{out}");
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with(INVALID)).count(),
+        3,
+        "{out}"
+    );
+}
+
+#[test]
+fn validate_missing_file_exits_two() {
+    let o = gateway(&["validate", KITA, "does/not/exist.xml"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stdout(&o).contains("does/not/exist.xml:0:0: /: [io] cannot read"));
+}
+
+#[test]
+fn validate_json_is_machine_readable() {
+    let o = gateway(&["validate", "--format", "json", KITA, INVALID]);
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v[0]["ok"], true);
+    assert_eq!(v[0]["standard"], "XNachweis");
+    assert_eq!(v[1]["ok"], false);
+    assert_eq!(v[1]["kind"], "xsd-invalid");
+    assert_eq!(v[1]["errors"][0]["line"], 75);
+    assert_eq!(v[1]["errors"][0]["column"], 11);
+}
+
+#[test]
+fn validate_unknown_version_and_standard() {
+    let kita = std::fs::read_to_string(root().join(KITA)).expect("read");
+    let v = temp_file(
+        "v.xml",
+        kita.replace(r#"version="1.2.0""#, r#"version="2.0""#)
+            .as_bytes(),
+    );
+    let o = gateway(&["validate", v.to_str().expect("utf-8")]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("[unknown-version]"), "{}", stdout(&o));
+    let o = gateway(&["validate", "tests/samples/unsupported/BirthEvidence.xml"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("[unknown-standard]"));
+}
+
+#[test]
+fn validate_xxe_never_leaks_the_file() {
+    let secret = temp_file("secret.txt", b"CLI-SECRET-0815");
+    let doc = format!(
+        "<?xml version=\"1.0\"?>\n<!DOCTYPE m [<!ENTITY s SYSTEM \"file://{}\">]>\n<m>&s;</m>",
+        secret.display()
+    );
+    let f = temp_file("xxe.xml", doc.as_bytes());
+    for fmt in ["text", "json"] {
+        let o = gateway(&["validate", "--format", fmt, f.to_str().expect("utf-8")]);
+        assert_eq!(o.status.code(), Some(1));
+        let all = format!("{}{}", stdout(&o), String::from_utf8_lossy(&o.stderr));
+        assert!(all.contains("doctype-refused"), "{all}");
+        assert!(!all.contains("CLI-SECRET-0815"), "{all}");
+    }
+}
+
+#[test]
+fn validate_oversize_with_max_size() {
+    let o = gateway(&["validate", "--max-size", "1000", KITA]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("[oversize]"));
+}
+
+#[test]
+fn inspect_prints_the_header() {
+    let o = gateway(&["inspect", KITA]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = stdout(&o);
+    assert!(
+        out.contains("message id:    3f1c2b7e-8a44-4d0e-9b7a-0c5e2d9f1a02"),
+        "{out}"
+    );
+    assert!(out.contains("author:        ags:09162000 [DVDV]"), "{out}");
+    let o = gateway(&["inspect", "--format", "json", KITA]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["header"]["reader"]["id"], "fa:9198");
+    assert_eq!(
+        v["header"]["message_type"]["code"],
+        "DE.EvidenceRequest.0101"
+    );
+    assert_eq!(v["standard"], "XNachweis");
+}
+
+#[test]
+fn inspect_rejects_broken_input() {
+    let f = temp_file(
+        "broken.xml",
+        b"<a><nachrichtenkopf><x></nachrichtenkopf></a>",
+    );
+    let o = gateway(&["inspect", f.to_str().expect("utf-8")]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("malformed-xml"), "{}", stdout(&o));
+}
+
+#[test]
+fn schemas_lists_the_catalogue() {
+    let o = gateway(&["schemas", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let names: Vec<&str> = v
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|e| e["standard"].as_str())
+        .collect();
+    for s in ["XNachweis", "XWasser", "XBeteiligung", "xdomea", "OOTS-EDM"] {
+        assert!(names.contains(&s), "{names:?}");
+    }
+}
+
+#[test]
+fn usage_errors_exit_two() {
+    assert_eq!(gateway(&["validate"]).status.code(), Some(2));
+    assert_eq!(gateway(&["no-such-command"]).status.code(), Some(2));
+}

@@ -1,0 +1,445 @@
+//! XSD validation against the real catalogue and samples, broken variants,
+//! hardening and thread safety.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use xoev_core::{Limits, MessageErrorKind};
+use xoev_schema::{Catalogue, SchemaError, SchemaErrorKind, Validator};
+
+fn root() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}
+
+fn catalogue() -> Arc<Catalogue> {
+    static CAT: OnceLock<Arc<Catalogue>> = OnceLock::new();
+    CAT.get_or_init(|| Arc::new(Catalogue::load(root().join("schemas")).expect("catalogue")))
+        .clone()
+}
+
+fn validator() -> Validator {
+    Validator::new(catalogue(), Limits::default())
+}
+
+/// Every XML file in tests/samples/<standard>/ (not invalid/ or unsupported/).
+fn valid_samples() -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for dir in std::fs::read_dir(root().join("tests/samples")).expect("samples") {
+        let dir = dir.expect("entry").path();
+        let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if !dir.is_dir() || matches!(name, "invalid" | "unsupported") {
+            continue;
+        }
+        for f in std::fs::read_dir(&dir).expect("dir") {
+            let f = f.expect("entry").path();
+            if f.extension().is_some_and(|e| e == "xml") {
+                out.push(f);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn files_in(rel: &str) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(root().join(rel))
+        .expect("dir")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    v.sort();
+    v
+}
+
+fn read(p: &Path) -> Vec<u8> {
+    std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+fn kita_request() -> String {
+    String::from_utf8(read(&root().join(
+        "tests/samples/xnachweis/DE.EvidenceRequest.0101.synthetic-kita-einkommen.xml",
+    )))
+    .expect("utf-8")
+}
+
+fn err_of(bytes: impl Into<Vec<u8>>) -> SchemaError {
+    match validator().validate(bytes.into()) {
+        Ok(v) => panic!("expected rejection, validated as {}", v.entry.name),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn every_public_sample_validates() {
+    let samples = valid_samples();
+    assert!(samples.len() >= 25, "found only {}", samples.len());
+    let v = validator();
+    for s in &samples {
+        if let Err(e) = v.validate(read(s)) {
+            panic!("{}: {e}", s.display());
+        }
+    }
+}
+
+#[test]
+fn samples_validate_against_the_standard_of_their_folder() {
+    let v = validator();
+    for s in valid_samples() {
+        let folder = s
+            .parent()
+            .and_then(|p| p.file_name())
+            .and_then(|n| n.to_str())
+            .unwrap_or("");
+        let validated = v.validate(read(&s)).expect("valid");
+        let std = validated.entry.name.to_ascii_lowercase();
+        assert!(
+            folder.eq_ignore_ascii_case(&std) || folder.starts_with(&std),
+            "{} validated as {}",
+            s.display(),
+            validated.entry.name
+        );
+    }
+}
+
+#[test]
+fn known_invalid_sample_reports_line_column_and_path() {
+    let e = err_of(read(
+        &root().join("tests/samples/invalid/xwasser-monitoring_plan_maximal.xml"),
+    ));
+    assert_eq!(e.kind(), SchemaErrorKind::Invalid);
+    let issues = e.issues();
+    assert_eq!(issues.len(), 3, "{issues:?}");
+    let first = &issues[0];
+    assert_eq!(first.line, Some(75));
+    assert_eq!(first.column, Some(11));
+    assert!(
+        first
+            .path
+            .as_deref()
+            .unwrap_or("")
+            .ends_with("xwas:terminplan/xwas:probennahmestelleKategorie"),
+        "{first:?}"
+    );
+    assert!(first.message.contains("not expected"));
+    assert!(issues[1].message.contains("fixed value"));
+}
+
+#[test]
+fn unsupported_documents_are_unknown_standards() {
+    for f in files_in("tests/samples/unsupported") {
+        let e = err_of(read(&f));
+        assert_eq!(
+            e.kind(),
+            SchemaErrorKind::UnknownStandard,
+            "{}: {e}",
+            f.display()
+        );
+    }
+}
+
+#[test]
+fn wrong_namespace_is_an_unknown_standard() {
+    let bad = kita_request().replace(
+        "urn:xoev-de:bva:standard:xnachweis:schema:xnachweis-de-noots",
+        "urn:xoev-de:bva:standard:xnachweis:schema:xnachweis-de-nots",
+    );
+    let e = err_of(bad);
+    assert_eq!(e.kind(), SchemaErrorKind::UnknownStandard);
+    assert!(e.to_string().contains("xnachweis-de-nots"));
+}
+
+#[test]
+fn unknown_version_names_the_known_ones() {
+    let bad = kita_request().replace(r#"version="1.2.0""#, r#"version="9.9""#);
+    let e = err_of(bad);
+    assert_eq!(e.kind(), SchemaErrorKind::UnknownVersion);
+    let text = e.to_string();
+    assert!(text.contains("9.9") && text.contains("1.2.0"), "{text}");
+}
+
+#[test]
+fn missing_required_element_has_position_and_path() {
+    let req = kita_request();
+    let bad = req.replace(
+        "<xn-de:IssueDateTime>2025-03-01T10:15:00+01:00</xn-de:IssueDateTime>",
+        "",
+    );
+    assert_ne!(req, bad);
+    let e = err_of(bad);
+    assert_eq!(e.kind(), SchemaErrorKind::Invalid);
+    let i = &e.issues()[0];
+    assert!(i.message.contains("EvidenceRequester"), "{i:?}");
+    assert!(i.message.contains("IssueDateTime"), "{i:?}");
+    assert_eq!(
+        i.path.as_deref(),
+        Some("/xn-de:DE.EvidenceRequest.0101/xn-de:EvidenceRequester")
+    );
+    assert!(i.line.is_some() && i.column.is_some(), "{i:?}");
+}
+
+#[test]
+fn wrong_type_has_position_and_path() {
+    let bad = kita_request().replace(
+        "<xn-bk:DateOfBirth>1985-04-12</xn-bk:DateOfBirth>",
+        "<xn-bk:DateOfBirth>12.04.1985</xn-bk:DateOfBirth>",
+    );
+    let e = err_of(bad.clone());
+    assert_eq!(e.kind(), SchemaErrorKind::Invalid);
+    let i = &e.issues()[0];
+    assert!(i.message.contains("12.04.1985"), "{i:?}");
+    assert!(
+        i.path
+            .as_deref()
+            .unwrap_or("")
+            .ends_with("xn-bk:DateOfBirth"),
+        "{i:?}"
+    );
+    let line = bad
+        .lines()
+        .position(|l| l.contains("12.04.1985"))
+        .expect("line")
+        + 1;
+    assert_eq!(i.line, Some(u32::try_from(line).expect("small")));
+    assert_eq!(i.column, Some(7));
+}
+
+#[test]
+fn malformed_xml_is_reported_with_position() {
+    let bad = kita_request().replace("</xn-de:IssuedToken>", "</xn-de:IssuedTokn>");
+    let e = err_of(bad);
+    assert_eq!(e.kind(), SchemaErrorKind::Malformed);
+    let i = &e.issues()[0];
+    assert!(i.line.is_some());
+    assert!(
+        i.message.contains("mismatch") || i.message.contains("IssuedTok"),
+        "{i:?}"
+    );
+}
+
+const SECRET: &str = "TOPSECRET-8472";
+
+#[test]
+fn external_entity_to_a_local_file_is_refused_and_never_read() {
+    let dir = std::env::temp_dir().join(format!("xoev-xxe-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp");
+    let secret = dir.join("secret.txt");
+    std::fs::write(&secret, SECRET).expect("write");
+    let doc = format!(
+        r#"<?xml version="1.0"?>
+<!DOCTYPE x [<!ENTITY s SYSTEM "file://{}">]>
+<xn-de:DE.EvidenceRequest.0101 xmlns:xn-de="urn:xoev-de:bva:standard:xnachweis:schema:xnachweis-de-noots" version="1.2.0">&s;</xn-de:DE.EvidenceRequest.0101>"#,
+        secret.display()
+    );
+    let e = err_of(doc.clone());
+    assert_eq!(
+        e.kind(),
+        SchemaErrorKind::Message(MessageErrorKind::Doctype)
+    );
+    assert!(!format!("{e} {e:?}").contains(SECRET));
+    // The full parser refuses it on its own, too.
+    let e = xoev_schema::parse_document(doc.as_bytes(), &Limits::default())
+        .err()
+        .expect("doctype");
+    assert_eq!(
+        e.kind(),
+        SchemaErrorKind::Message(MessageErrorKind::Doctype)
+    );
+    assert!(!format!("{e} {e:?}").contains(SECRET));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn billion_laughs_is_refused() {
+    let mut doc =
+        String::from("<?xml version=\"1.0\"?>\n<!DOCTYPE lolz [\n<!ENTITY lol \"lol\">\n");
+    for i in 1..10 {
+        let prev = if i == 1 {
+            "lol".to_string()
+        } else {
+            format!("lol{}", i - 1)
+        };
+        doc.push_str(&format!(
+            "<!ENTITY lol{i} \"{}\">\n",
+            format!("&{prev};").repeat(10)
+        ));
+    }
+    doc.push_str("]>\n<lolz>&lol9;</lolz>");
+    let e = err_of(doc.clone());
+    assert_eq!(
+        e.kind(),
+        SchemaErrorKind::Message(MessageErrorKind::Doctype)
+    );
+    let e = xoev_schema::parse_document(doc.as_bytes(), &Limits::default())
+        .err()
+        .expect("doctype");
+    assert_eq!(
+        e.kind(),
+        SchemaErrorKind::Message(MessageErrorKind::Doctype)
+    );
+}
+
+#[test]
+fn oversize_is_refused() {
+    let v = Validator::new(
+        catalogue(),
+        Limits {
+            max_bytes: 1024,
+            ..Limits::default()
+        },
+    );
+    let e = v
+        .validate(kita_request().into_bytes())
+        .err()
+        .expect("oversize");
+    assert_eq!(
+        e.kind(),
+        SchemaErrorKind::Message(MessageErrorKind::Oversize)
+    );
+    let e = xoev_schema::parse_document(&[b' '; 2048], v.limits())
+        .err()
+        .expect("oversize");
+    assert_eq!(
+        e.kind(),
+        SchemaErrorKind::Message(MessageErrorKind::Oversize)
+    );
+}
+
+#[test]
+fn deep_nesting_is_refused_by_the_parser() {
+    let doc = format!("<a>{}{}</a>", "<b>".repeat(5000), "</b>".repeat(5000));
+    let e = xoev_schema::parse_document(doc.as_bytes(), &Limits::default())
+        .err()
+        .expect("deep");
+    assert_eq!(e.kind(), SchemaErrorKind::Malformed);
+}
+
+/// A one-entry catalogue in a temp dir whose XSD imports `location`.
+fn compile_importing(tag: &str, location: &str) -> Result<(), SchemaError> {
+    let dir = std::env::temp_dir().join(format!("xoev-cat-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp");
+    std::fs::write(
+        dir.join("catalogue.toml"),
+        "[[standard]]\nname = \"Net\"\nversion = \"1\"\nnamespaces = [\"urn:net\"]\nentry = \"net.xsd\"\n",
+    )
+    .expect("write");
+    std::fs::write(
+        dir.join("net.xsd"),
+        format!(
+            r#"<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" targetNamespace="urn:net">
+  <xs:import namespace="urn:elsewhere" schemaLocation="{location}"/>
+  <xs:element name="a" type="xs:string"/>
+</xs:schema>"#
+        ),
+    )
+    .expect("write");
+    let cat = Catalogue::load(&dir).expect("catalogue");
+    let result = cat.entries()[0].schema().map(|_| ());
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+#[test]
+fn schema_imports_never_reach_the_network() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let url = format!("http://{}/remote.xsd", listener.local_addr().expect("addr"));
+    let e = compile_importing("net", &url).expect_err("unmapped remote import");
+    assert_eq!(e.kind(), SchemaErrorKind::Compile);
+    assert!(e.to_string().contains(&url), "{e}");
+    match listener.accept() {
+        Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {}
+        other => panic!("the schema compiler connected to the network: {other:?}"),
+    }
+}
+
+#[test]
+fn schema_imports_never_read_files_outside_the_catalogue() {
+    let outside = std::env::temp_dir().join(format!("xoev-outside-{}.xsd", std::process::id()));
+    std::fs::write(
+        &outside,
+        r#"<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" targetNamespace="urn:elsewhere"/>"#,
+    )
+    .expect("write");
+    let e = compile_importing("file", &format!("file://{}", outside.display()))
+        .expect_err("file outside the catalogue");
+    assert_eq!(e.kind(), SchemaErrorKind::Compile);
+    let _ = std::fs::remove_file(&outside);
+}
+
+#[test]
+fn catalogue_reports_every_problem() {
+    let dir = std::env::temp_dir().join(format!("xoev-badcat-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp");
+    std::fs::write(
+        dir.join("catalogue.toml"),
+        "[[standard]]\nname = \"A\"\nversion = \"1\"\nnamespaces = [\"urn:a\"]\nentry = \"missing-a.xsd\"\n\
+         [[standard]]\nname = \"B\"\nversion = \"1\"\nnamespaces = [\"urn:a\"]\nentry = \"missing-b.xsd\"\n",
+    )
+    .expect("write");
+    let e = Catalogue::load(&dir).expect_err("invalid");
+    let text = e.to_string();
+    assert!(
+        text.contains("missing-a.xsd")
+            && text.contains("missing-b.xsd")
+            && text.contains("claimed by both"),
+        "{text}"
+    );
+    std::fs::write(
+        dir.join("catalogue.toml"),
+        "[[standard]]\nname = \"A\"\nbogus = 1\n",
+    )
+    .expect("write");
+    assert!(
+        Catalogue::load(&dir)
+            .expect_err("syntax")
+            .to_string()
+            .contains("bogus")
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn all_catalogue_schemas_compile() {
+    if let Err(errors) = catalogue().compile_all() {
+        panic!("{errors:?}");
+    }
+}
+
+/// Outcome of validating one file, comparable across threads.
+fn outcome(v: &Validator, bytes: &[u8]) -> String {
+    match v.validate(bytes.to_vec()) {
+        Ok(ok) => format!("ok {} {}", ok.entry.name, ok.entry.version),
+        Err(e) => format!("{} {:?}", e.kind().as_str(), e.issues()),
+    }
+}
+
+#[test]
+fn eight_threads_give_the_same_answers_as_one() {
+    let mut inputs: Vec<Vec<u8>> = valid_samples().iter().map(|p| read(p)).collect();
+    inputs.extend(files_in("tests/samples/invalid").iter().map(|p| read(p)));
+    inputs.push(
+        kita_request()
+            .replace("1985-04-12", "12.04.1985")
+            .into_bytes(),
+    );
+    let v = validator();
+    let expected: Vec<String> = inputs.iter().map(|b| outcome(&v, b)).collect();
+    let inputs = Arc::new(inputs);
+    let expected = Arc::new(expected);
+    let handles: Vec<_> = (0..8)
+        .map(|t| {
+            let (inputs, expected, v) = (inputs.clone(), expected.clone(), v.clone());
+            std::thread::spawn(move || {
+                for round in 0..5 {
+                    for (i, b) in inputs.iter().enumerate() {
+                        // each thread walks the inputs in a different order
+                        let i = (i + t * 7 + round) % inputs.len();
+                        let _ = b;
+                        assert_eq!(outcome(&v, &inputs[i]), expected[i], "thread {t} input {i}");
+                    }
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().expect("thread panicked");
+    }
+}
