@@ -1,0 +1,511 @@
+//! The routing model against the shipped sample (`routing/`) and against
+//! broken configurations, one per kind of error.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use xoev_routing::{
+    ConfigErrorKind as K, ConfigErrors, Resolution, RouteErrorKind as R, RouteInput, Router, Source,
+};
+
+fn sample_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../routing")
+}
+
+fn any_adapter(_: &str) -> bool {
+    true
+}
+
+fn sample() -> Router {
+    match Router::load(&sample_dir(), &any_adapter) {
+        Ok(r) => r,
+        Err(e) => panic!("the sample routing configuration must load: {e}"),
+    }
+}
+
+fn request(sender: &str, reader: Option<&str>, municipality: Option<&str>) -> RouteInput {
+    RouteInput {
+        message_type: "DE.EvidenceRequest.0101".into(),
+        standard: Some("XNachweis".into()),
+        version: Some("1.2.0".into()),
+        sender: Some(sender.into()),
+        reader: reader.map(Into::into),
+        municipality: municipality.map(Into::into),
+    }
+}
+
+#[test]
+fn sample_loads_and_lists_inboxes() {
+    let r = sample();
+    let inboxes: Vec<_> = r.directory().inboxes().collect();
+    assert!(inboxes.contains(&"xoev.inbox.fa-9198"));
+    assert!(inboxes.contains(&"xoev.inbox.ags-09162000"));
+    assert_eq!(
+        r.directory().gateway().map(|g| g.id.as_str()),
+        Some("xoev:gateway")
+    );
+    assert_eq!(r.rules().len(), 3);
+}
+
+#[test]
+fn routes_by_explicit_reader() {
+    let d = sample()
+        .route(&request("ags:09162000", Some("fa:9198"), None))
+        .unwrap();
+    assert_eq!(d.rule, "evidence-request-to-named-tax-office");
+    assert_eq!(d.recipient, "fa:9198");
+    assert_eq!(d.queue, "xoev.inbox.fa-9198");
+    assert_eq!(d.resolution, Resolution::Reader);
+    assert!(d.rule_location.file.ends_with("rules.toml"));
+    assert!(d.rule_location.line > 1);
+}
+
+#[test]
+fn routes_by_municipality_when_no_reader_is_named() {
+    let d = sample()
+        .route(&request("ags:06611000", None, Some("06611000")))
+        .unwrap();
+    assert_eq!(d.rule, "evidence-request-to-responsible-tax-office");
+    assert_eq!(d.recipient, "fa:2626");
+    assert_eq!(d.queue, "xoev.inbox.fa-2626");
+    assert!(
+        matches!(d.resolution, Resolution::Responsible { ref service, ref municipality }
+        if service == "einkommensteuer" && municipality.as_str() == "06611000")
+    );
+}
+
+#[test]
+fn routes_by_municipality_for_a_service_placeholder_reader() {
+    let d = sample()
+        .route(&request(
+            "ags:06411000",
+            Some("service:einkommensteuer"),
+            Some("06411000"),
+        ))
+        .unwrap();
+    assert_eq!(d.recipient, "fa:2607");
+}
+
+#[test]
+fn answer_goes_back_to_the_fee_office() {
+    let mut input = request("fa:9198", Some("ags:09162000"), None);
+    input.message_type = "DE.EvidenceResponse.0102".into();
+    let d = sample().route(&input).unwrap();
+    assert_eq!(d.rule, "evidence-response-to-fee-office");
+    assert_eq!(d.queue, "xoev.inbox.ags-09162000");
+}
+
+#[test]
+fn named_reader_not_responsible_for_the_municipality() {
+    let e = sample()
+        .route(&request("ags:06611000", Some("fa:9198"), Some("06611000")))
+        .unwrap_err();
+    assert_eq!(e.kind, R::NotResponsible);
+    assert!(
+        e.message.contains("fa:2626"),
+        "names who is responsible: {e}"
+    );
+}
+
+#[test]
+fn no_responsible_authority_or_no_municipality() {
+    let r = sample();
+    let e = r
+        .route(&request("ags:09162000", None, Some("05315000")))
+        .unwrap_err();
+    assert_eq!(e.kind, R::NotResponsible);
+    let e = r.route(&request("ags:09162000", None, None)).unwrap_err();
+    assert_eq!(e.kind, R::NotResponsible);
+    assert!(e.message.contains("no municipality key"));
+    let e = r
+        .route(&request("ags:09162000", None, Some("9162000")))
+        .unwrap_err();
+    assert_eq!(e.kind, R::BadMunicipality);
+}
+
+#[test]
+fn unknown_sender_and_reader() {
+    let r = sample();
+    assert_eq!(
+        r.route(&request("ags:01001000", Some("fa:9198"), None))
+            .unwrap_err()
+            .kind,
+        R::UnknownSender
+    );
+    let mut none = request("x:y", None, None);
+    none.sender = None;
+    assert_eq!(r.route(&none).unwrap_err().kind, R::UnknownSender);
+    assert_eq!(
+        r.route(&request("ags:09162000", Some("fa:0000"), None))
+            .unwrap_err()
+            .kind,
+        R::UnknownReader
+    );
+    assert_eq!(
+        r.route(&request("ags:09162000", Some("service:hundesteuer"), None))
+            .unwrap_err()
+            .kind,
+        R::UnknownReader
+    );
+}
+
+#[test]
+fn no_route_lists_near_misses() {
+    let mut input = request("ags:09162000", Some("fa:9198"), None);
+    input.version = Some("1.1.0".into());
+    let e = sample().route(&input).unwrap_err();
+    assert_eq!(e.kind, R::NoRoute);
+    assert_eq!(e.kind.as_str(), "no-route");
+    let best = &e.near_misses[0];
+    assert_eq!(best.rule, "evidence-request-to-named-tax-office");
+    assert_eq!(best.mismatches.len(), 1, "{:?}", best.mismatches);
+    assert!(best.mismatches[0].contains("version"));
+}
+
+#[test]
+fn access_rules() {
+    let r = sample();
+    assert!(
+        r.check_access("ags:09162000", "fa:9198", "DE.EvidenceRequest.0101")
+            .is_ok()
+    );
+    // A tax office may not ask a fee office for evidence.
+    let e = r
+        .check_access("fa:9198", "ags:09162000", "DE.EvidenceRequest.0101")
+        .unwrap_err();
+    assert_eq!(e.kind, R::AccessDenied);
+    assert_eq!(e.kind.as_str(), "access-denied");
+    // One fee office may not send another fee office an evidence request via an explicit rule either.
+    assert_eq!(
+        r.check_access("nope:1", "fa:9198", "x").unwrap_err().kind,
+        R::UnknownSender
+    );
+    assert_eq!(
+        r.check_access("fa:9198", "nope:1", "x").unwrap_err().kind,
+        R::UnknownReader
+    );
+}
+
+#[test]
+fn route_enforces_access_rules() {
+    let dir = Path::new("/cfg");
+    let (auth, _) = base();
+    let rules = Source::new(
+        "/cfg/rules.toml",
+        r#"
+[[rule]]
+name = "anything-to-reader"
+recipient = "reader"
+"#,
+    );
+    let access = Source::new("/cfg/access.toml", "");
+    let r = Router::from_sources(dir, &auth, &[rules], &access, &any_adapter).unwrap();
+    let e = r
+        .route(&request("ags:09162000", Some("fa:9198"), None))
+        .unwrap_err();
+    assert_eq!(e.kind, R::AccessDenied);
+}
+
+// --- configuration errors ----------------------------------------------------
+
+fn base() -> (Source, Source) {
+    let auth = Source::new(
+        "/cfg/authorities.toml",
+        r#"
+[[authority]]
+id = "ags:09162000"
+name = "Fee office"
+inbox = "q.fee"
+[authority.responsible]
+kita = ["09162000"]
+
+[[authority]]
+id = "fa:9198"
+name = "Tax office"
+inbox = "q.fa"
+[authority.responsible]
+est = ["09162000"]
+"#,
+    );
+    let access = Source::new(
+        "/cfg/access.toml",
+        r#"
+[[allow]]
+sender = "ags:09162000"
+reader = "fa:9198"
+message_type = "T"
+"#,
+    );
+    (auth, access)
+}
+
+fn load(
+    auth: &Source,
+    rules: &str,
+    access: &Source,
+    adapters: &[&str],
+) -> Result<Router, ConfigErrors> {
+    let rules = Source::new("/cfg/rules.toml", rules);
+    Router::from_sources(Path::new("/cfg"), auth, &[rules], access, &|a: &str| {
+        adapters.contains(&a)
+    })
+}
+
+fn errors(rules: &str) -> ConfigErrors {
+    let (auth, access) = base();
+    match load(&auth, rules, &access, &["a1", "a2"]) {
+        Ok(_) => panic!("expected configuration errors"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn every_error_at_once_with_lines() {
+    let e = errors(
+        r#"
+[[rule]]
+name = "one"
+message_type = "T"
+recipient = "reader"
+adapters = ["a1", "nope"]
+
+[[rule]]
+name = "two"
+message_type = "U"
+sender = "ags:00000000"
+recipient = "fa:0000"
+"#,
+    );
+    let kinds: Vec<_> = e.errors().iter().map(|e| (e.kind, e.line)).collect();
+    assert!(kinds.contains(&(K::UnknownAdapter, Some(6))), "{e}");
+    assert!(kinds.contains(&(K::UnknownAuthority, Some(11))), "{e}");
+    assert!(kinds.contains(&(K::UnknownAuthority, Some(12))), "{e}");
+    assert_eq!(e.errors().len(), 3, "{e}");
+    let text = e.to_string();
+    assert!(
+        text.contains("/cfg/rules.toml:6: [unknown-adapter]"),
+        "{text}"
+    );
+}
+
+#[test]
+fn unknown_key_is_a_syntax_error_with_line() {
+    let e = errors("[[rule]]\nname = \"x\"\nrecipient = \"reader\"\nreciever = \"oops\"\n");
+    assert_eq!(e.errors()[0].kind, K::Syntax);
+    assert_eq!(e.errors()[0].line, Some(4), "{e}");
+    assert!(e.errors()[0].message.contains("reciever"), "{e}");
+}
+
+#[test]
+fn overlapping_rules_of_same_priority() {
+    let e = errors(
+        r#"
+[[rule]]
+name = "a"
+message_type = ["T", "U"]
+recipient = "reader"
+
+[[rule]]
+name = "b"
+message_type = "U"
+sender = "ags:09162000"
+recipient = "fa:9198"
+"#,
+    );
+    assert!(e.has(K::OverlappingRules), "{e}");
+    assert_eq!(e.errors()[0].line, Some(8));
+}
+
+#[test]
+fn disjoint_rules_of_same_priority_are_fine() {
+    let (auth, access) = base();
+    // Named reader vs. responsibility never match the same message.
+    let r = load(
+        &auth,
+        r#"
+[[rule]]
+name = "explicit"
+message_type = "T"
+recipient = "reader"
+
+[[rule]]
+name = "by-municipality"
+message_type = "T"
+recipient = "responsible"
+service = "est"
+
+[[rule]]
+name = "other-type"
+message_type = "V"
+recipient = "reader"
+"#,
+        &access,
+        &[],
+    );
+    assert!(r.is_ok(), "{}", r.unwrap_err());
+}
+
+#[test]
+fn unreachable_rule_shadowed_by_higher_priority() {
+    let e = errors(
+        r#"
+[[rule]]
+name = "broad"
+priority = 10
+recipient = "reader"
+
+[[rule]]
+name = "narrow"
+message_type = "T"
+sender = "ags:09162000"
+recipient = "reader"
+"#,
+    );
+    assert_eq!(e.errors().len(), 1, "{e}");
+    assert_eq!(e.errors()[0].kind, K::UnreachableRule);
+    assert_eq!(e.errors()[0].line, Some(8));
+    assert!(e.errors()[0].message.contains("\"broad\""));
+}
+
+#[test]
+fn narrower_rule_with_higher_priority_is_reachable() {
+    let (auth, access) = base();
+    let r = load(
+        &auth,
+        r#"
+[[rule]]
+name = "broad"
+recipient = "reader"
+
+[[rule]]
+name = "narrow"
+priority = 10
+message_type = "T"
+recipient = "reader"
+adapters = ["a1"]
+"#,
+        &access,
+        &["a1"],
+    )
+    .unwrap();
+    let d = r.route(&RouteInput {
+        message_type: "T".into(),
+        sender: Some("ags:09162000".into()),
+        reader: Some("fa:9198".into()),
+        ..Default::default()
+    });
+    assert_eq!(d.unwrap().adapters, vec!["a1".to_owned()]);
+}
+
+#[test]
+fn bad_ags_duplicates_and_ambiguity_in_directory() {
+    let auth = Source::new(
+        "/cfg/authorities.toml",
+        r#"
+[[authority]]
+id = "ags:09162000"
+name = "A"
+inbox = "q.a"
+[authority.responsible]
+kita = ["0916200", "17000000", "09162000"]
+
+[[authority]]
+id = "ags:09162000"
+name = "A again"
+inbox = "q.b"
+
+[[authority]]
+id = "noprefix"
+name = "B"
+inbox = "q.a"
+[authority.responsible]
+kita = ["09162000"]
+
+[[authority]]
+id = "x:1"
+name = "no inbox"
+"#,
+    );
+    let access = Source::new("/cfg/access.toml", "");
+    let e = load(
+        &auth,
+        "[[rule]]\nname = \"r\"\nrecipient = \"reader\"\n",
+        &access,
+        &[],
+    )
+    .unwrap_err();
+    let got: Vec<_> = e.errors().iter().map(|e| (e.kind, e.line)).collect();
+    assert_eq!(
+        got,
+        vec![
+            (K::BadAgs, Some(7)),
+            (K::BadAgs, Some(7)),
+            (K::DuplicateAuthority, Some(10)),
+            (K::BadAuthorityId, Some(15)),
+            (K::DuplicateQueue, Some(17)),
+            (K::AmbiguousResponsibility, Some(19)),
+            (K::BadQueueName, Some(22)),
+        ],
+        "{e}"
+    );
+}
+
+#[test]
+fn invalid_rules() {
+    let e = errors(
+        r#"
+[[rule]]
+name = "no-service"
+message_type = "A"
+recipient = "responsible"
+
+[[rule]]
+name = "unknown-service"
+message_type = "B"
+recipient = "responsible"
+service = "hundesteuer"
+
+[[rule]]
+name = "no-service"
+message_type = "C"
+recipient = "reader"
+"#,
+    );
+    let kinds: Vec<_> = e.errors().iter().map(|e| e.kind).collect();
+    assert_eq!(
+        kinds,
+        vec![K::InvalidRule, K::UnknownService, K::DuplicateRule],
+        "{e}"
+    );
+}
+
+#[test]
+fn access_file_names_unknown_authority() {
+    let (auth, _) = base();
+    let access = Source::new(
+        "/cfg/access.toml",
+        "[[allow]]\nsender = \"ags:09162000\"\nreader = [\"fa:1\"]\nmessage_type = \"T\"\n",
+    );
+    let e = load(
+        &auth,
+        "[[rule]]\nname = \"r\"\nrecipient = \"reader\"\n",
+        &access,
+        &[],
+    )
+    .unwrap_err();
+    assert_eq!(e.errors().len(), 1);
+    assert_eq!(
+        (e.errors()[0].kind, e.errors()[0].line),
+        (K::UnknownAuthority, Some(3))
+    );
+}
+
+#[test]
+fn missing_directory_files() {
+    let tmp = std::env::temp_dir().join(format!("xoev-routing-empty-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let e = Router::load(&tmp, &any_adapter).unwrap_err();
+    assert!(e.errors().iter().all(|e| e.kind == K::Io));
+    assert_eq!(e.errors().len(), 3, "{e}");
+    std::fs::remove_dir_all(&tmp).unwrap();
+}
