@@ -1,0 +1,401 @@
+//! The embedded store: two append-only JSON-lines files in one directory,
+//! `access-log.jsonl` (one entry per line) and `consents.jsonl` (one
+//! registration or revocation event per line). Every write is followed by
+//! `fsync`; an exclusive `flock` around each write lets several processes
+//! (a gateway and the CLI, say) share the directory.
+
+use crate::citizen::CitizenRef;
+use crate::consent::{self, Consent, ConsentError, ConsentStore, NewConsent};
+use crate::error::StoreError;
+use crate::log::{AccessLog, ChainHead, ChainReport, Entry, NewEntry, Unreadable, verify_chain};
+use crate::timefmt;
+use rustix::fs::{FlockOperation, flock};
+use serde::{Deserialize, Serialize};
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use time::OffsetDateTime;
+
+/// File name of the access log inside the store directory.
+pub const LOG_FILE: &str = "access-log.jsonl";
+/// File name of the consent events inside the store directory.
+pub const CONSENTS_FILE: &str = "consents.jsonl";
+
+/// Longest line accepted when looking for the chain head (entries are far
+/// shorter: every field is limited).
+const MAX_LINE: u64 = 64 * 1024;
+
+/// The embedded store: a directory with two JSON-lines files.
+///
+/// Cheap to clone; clones share one writer.
+#[derive(Debug, Clone)]
+pub struct FileStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    dir: PathBuf,
+    writer: Mutex<Option<LogWriter>>,
+}
+
+#[derive(Debug)]
+struct LogWriter {
+    file: File,
+    /// File length after our last write (to notice other writers).
+    len: u64,
+    head: Option<ChainHead>,
+}
+
+/// One line of `consents.jsonl`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+enum ConsentEvent {
+    Registered(Consent),
+    Revoked {
+        id: String,
+        citizen: CitizenRef,
+        #[serde(with = "timefmt::serde_utc")]
+        at: OffsetDateTime,
+    },
+}
+
+impl FileStore {
+    /// Opens (and creates, if missing) the store directory `dir`.
+    pub fn open(dir: impl Into<PathBuf>) -> Result<Self, StoreError> {
+        let dir = dir.into();
+        std::fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                dir,
+                writer: Mutex::new(None),
+            }),
+        })
+    }
+
+    /// The store directory.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// Path of the access-log file.
+    pub fn log_path(&self) -> PathBuf {
+        self.inner.dir.join(LOG_FILE)
+    }
+
+    /// Path of the consents file.
+    pub fn consents_path(&self) -> PathBuf {
+        self.inner.dir.join(CONSENTS_FILE)
+    }
+
+    async fn blocking<T, E>(
+        &self,
+        f: impl FnOnce(&Inner) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || f(&inner))
+            .await
+            .map_err(|e| E::from(StoreError::from(e)))?
+    }
+}
+
+impl Inner {
+    fn log_path(&self) -> PathBuf {
+        self.dir.join(LOG_FILE)
+    }
+
+    fn consents_path(&self) -> PathBuf {
+        self.dir.join(CONSENTS_FILE)
+    }
+
+    fn append(&self, new: NewEntry) -> Result<Entry, StoreError> {
+        check_entry(&new)?;
+        let path = self.log_path();
+        let mut guard = self
+            .writer
+            .lock()
+            .map_err(|_| StoreError::Task("access-log writer poisoned".into()))?;
+        if guard.is_none() {
+            *guard = Some(LogWriter {
+                file: open_append(&path)?,
+                len: u64::MAX,
+                head: None,
+            });
+        }
+        let Some(w) = guard.as_mut() else {
+            return Err(StoreError::Task("access-log writer missing".into()));
+        };
+        flock(&w.file, FlockOperation::LockExclusive)
+            .map_err(|e| StoreError::io(&path, e.into()))?;
+        let result = append_locked(w, &path, new);
+        // Closing the file would release the lock as well; unlocking
+        // explicitly keeps the descriptor for the next append.
+        let unlocked = flock(&w.file, FlockOperation::Unlock);
+        if result.is_err() || unlocked.is_err() {
+            // Forget the cached head: the next append re-reads the file.
+            *guard = None;
+        }
+        result
+    }
+
+    fn read_log(&self) -> Result<Vec<Result<Entry, Unreadable>>, StoreError> {
+        let path = self.log_path();
+        let file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(StoreError::io(&path, e)),
+        };
+        let mut out = Vec::new();
+        for (i, line) in BufReader::new(file).split(b'\n').enumerate() {
+            let line = line.map_err(|e| StoreError::io(&path, e))?;
+            out.push(
+                serde_json::from_slice::<Entry>(&line).map_err(|e| Unreadable {
+                    location: format!("{}:{}", path.display(), i + 1),
+                    detail: e.to_string(),
+                }),
+            );
+        }
+        Ok(out)
+    }
+
+    fn consents_locked<T>(
+        &self,
+        f: impl FnOnce(&mut File, Vec<Consent>) -> Result<T, ConsentError>,
+    ) -> Result<T, ConsentError> {
+        let path = self.consents_path();
+        let mut file = open_append(&path)?;
+        flock(&file, FlockOperation::LockExclusive).map_err(|e| StoreError::io(&path, e.into()))?;
+        let result = load_consents(&path)
+            .map_err(ConsentError::from)
+            .and_then(|all| f(&mut file, all));
+        let _ = flock(&file, FlockOperation::Unlock);
+        result
+    }
+}
+
+fn append_locked(w: &mut LogWriter, path: &Path, new: NewEntry) -> Result<Entry, StoreError> {
+    let len = w
+        .file
+        .metadata()
+        .map_err(|e| StoreError::io(path, e))?
+        .len();
+    if len != w.len {
+        w.head = read_head(&mut w.file, path, len)?;
+    }
+    let entry = Entry::chain(new, w.head.as_ref(), OffsetDateTime::now_utc());
+    let mut line = serde_json::to_vec(&entry).map_err(|e| StoreError::Corrupt {
+        location: path.display().to_string(),
+        detail: format!("cannot encode entry: {e}"),
+    })?;
+    line.push(b'\n');
+    w.file
+        .write_all(&line)
+        .map_err(|e| StoreError::io(path, e))?;
+    w.file.sync_data().map_err(|e| StoreError::io(path, e))?;
+    w.len = len + line.len() as u64;
+    w.head = Some(entry.head());
+    Ok(entry)
+}
+
+/// Reads the last line of the log (the chain head). Refuses to continue a
+/// log whose last line is incomplete or unreadable: appending there would
+/// chain to an unknown hash.
+fn read_head(file: &mut File, path: &Path, len: u64) -> Result<Option<ChainHead>, StoreError> {
+    if len == 0 {
+        return Ok(None);
+    }
+    let start = len.saturating_sub(MAX_LINE + 1);
+    let mut tail = Vec::new();
+    file.seek(SeekFrom::Start(start))
+        .and_then(|_| Read::take(&mut *file, len - start).read_to_end(&mut tail))
+        .map_err(|e| StoreError::io(path, e))?;
+    let corrupt = |detail: &str| StoreError::Corrupt {
+        location: format!("{} (last line)", path.display()),
+        detail: detail.to_owned(),
+    };
+    let Some(body) = tail.strip_suffix(b"\n") else {
+        return Err(corrupt("the last line is incomplete (no newline)"));
+    };
+    let line = match body.iter().rposition(|&b| b == b'\n') {
+        Some(i) => &body[i + 1..],
+        None if start == 0 => body,
+        None => return Err(corrupt("the last line is too long")),
+    };
+    let entry: Entry =
+        serde_json::from_slice(line).map_err(|e| corrupt(&format!("not an entry: {e}")))?;
+    Ok(Some(entry.head()))
+}
+
+/// Opens a file for reading and appending, creating it (and syncing the
+/// directory) if needed.
+fn open_append(path: &Path) -> Result<File, StoreError> {
+    let existed = path.exists();
+    let file = OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(true)
+        .open(path)
+        .map_err(|e| StoreError::io(path, e))?;
+    if !existed && let Some(dir) = path.parent() {
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| StoreError::io(dir, e))?;
+    }
+    Ok(file)
+}
+
+fn load_consents(path: &Path) -> Result<Vec<Consent>, StoreError> {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(StoreError::io(path, e)),
+    };
+    let mut all: Vec<Consent> = Vec::new();
+    for (i, line) in BufReader::new(file).split(b'\n').enumerate() {
+        let line = line.map_err(|e| StoreError::io(path, e))?;
+        let event: ConsentEvent =
+            serde_json::from_slice(&line).map_err(|e| StoreError::Corrupt {
+                location: format!("{}:{}", path.display(), i + 1),
+                detail: e.to_string(),
+            })?;
+        match event {
+            ConsentEvent::Registered(c) => {
+                if !all.iter().any(|x| x.id == c.id) {
+                    all.push(c);
+                }
+            }
+            ConsentEvent::Revoked { id, citizen, at } => {
+                if let Some(c) = all
+                    .iter_mut()
+                    .find(|c| c.id == id && c.citizen == citizen && c.revoked_at.is_none())
+                {
+                    c.revoked_at = Some(at);
+                }
+            }
+        }
+    }
+    Ok(all)
+}
+
+fn write_event(file: &mut File, path: &Path, event: &ConsentEvent) -> Result<(), StoreError> {
+    let mut line = serde_json::to_vec(event).map_err(|e| StoreError::Corrupt {
+        location: path.display().to_string(),
+        detail: format!("cannot encode consent: {e}"),
+    })?;
+    line.push(b'\n');
+    file.write_all(&line)
+        .and_then(|_| file.sync_data())
+        .map_err(|e| StoreError::io(path, e))
+}
+
+/// Checks the fields of an entry to append (same limits as consents).
+pub(crate) fn check_entry(e: &NewEntry) -> Result<(), StoreError> {
+    let fields = [
+        ("requester", Some(&e.requester)),
+        ("answerer", e.answerer.as_ref()),
+        ("evidence_type", Some(&e.evidence_type)),
+        ("purpose", Some(&e.purpose)),
+        ("consent", e.consent.as_ref()),
+        ("request_message_id", Some(&e.request_message_id)),
+        ("answer_message_id", e.answer_message_id.as_ref()),
+    ];
+    for (name, value) in fields {
+        if let Some(v) = value {
+            consent::check_field(name, v)
+                .map_err(|err| StoreError::InvalidEntry(err.to_string()))?;
+        }
+    }
+    Ok(())
+}
+
+#[async_trait::async_trait]
+impl AccessLog for FileStore {
+    async fn append(&self, entry: NewEntry) -> Result<Entry, StoreError> {
+        self.blocking(move |inner| inner.append(entry)).await
+    }
+
+    async fn entries_for(&self, citizen: &CitizenRef) -> Result<Vec<Entry>, StoreError> {
+        let citizen = citizen.clone();
+        self.blocking(move |inner| {
+            let mut out = Vec::new();
+            for rec in inner.read_log()? {
+                let e = rec.map_err(|u| StoreError::Corrupt {
+                    location: u.location,
+                    detail: u.detail,
+                })?;
+                if e.citizen == citizen {
+                    out.push(e);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn verify(&self, expected: Option<&ChainHead>) -> Result<ChainReport, StoreError> {
+        let expected = expected.cloned();
+        self.blocking(move |inner| Ok(verify_chain(inner.read_log()?, None, expected.as_ref())))
+            .await
+    }
+}
+
+#[async_trait::async_trait]
+impl ConsentStore for FileStore {
+    async fn register(&self, new: NewConsent) -> Result<Consent, ConsentError> {
+        consent::check_new(&new)?;
+        self.blocking(move |inner| {
+            let path = inner.consents_path();
+            inner.consents_locked(|file, all| {
+                if all.iter().any(|c| c.id == new.id) {
+                    return Err(ConsentError::Duplicate { id: new.id });
+                }
+                let c = Consent::from_new(new, OffsetDateTime::now_utc());
+                write_event(file, &path, &ConsentEvent::Registered(c.clone()))?;
+                Ok(c)
+            })
+        })
+        .await
+    }
+
+    async fn revoke(
+        &self,
+        citizen: &CitizenRef,
+        id: &str,
+        at: OffsetDateTime,
+    ) -> Result<Consent, ConsentError> {
+        let citizen = citizen.clone();
+        let id = id.to_owned();
+        let at = timefmt::normalize(at);
+        self.blocking(move |inner| {
+            let path = inner.consents_path();
+            inner.consents_locked(|file, all| {
+                let Some(mut c) = all.into_iter().find(|c| c.id == id && c.citizen == citizen)
+                else {
+                    return Err(ConsentError::NotFound { id });
+                };
+                if let Some(prev) = c.revoked_at {
+                    return Err(ConsentError::AlreadyRevoked { id, at: prev });
+                }
+                write_event(file, &path, &ConsentEvent::Revoked { id, citizen, at })?;
+                c.revoked_at = Some(at);
+                Ok(c)
+            })
+        })
+        .await
+    }
+
+    async fn list(&self, citizen: &CitizenRef) -> Result<Vec<Consent>, StoreError> {
+        let citizen = citizen.clone();
+        self.blocking(move |inner| {
+            let mut all = load_consents(&inner.consents_path())?;
+            all.retain(|c| c.citizen == citizen);
+            Ok(all)
+        })
+        .await
+    }
+}

@@ -1,0 +1,336 @@
+//! The hash-chained access log: appends, verification, tampering in both
+//! backends, concurrent appenders on PostgreSQL.
+
+mod common;
+
+use common::*;
+use std::sync::Arc;
+use xoev_audit::{AccessLog, BreakKind, ChainHead, FileStore, GENESIS_HASH, NewEntry, Outcome};
+
+async fn append_n(log: &dyn AccessLog, n: usize) -> Vec<xoev_audit::Entry> {
+    let anna = citizen("86095742719");
+    let mut out = Vec::new();
+    for i in 0..n {
+        let outcome = if i % 2 == 0 {
+            Outcome::Requested
+        } else {
+            Outcome::Answered
+        };
+        out.push(
+            log.append(entry(&anna, &format!("msg-{}", i / 2), outcome))
+                .await
+                .expect("append"),
+        );
+    }
+    out
+}
+
+#[tokio::test]
+async fn chain_links_and_verifies_file_store() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = FileStore::open(dir.path()).expect("open");
+    let empty = store.verify(None).await.expect("verify");
+    assert!(empty.is_intact());
+    assert_eq!(empty.entries, 0);
+
+    let entries = append_n(&store, 5).await;
+    assert_eq!(entries[0].seq, 1);
+    assert_eq!(entries[0].prev_hash, GENESIS_HASH);
+    for w in entries.windows(2) {
+        assert_eq!(w[1].seq, w[0].seq + 1);
+        assert_eq!(w[1].prev_hash, w[0].hash);
+    }
+    // A second handle continues the same chain (as a restarted gateway would).
+    let again = FileStore::open(dir.path()).expect("reopen");
+    let anna = citizen("86095742719");
+    let e6 = again
+        .append(entry(
+            &anna,
+            "msg-9",
+            Outcome::Rejected("no-consent".into()),
+        ))
+        .await
+        .expect("append");
+    assert_eq!(
+        (e6.seq, e6.prev_hash.as_str()),
+        (6, entries[4].hash.as_str())
+    );
+    // And the first handle notices the other writer before its next append.
+    let e7 = store
+        .append(entry(&anna, "msg-10", Outcome::Requested))
+        .await
+        .expect("append");
+    assert_eq!((e7.seq, e7.prev_hash.as_str()), (7, e6.hash.as_str()));
+
+    let report = store.verify(None).await.expect("verify");
+    assert!(report.is_intact(), "{report:?}");
+    assert_eq!(report.entries, 7);
+    assert_eq!(report.head, Some(e7.head()));
+
+    // Nothing but the pseudonymous reference is stored about the citizen.
+    let text = std::fs::read_to_string(store.log_path()).expect("read");
+    assert!(!text.contains("86095742719"));
+    assert_eq!(store.entries_for(&anna).await.expect("entries").len(), 7);
+    assert!(
+        store
+            .entries_for(&citizen("47036892816"))
+            .await
+            .expect("entries")
+            .is_empty()
+    );
+}
+
+/// Rewrites line `n` (1-based) of a file with `f`; `None` removes it.
+fn edit_line(path: &std::path::Path, n: usize, f: impl Fn(&str) -> Option<String>) {
+    let text = std::fs::read_to_string(path).expect("read");
+    let mut out = String::new();
+    for (i, line) in text.lines().enumerate() {
+        if i + 1 == n {
+            if let Some(l) = f(line) {
+                out.push_str(&l);
+                out.push('\n');
+            }
+        } else {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    std::fs::write(path, out).expect("write");
+}
+
+#[tokio::test]
+async fn tampering_is_detected_file_store() {
+    // Editing one entry: the edited entry is named.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = FileStore::open(dir.path()).expect("open");
+    append_n(&store, 6).await;
+    edit_line(&store.log_path(), 3, |l| {
+        Some(l.replace("kita-fee-assessment", "housing-benefit"))
+    });
+    let report = store.verify(None).await.expect("verify");
+    let br = report.first_break.expect("broken");
+    assert_eq!((br.seq, br.kind), (3, BreakKind::HashMismatch), "{br}");
+    assert_eq!(report.head.map(|h| h.seq), Some(2));
+
+    // Editing and re-hashing an entry: the next entry's link breaks.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = FileStore::open(dir.path()).expect("open");
+    append_n(&store, 6).await;
+    edit_line(&store.log_path(), 3, |l| {
+        let mut e: xoev_audit::Entry = serde_json::from_str(l).expect("entry");
+        e.outcome = Outcome::Rejected("no-consent".into());
+        e.hash = e.compute_hash();
+        Some(serde_json::to_string(&e).expect("json"))
+    });
+    let br = store
+        .verify(None)
+        .await
+        .expect("verify")
+        .first_break
+        .expect("broken");
+    assert_eq!((br.seq, br.kind), (4, BreakKind::PrevMismatch), "{br}");
+
+    // Removing one entry: the gap is named at the entry after it.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = FileStore::open(dir.path()).expect("open");
+    let entries = append_n(&store, 6).await;
+    edit_line(&store.log_path(), 4, |_| None);
+    let br = store
+        .verify(None)
+        .await
+        .expect("verify")
+        .first_break
+        .expect("broken");
+    assert_eq!((br.seq, br.kind), (5, BreakKind::SeqGap), "{br}");
+    assert!(br.detail.contains("expected entry 4"), "{}", br.detail);
+
+    // Removing the last entry is only visible against a head noted earlier.
+    let head = entries[5].head();
+    edit_line(&store.log_path(), 5, |_| None); // lines are now 1,2,3,5 → still broken at 5
+    edit_line(&store.log_path(), 4, |_| None); // remove the tail: 1,2,3
+    let report = store.verify(None).await.expect("verify");
+    assert!(
+        report.is_intact(),
+        "a truncated chain is still a valid chain"
+    );
+    let br = store
+        .verify(Some(&head))
+        .await
+        .expect("verify")
+        .first_break
+        .expect("broken");
+    assert_eq!((br.seq, br.kind), (4, BreakKind::Truncated), "{br}");
+
+    // A garbage line.
+    edit_line(&store.log_path(), 2, |_| Some("{oops".into()));
+    let br = store
+        .verify(None)
+        .await
+        .expect("verify")
+        .first_break
+        .expect("broken");
+    assert_eq!((br.seq, br.kind), (2, BreakKind::Unreadable), "{br}");
+    // ... and the store refuses to serve it to a citizen as if it were fine.
+    let e = store
+        .entries_for(&citizen("86095742719"))
+        .await
+        .expect_err("corrupt");
+    assert_eq!(e.as_str(), "store-corrupt");
+}
+
+#[tokio::test]
+async fn append_refuses_to_continue_a_damaged_tail() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = FileStore::open(dir.path()).expect("open");
+    append_n(&store, 2).await;
+    // A crash in the middle of a write leaves an incomplete last line.
+    let mut text = std::fs::read(store.log_path()).expect("read");
+    text.truncate(text.len() - 10);
+    std::fs::write(store.log_path(), text).expect("write");
+    let fresh = FileStore::open(dir.path()).expect("open");
+    let e = fresh
+        .append(entry(&citizen("86095742719"), "m", Outcome::Requested))
+        .await
+        .expect_err("damaged tail");
+    assert_eq!(e.as_str(), "store-corrupt");
+}
+
+#[tokio::test]
+async fn bad_entries_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = FileStore::open(dir.path()).expect("open");
+    let anna = citizen("86095742719");
+    let mut e: NewEntry = entry(&anna, "m", Outcome::Requested);
+    e.purpose = "two words".into();
+    assert_eq!(
+        store.append(e).await.expect_err("bad").as_str(),
+        "invalid-entry"
+    );
+    let mut e = entry(&anna, "", Outcome::Requested);
+    e.requester = "ags:1".into();
+    assert_eq!(
+        store.append(e).await.expect_err("bad").as_str(),
+        "invalid-entry"
+    );
+    assert!(store.verify(None).await.expect("verify").entries == 0);
+    for bad in ["rejected:", "rejected:No Consent", "done", ""] {
+        assert!(bad.parse::<Outcome>().is_err(), "{bad}");
+    }
+    assert_eq!(
+        "rejected:no-consent".parse::<Outcome>(),
+        Ok(Outcome::Rejected("no-consent".into()))
+    );
+}
+
+#[tokio::test]
+async fn tampering_is_detected_postgres() {
+    let store = pg_store("tamper").await;
+    let s = store.schema().to_owned();
+    append_n(&store, 6).await;
+    assert!(store.verify(None).await.expect("verify").is_intact());
+    let admin = admin().await;
+
+    // Edit one entry.
+    admin
+        .batch_execute(&format!(
+            "UPDATE {s}.access_log SET purpose = 'housing-benefit' WHERE seq = 3"
+        ))
+        .await
+        .expect("update");
+    let br = store
+        .verify(None)
+        .await
+        .expect("verify")
+        .first_break
+        .expect("broken");
+    assert_eq!((br.seq, br.kind), (3, BreakKind::HashMismatch), "{br}");
+    admin
+        .batch_execute(&format!(
+            "UPDATE {s}.access_log SET purpose = 'kita-fee-assessment' WHERE seq = 3"
+        ))
+        .await
+        .expect("restore");
+    assert!(store.verify(None).await.expect("verify").is_intact());
+
+    // Remove one entry.
+    admin
+        .batch_execute(&format!("DELETE FROM {s}.access_log WHERE seq = 4"))
+        .await
+        .expect("delete");
+    let br = store
+        .verify(None)
+        .await
+        .expect("verify")
+        .first_break
+        .expect("broken");
+    assert_eq!((br.seq, br.kind), (5, BreakKind::SeqGap), "{br}");
+
+    // Remove the tail: the head record still names entry 6.
+    admin
+        .batch_execute(&format!("DELETE FROM {s}.access_log WHERE seq >= 4"))
+        .await
+        .expect("delete");
+    let br = store
+        .verify(None)
+        .await
+        .expect("verify")
+        .first_break
+        .expect("broken");
+    assert_eq!((br.seq, br.kind), (4, BreakKind::Truncated), "{br}");
+
+    store.drop_schema().await.expect("cleanup");
+}
+
+#[tokio::test]
+async fn concurrent_appenders_form_one_chain_postgres() {
+    // Four gateway instances (each its own pool) × 50 entries.
+    let schema = unique_schema("concurrent");
+    let mut tasks = Vec::new();
+    let started = std::time::Instant::now();
+    for task in 0..4 {
+        let schema = schema.clone();
+        tasks.push(tokio::spawn(async move {
+            let store = Arc::new(
+                xoev_audit::PgStore::connect(PG_URL, &schema)
+                    .await
+                    .expect("connect"),
+            );
+            let anna = citizen("86095742719");
+            let mut seqs = Vec::new();
+            for i in 0..50 {
+                let e = store
+                    .append(entry(&anna, &format!("t{task}-{i}"), Outcome::Requested))
+                    .await
+                    .expect("append");
+                seqs.push(e.seq);
+            }
+            seqs
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.expect("task"));
+    }
+    let elapsed = started.elapsed();
+    all.sort_unstable();
+    assert_eq!(all, (1..=200).collect::<Vec<u64>>());
+    let store = xoev_audit::PgStore::connect(PG_URL, &schema)
+        .await
+        .expect("connect");
+    let report = store.verify(None).await.expect("verify");
+    assert!(report.is_intact(), "{report:?}");
+    assert_eq!(report.entries, 200);
+    let head: ChainHead = report.head.clone().expect("head");
+    assert_eq!(head.seq, 200);
+    assert!(store.verify(Some(&head)).await.expect("verify").is_intact());
+    eprintln!("4 × 50 concurrent appends to PostgreSQL: {elapsed:?}");
+    store.drop_schema().await.expect("cleanup");
+}
+
+async fn admin() -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(PG_URL, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(conn);
+    client
+}
