@@ -1,0 +1,209 @@
+//! The registry of adapters by name, adapter chains, and the translator that
+//! validates every step against the schema catalogue.
+
+use crate::adapter::{Adapter, AdapterInfo};
+use crate::context::Context;
+use crate::error::AdapterError;
+use crate::minimise::{ConfigError, Minimisation};
+use crate::xslt::{DeclarativeError, XsltAdapter};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use xoev_schema::{Catalogue, SchemaError, Validator};
+
+/// Builds one built-in adapter from the configuration.
+type Builtin = fn(&Config) -> Arc<dyn Adapter>;
+
+/// THE list of built-in adapters. Add a line here to register one.
+const BUILTINS: &[Builtin] = &[
+    |c| Arc::new(crate::xnachweis_to_xestb::XNachweisToXEStB::new(c.minimisation.clone())),
+    |c| Arc::new(crate::xestb_to_xnachweis::XEStBToXNachweis::new(c.minimisation.clone())),
+];
+
+/// What the adapters are built from.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// Allowances and fee tables (see [`Minimisation`]).
+    pub minimisation: Arc<Minimisation>,
+    /// Directory of declarative adapters (`*.toml` + their stylesheets);
+    /// `None` registers built-ins only.
+    pub declarative_dir: Option<PathBuf>,
+}
+
+impl Config {
+    /// The configuration of a checkout or installation rooted at `root`:
+    /// `config/minimisation.toml`, `config/fee-tables.toml`, `adapters/`.
+    pub fn from_root(root: &Path) -> Result<Self, RegistryError> {
+        let minimisation = Minimisation::load(
+            &root.join("config/minimisation.toml"),
+            &root.join("config/fee-tables.toml"),
+        )?;
+        Ok(Self {
+            minimisation: Arc::new(minimisation),
+            declarative_dir: Some(root.join("adapters")),
+        })
+    }
+}
+
+/// Why the registry could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RegistryError {
+    /// The minimisation configuration is broken.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Declarative adapters are broken (every problem listed).
+    #[error(transparent)]
+    Declarative(#[from] DeclarativeError),
+    /// Two adapters share a name.
+    #[error("adapter name {0} is registered twice")]
+    Duplicate(String),
+}
+
+/// All adapters by name.
+#[derive(Clone)]
+pub struct Registry {
+    adapters: BTreeMap<String, Arc<dyn Adapter>>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.adapters.keys()).finish()
+    }
+}
+
+impl Registry {
+    /// The built-in adapters plus the declarative ones of `config.declarative_dir`.
+    pub fn load(config: &Config) -> Result<Self, RegistryError> {
+        let mut all: Vec<Arc<dyn Adapter>> = BUILTINS.iter().map(|b| b(config)).collect();
+        if let Some(dir) = &config.declarative_dir {
+            for a in XsltAdapter::load_dir(dir)? {
+                all.push(Arc::new(a));
+            }
+        }
+        let mut adapters = BTreeMap::new();
+        for a in all {
+            let name = a.info().name.clone();
+            if adapters.insert(name.clone(), a).is_some() {
+                return Err(RegistryError::Duplicate(name));
+            }
+        }
+        Ok(Self { adapters })
+    }
+
+    /// The adapter named `name`.
+    pub fn get(&self, name: &str) -> Result<Arc<dyn Adapter>, AdapterError> {
+        self.adapters
+            .get(name)
+            .cloned()
+            .ok_or_else(|| AdapterError::UnknownAdapter {
+                name: name.to_owned(),
+            })
+    }
+
+    /// Name, source and target of every adapter, sorted by name.
+    pub fn list(&self) -> Vec<&AdapterInfo> {
+        self.adapters.values().map(|a| a.info()).collect()
+    }
+
+    /// A chain of the named adapters, applied in order.
+    pub fn chain(&self, names: &[impl AsRef<str>]) -> Result<Chain, AdapterError> {
+        let steps = names
+            .iter()
+            .map(|n| self.get(n.as_ref()))
+            .collect::<Result<Vec<_>, _>>()?;
+        if steps.is_empty() {
+            return Err(AdapterError::UnknownAdapter {
+                name: "(empty chain)".into(),
+            });
+        }
+        Ok(Chain { steps })
+    }
+}
+
+/// Adapters applied one after the other: the output of each is the input
+/// of the next.
+#[derive(Clone)]
+pub struct Chain {
+    steps: Vec<Arc<dyn Adapter>>,
+}
+
+impl Chain {
+    /// The adapters of the chain.
+    pub fn steps(&self) -> impl Iterator<Item = &AdapterInfo> {
+        self.steps.iter().map(|s| s.info())
+    }
+}
+
+/// Runs chains and validates the input of the first step and the output
+/// of every step against the schema catalogue — what the gateway and the
+/// CLI call. Validation runs libxml2: call it off the async reactor.
+#[derive(Debug, Clone)]
+pub struct Translator {
+    validator: Validator,
+}
+
+impl Translator {
+    /// A translator validating with `validator`.
+    pub fn new(validator: Validator) -> Self {
+        Self { validator }
+    }
+
+    /// Validates `input` against the first adapter's source, runs every
+    /// step, validates each output against that step's target, and returns
+    /// the final output.
+    pub fn run(&self, chain: &Chain, input: &[u8], ctx: &Context) -> Result<Vec<u8>, AdapterError> {
+        let mut current = input.to_vec();
+        for (i, step) in chain.steps.iter().enumerate() {
+            let info = step.info();
+            if i == 0 {
+                self.check(&current, &info.source.standard, &info.source.version, |issues| {
+                    AdapterError::InvalidInput {
+                        standard: info.source.standard.clone(),
+                        version: info.source.version.clone(),
+                        issues,
+                    }
+                })?;
+            }
+            current = step.translate(&current, ctx)?;
+            self.check(&current, &info.target.standard, &info.target.version, |issues| {
+                AdapterError::InvalidOutput {
+                    adapter: info.name.clone(),
+                    standard: info.target.standard.clone(),
+                    version: info.target.version.clone(),
+                    issues,
+                }
+            })?;
+        }
+        Ok(current)
+    }
+
+    /// Validates `bytes` against `standard` `version` of the catalogue.
+    fn check(
+        &self,
+        bytes: &[u8],
+        standard: &str,
+        version: &str,
+        invalid: impl FnOnce(Vec<xoev_schema::Issue>) -> AdapterError,
+    ) -> Result<(), AdapterError> {
+        let catalogue: &Catalogue = self.validator.catalogue();
+        let entry = catalogue
+            .get(standard, version)
+            .ok_or_else(|| AdapterError::Schema {
+                detail: format!("{standard} {version} is not in the schema catalogue"),
+            })?;
+        let schema = entry.schema().map_err(|e| AdapterError::Schema {
+            detail: e.to_string(),
+        })?;
+        let doc = match xoev_schema::parse_document(bytes, self.validator.limits()) {
+            Ok(doc) => doc,
+            Err(SchemaError::Malformed(issue)) => return Err(invalid(vec![issue])),
+            Err(other) => {
+                return Err(AdapterError::Malformed {
+                    detail: other.to_string(),
+                });
+            }
+        };
+        schema.validate(&doc).map_err(invalid)
+    }
+}

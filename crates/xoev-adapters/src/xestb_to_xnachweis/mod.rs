@@ -1,0 +1,291 @@
+//! `xestb-to-xnachweis`: the tax office's answer (XEStB 0102 or 0103)
+//! becomes the evidence answer the Kita fee office asked for (XNachweis
+//! `DE.EvidenceResponse.0102` or `DE.EvidenceErrorResponse.0103`) —
+//! minimised to what the request's purpose allows.
+//!
+//! Needs the original request's facts in [`Context::request`]:
+//! - correlation: the answer must refer to that request, be for its year
+//!   and name its tax id, else [`AdapterError::CorrelationMismatch`],
+//!   [`AdapterError::YearMismatch`], [`AdapterError::TaxIdMismatch`];
+//! - minimisation: the allowance of (evidence type, purpose) decides which
+//!   assessment fields pass; none configured → [`AdapterError::PurposeNotAllowed`].
+//!   Where the municipality (context, else the request's author `ags:…`)
+//!   has a fee table for the purpose, the amounts are replaced by the bracket.
+//!
+//! The evidence itself is an `xestb.einkommensnachweis` document carried
+//! base64 in `RegistryObjectList/RepositoryItem/RepositoryItem`, the slot
+//! XNachweis 1.2.0 provides for a document delivered inline. Persons other
+//! than the subject, income per type, the tax number and every field
+//! outside the allowance never reach the output.
+
+use crate::adapter::{Adapter, AdapterInfo, AdapterKind, StandardRef};
+use crate::context::Context;
+use crate::error::AdapterError;
+use crate::minimise::{Minimisation, parse_cents};
+use crate::xestb::{self, Answer, Assessment, Failure};
+use crate::xml::Writer;
+use crate::xnachweis::{self as xn, Agent, HeaderParty, RequestFacts};
+use base64::Engine as _;
+use std::sync::Arc;
+
+#[cfg(test)]
+mod tests;
+
+/// The adapter's registry name.
+pub const NAME: &str = "xestb-to-xnachweis";
+
+const RESPONSE: &str = "DE.EvidenceResponse.0102";
+const ERROR_RESPONSE: &str = "DE.EvidenceErrorResponse.0103";
+const SPEC: &str = "urn:xoev-de:bva:standard:xnachweis_1.2.0";
+const STATUS_LIST: &str = "urn:xoev-de:xnachweis:codeliste:responsestatustype";
+const SUCCESS: &str = "urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Success";
+const FAILURE: &str = "urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Failure";
+const SEVERITY: &str = "urn:oasis:names:tc:ebxmlregrep:ErrorSeverityType:Error";
+
+/// XEStB assessment answer → minimised XNachweis evidence answer.
+#[derive(Debug)]
+pub struct XEStBToXNachweis {
+    info: AdapterInfo,
+    minimisation: Arc<Minimisation>,
+}
+
+impl XEStBToXNachweis {
+    /// The adapter, minimising by `minimisation`.
+    pub fn new(minimisation: Arc<Minimisation>) -> Self {
+        Self {
+            info: AdapterInfo {
+                name: NAME.into(),
+                description: "tax office's assessment answer → minimised evidence answer for the fee office".into(),
+                source: StandardRef::new(xestb::STANDARD, xestb::VERSION),
+                target: StandardRef::new("XNachweis", "1.2.0"),
+                kind: AdapterKind::Builtin,
+            },
+            minimisation,
+        }
+    }
+}
+
+impl Adapter for XEStBToXNachweis {
+    fn info(&self) -> &AdapterInfo {
+        &self.info
+    }
+
+    fn translate(&self, input: &[u8], ctx: &Context) -> Result<Vec<u8>, AdapterError> {
+        let facts = ctx.request.as_ref().ok_or_else(|| AdapterError::MissingContext {
+            adapter: NAME.into(),
+            what: "the original evidence request (request)".into(),
+        })?;
+        let answer = xestb::read_answer(input, NAME)?;
+        let original = match &answer {
+            Answer::Assessment(a) => &a.original_request,
+            Answer::Failure(f) => &f.original_request,
+        };
+        if *original != facts.request_id {
+            return Err(AdapterError::CorrelationMismatch {
+                field: "bezug/ursprungsanfrage".into(),
+                expected: facts.request_id.clone(),
+                found: original.clone(),
+            });
+        }
+        match answer {
+            Answer::Failure(f) => Ok(error_response(&f, facts, ctx)),
+            Answer::Assessment(a) => {
+                if a.year != facts.year {
+                    return Err(AdapterError::YearMismatch {
+                        field: "steuerbescheid/veranlagungsjahr".into(),
+                        expected: facts.year,
+                        found: a.year,
+                    });
+                }
+                if !a.persons.iter().any(|p| p.tax_id == facts.tax_id) {
+                    return Err(AdapterError::TaxIdMismatch {
+                        field: "steuerbescheid/steuerpflichtiger/steuerIdNr".into(),
+                    });
+                }
+                let evidence = self.evidence(&a, facts, ctx)?;
+                Ok(response(&a, facts, ctx, &evidence))
+            }
+        }
+    }
+}
+
+impl XEStBToXNachweis {
+    /// The minimised evidence document.
+    fn evidence(&self, a: &Assessment, facts: &RequestFacts, ctx: &Context) -> Result<Vec<u8>, AdapterError> {
+        let allowance = self
+            .minimisation
+            .allowance(&facts.evidence_type, &facts.purpose)
+            .ok_or_else(|| AdapterError::PurposeNotAllowed {
+                evidence_type: facts.evidence_type.clone(),
+                purpose: facts.purpose.clone(),
+            })?;
+        let ags = ctx.municipality.as_deref().or_else(|| facts.municipality());
+        let table = ags.and_then(|ags| self.minimisation.fee_table(ags, &facts.purpose));
+        let mut w = Writer::new();
+        w.open(
+            &format!("xestb:{}", xestb::EVIDENCE),
+            &[("xmlns:xestb", xestb::NS), ("version", xestb::VERSION)],
+        );
+        w.leaf("xestb:zweck", &[], &facts.purpose);
+        for (field, value) in &a.values {
+            let passes = allowance.fields.contains(field) && (table.is_none() || !field.is_amount());
+            if passes {
+                w.leaf(&format!("xestb:{}", field.element()), &[], value);
+            }
+        }
+        if let Some(t) = table {
+            if !allowance.fields.contains(&t.income) {
+                // The config check guarantees some allowance for the purpose
+                // permits the figure, but not necessarily this evidence type's.
+                return Err(AdapterError::PurposeNotAllowed {
+                    evidence_type: facts.evidence_type.clone(),
+                    purpose: facts.purpose.clone(),
+                });
+            }
+            let field_path = format!("steuerbescheid/{}", t.income.element());
+            let cents = a
+                .values
+                .iter()
+                .find(|(f, _)| *f == t.income)
+                .and_then(|(_, v)| parse_cents(v))
+                .ok_or_else(|| AdapterError::missing(&field_path, "the fee table is defined on it"))?;
+            let bracket = t.bracket_for(cents).ok_or_else(|| {
+                AdapterError::invalid(&field_path, format!("no bracket of {} covers it", t.name))
+            })?;
+            w.open("xestb:beitragsstufe", &[])
+                .leaf("xestb:gebuehrentabelle", &[], &t.name)
+                .leaf("xestb:stufe", &[], &bracket.stufe.to_string())
+                .leaf("xestb:bezeichnung", &[], &bracket.label)
+                .close();
+        }
+        Ok(w.finish())
+    }
+}
+
+fn open_root(w: &mut Writer, root: &str, request_id: &str) {
+    w.open(
+        &format!("xn-de:{root}"),
+        &[
+            ("xmlns:xn-de", xn::NS_DE),
+            ("xmlns:xn-bk", xn::NS_BK),
+            ("xmlns:xn-bdt", xn::NS_BDT),
+            ("xmlns:xn-eu-edm", xn::NS_EDM),
+            ("xmlns:bn-g2g", xn::NS_G2G),
+            ("xmlns:bn-beh", xn::NS_BEH),
+            ("produkt", "xoev-gateway"),
+            ("produkthersteller", "xoev-gateway project"),
+            ("produktversion", env!("CARGO_PKG_VERSION")),
+            ("standard", "XNachweis"),
+            ("version", "1.2.0"),
+            ("requestid", request_id),
+        ],
+    );
+}
+
+fn header(w: &mut Writer, ctx: &Context, message_type: &str, reader: &HeaderParty, author: &HeaderParty) {
+    w.open("xn-bk:nachrichtenkopf", &[])
+        .open("xn-bk:identifikation.nachricht", &[])
+        .leaf("xn-bk:nachrichtenUUID", &[], &ctx.id("xnachweis-message").to_string())
+        .code("xn-bk:nachrichtentyp", &[("listVersionID", "1.2.0")], message_type)
+        .leaf("xn-bk:erstellungszeitpunkt", &[], &ctx.timestamp())
+        .close();
+    for (element, p) in [("bn-g2g:leser", reader), ("bn-g2g:autor", author)] {
+        w.open(element, &[])
+            .code("bn-beh:verzeichnisdienst", &[("listVersionID", "3")], &p.directory)
+            .leaf("bn-beh:kennung", &[], &p.id)
+            .leaf("bn-beh:name", &[], &p.name)
+            .close();
+    }
+    w.close();
+}
+
+fn name(w: &mut Writer, element: &str, value: &str) {
+    w.open(element, &[])
+        .leaf("xn-bdt:value", &[], value)
+        .code("xn-bdt:lang", &[("listVersionID", "1")], "de")
+        .close();
+}
+
+fn agent(w: &mut Writer, element: &str, a: &Agent, classification: &str) {
+    w.open(element, &[])
+        .leaf("xn-bk:Identifier", &[("schemeID", &a.scheme)], &a.id);
+    name(w, "xn-bk:Name", &a.name);
+    w.code("xn-eu-edm:Classification", &[("listVersionID", "1")], classification)
+        .close();
+}
+
+fn preamble(w: &mut Writer, ctx: &Context, status: &str) {
+    w.code("xn-de:status", &[("listURI", STATUS_LIST), ("listVersionID", "1")], status)
+        .leaf("xn-de:SpecificationIdentifier", &[], SPEC)
+        .leaf("xn-de:EvidenceResponseIdentifier", &[], &ctx.id("evidence-response").to_string())
+        .leaf("xn-de:IssueDateTime", &[], &ctx.timestamp());
+}
+
+fn response(a: &Assessment, f: &RequestFacts, ctx: &Context, evidence: &[u8]) -> Vec<u8> {
+    let mut w = Writer::new();
+    open_root(&mut w, RESPONSE, &f.request_id);
+    header(&mut w, ctx, RESPONSE, &a.reader, &a.author);
+    preamble(&mut w, ctx, SUCCESS);
+    agent(&mut w, "xn-de:EvidenceProvider", &f.provider, "EP");
+    agent(&mut w, "xn-de:EvidenceRequester", &f.requester, "ER");
+    w.open("xn-de:EvidenceAvailability", &[])
+        .open("xn-de:RegistryObjectList", &[])
+        .leaf("xn-bk:id", &[], &format!("urn:uuid:{}", ctx.id("registry-object")))
+        .open("xn-bk:EvidenceMetadata", &[])
+        .leaf("xn-bk:IssuingDate", &[], &ctx.date())
+        .open("xn-bk:IssuingAuthority", &[])
+        .leaf("xn-bk:Identifier", &[("schemeID", &f.provider.scheme)], &f.provider.id);
+    name(&mut w, "xn-bk:Name", &a.office_name);
+    w.close()
+        .open("xn-bk:Distribution", &[])
+        .code("xn-bk:Format", &[("listVersionID", "1")], "application/xml")
+        .close()
+        .open("xn-bk:IsConformantTo", &[])
+        .leaf("xn-bk:EvidenceTypeClassification", &[], &f.evidence_type);
+    name(&mut w, "xn-bk:Title", &f.evidence_title);
+    w.close().close();
+    let encoded = base64::engine::general_purpose::STANDARD.encode(evidence);
+    w.open("xn-bk:RepositoryItem", &[])
+        .leaf("xn-bk:RepositoryItem", &[], &encoded)
+        .close();
+    w.open("xn-bk:LegalOrNaturalPerson", &[])
+        .open("xn-bk:NaturalPerson", &[])
+        .leaf("xn-bk:DateOfBirth", &[], &f.subject.date_of_birth)
+        .leaf("xn-bk:FamilyName", &[], &f.subject.family_name)
+        .leaf("xn-bk:GivenName", &[], &f.subject.given_name)
+        .code("xn-bk:LevelOfAssurance", &[("listVersionID", "1")], &f.subject.level_of_assurance)
+        .leaf("xn-bk:IDNr", &[], &f.tax_id);
+    w.finish()
+}
+
+/// The EDM error code and a fixed detail text for an XEStB error code. The
+/// tax office's free text is not passed on (it is not covered by any
+/// allowance).
+fn error_code(code: &str) -> (&'static str, &'static str) {
+    match code {
+        "kein-bescheid" => ("EDM:ERR:0004", "Fuer das angefragte Jahr liegt kein Einkommensteuerbescheid vor."),
+        "person-unbekannt" => ("EDM:ERR:0004", "Die Person ist der Finanzverwaltung unter der IDNr nicht bekannt."),
+        "einwilligung-ungueltig" => ("EDM:ERR:0002", "Die Einwilligung ist nicht gueltig."),
+        "anfrage-ungueltig" => ("EDM:ERR:0003", "Die Anfrage ist ungueltig."),
+        _ => ("EDM:ERR:0008", "Die Anfrage konnte nicht bearbeitet werden."),
+    }
+}
+
+fn error_response(e: &Failure, f: &RequestFacts, ctx: &Context) -> Vec<u8> {
+    let mut w = Writer::new();
+    open_root(&mut w, ERROR_RESPONSE, &f.request_id);
+    header(&mut w, ctx, ERROR_RESPONSE, &e.reader, &e.author);
+    preamble(&mut w, ctx, FAILURE);
+    agent(&mut w, "xn-de:ErrorProvider", &f.provider, "EP");
+    agent(&mut w, "xn-de:EvidenceRequester", &f.requester, "ER");
+    for (code, _text) in &e.errors {
+        let (edm, detail) = error_code(code);
+        w.open("xn-de:Exception", &[])
+            .code("xn-bk:Code", &[("listVersionID", "1")], edm)
+            .leaf("xn-bk:Detail", &[], detail)
+            .leaf("xn-bk:Timestamp", &[], &ctx.timestamp())
+            .leaf("xn-bk:Severity", &[], SEVERITY)
+            .close();
+    }
+    w.finish()
+}

@@ -1,0 +1,287 @@
+//! What the gateway reads from an XNachweis 1.2.0 evidence request
+//! (`DE.EvidenceRequest.0101`), shared by both directions of the Kita case.
+//!
+//! XNachweis has no element for the assessment year, the purpose or the
+//! consent reference. They travel as `SectorSpecificAttribute`s of the
+//! evidence subject (`Query/LegalOrNaturalPerson/NaturalPerson`), the one
+//! key–value slot of the request, identified by their `AttributeURI`:
+//! [`ATTR_YEAR`], [`ATTR_PURPOSE`], [`ATTR_CONSENT`] (see docs/adapters.md).
+
+use crate::error::AdapterError;
+use crate::xml::Reader;
+use serde::{Deserialize, Serialize};
+
+/// Namespace of the XNachweis NOOTS messages.
+pub const NS_DE: &str = "urn:xoev-de:bva:standard:xnachweis:schema:xnachweis-de-noots";
+/// Namespace of the XNachweis building blocks.
+pub const NS_BK: &str = "urn:xoev-de:bva:standard:xnachweis:schema:xnachweis-baukasten";
+/// Namespace of the XNachweis base data types.
+pub const NS_BDT: &str = "urn:xoev-de:bva:standard:xnachweis:schema:xnachweis-basisdatentypen";
+/// Namespace of the XNachweis EU-EDM types.
+pub const NS_EDM: &str = "urn:xoev-de:bva:standard:xnachweis:schema:xnachweis-eu-edm";
+/// Namespace of the XÖV base message header (g2g 1.1).
+pub const NS_G2G: &str = "http://xoev.de/schemata/basisnachricht/g2g/1_1";
+/// Namespace of the XÖV base authority type.
+pub const NS_BEH: &str = "http://xoev.de/schemata/basisnachricht/behoerde/1_1";
+
+/// `AttributeURI` of the assessment year parameter.
+pub const ATTR_YEAR: &str = "urn:xoev-gateway:nachweisparameter:veranlagungsjahr";
+/// `AttributeURI` of the purpose parameter.
+pub const ATTR_PURPOSE: &str = "urn:xoev-gateway:nachweisparameter:zweck";
+/// `AttributeURI` of the consent reference parameter.
+pub const ATTR_CONSENT: &str = "urn:xoev-gateway:nachweisparameter:einwilligung";
+
+pub(crate) const PREFIXES: &[(&str, &str)] = &[
+    ("de", NS_DE),
+    ("bk", NS_BK),
+    ("bdt", NS_BDT),
+    ("edm", NS_EDM),
+    ("g2g", NS_G2G),
+    ("beh", NS_BEH),
+];
+
+/// The root element of an evidence request.
+pub const REQUEST_ROOT: &str = "DE.EvidenceRequest.0101";
+
+/// An authority as named in the XÖV header (`autor`, `leser`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeaderParty {
+    /// Directory service code, e.g. `DVDV`.
+    pub directory: String,
+    /// The authority's id (`kennung`), e.g. `ags:06611000`.
+    pub id: String,
+    /// The authority's name.
+    pub name: String,
+}
+
+/// An XNachweis agent (`EvidenceRequester`, `EvidenceProvider`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Agent {
+    /// The EAS scheme of the identifier, e.g. `urn:cef.eu:names:identifier:EAS:0204`.
+    pub scheme: String,
+    /// The identifier.
+    pub id: String,
+    /// The agent's name.
+    pub name: String,
+}
+
+/// The evidence subject's identity data (besides the tax id).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subject {
+    /// Family name.
+    pub family_name: String,
+    /// Given name(s).
+    pub given_name: String,
+    /// Date of birth (`xs:date`).
+    pub date_of_birth: String,
+    /// eIDAS level of assurance code, e.g. `High`.
+    pub level_of_assurance: String,
+}
+
+/// The facts of an XNachweis evidence request that the Kita case needs,
+/// in both directions: the request adapter translates them, the answer
+/// adapter checks the answer against them and minimises by their purpose.
+///
+/// The gateway keeps them with the case (they serialise to JSON/TOML) and
+/// hands them to the answer adapter in [`crate::Context::request`]. They
+/// contain the tax id: store them like the message itself, never log them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestFacts {
+    /// The request's `id` attribute (`urn:uuid:…`), which the answer's `requestid` repeats.
+    pub request_id: String,
+    /// The header's `nachrichtenUUID`.
+    pub message_id: String,
+    /// The header's author (the requesting authority).
+    pub author: HeaderParty,
+    /// The header's reader (the evidence provider).
+    pub reader: HeaderParty,
+    /// The first `EvidenceRequester`.
+    pub requester: Agent,
+    /// The `EvidenceProvider`.
+    pub provider: Agent,
+    /// `RequestedEvidenceType/EvidenceTypeClassification`.
+    pub evidence_type: String,
+    /// `RequestedEvidenceType/Title` (first).
+    pub evidence_title: String,
+    /// The evidence subject.
+    pub subject: Subject,
+    /// The subject's tax identification number (`IDNr`, 11 digits).
+    pub tax_id: String,
+    /// The assessment year asked for.
+    pub year: i32,
+    /// The purpose (a URI), e.g. `urn:xoev-gateway:zweck:kita-beitrag`.
+    pub purpose: String,
+    /// The consent reference.
+    pub consent: String,
+}
+
+/// Field names used in errors, as paths in the XNachweis request.
+pub(crate) mod field {
+    pub const PERSON: &str = "Query/LegalOrNaturalPerson/NaturalPerson";
+    pub const IDNR: &str = "Query/LegalOrNaturalPerson/NaturalPerson/IDNr";
+    pub const YEAR: &str = "NaturalPerson/SectorSpecificAttribute[urn:xoev-gateway:nachweisparameter:veranlagungsjahr]";
+    pub const PURPOSE: &str =
+        "NaturalPerson/SectorSpecificAttribute[urn:xoev-gateway:nachweisparameter:zweck]";
+    pub const CONSENT: &str =
+        "NaturalPerson/SectorSpecificAttribute[urn:xoev-gateway:nachweisparameter:einwilligung]";
+}
+
+impl RequestFacts {
+    /// Reads the facts from an XNachweis `DE.EvidenceRequest.0101`.
+    ///
+    /// Errors name the missing or invalid field: no natural person, no
+    /// `IDNr` (the tax office finds the assessment by it), no or a malformed
+    /// year, no purpose, no consent reference.
+    pub fn from_xnachweis(input: &[u8]) -> Result<Self, AdapterError> {
+        let r = Reader::parse(input, PREFIXES)?;
+        if !r.root_is(NS_DE, REQUEST_ROOT) {
+            return Err(AdapterError::UnexpectedMessage {
+                adapter: "xnachweis".into(),
+                expected: format!("{{{NS_DE}}}{REQUEST_ROOT}"),
+                found: r.root_name(),
+            });
+        }
+        let root = "/de:DE.EvidenceRequest.0101";
+        let kopf = format!("{root}/bk:nachrichtenkopf");
+        let party = |which: &str| -> Result<HeaderParty, AdapterError> {
+            let base = format!("{kopf}/g2g:{which}");
+            let field = format!("nachrichtenkopf/{which}");
+            Ok(HeaderParty {
+                directory: r
+                    .text(&format!("{base}/beh:verzeichnisdienst/code"), None)
+                    .unwrap_or_else(|| "DVDV".into()),
+                id: r.require(
+                    &format!("{base}/beh:kennung"),
+                    None,
+                    &format!("{field}/kennung"),
+                    "the header names both authorities",
+                )?,
+                name: r.require(
+                    &format!("{base}/beh:name"),
+                    None,
+                    &format!("{field}/name"),
+                    "the header names both authorities",
+                )?,
+            })
+        };
+        let agent = |xpath: &str, field: &str| -> Result<Agent, AdapterError> {
+            let nodes = r.nodes(xpath, None);
+            let node = nodes
+                .first()
+                .ok_or_else(|| AdapterError::missing(field, "the answer names both agents"))?;
+            let id_nodes = r.nodes("bk:Identifier", Some(node));
+            let id = id_nodes
+                .first()
+                .ok_or_else(|| AdapterError::missing(&format!("{field}/Identifier"), "agents are identified"))?;
+            Ok(Agent {
+                scheme: id.get_attribute("schemeID").unwrap_or_default(),
+                id: id.get_content().trim().to_owned(),
+                name: r.require(
+                    "bk:Name[1]/bdt:value",
+                    Some(node),
+                    &format!("{field}/Name"),
+                    "agents are named",
+                )?,
+            })
+        };
+
+        let person_nodes = r.nodes(
+            &format!("{root}/de:Query/bk:LegalOrNaturalPerson/bk:NaturalPerson"),
+            None,
+        );
+        let person = person_nodes.first().ok_or_else(|| {
+            AdapterError::missing(
+                field::PERSON,
+                "an income-tax assessment concerns a natural person",
+            )
+        })?;
+        let tax_id = r.require(
+            "bk:IDNr",
+            Some(person),
+            field::IDNR,
+            "the tax office finds the assessment by the tax identification number",
+        )?;
+        if !(tax_id.len() == 11 && tax_id.bytes().all(|b| b.is_ascii_digit())) {
+            return Err(AdapterError::invalid(
+                field::IDNR,
+                "a tax identification number has exactly 11 digits",
+            ));
+        }
+        let attr = |uri: &str| {
+            r.text(
+                &format!("bk:SectorSpecificAttribute[normalize-space(bk:AttributeURI)='{uri}']/bk:AttributeValue"),
+                Some(person),
+            )
+        };
+        let year_text = attr(ATTR_YEAR).ok_or_else(|| {
+            AdapterError::missing(field::YEAR, "the evidence is the income of one assessment year")
+        })?;
+        let year = parse_year(&year_text)
+            .ok_or_else(|| AdapterError::invalid(field::YEAR, format!("{year_text:?} is not a four-digit year")))?;
+        let purpose = attr(ATTR_PURPOSE).ok_or_else(|| {
+            AdapterError::missing(field::PURPOSE, "what may be passed on depends on the purpose")
+        })?;
+        let consent = attr(ATTR_CONSENT).ok_or_else(|| {
+            AdapterError::missing(field::CONSENT, "the tax office answers only with the citizen's consent")
+        })?;
+        let evidence = format!("{root}/de:Query/bk:RequestedEvidenceType");
+        Ok(Self {
+            request_id: r
+                .text(&format!("{root}/@id"), None)
+                .ok_or_else(|| AdapterError::missing("@id", "answers refer to the request by it"))?,
+            message_id: r.require(
+                &format!("{kopf}/bk:identifikation.nachricht/bk:nachrichtenUUID"),
+                None,
+                "nachrichtenkopf/identifikation.nachricht/nachrichtenUUID",
+                "every message has an id",
+            )?,
+            author: party("autor")?,
+            reader: party("leser")?,
+            requester: agent(&format!("{root}/de:EvidenceRequester"), "EvidenceRequester")?,
+            provider: agent(&format!("{root}/de:EvidenceProvider"), "EvidenceProvider")?,
+            evidence_type: r.require(
+                &format!("{evidence}/bk:EvidenceTypeClassification"),
+                None,
+                "Query/RequestedEvidenceType/EvidenceTypeClassification",
+                "minimisation is configured per evidence type",
+            )?,
+            evidence_title: r.require(
+                &format!("{evidence}/bk:Title[1]/bdt:value"),
+                None,
+                "Query/RequestedEvidenceType/Title",
+                "the evidence answer names the evidence type",
+            )?,
+            subject: Subject {
+                family_name: r.require("bk:FamilyName", Some(person), "NaturalPerson/FamilyName", "part of the eIDAS minimum data set")?,
+                given_name: r.require("bk:GivenName", Some(person), "NaturalPerson/GivenName", "part of the eIDAS minimum data set")?,
+                date_of_birth: r.require("bk:DateOfBirth", Some(person), "NaturalPerson/DateOfBirth", "part of the eIDAS minimum data set")?,
+                level_of_assurance: r
+                    .text("bk:LevelOfAssurance/code", Some(person))
+                    .unwrap_or_else(|| "High".into()),
+            },
+            tax_id,
+            year,
+            purpose,
+            consent,
+        })
+    }
+
+    /// The municipality key (AGS) of the requesting authority, when the
+    /// header's author id has the form `ags:NNNNNNNN`.
+    pub fn municipality(&self) -> Option<&str> {
+        self.author
+            .id
+            .strip_prefix("ags:")
+            .filter(|a| crate::context::check_ags(a).is_ok())
+    }
+}
+
+/// A four-digit year.
+pub(crate) fn parse_year(s: &str) -> Option<i32> {
+    let s = s.trim();
+    if s.len() == 4 && s.bytes().all(|b| b.is_ascii_digit()) {
+        s.parse().ok()
+    } else {
+        None
+    }
+}

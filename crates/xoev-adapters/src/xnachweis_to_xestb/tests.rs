@@ -1,0 +1,135 @@
+use super::*;
+use crate::testutil::*;
+
+fn adapter() -> XNachweisToXEStB {
+    XNachweisToXEStB::new(minimisation())
+}
+
+fn translate_text(input: &str) -> Result<String, AdapterError> {
+    adapter()
+        .translate(input.as_bytes(), &ctx())
+        .map(|b| String::from_utf8(b).unwrap_or_default())
+}
+
+#[test]
+fn carries_tax_id_year_purpose_consent_and_correlation() {
+    let out = translate_text(&text(KASSEL_REQ)).expect("translates");
+    for needle in [
+        "<xestb:steuerIdNr>12345678901</xestb:steuerIdNr>",
+        "<xestb:veranlagungsjahr>2024</xestb:veranlagungsjahr>",
+        "<xestb:zweck>urn:xoev-gateway:zweck:kita-beitrag</xestb:zweck>",
+        "<xestb:einwilligungsreferenz>EW-KS-2025-000123</xestb:einwilligungsreferenz>",
+        "<xestb:ursprungsanfrage>urn:uuid:7a1c2b7e-8a44-4d0e-9b7a-0c5e2d9f1011</xestb:ursprungsanfrage>",
+        "<bn-beh:kennung>fa:2613</bn-beh:kennung>",
+        "<bn-beh:kennung>ags:06611000</bn-beh:kennung>",
+        "<bn-g2g:erstellungszeitpunkt>2025-03-03T08:31:00Z</bn-g2g:erstellungszeitpunkt>",
+    ] {
+        assert!(out.contains(needle), "{needle} missing in\n{out}");
+    }
+}
+
+#[test]
+fn same_input_and_context_give_the_same_bytes() {
+    let input = read(KASSEL_REQ);
+    let a = adapter().translate(&input, &ctx()).expect("translates");
+    let b = adapter().translate(&input, &ctx()).expect("translates");
+    assert_eq!(a, b);
+    let mut other = ctx();
+    other.seed = uuid::Uuid::from_u128(1);
+    let c = adapter().translate(&input, &other).expect("translates");
+    assert_ne!(a, c, "the message id comes from the seed");
+}
+
+#[test]
+fn request_without_tax_id_is_refused_naming_the_field() {
+    let input = text("crates/xoev-adapters/tests/fixtures/bad/xnachweis-request-without-idnr.xml");
+    let err = translate_text(&input).expect_err("must fail");
+    assert_eq!(err.as_str(), "missing-field");
+    assert_eq!(err.field(), Some(field::IDNR));
+}
+
+#[test]
+fn the_founding_sample_without_a_year_is_refused_naming_the_year() {
+    // The original synthetic request carries no year parameter.
+    let input = text("tests/samples/xnachweis/DE.EvidenceRequest.0101.synthetic-kita-einkommen.xml");
+    let err = translate_text(&input).expect_err("must fail");
+    assert_eq!(err.as_str(), "missing-field");
+    assert_eq!(err.field(), Some(field::YEAR));
+}
+
+#[test]
+fn year_in_the_future_is_refused() {
+    let input = text(KASSEL_REQ).replace(
+        "<xn-bk:AttributeValue>2024</xn-bk:AttributeValue>",
+        "<xn-bk:AttributeValue>2031</xn-bk:AttributeValue>",
+    );
+    let err = translate_text(&input).expect_err("must fail");
+    assert_eq!(
+        err,
+        AdapterError::YearInFuture {
+            field: field::YEAR.into(),
+            year: 2031,
+            current: 2025
+        }
+    );
+    assert_eq!(err.as_str(), "year-in-future");
+}
+
+#[test]
+fn the_current_year_is_not_over_and_refused_too() {
+    let input = text(KASSEL_REQ).replace(
+        "<xn-bk:AttributeValue>2024</xn-bk:AttributeValue>",
+        "<xn-bk:AttributeValue>2025</xn-bk:AttributeValue>",
+    );
+    assert_eq!(translate_text(&input).expect_err("must fail").as_str(), "year-in-future");
+}
+
+#[test]
+fn malformed_year_is_invalid_field() {
+    let input = text(KASSEL_REQ).replace(
+        "<xn-bk:AttributeValue>2024</xn-bk:AttributeValue>",
+        "<xn-bk:AttributeValue>zwanzig</xn-bk:AttributeValue>",
+    );
+    let err = translate_text(&input).expect_err("must fail");
+    assert_eq!(err.as_str(), "invalid-field");
+    assert_eq!(err.field(), Some(field::YEAR));
+}
+
+#[test]
+fn tax_id_of_wrong_length_is_invalid_field() {
+    let input = text(KASSEL_REQ).replace("<xn-bk:IDNr>12345678901<", "<xn-bk:IDNr>1234<");
+    let err = translate_text(&input).expect_err("must fail");
+    assert_eq!(err.as_str(), "invalid-field");
+    assert_eq!(err.field(), Some(field::IDNR));
+}
+
+#[test]
+fn missing_consent_is_refused() {
+    let input = text(KASSEL_REQ).replace(crate::xnachweis::ATTR_CONSENT, "urn:other");
+    let err = translate_text(&input).expect_err("must fail");
+    assert_eq!(err.field(), Some(field::CONSENT));
+}
+
+#[test]
+fn unconfigured_purpose_is_refused_before_asking() {
+    let input = text(KASSEL_REQ).replace(
+        "urn:xoev-gateway:zweck:kita-beitrag",
+        "urn:xoev-gateway:zweck:neugier",
+    );
+    let err = translate_text(&input).expect_err("must fail");
+    assert_eq!(err.as_str(), "purpose-not-allowed");
+}
+
+#[test]
+fn another_message_type_is_refused() {
+    let err = adapter()
+        .translate(&read(KASSEL_ANS), &ctx())
+        .expect_err("must fail");
+    assert_eq!(err.as_str(), "unexpected-message");
+}
+
+#[test]
+fn not_xml_is_malformed() {
+    let err = translate_text("<a><b></a>").expect_err("must fail");
+    assert_eq!(err.as_str(), "malformed-input");
+}
