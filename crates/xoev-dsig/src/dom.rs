@@ -1,0 +1,190 @@
+//! Small raw-pointer helpers over libxml2's tree, for reading and editing the
+//! `ds:Signature` element. Pointers are valid while the borrowed `Document`
+//! is alive and not modified elsewhere; every function documents that.
+
+use libxml::bindings as xml;
+use libxml::tree::Document;
+use std::ffi::CStr;
+use std::os::raw::c_void;
+
+/// The XML Signature namespace.
+pub const DSIG_NS: &str = "http://www.w3.org/2000/09/xmldsig#";
+
+/// A libxml2 node pointer.
+pub(crate) type NodePtr = xml::xmlNodePtr;
+
+/// The root element of `doc`, if any.
+pub(crate) fn root(doc: &Document) -> Option<NodePtr> {
+    // SAFETY: the document pointer is valid while `doc` is borrowed.
+    let r = unsafe { xml::xmlDocGetRootElement(doc.doc_ptr()) };
+    (!r.is_null()).then_some(r)
+}
+
+/// True for element nodes.
+///
+/// # Safety
+/// `n` must be a valid node.
+unsafe fn is_element(n: NodePtr) -> bool {
+    // SAFETY: per the contract.
+    unsafe { (*n).type_ == xml::xmlElementType_XML_ELEMENT_NODE }
+}
+
+/// The element children of `node`, in document order.
+pub(crate) fn element_children(node: NodePtr) -> Vec<NodePtr> {
+    let mut out = Vec::new();
+    // SAFETY: `node` is a live node of a borrowed document (module contract);
+    // children form a NULL-terminated list.
+    unsafe {
+        let mut c = (*node).children;
+        while !c.is_null() {
+            if is_element(c) {
+                out.push(c);
+            }
+            c = (*c).next;
+        }
+    }
+    out
+}
+
+/// The element's local name.
+pub(crate) fn local_name(node: NodePtr) -> String {
+    // SAFETY: element names are NUL-terminated strings owned by the node.
+    unsafe {
+        let n = (*node).name;
+        if n.is_null() {
+            String::new()
+        } else {
+            CStr::from_ptr(n.cast()).to_string_lossy().into_owned()
+        }
+    }
+}
+
+/// The element's namespace URI, if any.
+pub(crate) fn namespace(node: NodePtr) -> Option<String> {
+    // SAFETY: `ns` is null or a namespace owned by the tree; href is a C string.
+    unsafe {
+        let ns = (*node).ns;
+        if ns.is_null() || (*ns).href.is_null() {
+            None
+        } else {
+            Some(
+                CStr::from_ptr((*ns).href.cast())
+                    .to_string_lossy()
+                    .into_owned(),
+            )
+        }
+    }
+}
+
+/// True if `node` is the element `{DSIG_NS}local`.
+pub(crate) fn is_dsig(node: NodePtr, local: &str) -> bool {
+    namespace(node).as_deref() == Some(DSIG_NS) && local_name(node) == local
+}
+
+/// The value of the attribute `name` without namespace, `None` if absent.
+pub(crate) fn attr(node: NodePtr, name: &CStr) -> Option<String> {
+    // SAFETY: xmlHasNsProp with a NULL namespace finds the un-namespaced
+    // attribute; xmlNodeGetContent returns a string we own and free.
+    unsafe {
+        let prop = xml::xmlHasNsProp(node, name.as_ptr().cast(), std::ptr::null());
+        if prop.is_null() {
+            return None;
+        }
+        Some(take_string(xml::xmlNodeGetContent(prop.cast())))
+    }
+}
+
+/// The text content of `node` (all descendant text).
+pub(crate) fn text(node: NodePtr) -> String {
+    // SAFETY: xmlNodeGetContent returns a string we own and free.
+    unsafe { take_string(xml::xmlNodeGetContent(node)) }
+}
+
+/// The XPath-like path of `node` (for messages).
+pub(crate) fn path(node: NodePtr) -> String {
+    // SAFETY: xmlGetNodePath returns a string we own and free.
+    unsafe { take_string(xml::xmlGetNodePath(node)) }
+}
+
+/// Every `ds:Signature` element in the subtree of `node` (document order).
+pub(crate) fn find_signatures(node: NodePtr) -> Vec<NodePtr> {
+    let mut out = Vec::new();
+    let mut stack = vec![node];
+    while let Some(n) = stack.pop() {
+        if is_dsig(n, "Signature") {
+            out.push(n);
+        }
+        let mut kids = element_children(n);
+        kids.reverse();
+        stack.extend(kids);
+    }
+    out
+}
+
+/// Unlinks `node` from its tree and frees it.
+///
+/// # Safety
+/// `node` must be a live node of a document the caller may modify, and no
+/// other handle to it (or its descendants) may be used afterwards.
+pub(crate) unsafe fn remove(node: NodePtr) {
+    // SAFETY: per the contract.
+    unsafe {
+        xml::xmlUnlinkNode(node);
+        xml::xmlFreeNode(node);
+    }
+}
+
+/// Serialises `doc` as UTF-8 without reformatting.
+pub(crate) fn to_bytes(doc: &Document) -> Vec<u8> {
+    let mut buf: *mut xml::xmlChar = std::ptr::null_mut();
+    let mut len: i32 = 0;
+    // SAFETY: the document is valid; libxml2 allocates `buf`, we copy and free it.
+    unsafe {
+        xml::xmlDocDumpMemoryEnc(doc.doc_ptr(), &mut buf, &mut len, c"UTF-8".as_ptr());
+        if buf.is_null() {
+            return Vec::new();
+        }
+        let out = std::slice::from_raw_parts(buf, usize::try_from(len).unwrap_or(0)).to_vec();
+        free(buf.cast());
+        out
+    }
+}
+
+/// Copies and frees a string allocated by libxml2.
+///
+/// # Safety
+/// `p` must be null or a NUL-terminated string allocated by libxml2.
+unsafe fn take_string(p: *mut xml::xmlChar) -> String {
+    if p.is_null() {
+        return String::new();
+    }
+    // SAFETY: per the contract.
+    unsafe {
+        let s = CStr::from_ptr(p.cast()).to_string_lossy().into_owned();
+        free(p.cast());
+        s
+    }
+}
+
+/// libxml2's `xmlFree`.
+///
+/// # Safety
+/// `p` must have been allocated by libxml2.
+unsafe fn free(p: *mut c_void) {
+    // SAFETY: per the contract; xmlFree is set once libxml2 is initialised.
+    unsafe {
+        if let Some(f) = xml::xmlFree {
+            f(p);
+        }
+    }
+}
+
+/// A structured-error sink that drops libxml2's messages.
+unsafe extern "C" fn silent(_user: *mut c_void, _err: xml::xmlErrorPtr) {}
+
+/// Keeps libxml2 from printing to stderr on the calling thread (libxml2
+/// keeps its error handlers per thread).
+pub(crate) fn silence_thread() {
+    // SAFETY: installing a no-op handler for the calling thread is always valid.
+    unsafe { xml::xmlSetStructuredErrorFunc(std::ptr::null_mut(), Some(silent)) }
+}

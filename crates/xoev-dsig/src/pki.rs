@@ -1,0 +1,245 @@
+//! A test PKI for demos and tests (`xoev-gateway keys generate`): a test CA,
+//! authority keys and certificates signed by it. Not for production keys.
+
+use crate::error::{DsigError, DsigErrorKind};
+use openssl::asn1::{Asn1Integer, Asn1Time};
+use openssl::bn::{BigNum, MsbOption};
+use openssl::ec::{EcGroup, EcKey};
+use openssl::hash::MessageDigest;
+use openssl::nid::Nid;
+use openssl::pkey::{PKey, Private};
+use openssl::rsa::Rsa;
+use openssl::x509::extension::{
+    AuthorityKeyIdentifier, BasicConstraints, KeyUsage, SubjectKeyIdentifier,
+};
+use openssl::x509::{X509, X509Builder, X509NameBuilder};
+use std::path::{Path, PathBuf};
+
+/// The kind of key to generate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    /// RSA with this many bits.
+    Rsa(u32),
+    /// ECDSA on P-256.
+    EcP256,
+}
+
+/// A generated key and its certificate.
+pub struct Issued {
+    /// The private key.
+    pub key: PKey<Private>,
+    /// The certificate.
+    pub cert: X509,
+}
+
+impl Issued {
+    /// The private key as PKCS#8 PEM.
+    pub fn key_pem(&self) -> Result<Vec<u8>, DsigError> {
+        Ok(self.key.private_key_to_pem_pkcs8()?)
+    }
+
+    /// The certificate as PEM.
+    pub fn cert_pem(&self) -> Result<Vec<u8>, DsigError> {
+        Ok(self.cert.to_pem()?)
+    }
+
+    /// Writes `<stem>.key.pem` (mode 0600) and `<stem>.cert.pem` into `dir`.
+    pub fn write(&self, dir: &Path, stem: &str) -> Result<(PathBuf, PathBuf), DsigError> {
+        let key = dir.join(format!("{stem}.key.pem"));
+        let cert = dir.join(format!("{stem}.cert.pem"));
+        write_private(&key, &self.key_pem()?)?;
+        write(&cert, &self.cert_pem()?)?;
+        Ok((key, cert))
+    }
+}
+
+fn io(path: &Path, e: std::io::Error) -> DsigError {
+    DsigError::new(
+        DsigErrorKind::Key,
+        format!("cannot write {}: {e}", path.display()),
+    )
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<(), DsigError> {
+    std::fs::write(path, bytes).map_err(|e| io(path, e))
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), DsigError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| io(path, e))?;
+    f.write_all(bytes).map_err(|e| io(path, e))
+}
+
+/// Generates a key of `kind`.
+pub fn generate_key(kind: KeyKind) -> Result<PKey<Private>, DsigError> {
+    Ok(match kind {
+        KeyKind::Rsa(bits) => PKey::from_rsa(Rsa::generate(bits)?)?,
+        KeyKind::EcP256 => {
+            let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1)?;
+            PKey::from_ec_key(EcKey::generate(&group)?)?
+        }
+    })
+}
+
+fn serial() -> Result<Asn1Integer, DsigError> {
+    let mut bn = BigNum::new()?;
+    bn.rand(127, MsbOption::MAYBE_ZERO, false)?;
+    Ok(bn.to_asn1_integer()?)
+}
+
+fn time(offset_days: i64) -> Result<Asn1Time, DsigError> {
+    let t = crate::trust::now() + offset_days * 86_400;
+    Ok(Asn1Time::from_unix(t)?)
+}
+
+fn name(cn: &str) -> Result<openssl::x509::X509Name, DsigError> {
+    let mut n = X509NameBuilder::new()?;
+    n.append_entry_by_text("C", "DE")?;
+    n.append_entry_by_text("O", "XOEV Gateway Test")?;
+    n.append_entry_by_text("CN", cn)?;
+    Ok(n.build())
+}
+
+/// A test certificate authority.
+pub struct TestCa {
+    /// The CA's key and self-signed certificate.
+    pub issued: Issued,
+}
+
+impl TestCa {
+    /// A new self-signed CA (ECDSA P-256, valid from yesterday for 20 years).
+    pub fn generate(cn: &str) -> Result<Self, DsigError> {
+        let key = generate_key(KeyKind::EcP256)?;
+        let mut b = X509Builder::new()?;
+        b.set_version(2)?;
+        let sn = serial()?;
+        b.set_serial_number(&sn)?;
+        let n = name(cn)?;
+        b.set_subject_name(&n)?;
+        b.set_issuer_name(&n)?;
+        b.set_pubkey(&key)?;
+        let nb = time(-1)?;
+        b.set_not_before(&nb)?;
+        let na = time(20 * 365)?;
+        b.set_not_after(&na)?;
+        b.append_extension(BasicConstraints::new().critical().ca().build()?)?;
+        b.append_extension(
+            KeyUsage::new()
+                .critical()
+                .key_cert_sign()
+                .crl_sign()
+                .build()?,
+        )?;
+        let ski = SubjectKeyIdentifier::new().build(&b.x509v3_context(None, None))?;
+        b.append_extension(ski)?;
+        b.sign(&key, MessageDigest::sha256())?;
+        Ok(Self {
+            issued: Issued {
+                key,
+                cert: b.build(),
+            },
+        })
+    }
+
+    /// Issues a signing certificate for `cn` with a new key of `kind`, valid
+    /// from `from_days` to `until_days` relative to now (negative = past).
+    pub fn issue(
+        &self,
+        cn: &str,
+        kind: KeyKind,
+        from_days: i64,
+        until_days: i64,
+    ) -> Result<Issued, DsigError> {
+        let key = generate_key(kind)?;
+        let mut b = X509Builder::new()?;
+        b.set_version(2)?;
+        let sn = serial()?;
+        b.set_serial_number(&sn)?;
+        let n = name(cn)?;
+        b.set_subject_name(&n)?;
+        b.set_issuer_name(self.issued.cert.subject_name())?;
+        b.set_pubkey(&key)?;
+        let nb = time(from_days)?;
+        b.set_not_before(&nb)?;
+        let na = time(until_days)?;
+        b.set_not_after(&na)?;
+        b.append_extension(BasicConstraints::new().critical().build()?)?;
+        b.append_extension(
+            KeyUsage::new()
+                .critical()
+                .digital_signature()
+                .non_repudiation()
+                .build()?,
+        )?;
+        let ski =
+            SubjectKeyIdentifier::new().build(&b.x509v3_context(Some(&self.issued.cert), None))?;
+        b.append_extension(ski)?;
+        let aki = AuthorityKeyIdentifier::new()
+            .keyid(false)
+            .build(&b.x509v3_context(Some(&self.issued.cert), None))?;
+        b.append_extension(aki)?;
+        b.sign(&self.issued.key, MessageDigest::sha256())?;
+        Ok(Issued {
+            key,
+            cert: b.build(),
+        })
+    }
+}
+
+/// The files [`generate_dir`] wrote.
+#[derive(Debug, Clone)]
+pub struct GeneratedFiles {
+    /// All paths written, in order.
+    pub files: Vec<PathBuf>,
+}
+
+/// Writes a test PKI into `dir` (created if missing):
+///
+/// - `ca.key.pem`, `ca.cert.pem` and `trust/ca.cert.pem` (a `--trust` directory);
+/// - `authority-rsa.{key,cert}.pem` — RSA-2048, valid 2 years;
+/// - `authority-ec.{key,cert}.pem` — ECDSA P-256, valid 2 years;
+/// - `expired.{key,cert}.pem` — ECDSA P-256, expired yesterday (for tests).
+pub fn generate_dir(dir: &Path) -> Result<GeneratedFiles, DsigError> {
+    std::fs::create_dir_all(dir.join("trust")).map_err(|e| io(dir, e))?;
+    let ca = TestCa::generate("XOEV Test CA")?;
+    let mut files = Vec::new();
+    let (k, c) = ca.issued.write(dir, "ca")?;
+    files.extend([k, c]);
+    let trust = dir.join("trust").join("ca.cert.pem");
+    write(&trust, &ca.issued.cert_pem()?)?;
+    files.push(trust);
+    for (stem, cn, kind, from, until) in [
+        (
+            "authority-rsa",
+            "Test Authority RSA",
+            KeyKind::Rsa(2048),
+            -1,
+            2 * 365,
+        ),
+        (
+            "authority-ec",
+            "Test Authority EC",
+            KeyKind::EcP256,
+            -1,
+            2 * 365,
+        ),
+        (
+            "expired",
+            "Test Authority Expired",
+            KeyKind::EcP256,
+            -2 * 365,
+            -1,
+        ),
+    ] {
+        let (k, c) = ca.issue(cn, kind, from, until)?.write(dir, stem)?;
+        files.extend([k, c]);
+    }
+    Ok(GeneratedFiles { files })
+}

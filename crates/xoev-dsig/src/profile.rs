@@ -1,0 +1,417 @@
+//! The signature profile: what the gateway signs and the only thing it accepts.
+//!
+//! Checked on the DOM *before* xmlsec1 sees the signature, so xmlsec1 only
+//! ever processes signatures of this exact shape (and its own allow-lists
+//! are narrowed to the same algorithms as a second line).
+
+use crate::dom::{self, NodePtr};
+use crate::error::{DsigError, DsigErrorKind};
+use libxml::tree::Document;
+use serde::Serialize;
+
+/// Exclusive XML Canonicalization 1.0 (without comments).
+pub const EXC_C14N: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
+/// The enveloped-signature transform.
+pub const ENVELOPED: &str = "http://www.w3.org/2000/09/xmldsig#enveloped-signature";
+/// SHA-256 digest.
+pub const SHA256: &str = "http://www.w3.org/2001/04/xmlenc#sha256";
+/// RSA PKCS#1 v1.5 with SHA-256.
+pub const RSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
+/// ECDSA with SHA-256.
+pub const ECDSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256";
+
+/// The signature algorithms of the profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum SignatureAlgorithm {
+    /// RSA PKCS#1 v1.5 with SHA-256 (RSA keys ≥ 2048 bits).
+    RsaSha256,
+    /// ECDSA with SHA-256 (P-256, P-384 or P-521 keys).
+    EcdsaSha256,
+}
+
+impl SignatureAlgorithm {
+    /// The algorithm URI used in `SignatureMethod`.
+    pub fn uri(self) -> &'static str {
+        match self {
+            Self::RsaSha256 => RSA_SHA256,
+            Self::EcdsaSha256 => ECDSA_SHA256,
+        }
+    }
+
+    /// Short name (`rsa-sha256`, `ecdsa-sha256`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RsaSha256 => "rsa-sha256",
+            Self::EcdsaSha256 => "ecdsa-sha256",
+        }
+    }
+
+    fn from_uri(uri: &str) -> Option<Self> {
+        match uri {
+            RSA_SHA256 => Some(Self::RsaSha256),
+            ECDSA_SHA256 => Some(Self::EcdsaSha256),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for SignatureAlgorithm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The parts of a profile-conforming signature.
+pub(crate) struct Parsed {
+    /// The one top-level `ds:Signature` element.
+    pub signature: NodePtr,
+    /// Its signature algorithm.
+    pub algorithm: SignatureAlgorithm,
+    /// The DER certificates of `KeyInfo/X509Data`, in document order.
+    pub certs: Vec<Vec<u8>>,
+}
+
+fn err(kind: DsigErrorKind, detail: impl Into<String>) -> DsigError {
+    DsigError::new(kind, detail)
+}
+
+/// Algorithm URIs that name something known to be weak.
+fn is_weak(uri: &str) -> bool {
+    let u = uri.to_ascii_lowercase();
+    u.contains("sha1") || u.contains("md5") || u.contains("hmac") || u.ends_with("#dsa-sha256")
+}
+
+/// Rejects an algorithm outside the allowed one(s): weak or merely disallowed.
+fn algorithm_error(what: &str, uri: &str) -> DsigError {
+    if is_weak(uri) {
+        err(
+            DsigErrorKind::WeakAlgorithm,
+            format!("{what} {uri} is weak and refused"),
+        )
+    } else {
+        err(
+            DsigErrorKind::DisallowedAlgorithm,
+            format!("{what} {uri} is not in the signature profile"),
+        )
+    }
+}
+
+/// The `Algorithm` attribute of `node`, or a malformed-signature error.
+fn algorithm_attr(node: NodePtr) -> Result<String, DsigError> {
+    dom::attr(node, c"Algorithm").ok_or_else(|| {
+        err(
+            DsigErrorKind::MalformedSignature,
+            format!("{} has no Algorithm attribute", dom::path(node)),
+        )
+    })
+}
+
+/// Expects the next element child to be `ds:{local}`.
+fn expect<'a>(
+    it: &mut impl Iterator<Item = &'a NodePtr>,
+    parent: NodePtr,
+    local: &str,
+) -> Result<NodePtr, DsigError> {
+    match it.next() {
+        Some(&n) if dom::is_dsig(n, local) => Ok(n),
+        Some(&n) => Err(err(
+            DsigErrorKind::MalformedSignature,
+            format!(
+                "expected ds:{local} but found {} in {}",
+                dom::local_name(n),
+                dom::path(parent)
+            ),
+        )),
+        None => Err(err(
+            DsigErrorKind::MalformedSignature,
+            format!("ds:{local} is missing in {}", dom::path(parent)),
+        )),
+    }
+}
+
+/// Only `ec:InclusiveNamespaces` may appear inside an exc-c14n algorithm element.
+fn only_inclusive_namespaces(node: NodePtr, kind: DsigErrorKind) -> Result<(), DsigError> {
+    for c in dom::element_children(node) {
+        let ok = dom::namespace(c).as_deref() == Some(EXC_C14N)
+            && dom::local_name(c) == "InclusiveNamespaces";
+        if !ok {
+            return Err(err(
+                kind,
+                format!("unexpected {} in {}", dom::local_name(c), dom::path(node)),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Finds the one top-level signature and checks it against the profile.
+pub(crate) fn check(doc: &Document) -> Result<Parsed, DsigError> {
+    let root = dom::root(doc).ok_or_else(|| {
+        err(
+            DsigErrorKind::MalformedXml,
+            "the document has no root element",
+        )
+    })?;
+    let top: Vec<NodePtr> = dom::element_children(root)
+        .into_iter()
+        .filter(|&n| dom::is_dsig(n, "Signature"))
+        .collect();
+    let signature = match top.as_slice() {
+        [one] => *one,
+        [] => {
+            let nested = dom::find_signatures(root);
+            return Err(match nested.first() {
+                Some(&n) => err(
+                    DsigErrorKind::NoSignature,
+                    format!(
+                        "no ds:Signature is a child of the root element; the one at {} covers only part of the document",
+                        dom::path(n)
+                    ),
+                ),
+                None => err(DsigErrorKind::NoSignature, "the document is not signed"),
+            });
+        }
+        many => {
+            return Err(err(
+                DsigErrorKind::MultipleSignatures,
+                format!(
+                    "the root element has {} ds:Signature children; exactly one is allowed",
+                    many.len()
+                ),
+            ));
+        }
+    };
+
+    let kids = dom::element_children(signature);
+    let mut it = kids.iter();
+    let signed_info = expect(&mut it, signature, "SignedInfo")?;
+    let signature_value = expect(&mut it, signature, "SignatureValue")?;
+    let key_info = match it.next() {
+        Some(&n) if dom::is_dsig(n, "KeyInfo") => n,
+        Some(&n) if dom::is_dsig(n, "Object") => {
+            return Err(err(
+                DsigErrorKind::MalformedSignature,
+                "ds:Object is not allowed in the profile",
+            ));
+        }
+        Some(&n) => {
+            return Err(err(
+                DsigErrorKind::MalformedSignature,
+                format!("unexpected {} in ds:Signature", dom::local_name(n)),
+            ));
+        }
+        None => {
+            return Err(err(
+                DsigErrorKind::KeyInfoNotX509,
+                "ds:KeyInfo is missing; the profile requires an X.509 certificate",
+            ));
+        }
+    };
+    if let Some(&n) = it.next() {
+        return Err(err(
+            DsigErrorKind::MalformedSignature,
+            format!(
+                "unexpected {} after ds:KeyInfo (ds:Object is not allowed)",
+                dom::local_name(n)
+            ),
+        ));
+    }
+    if dom::text(signature_value).trim().is_empty() {
+        return Err(err(
+            DsigErrorKind::MalformedSignature,
+            "ds:SignatureValue is empty",
+        ));
+    }
+
+    // SignedInfo: CanonicalizationMethod, SignatureMethod, Reference.
+    let si = dom::element_children(signed_info);
+    let mut it = si.iter();
+    let c14n = expect(&mut it, signed_info, "CanonicalizationMethod")?;
+    let c14n_alg = algorithm_attr(c14n)?;
+    if c14n_alg != EXC_C14N {
+        return Err(err(
+            DsigErrorKind::DisallowedTransform,
+            format!(
+                "CanonicalizationMethod {c14n_alg} is not allowed; the profile uses exclusive C14N ({EXC_C14N})"
+            ),
+        ));
+    }
+    only_inclusive_namespaces(c14n, DsigErrorKind::MalformedSignature)?;
+    let method = expect(&mut it, signed_info, "SignatureMethod")?;
+    let method_alg = algorithm_attr(method)?;
+    let algorithm = SignatureAlgorithm::from_uri(&method_alg)
+        .ok_or_else(|| algorithm_error("SignatureMethod", &method_alg))?;
+    if !dom::element_children(method).is_empty() {
+        return Err(err(
+            DsigErrorKind::MalformedSignature,
+            "SignatureMethod has unexpected children",
+        ));
+    }
+    let references: Vec<NodePtr> = it.copied().collect();
+    for &r in &references {
+        if !dom::is_dsig(r, "Reference") {
+            return Err(err(
+                DsigErrorKind::MalformedSignature,
+                format!("unexpected {} in ds:SignedInfo", dom::local_name(r)),
+            ));
+        }
+        match dom::attr(r, c"URI") {
+            Some(uri) if uri.is_empty() => {}
+            Some(uri) => {
+                return Err(err(
+                    DsigErrorKind::ReferenceNotWholeDocument,
+                    format!(
+                        "Reference URI=\"{uri}\" does not cover the whole document; the profile requires URI=\"\""
+                    ),
+                ));
+            }
+            None => {
+                return Err(err(
+                    DsigErrorKind::ReferenceNotWholeDocument,
+                    "Reference without URI; the profile requires URI=\"\" (the whole document)",
+                ));
+            }
+        }
+    }
+    let reference = match references.as_slice() {
+        [one] => *one,
+        [] => {
+            return Err(err(
+                DsigErrorKind::MalformedSignature,
+                "ds:SignedInfo has no ds:Reference",
+            ));
+        }
+        many => {
+            return Err(err(
+                DsigErrorKind::MalformedSignature,
+                format!(
+                    "ds:SignedInfo has {} references; the profile has exactly one",
+                    many.len()
+                ),
+            ));
+        }
+    };
+    check_reference(reference)?;
+    let certs = check_key_info(key_info)?;
+    Ok(Parsed {
+        signature,
+        algorithm,
+        certs,
+    })
+}
+
+/// Reference: Transforms = [enveloped, exc-c14n], DigestMethod SHA-256, DigestValue.
+fn check_reference(reference: NodePtr) -> Result<(), DsigError> {
+    let kids = dom::element_children(reference);
+    let mut it = kids.iter();
+    let transforms = match it.next() {
+        Some(&n) if dom::is_dsig(n, "Transforms") => n,
+        _ => {
+            return Err(err(
+                DsigErrorKind::DisallowedTransform,
+                "the Reference has no Transforms; the profile requires enveloped-signature then exclusive C14N",
+            ));
+        }
+    };
+    let mut algs = Vec::new();
+    for t in dom::element_children(transforms) {
+        if !dom::is_dsig(t, "Transform") {
+            return Err(err(
+                DsigErrorKind::MalformedSignature,
+                format!("unexpected {} in ds:Transforms", dom::local_name(t)),
+            ));
+        }
+        let alg = algorithm_attr(t)?;
+        match alg.as_str() {
+            ENVELOPED => {
+                if !dom::element_children(t).is_empty() {
+                    return Err(err(
+                        DsigErrorKind::DisallowedTransform,
+                        "the enveloped-signature transform takes no parameters",
+                    ));
+                }
+            }
+            EXC_C14N => only_inclusive_namespaces(t, DsigErrorKind::DisallowedTransform)?,
+            other => {
+                return Err(err(
+                    DsigErrorKind::DisallowedTransform,
+                    format!(
+                        "Transform {other} is not allowed; the profile allows only enveloped-signature then exclusive C14N"
+                    ),
+                ));
+            }
+        }
+        algs.push(alg);
+    }
+    if algs != [ENVELOPED, EXC_C14N] {
+        return Err(err(
+            DsigErrorKind::DisallowedTransform,
+            format!(
+                "Transforms are [{}]; the profile requires exactly [enveloped-signature, exclusive C14N]",
+                algs.join(", ")
+            ),
+        ));
+    }
+    let digest = expect(&mut it, reference, "DigestMethod")?;
+    let digest_alg = algorithm_attr(digest)?;
+    if digest_alg != SHA256 {
+        return Err(algorithm_error("DigestMethod", &digest_alg));
+    }
+    expect(&mut it, reference, "DigestValue")?;
+    if let Some(&n) = it.next() {
+        return Err(err(
+            DsigErrorKind::MalformedSignature,
+            format!("unexpected {} in ds:Reference", dom::local_name(n)),
+        ));
+    }
+    Ok(())
+}
+
+/// KeyInfo: exactly one X509Data with at least one X509Certificate.
+fn check_key_info(key_info: NodePtr) -> Result<Vec<Vec<u8>>, DsigError> {
+    let kids = dom::element_children(key_info);
+    let x509 = match kids.as_slice() {
+        [one] if dom::is_dsig(*one, "X509Data") => *one,
+        [] => {
+            return Err(err(
+                DsigErrorKind::KeyInfoNotX509,
+                "ds:KeyInfo is empty; the profile requires ds:X509Data",
+            ));
+        }
+        _ => {
+            let names: Vec<String> = kids.iter().map(|&n| dom::local_name(n)).collect();
+            return Err(err(
+                DsigErrorKind::KeyInfoNotX509,
+                format!(
+                    "ds:KeyInfo holds [{}]; the profile allows exactly one ds:X509Data (no KeyValue, KeyName or RetrievalMethod)",
+                    names.join(", ")
+                ),
+            ));
+        }
+    };
+    let mut certs = Vec::new();
+    for c in dom::element_children(x509) {
+        if dom::is_dsig(c, "X509Certificate") {
+            let b64: String = dom::text(c)
+                .chars()
+                .filter(|ch| !ch.is_ascii_whitespace())
+                .collect();
+            let der = openssl::base64::decode_block(&b64).map_err(|_| {
+                err(
+                    DsigErrorKind::MalformedSignature,
+                    "ds:X509Certificate is not valid base64",
+                )
+            })?;
+            certs.push(der);
+        }
+    }
+    if certs.is_empty() {
+        return Err(err(
+            DsigErrorKind::KeyInfoNotX509,
+            "ds:X509Data holds no ds:X509Certificate",
+        ));
+    }
+    Ok(certs)
+}

@@ -1,0 +1,293 @@
+//! Signing: an enveloped signature of the profile as the root's last child.
+
+use crate::dom;
+use crate::error::{DsigError, DsigErrorKind};
+use crate::init::{clear_messages, init, take_messages};
+use crate::profile::SignatureAlgorithm;
+use crate::trust;
+use crate::xmlsec_ctx::{DsigCtx, Key, Restriction};
+use libxml::bindings as xml;
+use libxml::tree::Document;
+use openssl::pkcs12::Pkcs12;
+use openssl::pkey::PKey;
+use openssl::x509::X509;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use xmlsec::bindings as xs;
+use xoev_core::Limits;
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Signer keys kept per thread at most (the map is cleared when full).
+const MAX_THREAD_KEYS: usize = 64;
+
+thread_local! {
+    /// xmlsec1 private keys per signer, per thread (not `Send`).
+    static KEYS: RefCell<HashMap<u64, Key>> = RefCell::new(HashMap::new());
+}
+
+/// Signs documents with one key and certificate, loaded once.
+///
+/// `Send + Sync` and cheap to clone: it holds the key material in memory and
+/// creates the xmlsec1 key lazily once per thread.
+#[derive(Clone)]
+pub struct Signer {
+    inner: Arc<SignerInner>,
+}
+
+struct SignerInner {
+    id: u64,
+    /// Unencrypted PKCS#8 PEM, only ever handed to xmlsec1.
+    key_pem: Vec<u8>,
+    cert_der: Vec<u8>,
+    algorithm: SignatureAlgorithm,
+    subject: String,
+    fingerprint: String,
+    not_after: i64,
+}
+
+impl std::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Signer")
+            .field("subject", &self.inner.subject)
+            .field("algorithm", &self.inner.algorithm)
+            .finish_non_exhaustive()
+    }
+}
+
+fn key_err(d: impl Into<String>) -> DsigError {
+    DsigError::new(DsigErrorKind::Key, d)
+}
+
+impl Signer {
+    /// A signer from an unencrypted PEM private key (PKCS#1, SEC1 or PKCS#8)
+    /// and its PEM certificate. The key must match the certificate and meet
+    /// the key policy (RSA ≥ 2048 bits, EC P-256/384/521).
+    pub fn from_pem(key_pem: &[u8], cert_pem: &[u8]) -> Result<Self, DsigError> {
+        let key = PKey::private_key_from_pem(key_pem)
+            .map_err(|e| key_err(format!("not an unencrypted PEM private key: {e}")))?;
+        let cert =
+            X509::from_pem(cert_pem).map_err(|e| key_err(format!("not a PEM certificate: {e}")))?;
+        Self::from_parts(&key, &cert)
+    }
+
+    /// A signer from PEM files.
+    pub fn from_files(key: &Path, cert: &Path) -> Result<Self, DsigError> {
+        let read = |p: &Path| {
+            std::fs::read(p).map_err(|e| key_err(format!("cannot read {}: {e}", p.display())))
+        };
+        Self::from_pem(&read(key)?, &read(cert)?)
+    }
+
+    /// A signer from a PKCS#12 (`.p12`/`.pfx`) file's bytes and its password.
+    /// Take the password from an environment variable or a file, never from
+    /// the command line.
+    pub fn from_pkcs12(der: &[u8], password: &str) -> Result<Self, DsigError> {
+        let parsed = Pkcs12::from_der(der)
+            .map_err(|e| key_err(format!("not a PKCS#12 file: {e}")))?
+            .parse2(password)
+            .map_err(|_| key_err("cannot open the PKCS#12 file (wrong password?)"))?;
+        let key = parsed
+            .pkey
+            .ok_or_else(|| key_err("the PKCS#12 file holds no private key"))?;
+        let cert = parsed
+            .cert
+            .ok_or_else(|| key_err("the PKCS#12 file holds no certificate"))?;
+        Self::from_parts(&key, &cert)
+    }
+
+    fn from_parts(key: &PKey<openssl::pkey::Private>, cert: &X509) -> Result<Self, DsigError> {
+        let cert_key = cert
+            .public_key()
+            .map_err(|e| key_err(format!("certificate has no usable key: {e}")))?;
+        if !cert_key.public_eq(key) {
+            return Err(key_err(
+                "the private key does not belong to the certificate",
+            ));
+        }
+        let algorithm = trust::check_key(key, None)?;
+        let signer = Self {
+            inner: Arc::new(SignerInner {
+                id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+                key_pem: key.private_key_to_pem_pkcs8()?,
+                cert_der: cert.to_der()?,
+                algorithm,
+                subject: trust::subject(cert),
+                fingerprint: trust::fingerprint(cert)?,
+                not_after: trust::unix(cert.not_after())?,
+            }),
+        };
+        // Fail early (and warm this thread) if xmlsec1 cannot load the key.
+        init()?;
+        signer.with_key(|_| Ok(()))?;
+        Ok(signer)
+    }
+
+    /// The signature algorithm this signer's key implies.
+    pub fn algorithm(&self) -> SignatureAlgorithm {
+        self.inner.algorithm
+    }
+
+    /// Subject of the signing certificate.
+    pub fn subject(&self) -> &str {
+        &self.inner.subject
+    }
+
+    /// SHA-256 fingerprint of the signing certificate (lowercase hex).
+    pub fn cert_sha256(&self) -> &str {
+        &self.inner.fingerprint
+    }
+
+    /// End of the signing certificate's validity (unix seconds). Signing is
+    /// not refused after it, but verifiers will refuse the signatures.
+    pub fn not_after(&self) -> i64 {
+        self.inner.not_after
+    }
+
+    fn with_key<R>(&self, f: impl FnOnce(&Key) -> Result<R, DsigError>) -> Result<R, DsigError> {
+        KEYS.with(|keys| {
+            let mut keys = keys.borrow_mut();
+            if !keys.contains_key(&self.inner.id) {
+                if keys.len() >= MAX_THREAD_KEYS {
+                    keys.clear();
+                }
+                keys.insert(
+                    self.inner.id,
+                    Key::from_private_pem(&self.inner.key_pem, &self.inner.cert_der)?,
+                );
+            }
+            let key = keys.get(&self.inner.id).ok_or_else(|| {
+                DsigError::new(DsigErrorKind::Internal, "key cache lost an entry")
+            })?;
+            f(key)
+        })
+    }
+
+    /// Signs `doc` in place: removes any top-level `ds:Signature` (re-signing)
+    /// and appends a new one as the root's last child. On error the document
+    /// is left without a signature.
+    pub fn sign(&self, doc: &Document) -> Result<(), DsigError> {
+        init()?;
+        dom::silence_thread();
+        clear_messages();
+        let root = dom::root(doc).ok_or_else(|| {
+            DsigError::new(
+                DsigErrorKind::MalformedXml,
+                "the document has no root element",
+            )
+        })?;
+        strip_signature(doc);
+        // SAFETY: the document is alive and ours to modify for the call; the
+        // template node is linked into the tree right after creation, so the
+        // document owns (and eventually frees) it; on failure we remove it.
+        unsafe {
+            let sig = xs::xmlSecTmplSignatureCreateNsPref(
+                doc.doc_ptr().cast(),
+                xs::xmlSecTransformExclC14NGetKlass(),
+                sign_klass(self.inner.algorithm),
+                std::ptr::null(),
+                c"ds".as_ptr().cast(),
+            );
+            if sig.is_null() {
+                return Err(internal("cannot create the signature template"));
+            }
+            if xml::xmlAddChild(root, sig.cast()).is_null() {
+                xml::xmlFreeNode(sig.cast());
+                return Err(internal("cannot append the signature template"));
+            }
+            let result = self.fill_and_sign(sig);
+            if result.is_err() {
+                dom::remove(sig.cast());
+            }
+            result
+        }
+    }
+
+    /// # Safety
+    /// `sig` must be a fresh signature template linked into a live document.
+    unsafe fn fill_and_sign(&self, sig: xs::xmlNodePtr) -> Result<(), DsigError> {
+        // SAFETY: per the contract; all template functions return null on error.
+        unsafe {
+            let reference = xs::xmlSecTmplSignatureAddReference(
+                sig,
+                xs::xmlSecOpenSSLTransformSha256GetKlass(),
+                std::ptr::null(),
+                c"".as_ptr().cast(),
+                std::ptr::null(),
+            );
+            if reference.is_null()
+                || xs::xmlSecTmplReferenceAddTransform(
+                    reference,
+                    xs::xmlSecTransformEnvelopedGetKlass(),
+                )
+                .is_null()
+                || xs::xmlSecTmplReferenceAddTransform(
+                    reference,
+                    xs::xmlSecTransformExclC14NGetKlass(),
+                )
+                .is_null()
+            {
+                return Err(internal("cannot build the reference template"));
+            }
+            let key_info = xs::xmlSecTmplSignatureEnsureKeyInfo(sig, std::ptr::null());
+            if key_info.is_null() || xs::xmlSecTmplKeyInfoAddX509Data(key_info).is_null() {
+                return Err(internal("cannot build the KeyInfo template"));
+            }
+            let ctx = DsigCtx::new(Restriction::Profile(self.inner.algorithm))?;
+            self.with_key(|key| ctx.sign(key, sig.cast()))
+        }
+    }
+
+    /// Parses `bytes` (hardened, default limits), signs, and serialises.
+    pub fn sign_bytes(&self, bytes: &[u8]) -> Result<Vec<u8>, DsigError> {
+        let doc = xoev_schema::parse_document(bytes, &Limits::default())
+            .map_err(|e| DsigError::new(DsigErrorKind::MalformedXml, e.to_string()))?;
+        self.sign(&doc)?;
+        Ok(dom::to_bytes(&doc))
+    }
+}
+
+fn internal(what: &str) -> DsigError {
+    DsigError::new(
+        DsigErrorKind::Internal,
+        format!("{what}: {}", take_messages()),
+    )
+}
+
+fn sign_klass(alg: SignatureAlgorithm) -> xs::xmlSecTransformId {
+    // SAFETY: the klass getters return static descriptors.
+    unsafe {
+        match alg {
+            SignatureAlgorithm::RsaSha256 => xs::xmlSecOpenSSLTransformRsaSha256GetKlass(),
+            SignatureAlgorithm::EcdsaSha256 => xs::xmlSecOpenSSLTransformEcdsaSha256GetKlass(),
+        }
+    }
+}
+
+/// Removes every `ds:Signature` child of the root element — after
+/// verification exactly the one the enveloped-signature transform excluded —
+/// so the content validates against its standard's XSD. Returns how many were
+/// removed. Node handles to the removed elements must not be used afterwards.
+pub fn strip_signature(doc: &Document) -> usize {
+    let Some(root) = dom::root(doc) else {
+        return 0;
+    };
+    let sigs: Vec<_> = dom::element_children(root)
+        .into_iter()
+        .filter(|&n| dom::is_dsig(n, "Signature"))
+        .collect();
+    for &s in &sigs {
+        // SAFETY: `s` is a child element of the borrowed document's root;
+        // no handle of ours to it survives this loop.
+        unsafe { dom::remove(s) }
+    }
+    sigs.len()
+}
+
+/// Serialises a document as UTF-8 without reformatting (what [`Signer::sign_bytes`] returns).
+pub fn to_bytes(doc: &Document) -> Vec<u8> {
+    dom::to_bytes(doc)
+}

@@ -1,0 +1,315 @@
+//! The trust store (a directory of PEM CA/authority certificates), chain
+//! verification with OpenSSL, key-strength policy and certificate helpers.
+
+use crate::error::{DsigError, DsigErrorKind};
+use crate::profile::SignatureAlgorithm;
+use openssl::asn1::Asn1TimeRef;
+use openssl::hash::MessageDigest;
+use openssl::nid::Nid;
+use openssl::pkey::{Id, PKeyRef, Public};
+use openssl::stack::Stack;
+use openssl::x509::store::{X509Store, X509StoreBuilder};
+use openssl::x509::verify::X509VerifyFlags;
+use openssl::x509::{X509, X509NameRef, X509Ref, X509StoreContext};
+use std::path::Path;
+
+/// Trust anchors: CA and authority certificates loaded from PEM files.
+pub struct TrustStore {
+    store: X509Store,
+    anchors: Vec<X509>,
+}
+
+impl std::fmt::Debug for TrustStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrustStore")
+            .field("anchors", &self.anchors.len())
+            .finish()
+    }
+}
+
+impl TrustStore {
+    /// Loads every `*.pem`/`*.crt` file of `dir` (each may hold several
+    /// certificates). Files that hold private keys are refused; an empty
+    /// store is an error.
+    pub fn from_dir(dir: &Path) -> Result<Self, DsigError> {
+        let ts = |d: String| DsigError::new(DsigErrorKind::TrustStore, d);
+        let entries = std::fs::read_dir(dir)
+            .map_err(|e| ts(format!("cannot read {}: {e}", dir.display())))?;
+        let mut paths: Vec<_> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "pem" || x == "crt"))
+            .collect();
+        paths.sort();
+        let mut anchors = Vec::new();
+        for p in &paths {
+            let pem =
+                std::fs::read(p).map_err(|e| ts(format!("cannot read {}: {e}", p.display())))?;
+            if contains(&pem, b"PRIVATE KEY-----") {
+                // A key in the trust store is a deployment mistake; skip it
+                // loudly rather than treat it as a certificate.
+                if !contains(&pem, b"-----BEGIN CERTIFICATE-----") {
+                    continue;
+                }
+                return Err(ts(format!(
+                    "{} contains a private key; the trust store holds certificates only",
+                    p.display()
+                )));
+            }
+            let certs = X509::stack_from_pem(&pem)
+                .map_err(|e| ts(format!("{}: not PEM certificates: {e}", p.display())))?;
+            anchors.extend(certs);
+        }
+        Self::from_certs(anchors).map_err(|e| ts(format!("{}: {}", dir.display(), e.detail())))
+    }
+
+    /// A trust store of the given anchors (PEM bytes, one or more certificates).
+    pub fn from_pem(pem: &[u8]) -> Result<Self, DsigError> {
+        let certs = X509::stack_from_pem(pem).map_err(|e| {
+            DsigError::new(
+                DsigErrorKind::TrustStore,
+                format!("not PEM certificates: {e}"),
+            )
+        })?;
+        Self::from_certs(certs)
+    }
+
+    fn from_certs(anchors: Vec<X509>) -> Result<Self, DsigError> {
+        if anchors.is_empty() {
+            return Err(DsigError::new(
+                DsigErrorKind::TrustStore,
+                "no certificates found",
+            ));
+        }
+        let mut b = X509StoreBuilder::new()?;
+        for c in &anchors {
+            b.add_cert(c.clone())?;
+        }
+        // Authority certificates themselves may be anchors (not only CAs).
+        b.set_flags(X509VerifyFlags::PARTIAL_CHAIN)?;
+        Ok(Self {
+            store: b.build(),
+            anchors,
+        })
+    }
+
+    /// Number of anchors.
+    pub fn len(&self) -> usize {
+        self.anchors.len()
+    }
+
+    /// True if the store has no anchors (never, for a constructed store).
+    pub fn is_empty(&self) -> bool {
+        self.anchors.is_empty()
+    }
+
+    /// Verifies `leaf` (with untrusted `intermediates`) against the anchors at
+    /// the current time; returns the validity window of the whole chain as
+    /// unix seconds `(latest notBefore, earliest notAfter)`.
+    pub(crate) fn verify_chain(
+        &self,
+        leaf: &X509Ref,
+        intermediates: &[X509],
+    ) -> Result<(i64, i64), DsigError> {
+        let mut chain = Stack::new()?;
+        for c in intermediates {
+            chain.push(c.clone())?;
+        }
+        let mut ctx = X509StoreContext::new()?;
+        let outcome = ctx.init(&self.store, leaf, &chain, |c| {
+            let ok = c.verify_cert()?;
+            let mut window = (i64::MIN, i64::MAX);
+            if ok && let Some(chain) = c.chain() {
+                for cert in chain {
+                    window.0 = window.0.max(unix(cert.not_before())?);
+                    window.1 = window.1.min(unix(cert.not_after())?);
+                }
+            }
+            Ok((ok, c.error(), c.error_depth(), window))
+        })?;
+        let (ok, error, depth, window) = outcome;
+        if ok {
+            return Ok(window);
+        }
+        let what = if depth == 0 {
+            "the signing certificate".to_owned()
+        } else {
+            format!("chain certificate at depth {depth}")
+        };
+        // X509_V_ERR_CERT_NOT_YET_VALID = 9, X509_V_ERR_CERT_HAS_EXPIRED = 10.
+        let kind = match error.as_raw() {
+            9 => DsigErrorKind::CertificateNotYetValid,
+            10 => DsigErrorKind::ExpiredCertificate,
+            _ => DsigErrorKind::UntrustedCertificate,
+        };
+        Err(DsigError::new(
+            kind,
+            format!("{what} ({}): {}", subject(leaf), error.error_string()),
+        ))
+    }
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Seconds since the epoch of an ASN.1 time.
+pub(crate) fn unix(t: &Asn1TimeRef) -> Result<i64, openssl::error::ErrorStack> {
+    let epoch = openssl::asn1::Asn1Time::from_unix(0)?;
+    let d = epoch.diff(t)?;
+    Ok(i64::from(d.days) * 86_400 + i64::from(d.secs))
+}
+
+/// Seconds since the epoch, now.
+pub(crate) fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// A distinguished name as `C=DE, O=..., CN=...` (entries in certificate order).
+pub fn name_string(name: &X509NameRef) -> String {
+    name.entries()
+        .map(|e| {
+            let key = e.object().nid().short_name().unwrap_or("?");
+            let val = e.data().to_string().unwrap_or_else(|_| "?".to_owned());
+            format!("{key}={val}")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The subject of a certificate as [`name_string`].
+pub fn subject(cert: &X509Ref) -> String {
+    name_string(cert.subject_name())
+}
+
+/// The SHA-256 fingerprint of a certificate's DER, lowercase hex.
+pub fn fingerprint(cert: &X509Ref) -> Result<String, DsigError> {
+    Ok(hex(&cert.digest(MessageDigest::sha256())?))
+}
+
+/// Lowercase hex.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Checks the key-strength policy and that the key fits `algorithm`:
+/// RSA ≥ 2048 bits for RSA-SHA256; P-256, P-384 or P-521 for ECDSA-SHA256.
+pub(crate) fn check_key<T: openssl::pkey::HasPublic>(
+    key: &PKeyRef<T>,
+    algorithm: Option<SignatureAlgorithm>,
+) -> Result<SignatureAlgorithm, DsigError> {
+    let weak = |d: String| DsigError::new(DsigErrorKind::WeakKey, d);
+    let fits = match key.id() {
+        Id::RSA => {
+            let bits = key.bits();
+            if bits < 2048 {
+                return Err(weak(format!(
+                    "RSA key of {bits} bits; at least 2048 are required"
+                )));
+            }
+            SignatureAlgorithm::RsaSha256
+        }
+        Id::EC => {
+            let ec = key.ec_key()?;
+            let curve = ec.group().curve_name();
+            if !matches!(
+                curve,
+                Some(Nid::X9_62_PRIME256V1 | Nid::SECP384R1 | Nid::SECP521R1)
+            ) {
+                let name = curve
+                    .and_then(|n| n.short_name().ok())
+                    .unwrap_or("unnamed curve");
+                return Err(weak(format!(
+                    "EC key on {name}; P-256, P-384 or P-521 are required"
+                )));
+            }
+            SignatureAlgorithm::EcdsaSha256
+        }
+        Id::DSA => {
+            return Err(DsigError::new(
+                DsigErrorKind::WeakAlgorithm,
+                "DSA keys are refused",
+            ));
+        }
+        other => {
+            return Err(DsigError::new(
+                DsigErrorKind::DisallowedAlgorithm,
+                format!("key type {other:?} is not in the profile (RSA or EC only)"),
+            ));
+        }
+    };
+    match algorithm {
+        Some(a) if a != fits => Err(DsigError::new(
+            DsigErrorKind::BadSignatureValue,
+            format!(
+                "SignatureMethod {a} does not fit the certificate's {} key",
+                fits.as_str()
+            ),
+        )),
+        _ => Ok(fits),
+    }
+}
+
+/// The public key of a certificate.
+pub(crate) fn public_key(cert: &X509Ref) -> Result<openssl::pkey::PKey<Public>, DsigError> {
+    cert.public_key().map_err(|e| {
+        DsigError::new(
+            DsigErrorKind::MalformedSignature,
+            format!("certificate has no usable public key: {e}"),
+        )
+    })
+}
+
+/// Who is expected to have signed: the caller's view of the author
+/// authority (from the authority directory).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CertMatcher {
+    /// The signing certificate's subject, exactly as rendered in
+    /// [`crate::Verified::signer_subject`] (`C=DE, O=..., CN=...`).
+    Subject(String),
+    /// The SHA-256 fingerprint of the signing certificate (hex, any case,
+    /// `:` separators allowed).
+    Sha256(String),
+    /// The signing certificate itself (DER).
+    Certificate(Vec<u8>),
+}
+
+impl CertMatcher {
+    /// A matcher for a PEM certificate (e.g. from the authority directory).
+    pub fn from_pem(pem: &[u8]) -> Result<Self, DsigError> {
+        let cert = X509::from_pem(pem).map_err(|e| {
+            DsigError::new(DsigErrorKind::Key, format!("not a PEM certificate: {e}"))
+        })?;
+        Ok(Self::Certificate(cert.to_der()?))
+    }
+
+    /// True if the signer (`subject`, `fingerprint` hex, `der`) matches.
+    pub(crate) fn matches(&self, subject: &str, fingerprint: &str, der: &[u8]) -> bool {
+        match self {
+            Self::Subject(s) => s == subject,
+            Self::Sha256(f) => {
+                let norm: String = f
+                    .chars()
+                    .filter(|c| *c != ':')
+                    .collect::<String>()
+                    .to_ascii_lowercase();
+                norm == fingerprint
+            }
+            Self::Certificate(d) => d == der,
+        }
+    }
+}
+
+impl std::fmt::Display for CertMatcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Subject(s) => write!(f, "subject {s:?}"),
+            Self::Sha256(h) => write!(f, "SHA-256 fingerprint {h}"),
+            Self::Certificate(_) => f.write_str("the directory's certificate"),
+        }
+    }
+}

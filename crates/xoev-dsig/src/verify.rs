@@ -1,0 +1,276 @@
+//! Verification: profile → signing certificate → chain (cached) → xmlsec1.
+
+use crate::dom;
+use crate::error::{DsigError, DsigErrorKind};
+use crate::init::{clear_messages, init};
+use crate::profile::{self, SignatureAlgorithm};
+use crate::trust::{self, CertMatcher, TrustStore};
+use crate::xmlsec_ctx::{DsigCtx, Key, Restriction, Status};
+use libxml::tree::Document;
+use openssl::x509::{X509, X509VerifyResult};
+use serde::Serialize;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+use xoev_core::Limits;
+
+/// Cached verified chains kept at most (the cache is cleared when full).
+const MAX_CACHED: usize = 10_000;
+
+/// What a successful verification established.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verified {
+    /// Subject of the signing certificate (`C=DE, O=..., CN=...`).
+    pub signer_subject: String,
+    /// Issuer of the signing certificate.
+    pub signer_issuer: String,
+    /// Serial number of the signing certificate (hex).
+    pub signer_serial: String,
+    /// SHA-256 fingerprint of the signing certificate (lowercase hex).
+    pub signer_cert_sha256: String,
+    /// The signature algorithm.
+    pub algorithm: SignatureAlgorithm,
+    /// End of validity of the certificate chain (unix seconds).
+    pub chain_valid_until: i64,
+}
+
+/// A verified signing certificate: its chain was valid for `window`.
+#[derive(Clone)]
+struct CachedCert {
+    window: (i64, i64),
+    key_algorithm: SignatureAlgorithm,
+    subject: String,
+    issuer: String,
+    serial: String,
+    fingerprint: String,
+}
+
+thread_local! {
+    /// xmlsec1 public keys per signing-certificate fingerprint, per thread
+    /// (xmlsec1 keys are not `Send`).
+    static KEYS: RefCell<HashMap<[u8; 32], Key>> = RefCell::new(HashMap::new());
+}
+
+/// Verifies enveloped signatures of the profile against a trust store.
+///
+/// Build it once and share it (`Clone` is cheap, it is `Send + Sync`); the
+/// xmlsec1 keys it needs are created lazily per thread and kept.
+#[derive(Clone)]
+pub struct Verifier {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    trust: TrustStore,
+    cache: RwLock<HashMap<[u8; 32], CachedCert>>,
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier")
+            .field("trust", &self.inner.trust)
+            .finish()
+    }
+}
+
+impl Verifier {
+    /// A verifier trusting the PEM certificates in `dir` (see [`TrustStore::from_dir`]).
+    pub fn from_trust_dir(dir: &Path) -> Result<Self, DsigError> {
+        Ok(Self::new(TrustStore::from_dir(dir)?))
+    }
+
+    /// A verifier over a loaded trust store.
+    pub fn new(trust: TrustStore) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                trust,
+                cache: RwLock::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// The trust store.
+    pub fn trust_store(&self) -> &TrustStore {
+        &self.inner.trust
+    }
+
+    /// How many verified signing certificates are cached.
+    pub fn cached_certificates(&self) -> usize {
+        self.inner.cache.read().map(|c| c.len()).unwrap_or(0)
+    }
+
+    /// Parses `bytes` (hardened, `limits`) and verifies; a parse failure is
+    /// [`DsigErrorKind::MalformedXml`]. Returns the parsed document too.
+    pub fn verify_bytes(
+        &self,
+        bytes: &[u8],
+        limits: &Limits,
+        expected: Option<&CertMatcher>,
+    ) -> Result<(Verified, Document), DsigError> {
+        let doc = xoev_schema::parse_document(bytes, limits)
+            .map_err(|e| DsigError::new(DsigErrorKind::MalformedXml, e.to_string()))?;
+        let v = self.verify(&doc, expected)?;
+        Ok((v, doc))
+    }
+
+    /// Verifies the one top-level signature of `doc` against the profile and
+    /// the trust store; with `expected`, the signer must also match it.
+    pub fn verify(
+        &self,
+        doc: &Document,
+        expected: Option<&CertMatcher>,
+    ) -> Result<Verified, DsigError> {
+        init()?;
+        dom::silence_thread();
+        clear_messages();
+        let parsed = profile::check(doc)?;
+        let leaf_der = leaf(&parsed.certs)?;
+        let fp: [u8; 32] = openssl::sha::sha256(leaf_der);
+        let cert = self.certificate(fp, leaf_der, &parsed.certs)?;
+        if cert.key_algorithm != parsed.algorithm {
+            return Err(DsigError::new(
+                DsigErrorKind::BadSignatureValue,
+                format!(
+                    "SignatureMethod {} does not fit the certificate's {} key",
+                    parsed.algorithm, cert.key_algorithm
+                ),
+            ));
+        }
+        let status = KEYS.with(|keys| -> Result<Status, DsigError> {
+            let mut keys = keys.borrow_mut();
+            if !keys.contains_key(&fp) {
+                if keys.len() >= MAX_CACHED {
+                    keys.clear();
+                }
+                keys.insert(fp, Key::from_cert_der(leaf_der)?);
+            }
+            let key = keys.get(&fp).ok_or_else(|| {
+                DsigError::new(DsigErrorKind::Internal, "key cache lost an entry")
+            })?;
+            let ctx = DsigCtx::new(Restriction::Profile(parsed.algorithm))?;
+            // SAFETY: the signature node belongs to `doc`, which is borrowed
+            // (alive, unmodified) for the whole call.
+            unsafe { ctx.verify(key, parsed.signature) }
+        })?;
+        match status {
+            Status::Valid => {}
+            Status::DigestMismatch => {
+                return Err(DsigError::new(
+                    DsigErrorKind::DigestMismatch,
+                    "the digest of the document does not match: it was changed after signing",
+                ));
+            }
+            Status::BadSignatureValue => {
+                return Err(DsigError::new(
+                    DsigErrorKind::BadSignatureValue,
+                    format!(
+                        "the signature value does not verify with the key of {}",
+                        cert.subject
+                    ),
+                ));
+            }
+        }
+        if let Some(m) = expected
+            && !m.matches(&cert.subject, &cert.fingerprint, leaf_der)
+        {
+            return Err(DsigError::new(
+                DsigErrorKind::WrongSigner,
+                format!(
+                    "signed by {} ({}), expected {m}",
+                    cert.subject, cert.fingerprint
+                ),
+            ));
+        }
+        Ok(Verified {
+            signer_subject: cert.subject,
+            signer_issuer: cert.issuer,
+            signer_serial: cert.serial,
+            signer_cert_sha256: cert.fingerprint,
+            algorithm: parsed.algorithm,
+            chain_valid_until: cert.window.1,
+        })
+    }
+
+    /// The verified signing certificate: from the cache while its chain's
+    /// validity window includes now, else verified (and cached) afresh.
+    fn certificate(
+        &self,
+        fp: [u8; 32],
+        leaf_der: &[u8],
+        all: &[Vec<u8>],
+    ) -> Result<CachedCert, DsigError> {
+        let now = trust::now();
+        if let Ok(cache) = self.inner.cache.read()
+            && let Some(c) = cache.get(&fp)
+            && c.window.0 <= now
+            && now <= c.window.1
+        {
+            return Ok(c.clone());
+        }
+        let bad = |e: openssl::error::ErrorStack| {
+            DsigError::new(
+                DsigErrorKind::MalformedSignature,
+                format!("ds:X509Certificate is not a certificate: {e}"),
+            )
+        };
+        let leaf = X509::from_der(leaf_der).map_err(bad)?;
+        let mut intermediates = Vec::new();
+        for der in all {
+            if der.as_slice() != leaf_der {
+                intermediates.push(X509::from_der(der).map_err(bad)?);
+            }
+        }
+        let public = trust::public_key(&leaf)?;
+        let key_algorithm = trust::check_key(&public, None)?;
+        let window = self.inner.trust.verify_chain(&leaf, &intermediates)?;
+        let cert = CachedCert {
+            window,
+            key_algorithm,
+            subject: trust::subject(&leaf),
+            issuer: trust::name_string(leaf.issuer_name()),
+            serial: leaf
+                .serial_number()
+                .to_bn()
+                .and_then(|b| b.to_hex_str().map(|s| s.to_ascii_lowercase()))
+                .unwrap_or_default(),
+            fingerprint: trust::hex(&fp),
+        };
+        if let Ok(mut cache) = self.inner.cache.write() {
+            if cache.len() >= MAX_CACHED {
+                cache.clear();
+            }
+            cache.insert(fp, cert.clone());
+        }
+        Ok(cert)
+    }
+}
+
+/// The signing certificate among the `X509Certificate`s: the only one, or
+/// the one that issued none of the others.
+fn leaf(certs: &[Vec<u8>]) -> Result<&[u8], DsigError> {
+    if let [one] = certs {
+        return Ok(one);
+    }
+    let bad = |d: String| DsigError::new(DsigErrorKind::MalformedSignature, d);
+    let parsed: Vec<X509> = certs
+        .iter()
+        .map(|d| {
+            X509::from_der(d)
+                .map_err(|e| bad(format!("ds:X509Certificate is not a certificate: {e}")))
+        })
+        .collect::<Result<_, _>>()?;
+    let leaves: Vec<usize> = (0..parsed.len())
+        .filter(|&i| {
+            !(0..parsed.len())
+                .any(|j| j != i && parsed[i].issued(&parsed[j]) == X509VerifyResult::OK)
+        })
+        .collect();
+    match leaves.as_slice() {
+        [i] => Ok(&certs[*i]),
+        _ => Err(bad(format!(
+            "ds:X509Data holds {} certificates without one clear signing certificate",
+            certs.len()
+        ))),
+    }
+}
