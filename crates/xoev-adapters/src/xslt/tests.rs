@@ -1,0 +1,125 @@
+use super::*;
+use crate::testutil::*;
+
+/// A fresh directory for one test's adapter files.
+fn scratch(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("xoev-adapters-{}-{test}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+fn write_adapter(dir: &Path, name: &str, xsl: &str) -> PathBuf {
+    std::fs::write(dir.join(format!("{name}.xsl")), xsl).expect("write xsl");
+    let toml = format!(
+        "name = \"{name}\"\nstylesheet = \"{name}.xsl\"\nsource = {{ standard = \"XNachweis\", version = \"1.2.0\" }}\ntarget = {{ standard = \"XNachweis\", version = \"1.2.0\" }}\n"
+    );
+    let p = dir.join(format!("{name}.toml"));
+    std::fs::write(&p, toml).expect("write toml");
+    p
+}
+
+const HEAD: &str = r#"<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform">"#;
+
+#[test]
+fn the_shipped_mapping_loads_and_names_the_missing_person() {
+    let a = XsltAdapter::load(&repo().join("adapters/xnachweis-to-oots-edm.toml")).expect("loads");
+    assert_eq!(a.info().name, "xnachweis-to-oots-edm");
+    assert_eq!(a.info().target, StandardRef::new("OOTS-EDM", "1.0.0"));
+    // A request about a legal person: the mapping stops with xsl:message.
+    let input = text(KASSEL_REQ);
+    let start = input.find("<xn-bk:NaturalPerson>").expect("person");
+    let end = input.find("</xn-bk:NaturalPerson>").expect("person end") + "</xn-bk:NaturalPerson>".len();
+    let legal = format!(
+        "{}<xn-bk:LegalPerson><xn-bk:LegalName>Beispiel GmbH</xn-bk:LegalName><xn-bk:LevelOfAssurance listVersionID=\"1\"><code>High</code></xn-bk:LevelOfAssurance></xn-bk:LegalPerson>{}",
+        &input[..start],
+        &input[end..]
+    );
+    let err = a.translate(legal.as_bytes(), &ctx()).expect_err("must fail");
+    assert_eq!(err.as_str(), "transform-failed");
+    assert!(err.to_string().contains("Query/LegalOrNaturalPerson/NaturalPerson"), "{err}");
+}
+
+#[test]
+fn document_function_cannot_read_files() {
+    let dir = scratch("document");
+    let secret = dir.join("secret.xml");
+    std::fs::write(&secret, "<secret>TOP-SECRET-VALUE</secret>").expect("write");
+    let xsl = format!(
+        r#"{HEAD}<xsl:template match="/"><out><xsl:copy-of select="document('{}')"/></out></xsl:template></xsl:stylesheet>"#,
+        secret.display()
+    );
+    let a = XsltAdapter::load(&write_adapter(&dir, "reader", &xsl)).expect("loads");
+    match a.translate(&read(KASSEL_REQ), &ctx()) {
+        Ok(out) => {
+            let out = String::from_utf8_lossy(&out);
+            assert!(!out.contains("TOP-SECRET-VALUE"), "document() read a file: {out}");
+        }
+        Err(e) => assert_eq!(e.as_str(), "transform-failed", "{e}"),
+    }
+}
+
+#[test]
+fn writing_files_is_refused() {
+    let dir = scratch("write");
+    let target = dir.join("written.xml");
+    let xsl = format!(
+        r#"<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform" xmlns:exsl="http://exslt.org/common" extension-element-prefixes="exsl"><xsl:template match="/"><exsl:document href="{}"><x/></exsl:document><out/></xsl:template></xsl:stylesheet>"#,
+        target.display()
+    );
+    let a = XsltAdapter::load(&write_adapter(&dir, "writer", &xsl)).expect("loads");
+    let _ = a.translate(&read(KASSEL_REQ), &ctx());
+    assert!(!target.exists(), "the stylesheet wrote a file");
+}
+
+#[test]
+fn includes_are_refused_at_load() {
+    let dir = scratch("include");
+    std::fs::write(dir.join("other.xsl"), format!("{HEAD}</xsl:stylesheet>")).expect("write");
+    let xsl = format!(r#"{HEAD}<xsl:include href="other.xsl"/></xsl:stylesheet>"#);
+    let err = XsltAdapter::load(&write_adapter(&dir, "includer", &xsl)).expect_err("must fail");
+    assert!(err.contains("includer.xsl"), "{err}");
+}
+
+#[test]
+fn a_broken_stylesheet_is_reported_with_its_file_and_reason() {
+    let dir = scratch("broken");
+    let xsl = format!(r#"{HEAD}<xsl:template match="/"><xsl:value-of/></xsl:template></xsl:stylesheet>"#);
+    let err = XsltAdapter::load(&write_adapter(&dir, "broken", &xsl)).expect_err("must fail");
+    assert!(err.contains("broken.xsl"), "{err}");
+    assert!(err.contains("select"), "libxslt's reason is kept: {err}");
+}
+
+#[test]
+fn a_doctype_in_a_stylesheet_is_refused() {
+    let dir = scratch("doctype");
+    let xsl = format!(r#"<!DOCTYPE x [<!ENTITY e SYSTEM "/etc/passwd">]>{HEAD}</xsl:stylesheet>"#);
+    let err = XsltAdapter::load(&write_adapter(&dir, "doctype", &xsl)).expect_err("must fail");
+    assert!(err.contains("DOCTYPE"), "{err}");
+}
+
+#[test]
+fn every_broken_file_of_a_directory_is_reported_at_once() {
+    let dir = scratch("many");
+    write_adapter(&dir, "one", "not xml");
+    write_adapter(&dir, "two", &format!("{HEAD}<xsl:bogus/></xsl:stylesheet>"));
+    std::fs::write(dir.join("three.toml"), "name = \"three\"\nunknown = 1\n").expect("write");
+    let err = XsltAdapter::load_dir(&dir).expect_err("must fail");
+    assert_eq!(err.problems.len(), 3, "{err}");
+    assert!(err.problems.iter().any(|p| p.contains("unknown")), "{err}");
+}
+
+#[test]
+fn context_parameters_reach_the_stylesheet() {
+    let dir = scratch("params");
+    let xsl = format!(
+        r#"{HEAD}<xsl:param name="now"/><xsl:param name="id"/><xsl:param name="municipality"/><xsl:template match="/"><out now="{{$now}}" id="{{$id}}" ags="{{$municipality}}"/></xsl:template></xsl:stylesheet>"#
+    );
+    let a = XsltAdapter::load(&write_adapter(&dir, "params", &xsl)).expect("loads");
+    let mut c = ctx();
+    c.municipality = Some("06411000".into());
+    let out = String::from_utf8(a.translate(&read(KASSEL_REQ), &c).expect("runs")).expect("utf8");
+    assert!(out.contains("now=\"2025-03-03T08:31:00Z\""), "{out}");
+    assert!(out.contains(&format!("id=\"urn:uuid:{}\"", c.id("id"))), "{out}");
+    assert!(out.contains("ags=\"06411000\""), "{out}");
+}
