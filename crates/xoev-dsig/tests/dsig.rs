@@ -554,3 +554,81 @@ fn error_kinds_have_distinct_stable_ids() {
         "\"wrong-signer\""
     );
 }
+
+#[test]
+fn interop_documents_signed_by_xmlsec1_verify_here() {
+    let p = pki();
+    for (stem, method, alg) in [
+        ("rsa", xoev_dsig::RSA_SHA256, SignatureAlgorithm::RsaSha256),
+        ("ec", xoev_dsig::ECDSA_SHA256, SignatureAlgorithm::EcdsaSha256),
+    ] {
+        let doc = xmlsec1_sign(&sample(), &profile_template(method), &p.key(stem), Some(&p.cert(stem)), &[]);
+        let v = verdict(&doc).unwrap_or_else(|e| panic!("{stem}: {e}\n{doc}"));
+        assert_eq!(v.algorithm, alg);
+        // ... and a change after signing is caught.
+        let evil = doc.replace("Finanzamt Musterstadt", "Finanzamt Boeseburg");
+        assert_eq!(kind(&evil), DsigErrorKind::DigestMismatch);
+    }
+}
+
+#[test]
+fn interop_documents_signed_here_verify_with_xmlsec1() {
+    let p = pki();
+    for issued in [&p.rsa, &p.ec] {
+        let signed = signed_sample(&p.signer(issued));
+        let (ok, out) = xmlsec1_verify(&signed, &["--enabled-key-data", "x509"]);
+        assert!(ok, "xmlsec1 --verify failed: {out}");
+        // xmlsec1 also sees a change after signing.
+        let evil = signed.replace("Finanzamt Musterstadt", "Finanzamt Boeseburg");
+        assert!(!xmlsec1_verify(&evil, &["--enabled-key-data", "x509"]).0);
+    }
+    // An untrusted signer is refused by xmlsec1 too (its chain check is real).
+    let untrusted = signed_sample(&p.signer(&p.untrusted));
+    assert!(!xmlsec1_verify(&untrusted, &["--enabled-key-data", "x509"]).0);
+}
+
+#[test]
+fn pkcs12_signer_signs_like_pem() {
+    let p = pki();
+    let pkcs12 = openssl::pkcs12::Pkcs12::builder()
+        .name("authority")
+        .pkey(&p.ec.key)
+        .cert(&p.ec.cert)
+        .build2("s3cret")
+        .expect("p12")
+        .to_der()
+        .expect("der");
+    let signer = Signer::from_pkcs12(&pkcs12, "s3cret").expect("opens");
+    assert_eq!(signer.cert_sha256(), p.signer(&p.ec).cert_sha256());
+    verdict(&signed_sample(&signer)).expect("verifies");
+    let err = Signer::from_pkcs12(&pkcs12, "wrong").expect_err("wrong password");
+    assert_eq!(err.kind(), DsigErrorKind::Key);
+    // A key that does not belong to the certificate.
+    let err = Signer::from_pem(&p.rsa.key_pem().expect("pem"), &p.ec.cert_pem().expect("pem")).expect_err("mismatch");
+    assert_eq!(err.kind(), DsigErrorKind::Key);
+}
+
+#[test]
+fn trust_store_loads_a_directory_and_refuses_bad_ones() {
+    let p = pki();
+    assert_eq!(p.verifier().trust_store().len(), 1);
+    let empty = tempfile::tempdir().expect("tempdir");
+    let err = xoev_dsig::Verifier::from_trust_dir(empty.path()).expect_err("empty");
+    assert_eq!(err.kind(), DsigErrorKind::TrustStore);
+    std::fs::write(empty.path().join("junk.pem"), "not a certificate").expect("write");
+    let err = xoev_dsig::Verifier::from_trust_dir(empty.path()).expect_err("junk");
+    assert_eq!(err.kind(), DsigErrorKind::TrustStore);
+    let err = xoev_dsig::Verifier::from_trust_dir(&p.dir.join("missing")).expect_err("missing");
+    assert_eq!(err.kind(), DsigErrorKind::TrustStore);
+}
+
+#[test]
+fn malformed_xml_is_reported_by_the_byte_helpers() {
+    let p = pki();
+    let err = p.signer(&p.ec).sign_bytes(b"<a><b></a>").expect_err("malformed");
+    assert_eq!(err.kind(), DsigErrorKind::MalformedXml);
+    let result = p
+        .verifier()
+        .verify_bytes(b"<!DOCTYPE a [<!ENTITY x 'y'>]><a>&x;</a>", &xoev_core::Limits::default(), None);
+    assert_eq!(result.err().map(|e| e.kind()), Some(DsigErrorKind::MalformedXml));
+}
