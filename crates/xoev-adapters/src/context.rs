@@ -40,6 +40,12 @@ impl Context {
         }
     }
 
+    /// For the edges (gateway, CLI), never for adapters: the current time
+    /// and a fresh random seed.
+    pub fn now() -> Self {
+        Self::new(OffsetDateTime::now_utc(), Uuid::new_v4())
+    }
+
     /// A deterministic UUID for `label` (UUID v5 of the seed and the label):
     /// the same context and label always give the same id.
     pub fn id(&self, label: &str) -> Uuid {

@@ -1,7 +1,9 @@
 //! The subcommands. Each lives in its own file and is listed once in [`Command`].
 
+mod adapters;
 mod inspect;
 mod schemas;
+mod translate;
 mod validate;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -55,6 +57,11 @@ pub enum Command {
     Inspect(inspect::InspectArgs),
     /// List the schema catalogue: standard, version, namespaces, entry file.
     Schemas,
+    /// Translate a message with an adapter (or chain); the output is validated
+    /// against the target schema before it is printed.
+    Translate(translate::TranslateArgs),
+    /// List the adapter registry: built-in and declarative adapters.
+    Adapters(translate::AdapterConfigArgs),
 }
 
 /// What a subcommand concluded; maps to the process exit code.
@@ -96,6 +103,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Validate(args) => validate::run(g, args),
         Command::Inspect(args) => inspect::run(g, args),
         Command::Schemas => schemas::run(g),
+        Command::Translate(args) => translate::run(g, args),
+        Command::Adapters(args) => adapters::run(g, args),
     }
 }
 

@@ -1,0 +1,162 @@
+//! `xoev-gateway translate --adapter NAME FILE`: runs an adapter (or a
+//! chain) offline and prints the output — only after it validated against
+//! the target standard's XSD.
+
+use super::{Format, Global, Outcome, read_input};
+use anyhow::Context as _;
+use clap::Args;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use xoev_adapters::{AdapterError, Config, Context, ContextFile, Registry, Translator};
+use xoev_schema::Validator;
+
+/// Where the adapter configuration lives (shared with `adapters`).
+#[derive(Debug, Args)]
+pub struct AdapterConfigArgs {
+    /// Directory holding `config/minimisation.toml`, `config/fee-tables.toml`
+    /// and `adapters/` [default: ., if it has config/minimisation.toml, else
+    /// the repository root]
+    #[arg(long, env = "XOEV_CONFIG_ROOT", value_name = "DIR")]
+    pub config_root: Option<PathBuf>,
+}
+
+impl AdapterConfigArgs {
+    /// The configuration root in use.
+    pub fn root(&self) -> PathBuf {
+        if let Some(r) = &self.config_root {
+            return r.clone();
+        }
+        if Path::new("config/minimisation.toml").is_file() {
+            return PathBuf::from(".");
+        }
+        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+    }
+
+    /// Loads the registry: built-ins plus `adapters/*.toml`.
+    pub fn registry(&self) -> anyhow::Result<Registry> {
+        let root = self.root();
+        let config = Config::from_root(&root)
+            .with_context(|| format!("adapter configuration under {}", root.display()))?;
+        Ok(Registry::load(&config)?)
+    }
+}
+
+/// Arguments of `translate`.
+#[derive(Debug, Args)]
+pub struct TranslateArgs {
+    /// Adapter to apply; repeat for a chain (applied in order).
+    #[arg(long = "adapter", required = true, value_name = "NAME")]
+    pub adapters: Vec<String>,
+    /// Context file (TOML: now, seed, municipality, request).
+    #[arg(long, value_name = "FILE")]
+    pub context: Option<PathBuf>,
+    /// The original XNachweis evidence request (answer adapters check the
+    /// answer against it and minimise by its purpose).
+    #[arg(long, value_name = "FILE")]
+    pub request: Option<PathBuf>,
+    /// Municipality key (AGS) whose fee table applies.
+    #[arg(long, value_name = "AGS")]
+    pub municipality: Option<String>,
+    /// "Now" (RFC 3339) [default: the current time].
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<String>,
+    /// Seed of generated ids (UUID) [default: random].
+    #[arg(long, value_name = "UUID")]
+    pub seed: Option<String>,
+    /// Write the translated message here instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Where the adapter configuration lives.
+    #[command(flatten)]
+    pub config: AdapterConfigArgs,
+    /// The message to translate (`-` reads stdin).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+}
+
+impl TranslateArgs {
+    fn context(&self) -> anyhow::Result<Context> {
+        let mut file = match &self.context {
+            Some(p) => ContextFile::load(p)?,
+            None => ContextFile::default(),
+        };
+        if self.now.is_some() {
+            file.now.clone_from(&self.now);
+        }
+        if let Some(s) = &self.seed {
+            file.seed = Some(s.parse().with_context(|| format!("--seed {s:?} is not a UUID"))?);
+        }
+        if self.municipality.is_some() {
+            file.municipality.clone_from(&self.municipality);
+        }
+        if self.request.is_some() {
+            file.request.clone_from(&self.request);
+        }
+        let fresh = Context::now();
+        Ok(file.into_context(fresh.now, fresh.seed)?)
+    }
+}
+
+/// Translates, validates, prints; exit 1 with the reason when the input
+/// does not fit.
+pub fn run(g: &Global, args: &TranslateArgs) -> anyhow::Result<Outcome> {
+    let registry = args.config.registry()?;
+    let chain = match registry.chain(&args.adapters) {
+        Ok(c) => c,
+        Err(e) => return Ok(reject(g, &args.file, &e)),
+    };
+    let ctx = args.context()?;
+    let input = read_input(&args.file)
+        .with_context(|| format!("cannot read {}", args.file.display()))?;
+    let translator = Translator::new(Validator::new(g.catalogue()?, g.limits()));
+    let output = match translator.run(&chain, &input, &ctx) {
+        Ok(o) => o,
+        Err(e) => return Ok(reject(g, &args.file, &e)),
+    };
+    if let Some(out) = &args.out {
+        std::fs::write(out, &output).with_context(|| format!("cannot write {}", out.display()))?;
+    }
+    match (g.format, &args.out) {
+        (Format::Json, out) => {
+            let mut v = json!({
+                "file": args.file.display().to_string(),
+                "ok": true,
+                "adapters": args.adapters,
+            });
+            match out {
+                Some(p) => v["out"] = json!(p.display().to_string()),
+                None => v["output"] = json!(String::from_utf8_lossy(&output)),
+            }
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+        (Format::Text, None) => {
+            use std::io::Write as _;
+            std::io::stdout().write_all(&output)?;
+        }
+        (Format::Text, Some(p)) => eprintln!("{}: translated to {}", args.file.display(), p.display()),
+    }
+    Ok(Outcome::Ok)
+}
+
+fn reject(g: &Global, file: &Path, e: &AdapterError) -> Outcome {
+    match g.format {
+        Format::Json => {
+            let v = json!({
+                "file": file.display().to_string(),
+                "ok": false,
+                "kind": e.as_str(),
+                "field": e.field(),
+                "message": e.to_string(),
+                "issues": e.issues(),
+            });
+            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        }
+        Format::Text => {
+            eprintln!("{}: [{}] {e}", file.display(), e.as_str());
+            for i in e.issues() {
+                eprintln!("  {i}");
+            }
+        }
+    }
+    Outcome::Rejected
+}
