@@ -75,10 +75,10 @@ fn every_golden_case_translates_exactly_and_validates() {
             failures.push(format!("{name}: output does not validate: {e}"));
         }
         // An evidence document carried inline (base64) validates too.
-        if let Some(evidence) = inline_evidence(&out) {
-            if let Err(e) = validator.validate(evidence) {
-                failures.push(format!("{name}: carried evidence does not validate: {e}"));
-            }
+        if let Some(evidence) = inline_evidence(&out)
+            && let Err(e) = validator.validate(evidence)
+        {
+            failures.push(format!("{name}: carried evidence does not validate: {e}"));
         }
         let expected_path = dir.join("expected.xml");
         if bless {

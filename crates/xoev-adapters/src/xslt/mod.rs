@@ -139,6 +139,9 @@ impl Capture {
     }
 
     /// Closes the stream and returns what was written, trimmed.
+    // Boxed on purpose: fclose writes the final buffer pointer and length
+    // into the fields, so they must stay at the address open_memstream got.
+    #[allow(clippy::boxed_local)]
     fn finish(mut self: Box<Self>) -> String {
         // SAFETY: the stream is closed exactly once here; afterwards buf
         // holds len bytes allocated by the C library, freed once below.
