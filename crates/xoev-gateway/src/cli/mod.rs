@@ -2,9 +2,12 @@
 
 mod adapters;
 mod inspect;
+mod keys;
 mod schemas;
+mod sign;
 mod translate;
 mod validate;
+mod verify;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -57,6 +60,12 @@ pub enum Command {
     Inspect(inspect::InspectArgs),
     /// List the schema catalogue: standard, version, namespaces, entry file.
     Schemas,
+    /// Sign a message (enveloped XML Signature, exclusive C14N, SHA-256).
+    Sign(sign::SignArgs),
+    /// Verify signed messages against a trust store (exit 1 with the reason if rejected).
+    Verify(verify::VerifyArgs),
+    /// Test keys: `keys generate --out DIR` writes a test CA and authority keys.
+    Keys(keys::KeysArgs),
     /// Translate a message with an adapter (or chain); the output is validated
     /// against the target schema before it is printed.
     Translate(translate::TranslateArgs),
@@ -103,6 +112,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Validate(args) => validate::run(g, args),
         Command::Inspect(args) => inspect::run(g, args),
         Command::Schemas => schemas::run(g),
+        Command::Sign(args) => sign::run(g, args),
+        Command::Verify(args) => verify::run(g, args),
+        Command::Keys(args) => keys::run(g, args),
         Command::Translate(args) => translate::run(g, args),
         Command::Adapters(args) => adapters::run(g, args),
     }

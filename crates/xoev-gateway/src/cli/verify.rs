@@ -1,0 +1,122 @@
+//! `xoev-gateway verify --trust DIR [--expect-subject S | --expect-sha256 H] FILE...`
+
+use super::{Format, Global, Outcome, read_input};
+use clap::Args;
+use serde::Serialize;
+use std::path::PathBuf;
+use xoev_dsig::{CertMatcher, DsigError, Verified, Verifier};
+
+/// Arguments of `verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Trust store: a directory of PEM CA/authority certificates.
+    #[arg(long, value_name = "DIR")]
+    pub trust: PathBuf,
+    /// The signer's certificate subject must be exactly this
+    /// (as printed: `C=DE, O=..., CN=...`).
+    #[arg(long, value_name = "SUBJECT", conflicts_with = "expect_sha256")]
+    pub expect_subject: Option<String>,
+    /// The signer's certificate SHA-256 fingerprint must be this (hex).
+    #[arg(long, value_name = "HEX")]
+    pub expect_sha256: Option<String>,
+    /// Signed messages (`-` reads stdin).
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+impl VerifyArgs {
+    /// Who must have signed `message`. Today from the flags; an authority
+    /// directory (`--directory`) would look up the message's author here and
+    /// return its certificate as `CertMatcher::from_pem`.
+    fn expected(&self, _message: &[u8]) -> Option<CertMatcher> {
+        if let Some(s) = &self.expect_subject {
+            return Some(CertMatcher::Subject(s.clone()));
+        }
+        self.expect_sha256
+            .as_ref()
+            .map(|h| CertMatcher::Sha256(h.clone()))
+    }
+}
+
+#[derive(Serialize)]
+struct Report {
+    file: String,
+    ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kind: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    verified: Option<Verified>,
+}
+
+/// Verifies each file.
+pub fn run(g: &Global, args: &VerifyArgs) -> anyhow::Result<Outcome> {
+    let verifier = Verifier::from_trust_dir(&args.trust)?;
+    let mut outcome = Outcome::Ok;
+    let mut reports = Vec::new();
+    for file in &args.files {
+        let name = file.display().to_string();
+        let report = match read_input(file) {
+            Err(e) => {
+                outcome = outcome.worst(Outcome::IoError);
+                Report {
+                    file: name,
+                    ok: false,
+                    kind: Some("io"),
+                    reason: Some(format!("cannot read: {e}")),
+                    verified: None,
+                }
+            }
+            Ok(bytes) => {
+                let expected = args.expected(&bytes);
+                match verifier.verify_bytes(&bytes, &g.limits(), expected.as_ref()) {
+                    Ok((v, _doc)) => Report {
+                        file: name,
+                        ok: true,
+                        kind: None,
+                        reason: None,
+                        verified: Some(v),
+                    },
+                    Err(e) => {
+                        outcome = outcome.worst(outcome_of(&e));
+                        Report {
+                            file: name,
+                            ok: false,
+                            kind: Some(e.kind().as_str()),
+                            reason: Some(e.detail().to_owned()),
+                            verified: None,
+                        }
+                    }
+                }
+            }
+        };
+        if g.format == Format::Text {
+            match &report.verified {
+                Some(v) => println!(
+                    "{}: ok (signed by {}, {}, sha256 {})",
+                    report.file, v.signer_subject, v.algorithm, v.signer_cert_sha256
+                ),
+                None => println!(
+                    "{}: [{}] {}",
+                    report.file,
+                    report.kind.unwrap_or("error"),
+                    report.reason.as_deref().unwrap_or("")
+                ),
+            }
+        }
+        reports.push(report);
+    }
+    if g.format == Format::Json {
+        println!("{}", serde_json::to_string_pretty(&reports)?);
+    }
+    Ok(outcome)
+}
+
+fn outcome_of(e: &DsigError) -> Outcome {
+    if e.kind().is_rejection() {
+        Outcome::Rejected
+    } else {
+        Outcome::IoError
+    }
+}
