@@ -1,0 +1,628 @@
+//! [`AmqpTransport`]: RabbitMQ over AMQP 0.9.1 (lapin).
+
+use crate::Transport;
+use crate::dedup::DedupWindow;
+use crate::delivery::{Consumer, Delivery, Settle, Source};
+use crate::envelope::{Envelope, Properties, Target};
+use crate::error::{TransportError, TransportErrorKind as K};
+use crate::topology::{QueueKind, TopologyConfig};
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures_util::StreamExt;
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions,
+    ConfirmSelectOptions, ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions,
+    QueueDeclareOptions, QueueDeleteOptions,
+};
+use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use lapin::{
+    BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ExchangeKind,
+};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+/// Delivery mode of persistent messages.
+const PERSISTENT: u8 = 2;
+
+/// Source of unique consumer tags within the process.
+static CONSUMER_TAGS: AtomicU64 = AtomicU64::new(0);
+
+/// The RabbitMQ transport. Cheap to clone: clones share one connection.
+///
+/// - [`AmqpTransport::connect`] connects and declares the topology
+///   (idempotent: declaring an existing, identical topology changes nothing).
+/// - [`Transport::publish`] publishes persistent (delivery mode 2) with
+///   `mandatory` set and returns only after the broker's confirm; an
+///   unroutable message is an error. When the connection breaks, it
+///   reconnects with backoff, redeclares the topology and publishes again,
+///   up to [`TopologyConfig::publish_timeout`].
+/// - [`Transport::consume`] opens a channel with `basic_qos(prefetch)` and
+///   manual acks; the consumer resubscribes by itself after a reconnect.
+#[derive(Clone)]
+pub struct AmqpTransport {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    url: String,
+    config: TopologyConfig,
+    live: Mutex<Option<Live>>,
+    generation: AtomicU64,
+    closed: AtomicBool,
+    dedup: DedupWindow,
+}
+
+/// The current connection and its publishing channel (confirm mode).
+#[derive(Clone)]
+struct Live {
+    generation: u64,
+    connection: Arc<Connection>,
+    publish: Channel,
+}
+
+impl Live {
+    fn usable(&self) -> bool {
+        self.connection.status().connected() && self.publish.status().connected()
+    }
+}
+
+impl std::fmt::Debug for AmqpTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AmqpTransport")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AmqpTransport {
+    /// Connects to `url` (e.g. `amqp://guest:guest@127.0.0.1:5672/%2f`) and
+    /// declares the topology. Fails if the broker cannot be reached now or
+    /// refuses the topology; later outages are bridged by reconnecting.
+    pub async fn connect(url: &str, config: TopologyConfig) -> Result<Self, TransportError> {
+        let dedup = DedupWindow::new(config.dedup_window);
+        Self::connect_with_dedup(url, config, dedup).await
+    }
+
+    /// Like [`AmqpTransport::connect`], sharing a deduplication window with
+    /// other transports of this process.
+    pub async fn connect_with_dedup(
+        url: &str,
+        config: TopologyConfig,
+        dedup: DedupWindow,
+    ) -> Result<Self, TransportError> {
+        let t = Self {
+            inner: Arc::new(Inner {
+                url: url.to_owned(),
+                config,
+                live: Mutex::new(None),
+                generation: AtomicU64::new(0),
+                closed: AtomicBool::new(false),
+                dedup,
+            }),
+        };
+        let mut guard = t.inner.live.lock().await;
+        *guard = Some(t.open().await?);
+        drop(guard);
+        Ok(t)
+    }
+
+    /// The window of settled message ids.
+    pub fn dedup(&self) -> &DedupWindow {
+        &self.inner.dedup
+    }
+
+    /// Closes the connection for good; consumers end, publishes fail with
+    /// [`K::Closed`]. Unsettled deliveries go back to their queues.
+    pub async fn close(&self) {
+        self.inner.closed.store(true, Ordering::SeqCst);
+        if let Some(live) = self.inner.live.lock().await.take() {
+            let _ = live.connection.close(200, "closing".into()).await;
+        }
+    }
+
+    /// Drops the current connection as if the broker had gone away; the
+    /// transport reconnects on next use. Unsettled deliveries are
+    /// redelivered by the broker. For fault-injection tests and operations.
+    pub async fn reset_connection(&self) {
+        if let Some(live) = self.inner.live.lock().await.take() {
+            let _ = live.connection.close(320, "connection reset".into()).await;
+        }
+    }
+
+    /// How many messages are ready in `queue` (a passive declare).
+    pub async fn queue_depth(&self, queue: &str) -> Result<u32, TransportError> {
+        let live = self.live(Some(self.deadline())).await?;
+        let ch = live
+            .connection
+            .create_channel()
+            .await
+            .map_err(|e| TransportError::lapin(&e, K::Connection, "open channel"))?;
+        let q = ch
+            .queue_declare(
+                queue_name(queue)?,
+                QueueDeclareOptions {
+                    passive: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .map_err(|e| TransportError::lapin(&e, K::UnknownQueue, &format!("queue {queue}")))?;
+        let _ = ch.close(200, "done".into()).await;
+        Ok(q.message_count())
+    }
+
+    /// Deletes every queue and exchange of the topology (test cleanup).
+    pub async fn delete_topology(&self) -> Result<(), TransportError> {
+        let live = self.live(Some(self.deadline())).await?;
+        let ch = live
+            .connection
+            .create_channel()
+            .await
+            .map_err(|e| TransportError::lapin(&e, K::Connection, "open channel"))?;
+        let c = &self.inner.config;
+        for q in c.queues() {
+            ch.queue_delete(queue_name(q)?, QueueDeleteOptions::default())
+                .await
+                .map_err(|e| {
+                    TransportError::lapin(&e, K::Topology, &format!("delete queue {q}"))
+                })?;
+        }
+        for x in [&c.inbound_exchange, &c.dead_letter_exchange] {
+            ch.exchange_delete(queue_name(x)?, ExchangeDeleteOptions::default())
+                .await
+                .map_err(|e| {
+                    TransportError::lapin(&e, K::Topology, &format!("delete exchange {x}"))
+                })?;
+        }
+        let _ = ch.close(200, "done".into()).await;
+        Ok(())
+    }
+
+    fn deadline(&self) -> Instant {
+        Instant::now() + self.inner.config.publish_timeout
+    }
+
+    /// Connects, declares the topology and opens the publishing channel.
+    async fn open(&self) -> Result<Live, TransportError> {
+        let generation = self.inner.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        let props = ConnectionProperties::default()
+            .with_connection_name(format!("xoev-gateway #{generation}").into());
+        let connection = Connection::connect(&self.inner.url, props)
+            .await
+            .map_err(|e| TransportError::lapin(&e, K::Connection, "connect"))?;
+        let ch = connection
+            .create_channel()
+            .await
+            .map_err(|e| TransportError::lapin(&e, K::Connection, "open channel"))?;
+        declare(&ch, &self.inner.config).await?;
+        ch.confirm_select(ConfirmSelectOptions::default())
+            .await
+            .map_err(|e| TransportError::lapin(&e, K::Connection, "confirm.select"))?;
+        tracing::info!(generation, "connected to RabbitMQ, topology declared");
+        Ok(Live {
+            generation,
+            connection: Arc::new(connection),
+            publish: ch,
+        })
+    }
+
+    /// The usable connection, reconnecting with backoff until `deadline`
+    /// (`None`: until closed).
+    async fn live(&self, deadline: Option<Instant>) -> Result<Live, TransportError> {
+        let mut guard = self.inner.live.lock().await;
+        if let Some(l) = guard.as_ref().filter(|l| l.usable()) {
+            return Ok(l.clone());
+        }
+        *guard = None;
+        let mut delay = self.inner.config.reconnect_initial;
+        loop {
+            if self.inner.closed.load(Ordering::SeqCst) {
+                return Err(TransportError::new(K::Closed, "the transport is closed"));
+            }
+            match self.open().await {
+                Ok(l) => {
+                    *guard = Some(l.clone());
+                    return Ok(l);
+                }
+                Err(e) if e.kind == K::Topology => return Err(e),
+                Err(e) => {
+                    if deadline.is_some_and(|d| Instant::now() + delay > d) {
+                        return Err(e);
+                    }
+                    tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "RabbitMQ unreachable, reconnecting");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(self.inner.config.reconnect_max);
+                }
+            }
+        }
+    }
+
+    /// Forgets connection `generation` after a failure on it.
+    async fn invalidate(&self, generation: u64) {
+        let mut guard = self.inner.live.lock().await;
+        if guard.as_ref().is_some_and(|l| l.generation == generation)
+            && let Some(old) = guard.take()
+        {
+            tokio::spawn(async move {
+                let _ = old.connection.close(200, "reconnecting".into()).await;
+            });
+        }
+    }
+
+    async fn try_publish(&self, env: &Envelope, deadline: Instant) -> Result<(), TransportError> {
+        if self.inner.closed.load(Ordering::SeqCst) {
+            return Err(TransportError::new(K::Closed, "the transport is closed"));
+        }
+        let c = &self.inner.config;
+        let (exchange, routing_key) = match &env.target {
+            Target::Inbound => (c.inbound_exchange.as_str(), ""),
+            Target::Queue(q) => ("", q.as_str()),
+            Target::Retry => ("", c.retry_queue.as_str()),
+            Target::DeadLetter => (c.dead_letter_exchange.as_str(), ""),
+        };
+        let props = properties(env)?;
+        let live = self.live(Some(deadline)).await?;
+        let pending = live
+            .publish
+            .basic_publish(
+                queue_name(exchange)?,
+                queue_name(routing_key)?,
+                BasicPublishOptions {
+                    mandatory: true,
+                    immediate: false,
+                },
+                &env.payload,
+                props,
+            )
+            .await;
+        let pending = match pending {
+            Ok(p) => p,
+            Err(e) => {
+                self.invalidate(live.generation).await;
+                return Err(TransportError::lapin(&e, K::Connection, "publish"));
+            }
+        };
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let confirmation = match tokio::time::timeout(remaining, pending).await {
+            Err(_) => {
+                return Err(TransportError::new(
+                    K::Timeout,
+                    format!(
+                        "no publisher confirm for message {} in time",
+                        env.message_id
+                    ),
+                ));
+            }
+            Ok(Err(e)) => {
+                self.invalidate(live.generation).await;
+                return Err(TransportError::lapin(
+                    &e,
+                    K::Connection,
+                    "publisher confirm",
+                ));
+            }
+            Ok(Ok(c)) => c,
+        };
+        match confirmation {
+            Confirmation::Ack(None) => Ok(()),
+            Confirmation::Ack(Some(returned)) | Confirmation::Nack(Some(returned)) => {
+                Err(TransportError::new(
+                    K::Unroutable,
+                    format!(
+                        "message {} returned by the broker ({} {}): no queue for exchange {exchange:?}, routing key {routing_key:?}",
+                        env.message_id, returned.reply_code, returned.reply_text
+                    ),
+                ))
+            }
+            Confirmation::Nack(None) => Err(TransportError::new(
+                K::Nacked,
+                format!("the broker refused to take message {}", env.message_id),
+            )),
+            Confirmation::NotRequested => Err(TransportError::new(
+                K::Connection,
+                "the publishing channel is not in confirm mode",
+            )),
+        }
+    }
+}
+
+#[async_trait]
+impl Transport for AmqpTransport {
+    async fn publish(&self, envelope: Envelope) -> Result<(), TransportError> {
+        let deadline = self.deadline();
+        let mut delay = self.inner.config.reconnect_initial;
+        loop {
+            match self.try_publish(&envelope, deadline).await {
+                Ok(()) => return Ok(()),
+                Err(e) if e.is_transient() && Instant::now() + delay < deadline => {
+                    tracing::warn!(error = %e, message_id = %envelope.message_id, "publish failed, trying again");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(self.inner.config.reconnect_max);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn consume(&self, queue: &str, prefetch: u16) -> Result<Consumer, TransportError> {
+        let mut source = AmqpSource {
+            transport: self.clone(),
+            queue: queue.to_owned(),
+            prefetch,
+            current: None,
+        };
+        // The first subscription reports its error (e.g. no such queue).
+        source.current = Some(source.subscribe(Some(self.deadline())).await?);
+        Ok(Consumer::new(Box::new(source), self.inner.dedup.clone()))
+    }
+
+    fn topology(&self) -> &TopologyConfig {
+        &self.inner.config
+    }
+}
+
+struct AmqpSource {
+    transport: AmqpTransport,
+    queue: String,
+    prefetch: u16,
+    current: Option<(Channel, lapin::Consumer)>,
+}
+
+impl AmqpSource {
+    async fn subscribe(
+        &self,
+        deadline: Option<Instant>,
+    ) -> Result<(Channel, lapin::Consumer), TransportError> {
+        let live = self.transport.live(deadline).await?;
+        let ch = live
+            .connection
+            .create_channel()
+            .await
+            .map_err(|e| TransportError::lapin(&e, K::Connection, "open channel"))?;
+        ch.basic_qos(self.prefetch, BasicQosOptions::default())
+            .await
+            .map_err(|e| TransportError::lapin(&e, K::Connection, "basic.qos"))?;
+        let tag = format!(
+            "xoev-{}-{}",
+            self.queue,
+            CONSUMER_TAGS.fetch_add(1, Ordering::Relaxed)
+        );
+        let consumer = ch
+            .basic_consume(
+                queue_name(&self.queue)?,
+                ShortString::try_new(tag)
+                    .map_err(|e| TransportError::new(K::InvalidMessage, e.to_string()))?,
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .map_err(|e| {
+                TransportError::lapin(&e, K::Topology, &format!("consume from {}", self.queue))
+            })?;
+        Ok((ch, consumer))
+    }
+}
+
+#[async_trait]
+impl Source for AmqpSource {
+    async fn next(&mut self) -> Option<Result<Delivery, TransportError>> {
+        let mut delay = self.transport.inner.config.reconnect_initial;
+        loop {
+            if self.transport.inner.closed.load(Ordering::SeqCst) {
+                return None;
+            }
+            let Some((_, consumer)) = self.current.as_mut() else {
+                match self.subscribe(None).await {
+                    Ok(c) => self.current = Some(c),
+                    Err(e) if e.kind == K::Closed => return None,
+                    Err(e) => {
+                        tracing::warn!(error = %e, queue = %self.queue, "resubscribing failed, trying again");
+                        tokio::time::sleep(delay).await;
+                        delay = (delay * 2).min(self.transport.inner.config.reconnect_max);
+                    }
+                }
+                continue;
+            };
+            match consumer.next().await {
+                Some(Ok(d)) if !d.acker.usable() => {
+                    // Buffered before its channel died: the broker redelivers it.
+                    tracing::debug!(queue = %self.queue, "skipping a delivery of a dead channel");
+                }
+                Some(Ok(d)) => {
+                    return Some(Ok(Delivery {
+                        payload: Bytes::from(d.data),
+                        properties: from_amqp(&d.properties),
+                        redelivered: d.redelivered,
+                        queue: self.queue.clone(),
+                        settle: Box::new(AmqpSettle { acker: d.acker }),
+                        publisher: Arc::new(self.transport.clone()),
+                        dedup: self.transport.inner.dedup.clone(),
+                    }));
+                }
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, queue = %self.queue, "consumer lost its channel, resubscribing");
+                    self.current = None;
+                }
+                None => {
+                    tracing::info!(queue = %self.queue, "consumer ended, resubscribing");
+                    self.current = None;
+                }
+            }
+        }
+    }
+}
+
+struct AmqpSettle {
+    acker: lapin::Acker,
+}
+
+#[async_trait]
+impl Settle for AmqpSettle {
+    async fn ack(&mut self) -> Result<(), TransportError> {
+        match self.acker.ack(BasicAckOptions::default()).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(TransportError::new(
+                K::AckLost,
+                "the channel is gone; the broker will redeliver the message",
+            )),
+            Err(e) => Err(TransportError::new(K::AckLost, format!("ack: {e}"))),
+        }
+    }
+
+    async fn nack(&mut self, requeue: bool) -> Result<(), TransportError> {
+        let options = BasicNackOptions {
+            multiple: false,
+            requeue,
+        };
+        match self.acker.nack(options).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(TransportError::new(
+                K::AckLost,
+                "the channel is gone; the broker will redeliver the message",
+            )),
+            Err(e) => Err(TransportError::new(K::AckLost, format!("nack: {e}"))),
+        }
+    }
+}
+
+fn queue_name(s: &str) -> Result<ShortString, TransportError> {
+    ShortString::try_new(s)
+        .map_err(|e| TransportError::new(K::InvalidMessage, format!("name {s:?}: {e}")))
+}
+
+fn long(s: &str) -> AMQPValue {
+    AMQPValue::LongString(LongString::from(s.as_bytes().to_vec()))
+}
+
+/// AMQP properties of an envelope: persistent, message id, correlation id, timestamp, headers.
+fn properties(env: &Envelope) -> Result<BasicProperties, TransportError> {
+    let short = |what: &str, v: &str| {
+        ShortString::try_new(v).map_err(|e| {
+            TransportError::new(
+                K::InvalidMessage,
+                format!("{what} of message {}: {e}", env.message_id),
+            )
+        })
+    };
+    let mut headers = FieldTable::default();
+    for (k, v) in &env.headers {
+        headers.insert(short("header name", k)?, long(v));
+    }
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let mut props = BasicProperties::default()
+        .with_delivery_mode(PERSISTENT)
+        .with_content_type("application/xml".into())
+        .with_timestamp(now)
+        .with_headers(headers);
+    if !env.message_id.is_empty() {
+        props = props.with_message_id(short("message id", &env.message_id)?);
+    }
+    if let Some(c) = &env.correlation_id {
+        props = props.with_correlation_id(short("correlation id", c)?);
+    }
+    Ok(props)
+}
+
+/// The properties of a delivery; headers with string, integer or boolean values.
+fn from_amqp(p: &BasicProperties) -> Properties {
+    let mut headers = BTreeMap::new();
+    if let Some(table) = p.headers() {
+        for (k, v) in table.inner() {
+            let value = match v {
+                AMQPValue::LongString(s) => String::from_utf8_lossy(s.as_bytes()).into_owned(),
+                AMQPValue::ShortString(s) => s.as_str().to_owned(),
+                AMQPValue::Boolean(b) => b.to_string(),
+                AMQPValue::ShortShortInt(i) => i.to_string(),
+                AMQPValue::ShortShortUInt(i) => i.to_string(),
+                AMQPValue::ShortInt(i) => i.to_string(),
+                AMQPValue::ShortUInt(i) => i.to_string(),
+                AMQPValue::LongInt(i) => i.to_string(),
+                AMQPValue::LongUInt(i) => i.to_string(),
+                AMQPValue::LongLongInt(i) => i.to_string(),
+                _ => continue,
+            };
+            headers.insert(k.as_str().to_owned(), value);
+        }
+    }
+    Properties {
+        message_id: p.message_id().as_ref().map(|s| s.as_str().to_owned()),
+        correlation_id: p.correlation_id().as_ref().map(|s| s.as_str().to_owned()),
+        timestamp: *p.timestamp(),
+        headers,
+        persistent: *p.delivery_mode() == Some(PERSISTENT),
+    }
+}
+
+/// Declares exchanges, queues and bindings; idempotent.
+async fn declare(ch: &Channel, c: &TopologyConfig) -> Result<(), TransportError> {
+    let err = |what: String| move |e: lapin::Error| TransportError::lapin(&e, K::Topology, &what);
+    let durable_x = ExchangeDeclareOptions {
+        durable: true,
+        ..Default::default()
+    };
+    for x in [&c.inbound_exchange, &c.dead_letter_exchange] {
+        ch.exchange_declare(
+            queue_name(x)?,
+            ExchangeKind::Fanout,
+            durable_x,
+            FieldTable::default(),
+        )
+        .await
+        .map_err(err(format!("declare exchange {x}")))?;
+    }
+    let base = || {
+        let mut t = FieldTable::default();
+        if c.queue_kind == QueueKind::Quorum {
+            t.insert("x-queue-type".into(), long("quorum"));
+        }
+        t
+    };
+    let with_dlx = |exchange: &str| {
+        let mut t = base();
+        t.insert("x-dead-letter-exchange".into(), long(exchange));
+        t
+    };
+    let ttl_ms = i64::try_from(c.retry_delay.as_millis()).unwrap_or(i64::MAX);
+    let mut retry_args = with_dlx(&c.inbound_exchange);
+    retry_args.insert("x-message-ttl".into(), AMQPValue::LongLongInt(ttl_ms));
+    let mut queues = vec![
+        (c.inbound_queue.as_str(), with_dlx(&c.dead_letter_exchange)),
+        (c.retry_queue.as_str(), retry_args),
+        (c.dead_letter_queue.as_str(), base()),
+    ];
+    for inbox in &c.inboxes {
+        queues.push((inbox.as_str(), with_dlx(&c.dead_letter_exchange)));
+    }
+    let durable_q = QueueDeclareOptions {
+        durable: true,
+        ..Default::default()
+    };
+    for (q, args) in queues {
+        ch.queue_declare(queue_name(q)?, durable_q, args)
+            .await
+            .map_err(err(format!("declare queue {q}")))?;
+    }
+    for (q, x) in [
+        (&c.inbound_queue, &c.inbound_exchange),
+        (&c.dead_letter_queue, &c.dead_letter_exchange),
+    ] {
+        ch.queue_bind(
+            queue_name(q)?,
+            queue_name(x)?,
+            "".into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .map_err(err(format!("bind queue {q} to {x}")))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,200 @@
+//! The RabbitMQ transport against the real broker at 127.0.0.1:5672
+//! (override with `XOEV_AMQP_URL`). Every test uses its own queue and
+//! exchange names and deletes them at the end. Nothing is mocked.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::*;
+use std::collections::BTreeSet;
+use std::time::Duration;
+use xoev_transport::{
+    AmqpTransport, Envelope, QueueKind, Target, TopologyConfig, Transport, TransportErrorKind,
+};
+
+fn url() -> String {
+    std::env::var("XOEV_AMQP_URL")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
+}
+
+async fn connect(config: TopologyConfig) -> AmqpTransport {
+    AmqpTransport::connect(&url(), config)
+        .await
+        .expect("RabbitMQ must run at 127.0.0.1:5672 (rabbitmq-server -detached)")
+}
+
+#[tokio::test]
+async fn routes_to_the_right_inbox_by_reader_and_municipality() {
+    let p = prefix("route");
+    let t = connect(topology(&p)).await;
+    routes_to_the_right_inbox(&t, &p).await;
+    t.delete_topology().await.unwrap();
+    t.close().await;
+}
+
+#[tokio::test]
+async fn unroutable_message_is_dead_lettered_with_reason() {
+    let p = prefix("dlq");
+    let t = connect(topology(&p)).await;
+    unroutable_is_dead_lettered(&t, &p).await;
+    t.delete_topology().await.unwrap();
+    t.close().await;
+}
+
+#[tokio::test]
+async fn transient_failure_is_retried_then_dead_lettered() {
+    let p = prefix("retry");
+    let t = connect(topology(&p)).await;
+    transient_failure_retried_then_dead_lettered(&t).await;
+    t.delete_topology().await.unwrap();
+    t.close().await;
+}
+
+/// A consumer's connection dies mid-batch: the messages it held unacked
+/// are redelivered, and every message reaches the inbox exactly once —
+/// including the one whose outcome was published but whose ack was lost.
+#[tokio::test]
+async fn consumer_killed_mid_batch_loses_nothing_and_duplicates_nothing() {
+    let p = prefix("kill");
+    let t = connect(topology(&p)).await;
+    let router = router();
+    let mut ids = BTreeSet::new();
+    for _ in 0..20 {
+        let (id, body) = request(Some("fa:9198"));
+        submit(&t, &id, body, None).await;
+        ids.insert(id);
+    }
+    let mut inbound = t.consume(&t.topology().inbound_queue, 5).await.unwrap();
+    for _ in 0..7 {
+        let d = next(&mut inbound).await;
+        process(&t, &router, &p, d).await;
+    }
+    // The 8th: its outcome is published, then the connection dies before the ack.
+    let d = next(&mut inbound).await;
+    let eighth = d.properties.message_id.clone().unwrap();
+    let message = xoev_core::Message::parse(d.payload.clone(), &Default::default()).unwrap();
+    let inbox = format!("{p}.xoev.inbox.fa-9198");
+    t.publish(Envelope::for_message(Target::Queue(inbox.clone()), &message).unwrap())
+        .await
+        .unwrap();
+    t.reset_connection().await;
+    let err = d.ack().await.unwrap_err();
+    assert_eq!(err.kind, TransportErrorKind::AckLost);
+
+    // The consumer reconnects by itself; the rest is redelivered.
+    let mut redelivered = 0;
+    for _ in 0..12 {
+        let d = next(&mut inbound).await;
+        assert_ne!(d.properties.message_id.as_deref(), Some(eighth.as_str()));
+        if d.redelivered {
+            redelivered += 1;
+        }
+        process(&t, &router, &p, d).await;
+    }
+    assert!(
+        redelivered >= 1,
+        "held-back deliveries come back as redelivered"
+    );
+    nothing_more(&mut inbound, 300).await;
+    assert_eq!(inbound.duplicates(), 1, "the 8th message was skipped once");
+
+    let got = drain(&t, &inbox, 20).await;
+    let got_ids: BTreeSet<_> = got
+        .iter()
+        .map(|(p, _)| p.message_id.clone().unwrap())
+        .collect();
+    assert_eq!(got.len(), 20);
+    assert_eq!(got_ids, ids);
+    assert!(got.iter().all(|(p, _)| p.persistent));
+    t.delete_topology().await.unwrap();
+    t.close().await;
+}
+
+/// A whole gateway instance dies with a batch in flight; another instance
+/// (another connection) takes over and gets every message.
+#[tokio::test]
+async fn instance_dies_another_takes_over() {
+    let p = prefix("takeover");
+    let a = connect(topology(&p)).await;
+    let b = connect(topology(&p)).await; // declaring again is idempotent
+    let router = router();
+    let mut ids = BTreeSet::new();
+    for _ in 0..6 {
+        let (id, body) = request(Some("fa:9198"));
+        submit(&a, &id, body, None).await;
+        ids.insert(id);
+    }
+    let mut ca = a.consume(&p_inbound(&p), 4).await.unwrap();
+    let held: Vec<_> = [next(&mut ca).await, next(&mut ca).await].into();
+    a.close().await;
+    drop(held);
+    let mut cb = b.consume(&p_inbound(&p), 10).await.unwrap();
+    for _ in 0..6 {
+        let d = next(&mut cb).await;
+        process(&b, &router, &p, d).await;
+    }
+    nothing_more(&mut cb, 300).await;
+    let got = drain(&b, &format!("{p}.xoev.inbox.fa-9198"), 6).await;
+    let got_ids: BTreeSet<_> = got
+        .iter()
+        .map(|(p, _)| p.message_id.clone().unwrap())
+        .collect();
+    assert_eq!(got_ids, ids);
+    b.delete_topology().await.unwrap();
+    b.close().await;
+}
+
+fn p_inbound(p: &str) -> String {
+    format!("{p}.inbound")
+}
+
+#[tokio::test]
+async fn publish_survives_a_lost_connection() {
+    let p = prefix("reconnect");
+    let t = connect(topology(&p)).await;
+    t.reset_connection().await;
+    let (id, body) = request(Some("fa:9198"));
+    submit(&t, &id, body, None).await;
+    assert_eq!(t.queue_depth(&p_inbound(&p)).await.unwrap(), 1);
+    t.delete_topology().await.unwrap();
+    t.close().await;
+}
+
+#[tokio::test]
+async fn quorum_queues_and_conflicting_redeclaration() {
+    let p = prefix("quorum");
+    let mut c = topology(&p);
+    c.queue_kind = QueueKind::Quorum;
+    let t = connect(c.clone()).await;
+    let (id, body) = request(Some("fa:9198"));
+    submit(&t, &id, body, None).await;
+    assert_eq!(t.queue_depth(&p_inbound(&p)).await.unwrap(), 1);
+    // The same names as classic queues: the broker refuses, and says so.
+    c.queue_kind = QueueKind::Classic;
+    let err = AmqpTransport::connect(&url(), c).await.unwrap_err();
+    assert_eq!(err.kind, TransportErrorKind::Topology, "{err}");
+    t.delete_topology().await.unwrap();
+    t.close().await;
+}
+
+#[tokio::test]
+async fn unreachable_broker_is_a_connection_error() {
+    let mut c = topology(&prefix("down"));
+    c.publish_timeout = Duration::from_millis(300);
+    let err = AmqpTransport::connect("amqp://guest:guest@127.0.0.1:1/%2f", c)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, TransportErrorKind::Connection);
+    assert!(err.is_transient());
+}
+
+#[tokio::test]
+async fn consuming_a_missing_queue_fails() {
+    let p = prefix("missing");
+    let t = connect(topology(&p)).await;
+    let err = t.consume(&format!("{p}.nope"), 1).await.unwrap_err();
+    assert_eq!(err.kind, TransportErrorKind::Topology, "{err}");
+    t.delete_topology().await.unwrap();
+    t.close().await;
+}
