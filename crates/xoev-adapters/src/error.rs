@@ -43,7 +43,9 @@ pub enum AdapterError {
         reason: String,
     },
     /// The requested assessment year has not ended yet, so no assessment can exist.
-    #[error("{field}: year {year} is not over yet (today is in {current}); no assessment can exist")]
+    #[error(
+        "{field}: year {year} is not over yet (today is in {current}); no assessment can exist"
+    )]
     YearInFuture {
         /// The field that carries the year.
         field: String,
@@ -87,7 +89,9 @@ pub enum AdapterError {
         what: String,
     },
     /// No allowance is configured for this (evidence type, purpose): nothing may pass.
-    #[error("no minimisation allowance for evidence type {evidence_type} and purpose {purpose}: nothing may be passed on")]
+    #[error(
+        "no minimisation allowance for evidence type {evidence_type} and purpose {purpose}: nothing may be passed on"
+    )]
     PurposeNotAllowed {
         /// The evidence type.
         evidence_type: String,

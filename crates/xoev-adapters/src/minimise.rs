@@ -130,9 +130,10 @@ pub struct FeeTable {
 impl FeeTable {
     /// The bracket for an income given in cents.
     pub fn bracket_for(&self, cents: i64) -> Option<&Bracket> {
-        self.brackets
-            .iter()
-            .find(|b| b.up_to.is_none_or(|euros| cents <= euros.saturating_mul(100)))
+        self.brackets.iter().find(|b| {
+            b.up_to
+                .is_none_or(|euros| cents <= euros.saturating_mul(100))
+        })
     }
 }
 
@@ -366,8 +367,20 @@ fields = ["veranlagungsjahr", "summe-der-einkuenfte"]
     #[test]
     fn unconfigured_purpose_allows_nothing() {
         let m = Minimisation::from_toml(ALLOW, "").unwrap_or_default();
-        assert!(m.allowance("https://sr.oots.tech.ec.europa.eu/evidencetypeclassifications/ec/x", "urn:p").is_some());
-        assert!(m.allowance("https://sr.oots.tech.ec.europa.eu/evidencetypeclassifications/ec/x", "urn:other").is_none());
+        assert!(
+            m.allowance(
+                "https://sr.oots.tech.ec.europa.eu/evidencetypeclassifications/ec/x",
+                "urn:p"
+            )
+            .is_some()
+        );
+        assert!(
+            m.allowance(
+                "https://sr.oots.tech.ec.europa.eu/evidencetypeclassifications/ec/x",
+                "urn:other"
+            )
+            .is_none()
+        );
         assert!(m.allowance("other", "urn:p").is_none());
     }
 
@@ -408,8 +421,16 @@ brackets = [ { stufe = 1, up_to = 30000, label = "a" }, { stufe = 1, up_to = 200
             purpose: "urn:p".into(),
             income: AssessmentField::SummeDerEinkuenfte,
             brackets: vec![
-                Bracket { stufe: 1, up_to: Some(25_000), label: "a".into() },
-                Bracket { stufe: 2, up_to: None, label: "b".into() },
+                Bracket {
+                    stufe: 1,
+                    up_to: Some(25_000),
+                    label: "a".into(),
+                },
+                Bracket {
+                    stufe: 2,
+                    up_to: None,
+                    label: "b".into(),
+                },
             ],
         };
         assert_eq!(t.bracket_for(2_500_000).map(|b| b.stufe), Some(1));

@@ -16,8 +16,16 @@ type Builtin = fn(&Config) -> Arc<dyn Adapter>;
 
 /// THE list of built-in adapters. Add a line here to register one.
 const BUILTINS: &[Builtin] = &[
-    |c| Arc::new(crate::xnachweis_to_xestb::XNachweisToXEStB::new(c.minimisation.clone())),
-    |c| Arc::new(crate::xestb_to_xnachweis::XEStBToXNachweis::new(c.minimisation.clone())),
+    |c| {
+        Arc::new(crate::xnachweis_to_xestb::XNachweisToXEStB::new(
+            c.minimisation.clone(),
+        ))
+    },
+    |c| {
+        Arc::new(crate::xestb_to_xnachweis::XEStBToXNachweis::new(
+            c.minimisation.clone(),
+        ))
+    },
 ];
 
 /// What the adapters are built from.
@@ -157,23 +165,29 @@ impl Translator {
         for (i, step) in chain.steps.iter().enumerate() {
             let info = step.info();
             if i == 0 {
-                self.check(&current, &info.source.standard, &info.source.version, |issues| {
-                    AdapterError::InvalidInput {
+                self.check(
+                    &current,
+                    &info.source.standard,
+                    &info.source.version,
+                    |issues| AdapterError::InvalidInput {
                         standard: info.source.standard.clone(),
                         version: info.source.version.clone(),
                         issues,
-                    }
-                })?;
+                    },
+                )?;
             }
             current = step.translate(&current, ctx)?;
-            self.check(&current, &info.target.standard, &info.target.version, |issues| {
-                AdapterError::InvalidOutput {
+            self.check(
+                &current,
+                &info.target.standard,
+                &info.target.version,
+                |issues| AdapterError::InvalidOutput {
                     adapter: info.name.clone(),
                     standard: info.target.standard.clone(),
                     version: info.target.version.clone(),
                     issues,
-                }
-            })?;
+                },
+            )?;
         }
         Ok(current)
     }

@@ -130,8 +130,18 @@ fn party(r: &Reader, root: &str, which: &str) -> Result<HeaderParty, AdapterErro
         directory: r
             .text(&format!("{base}/beh:verzeichnisdienst/code"), None)
             .unwrap_or_else(|| "DVDV".into()),
-        id: r.require(&format!("{base}/beh:kennung"), None, &format!("{field}/kennung"), "the header names both authorities")?,
-        name: r.require(&format!("{base}/beh:name"), None, &format!("{field}/name"), "the header names both authorities")?,
+        id: r.require(
+            &format!("{base}/beh:kennung"),
+            None,
+            &format!("{field}/kennung"),
+            "the header names both authorities",
+        )?,
+        name: r.require(
+            &format!("{base}/beh:name"),
+            None,
+            &format!("{field}/name"),
+            "the header names both authorities",
+        )?,
     })
 }
 
@@ -142,16 +152,29 @@ pub(crate) fn read_answer(input: &[u8], adapter: &str) -> Result<Answer, Adapter
         let root = format!("/xestb:{ERROR}");
         let mut errors = Vec::new();
         for n in r.nodes(&format!("{root}/xestb:fehler"), None) {
-            let code = r.require("xestb:code", Some(&n), "fehler/code", "an error names its kind")?;
+            let code = r.require(
+                "xestb:code",
+                Some(&n),
+                "fehler/code",
+                "an error names its kind",
+            )?;
             errors.push((code, r.text("xestb:text", Some(&n))));
         }
         if errors.is_empty() {
-            return Err(AdapterError::missing("fehler", "an error answer carries at least one error"));
+            return Err(AdapterError::missing(
+                "fehler",
+                "an error answer carries at least one error",
+            ));
         }
         return Ok(Answer::Failure(Failure {
             author: party(&r, &root, "autor")?,
             reader: party(&r, &root, "leser")?,
-            original_request: r.require(&format!("{root}/xestb:bezug/xestb:ursprungsanfrage"), None, "bezug/ursprungsanfrage", "answers are correlated to the original request")?,
+            original_request: r.require(
+                &format!("{root}/xestb:bezug/xestb:ursprungsanfrage"),
+                None,
+                "bezug/ursprungsanfrage",
+                "answers are correlated to the original request",
+            )?,
             errors,
         }));
     }
@@ -164,17 +187,35 @@ pub(crate) fn read_answer(input: &[u8], adapter: &str) -> Result<Answer, Adapter
     }
     let root = format!("/xestb:{ANSWER}");
     let b = format!("{root}/xestb:steuerbescheid");
-    let year_text = r.require(&format!("{b}/xestb:veranlagungsjahr"), None, "steuerbescheid/veranlagungsjahr", "the assessment is for one year")?;
+    let year_text = r.require(
+        &format!("{b}/xestb:veranlagungsjahr"),
+        None,
+        "steuerbescheid/veranlagungsjahr",
+        "the assessment is for one year",
+    )?;
     let year = crate::xnachweis::parse_year(&year_text).ok_or_else(|| {
-        AdapterError::invalid("steuerbescheid/veranlagungsjahr", format!("{year_text:?} is not a four-digit year"))
+        AdapterError::invalid(
+            "steuerbescheid/veranlagungsjahr",
+            format!("{year_text:?} is not a four-digit year"),
+        )
     })?;
     let mut persons = Vec::new();
     for n in r.nodes(&format!("{b}/xestb:steuerpflichtiger"), None) {
         persons.push(Person {
-            tax_id: r.require("xestb:steuerIdNr", Some(&n), "steuerbescheid/steuerpflichtiger/steuerIdNr", "persons are identified by tax id")?,
+            tax_id: r.require(
+                "xestb:steuerIdNr",
+                Some(&n),
+                "steuerbescheid/steuerpflichtiger/steuerIdNr",
+                "persons are identified by tax id",
+            )?,
         });
     }
-    let art = r.require(&format!("{b}/xestb:veranlagungsart"), None, "steuerbescheid/veranlagungsart", "joint or individual assessment")?;
+    let art = r.require(
+        &format!("{b}/xestb:veranlagungsart"),
+        None,
+        "steuerbescheid/veranlagungsart",
+        "joint or individual assessment",
+    )?;
     let expected_persons = match art.as_str() {
         "Zusammenveranlagung" => 2,
         "Einzelveranlagung" => 1,
@@ -188,7 +229,10 @@ pub(crate) fn read_answer(input: &[u8], adapter: &str) -> Result<Answer, Adapter
     if persons.len() != expected_persons {
         return Err(AdapterError::invalid(
             "steuerbescheid/steuerpflichtiger",
-            format!("{art} names {expected_persons} person(s), the answer names {}", persons.len()),
+            format!(
+                "{art} names {expected_persons} person(s), the answer names {}",
+                persons.len()
+            ),
         ));
     }
     let mut values = Vec::new();
@@ -198,16 +242,34 @@ pub(crate) fn read_answer(input: &[u8], adapter: &str) -> Result<Answer, Adapter
             continue; // optional in the schema (Kirchensteuer); required ones fail XSD validation first
         };
         if f.is_amount() && parse_cents(&v).is_none() {
-            return Err(AdapterError::invalid(&path, format!("{v:?} is not an amount in euros")));
+            return Err(AdapterError::invalid(
+                &path,
+                format!("{v:?} is not an amount in euros"),
+            ));
         }
         values.push((f, v));
     }
     Ok(Answer::Assessment(Assessment {
         author: party(&r, &root, "autor")?,
         reader: party(&r, &root, "leser")?,
-        original_request: r.require(&format!("{root}/xestb:bezug/xestb:ursprungsanfrage"), None, "bezug/ursprungsanfrage", "answers are correlated to the original request")?,
-        office_number: r.require(&format!("{b}/xestb:finanzamt/xestb:finanzamtsnummer"), None, "steuerbescheid/finanzamt/finanzamtsnummer", "the issuing authority is named")?,
-        office_name: r.require(&format!("{b}/xestb:finanzamt/xestb:name"), None, "steuerbescheid/finanzamt/name", "the issuing authority is named")?,
+        original_request: r.require(
+            &format!("{root}/xestb:bezug/xestb:ursprungsanfrage"),
+            None,
+            "bezug/ursprungsanfrage",
+            "answers are correlated to the original request",
+        )?,
+        office_number: r.require(
+            &format!("{b}/xestb:finanzamt/xestb:finanzamtsnummer"),
+            None,
+            "steuerbescheid/finanzamt/finanzamtsnummer",
+            "the issuing authority is named",
+        )?,
+        office_name: r.require(
+            &format!("{b}/xestb:finanzamt/xestb:name"),
+            None,
+            "steuerbescheid/finanzamt/name",
+            "the issuing authority is named",
+        )?,
         year,
         persons,
         values,

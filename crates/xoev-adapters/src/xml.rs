@@ -25,9 +25,11 @@ impl Reader {
                 detail: e.to_string(),
             }
         })?;
-        let root = doc.get_root_element().ok_or_else(|| AdapterError::Malformed {
-            detail: "document has no root element".into(),
-        })?;
+        let root = doc
+            .get_root_element()
+            .ok_or_else(|| AdapterError::Malformed {
+                detail: "document has no root element".into(),
+            })?;
         let xpath = XPath::new(&doc).map_err(|()| AdapterError::Malformed {
             detail: "cannot create an XPath context".into(),
         })?;
@@ -47,7 +49,11 @@ impl Reader {
 
     /// The root element as `{namespace}local`.
     pub(crate) fn root_name(&self) -> String {
-        let ns = self.root.get_namespace().map(|n| n.get_href()).unwrap_or_default();
+        let ns = self
+            .root
+            .get_namespace()
+            .map(|n| n.get_href())
+            .unwrap_or_default();
         format!("{{{ns}}}{}", self.root.get_name())
     }
 
@@ -198,7 +204,8 @@ mod tests {
     #[test]
     fn writer_escapes_text_and_attributes() {
         let mut w = Writer::new();
-        w.open("a", &[("x", "1 \"<&>\"")]).leaf("b", &[], "x < y & z");
+        w.open("a", &[("x", "1 \"<&>\"")])
+            .leaf("b", &[], "x < y & z");
         let out = String::from_utf8(w.finish()).unwrap_or_default();
         assert_eq!(
             out,

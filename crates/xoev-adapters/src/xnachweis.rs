@@ -170,9 +170,9 @@ impl RequestFacts {
                 .first()
                 .ok_or_else(|| AdapterError::missing(field, "the answer names both agents"))?;
             let id_nodes = r.nodes("bk:Identifier", Some(node));
-            let id = id_nodes
-                .first()
-                .ok_or_else(|| AdapterError::missing(&format!("{field}/Identifier"), "agents are identified"))?;
+            let id = id_nodes.first().ok_or_else(|| {
+                AdapterError::missing(&format!("{field}/Identifier"), "agents are identified")
+            })?;
             Ok(Agent {
                 scheme: id.get_attribute("schemeID").unwrap_or_default(),
                 id: id.get_content().trim().to_owned(),
@@ -214,21 +214,34 @@ impl RequestFacts {
             )
         };
         let year_text = attr(ATTR_YEAR).ok_or_else(|| {
-            AdapterError::missing(field::YEAR, "the evidence is the income of one assessment year")
+            AdapterError::missing(
+                field::YEAR,
+                "the evidence is the income of one assessment year",
+            )
         })?;
-        let year = parse_year(&year_text)
-            .ok_or_else(|| AdapterError::invalid(field::YEAR, format!("{year_text:?} is not a four-digit year")))?;
+        let year = parse_year(&year_text).ok_or_else(|| {
+            AdapterError::invalid(
+                field::YEAR,
+                format!("{year_text:?} is not a four-digit year"),
+            )
+        })?;
         let purpose = attr(ATTR_PURPOSE).ok_or_else(|| {
-            AdapterError::missing(field::PURPOSE, "what may be passed on depends on the purpose")
+            AdapterError::missing(
+                field::PURPOSE,
+                "what may be passed on depends on the purpose",
+            )
         })?;
         let consent = attr(ATTR_CONSENT).ok_or_else(|| {
-            AdapterError::missing(field::CONSENT, "the tax office answers only with the citizen's consent")
+            AdapterError::missing(
+                field::CONSENT,
+                "the tax office answers only with the citizen's consent",
+            )
         })?;
         let evidence = format!("{root}/de:Query/bk:RequestedEvidenceType");
         Ok(Self {
-            request_id: r
-                .text(&format!("{root}/@id"), None)
-                .ok_or_else(|| AdapterError::missing("@id", "answers refer to the request by it"))?,
+            request_id: r.text(&format!("{root}/@id"), None).ok_or_else(|| {
+                AdapterError::missing("@id", "answers refer to the request by it")
+            })?,
             message_id: r.require(
                 &format!("{kopf}/bk:identifikation.nachricht/bk:nachrichtenUUID"),
                 None,
@@ -252,9 +265,24 @@ impl RequestFacts {
                 "the evidence answer names the evidence type",
             )?,
             subject: Subject {
-                family_name: r.require("bk:FamilyName", Some(person), "NaturalPerson/FamilyName", "part of the eIDAS minimum data set")?,
-                given_name: r.require("bk:GivenName", Some(person), "NaturalPerson/GivenName", "part of the eIDAS minimum data set")?,
-                date_of_birth: r.require("bk:DateOfBirth", Some(person), "NaturalPerson/DateOfBirth", "part of the eIDAS minimum data set")?,
+                family_name: r.require(
+                    "bk:FamilyName",
+                    Some(person),
+                    "NaturalPerson/FamilyName",
+                    "part of the eIDAS minimum data set",
+                )?,
+                given_name: r.require(
+                    "bk:GivenName",
+                    Some(person),
+                    "NaturalPerson/GivenName",
+                    "part of the eIDAS minimum data set",
+                )?,
+                date_of_birth: r.require(
+                    "bk:DateOfBirth",
+                    Some(person),
+                    "NaturalPerson/DateOfBirth",
+                    "part of the eIDAS minimum data set",
+                )?,
                 level_of_assurance: r
                     .text("bk:LevelOfAssurance/code", Some(person))
                     .unwrap_or_else(|| "High".into()),

@@ -48,10 +48,18 @@ fn every_golden_case_translates_exactly_and_validates() {
     let translator = Translator::new(validator.clone());
     let bless = std::env::var_os("XOEV_BLESS").is_some();
     let all = cases();
-    assert!(all.len() >= 8, "expected the golden cases, found {}", all.len());
+    assert!(
+        all.len() >= 8,
+        "expected the golden cases, found {}",
+        all.len()
+    );
     let mut failures = Vec::new();
     for dir in &all {
-        let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("?").to_owned();
+        let name = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("?")
+            .to_owned();
         let text = std::fs::read_to_string(dir.join("case.toml")).expect("case.toml");
         let mut case: Case = toml::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
         if let Some(r) = &case.context.request {
@@ -62,7 +70,9 @@ fn every_golden_case_translates_exactly_and_validates() {
             .into_context(OffsetDateTime::UNIX_EPOCH, Uuid::nil())
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         let input = std::fs::read(dir.join(&case.input)).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let chain = registry.chain(&case.adapters).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let chain = registry
+            .chain(&case.adapters)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
         let out = match translator.run(&chain, &input, &ctx) {
             Ok(o) => o,
             Err(e) => {

@@ -55,7 +55,9 @@ impl XEStBToXNachweis {
         Self {
             info: AdapterInfo {
                 name: NAME.into(),
-                description: "tax office's assessment answer → minimised evidence answer for the fee office".into(),
+                description:
+                    "tax office's assessment answer → minimised evidence answer for the fee office"
+                        .into(),
                 source: StandardRef::new(xestb::STANDARD, xestb::VERSION),
                 target: StandardRef::new("XNachweis", "1.2.0"),
                 kind: AdapterKind::Builtin,
@@ -71,10 +73,13 @@ impl Adapter for XEStBToXNachweis {
     }
 
     fn translate(&self, input: &[u8], ctx: &Context) -> Result<Vec<u8>, AdapterError> {
-        let facts = ctx.request.as_ref().ok_or_else(|| AdapterError::MissingContext {
-            adapter: NAME.into(),
-            what: "the original evidence request (request)".into(),
-        })?;
+        let facts = ctx
+            .request
+            .as_ref()
+            .ok_or_else(|| AdapterError::MissingContext {
+                adapter: NAME.into(),
+                what: "the original evidence request (request)".into(),
+            })?;
         let answer = xestb::read_answer(input, NAME)?;
         let original = match &answer {
             Answer::Assessment(a) => &a.original_request,
@@ -111,7 +116,12 @@ impl Adapter for XEStBToXNachweis {
 
 impl XEStBToXNachweis {
     /// The minimised evidence document.
-    fn evidence(&self, a: &Assessment, facts: &RequestFacts, ctx: &Context) -> Result<Vec<u8>, AdapterError> {
+    fn evidence(
+        &self,
+        a: &Assessment,
+        facts: &RequestFacts,
+        ctx: &Context,
+    ) -> Result<Vec<u8>, AdapterError> {
         let allowance = self
             .minimisation
             .allowance(&facts.evidence_type, &facts.purpose)
@@ -128,7 +138,8 @@ impl XEStBToXNachweis {
         );
         w.leaf("xestb:zweck", &[], &facts.purpose);
         for (field, value) in &a.values {
-            let passes = allowance.fields.contains(field) && (table.is_none() || !field.is_amount());
+            let passes =
+                allowance.fields.contains(field) && (table.is_none() || !field.is_amount());
             if passes {
                 w.leaf(&format!("xestb:{}", field.element()), &[], value);
             }
@@ -148,7 +159,9 @@ impl XEStBToXNachweis {
                 .iter()
                 .find(|(f, _)| *f == t.income)
                 .and_then(|(_, v)| parse_cents(v))
-                .ok_or_else(|| AdapterError::missing(&field_path, "the fee table is defined on it"))?;
+                .ok_or_else(|| {
+                    AdapterError::missing(&field_path, "the fee table is defined on it")
+                })?;
             let bracket = t.bracket_for(cents).ok_or_else(|| {
                 AdapterError::invalid(&field_path, format!("no bracket of {} covers it", t.name))
             })?;
@@ -182,16 +195,34 @@ fn open_root(w: &mut Writer, root: &str, request_id: &str) {
     );
 }
 
-fn header(w: &mut Writer, ctx: &Context, message_type: &str, reader: &HeaderParty, author: &HeaderParty) {
+fn header(
+    w: &mut Writer,
+    ctx: &Context,
+    message_type: &str,
+    reader: &HeaderParty,
+    author: &HeaderParty,
+) {
     w.open("xn-bk:nachrichtenkopf", &[])
         .open("xn-bk:identifikation.nachricht", &[])
-        .leaf("xn-bk:nachrichtenUUID", &[], &ctx.id("xnachweis-message").to_string())
-        .code("xn-bk:nachrichtentyp", &[("listVersionID", "1.2.0")], message_type)
+        .leaf(
+            "xn-bk:nachrichtenUUID",
+            &[],
+            &ctx.id("xnachweis-message").to_string(),
+        )
+        .code(
+            "xn-bk:nachrichtentyp",
+            &[("listVersionID", "1.2.0")],
+            message_type,
+        )
         .leaf("xn-bk:erstellungszeitpunkt", &[], &ctx.timestamp())
         .close();
     for (element, p) in [("bn-g2g:leser", reader), ("bn-g2g:autor", author)] {
         w.open(element, &[])
-            .code("bn-beh:verzeichnisdienst", &[("listVersionID", "3")], &p.directory)
+            .code(
+                "bn-beh:verzeichnisdienst",
+                &[("listVersionID", "3")],
+                &p.directory,
+            )
             .leaf("bn-beh:kennung", &[], &p.id)
             .leaf("bn-beh:name", &[], &p.name)
             .close();
@@ -210,15 +241,27 @@ fn agent(w: &mut Writer, element: &str, a: &Agent, classification: &str) {
     w.open(element, &[])
         .leaf("xn-bk:Identifier", &[("schemeID", &a.scheme)], &a.id);
     name(w, "xn-bk:Name", &a.name);
-    w.code("xn-eu-edm:Classification", &[("listVersionID", "1")], classification)
-        .close();
+    w.code(
+        "xn-eu-edm:Classification",
+        &[("listVersionID", "1")],
+        classification,
+    )
+    .close();
 }
 
 fn preamble(w: &mut Writer, ctx: &Context, status: &str) {
-    w.code("xn-de:status", &[("listURI", STATUS_LIST), ("listVersionID", "1")], status)
-        .leaf("xn-de:SpecificationIdentifier", &[], SPEC)
-        .leaf("xn-de:EvidenceResponseIdentifier", &[], &ctx.id("evidence-response").to_string())
-        .leaf("xn-de:IssueDateTime", &[], &ctx.timestamp());
+    w.code(
+        "xn-de:status",
+        &[("listURI", STATUS_LIST), ("listVersionID", "1")],
+        status,
+    )
+    .leaf("xn-de:SpecificationIdentifier", &[], SPEC)
+    .leaf(
+        "xn-de:EvidenceResponseIdentifier",
+        &[],
+        &ctx.id("evidence-response").to_string(),
+    )
+    .leaf("xn-de:IssueDateTime", &[], &ctx.timestamp());
 }
 
 fn response(a: &Assessment, f: &RequestFacts, ctx: &Context, evidence: &[u8]) -> Vec<u8> {
@@ -230,11 +273,19 @@ fn response(a: &Assessment, f: &RequestFacts, ctx: &Context, evidence: &[u8]) ->
     agent(&mut w, "xn-de:EvidenceRequester", &f.requester, "ER");
     w.open("xn-de:EvidenceAvailability", &[])
         .open("xn-de:RegistryObjectList", &[])
-        .leaf("xn-bk:id", &[], &format!("urn:uuid:{}", ctx.id("registry-object")))
+        .leaf(
+            "xn-bk:id",
+            &[],
+            &format!("urn:uuid:{}", ctx.id("registry-object")),
+        )
         .open("xn-bk:EvidenceMetadata", &[])
         .leaf("xn-bk:IssuingDate", &[], &ctx.date())
         .open("xn-bk:IssuingAuthority", &[])
-        .leaf("xn-bk:Identifier", &[("schemeID", &f.provider.scheme)], &f.provider.id);
+        .leaf(
+            "xn-bk:Identifier",
+            &[("schemeID", &f.provider.scheme)],
+            &f.provider.id,
+        );
     name(&mut w, "xn-bk:Name", &a.office_name);
     w.close()
         .open("xn-bk:Distribution", &[])
@@ -253,7 +304,11 @@ fn response(a: &Assessment, f: &RequestFacts, ctx: &Context, evidence: &[u8]) ->
         .leaf("xn-bk:DateOfBirth", &[], &f.subject.date_of_birth)
         .leaf("xn-bk:FamilyName", &[], &f.subject.family_name)
         .leaf("xn-bk:GivenName", &[], &f.subject.given_name)
-        .code("xn-bk:LevelOfAssurance", &[("listVersionID", "1")], &f.subject.level_of_assurance)
+        .code(
+            "xn-bk:LevelOfAssurance",
+            &[("listVersionID", "1")],
+            &f.subject.level_of_assurance,
+        )
         .leaf("xn-bk:IDNr", &[], &f.tax_id);
     w.finish()
 }
@@ -263,11 +318,20 @@ fn response(a: &Assessment, f: &RequestFacts, ctx: &Context, evidence: &[u8]) ->
 /// allowance).
 fn error_code(code: &str) -> (&'static str, &'static str) {
     match code {
-        "kein-bescheid" => ("EDM:ERR:0004", "Fuer das angefragte Jahr liegt kein Einkommensteuerbescheid vor."),
-        "person-unbekannt" => ("EDM:ERR:0004", "Die Person ist der Finanzverwaltung unter der IDNr nicht bekannt."),
+        "kein-bescheid" => (
+            "EDM:ERR:0004",
+            "Fuer das angefragte Jahr liegt kein Einkommensteuerbescheid vor.",
+        ),
+        "person-unbekannt" => (
+            "EDM:ERR:0004",
+            "Die Person ist der Finanzverwaltung unter der IDNr nicht bekannt.",
+        ),
         "einwilligung-ungueltig" => ("EDM:ERR:0002", "Die Einwilligung ist nicht gueltig."),
         "anfrage-ungueltig" => ("EDM:ERR:0003", "Die Anfrage ist ungueltig."),
-        _ => ("EDM:ERR:0008", "Die Anfrage konnte nicht bearbeitet werden."),
+        _ => (
+            "EDM:ERR:0008",
+            "Die Anfrage konnte nicht bearbeitet werden.",
+        ),
     }
 }
 

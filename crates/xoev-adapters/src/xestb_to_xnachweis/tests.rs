@@ -10,9 +10,11 @@ fn adapter() -> XEStBToXNachweis {
 fn run(answer: &str, ctx: &Context) -> Result<(String, String), AdapterError> {
     let out = adapter().translate(answer.as_bytes(), ctx)?;
     let out = String::from_utf8(out).expect("UTF-8 output");
-    let start = out
-        .find("<xn-bk:RepositoryItem>")
-        .and_then(|i| out[i + 22..].find("<xn-bk:RepositoryItem>").map(|j| i + 22 + j + 22));
+    let start = out.find("<xn-bk:RepositoryItem>").and_then(|i| {
+        out[i + 22..]
+            .find("<xn-bk:RepositoryItem>")
+            .map(|j| i + 22 + j + 22)
+    });
     let evidence = match start {
         Some(s) => {
             let end = out[s..].find('<').map_or(out.len(), |e| s + e);
@@ -50,11 +52,20 @@ const KASSEL_ASSESSMENT_VALUES: &[(&str, &str)] = &[
 #[test]
 fn with_a_fee_table_only_the_bracket_and_year_pass() {
     let (out, evidence) = run(&text(KASSEL_ANS), &ctx_for(KASSEL_REQ)).expect("translates");
-    assert!(evidence.contains("<xestb:stufe>5</xestb:stufe>"), "{evidence}");
+    assert!(
+        evidence.contains("<xestb:stufe>5</xestb:stufe>"),
+        "{evidence}"
+    );
     assert!(evidence.contains("<xestb:veranlagungsjahr>2024</xestb:veranlagungsjahr>"));
     for (what, value) in KASSEL_ASSESSMENT_VALUES {
-        assert!(!evidence.contains(value), "{what} ({value}) leaked into the evidence:\n{evidence}");
-        assert!(!out.contains(value), "{what} ({value}) leaked into the response");
+        assert!(
+            !evidence.contains(value),
+            "{what} ({value}) leaked into the evidence:\n{evidence}"
+        );
+        assert!(
+            !out.contains(value),
+            "{what} ({value}) leaked into the response"
+        );
     }
     for f in AssessmentField::ALL {
         if f != AssessmentField::Veranlagungsjahr {
@@ -69,16 +80,30 @@ fn with_a_fee_table_only_the_bracket_and_year_pass() {
 #[test]
 fn without_a_fee_table_only_the_allowed_income_figure_passes() {
     let (_, evidence) = run(&text(FRANKFURT_ANS), &ctx_for(FRANKFURT_REQ)).expect("translates");
-    assert!(evidence.contains("<xestb:summeDerEinkuenfte>50900.00</xestb:summeDerEinkuenfte>"), "{evidence}");
+    assert!(
+        evidence.contains("<xestb:summeDerEinkuenfte>50900.00</xestb:summeDerEinkuenfte>"),
+        "{evidence}"
+    );
     assert!(evidence.contains("<xestb:veranlagungsjahr>2023</xestb:veranlagungsjahr>"));
     assert!(!evidence.contains("beitragsstufe"));
     for f in AssessmentField::ALL {
-        if !matches!(f, AssessmentField::Veranlagungsjahr | AssessmentField::SummeDerEinkuenfte) {
+        if !matches!(
+            f,
+            AssessmentField::Veranlagungsjahr | AssessmentField::SummeDerEinkuenfte
+        ) {
             let tag = format!("<xestb:{}>", f.element());
             assert!(!evidence.contains(&tag), "{tag} present:\n{evidence}");
         }
     }
-    for v in ["43650.00", "8917.00", "713.36", "51200.00", "-300.00", "045 227 30518", "2024-09-05"] {
+    for v in [
+        "43650.00",
+        "8917.00",
+        "713.36",
+        "51200.00",
+        "-300.00",
+        "045 227 30518",
+        "2024-09-05",
+    ] {
         assert!(!evidence.contains(v), "{v} leaked:\n{evidence}");
     }
 }
@@ -90,15 +115,24 @@ fn the_municipality_in_the_context_overrides_the_requests_author() {
     c.municipality = Some("06611000".into());
     let (_, evidence) = run(&text(DARMSTADT_ANS), &c).expect("translates");
     assert!(evidence.contains("Stadt Kassel"), "{evidence}");
-    assert!(evidence.contains("<xestb:stufe>2</xestb:stufe>"), "{evidence}");
+    assert!(
+        evidence.contains("<xestb:stufe>2</xestb:stufe>"),
+        "{evidence}"
+    );
 }
 
 #[test]
 fn kassel_and_darmstadt_share_the_adapter_with_their_own_tables() {
     let (_, ks) = run(&text(KASSEL_ANS), &ctx_for(KASSEL_REQ)).expect("translates");
     let (_, da) = run(&text(DARMSTADT_ANS), &ctx_for(DARMSTADT_REQ)).expect("translates");
-    assert!(ks.contains("Stadt Kassel") && ks.contains("Stufe 5"), "{ks}");
-    assert!(da.contains("Darmstadt") && da.contains("Einkommensgruppe B"), "{da}");
+    assert!(
+        ks.contains("Stadt Kassel") && ks.contains("Stufe 5"),
+        "{ks}"
+    );
+    assert!(
+        da.contains("Darmstadt") && da.contains("Einkommensgruppe B"),
+        "{da}"
+    );
 }
 
 #[test]
@@ -106,8 +140,14 @@ fn answer_for_another_tax_id_is_refused() {
     let input = text("crates/xoev-adapters/tests/fixtures/bad/xestb-answer-other-tax-id.xml");
     let err = run(&input, &ctx_for(DARMSTADT_REQ)).expect_err("must fail");
     assert_eq!(err.as_str(), "tax-id-mismatch");
-    assert_eq!(err.field(), Some("steuerbescheid/steuerpflichtiger/steuerIdNr"));
-    assert!(!err.to_string().contains("45678901"), "no tax id in the message: {err}");
+    assert_eq!(
+        err.field(),
+        Some("steuerbescheid/steuerpflichtiger/steuerIdNr")
+    );
+    assert!(
+        !err.to_string().contains("45678901"),
+        "no tax id in the message: {err}"
+    );
 }
 
 #[test]
@@ -165,7 +205,10 @@ fn error_answer_becomes_an_xnachweis_error_without_the_tax_offices_text() {
     assert!(out.contains("<xn-de:DE.EvidenceErrorResponse.0103"));
     assert!(out.contains("<code>EDM:ERR:0004</code>"));
     assert!(!out.contains("Fuer das Veranlagungsjahr liegt kein Bescheid vor."));
-    assert!(out.contains(&format!("requestid=\"{}\"", "urn:uuid:7a1c2b7e-8a44-4d0e-9b7a-0c5e2d9f1022")));
+    assert!(out.contains(&format!(
+        "requestid=\"{}\"",
+        "urn:uuid:7a1c2b7e-8a44-4d0e-9b7a-0c5e2d9f1022"
+    )));
 }
 
 #[test]

@@ -18,8 +18,8 @@ use crate::context::Context;
 use crate::error::AdapterError;
 use crate::minimise::Minimisation;
 use crate::xestb;
-use crate::xnachweis::{RequestFacts, field};
 use crate::xml::Writer;
+use crate::xnachweis::{RequestFacts, field};
 use std::sync::Arc;
 
 #[cfg(test)]
@@ -41,7 +41,9 @@ impl XNachweisToXEStB {
         Self {
             info: AdapterInfo {
                 name: NAME.into(),
-                description: "Kita fee office's evidence request → tax office's assessment-data request".into(),
+                description:
+                    "Kita fee office's evidence request → tax office's assessment-data request"
+                        .into(),
                 source: StandardRef::new("XNachweis", "1.2.0"),
                 target: StandardRef::new(xestb::STANDARD, xestb::VERSION),
                 kind: AdapterKind::Builtin,

@@ -51,7 +51,8 @@ fn request_without_tax_id_is_refused_naming_the_field() {
 #[test]
 fn the_founding_sample_without_a_year_is_refused_naming_the_year() {
     // The original synthetic request carries no year parameter.
-    let input = text("tests/samples/xnachweis/DE.EvidenceRequest.0101.synthetic-kita-einkommen.xml");
+    let input =
+        text("tests/samples/xnachweis/DE.EvidenceRequest.0101.synthetic-kita-einkommen.xml");
     let err = translate_text(&input).expect_err("must fail");
     assert_eq!(err.as_str(), "missing-field");
     assert_eq!(err.field(), Some(field::YEAR));
@@ -81,7 +82,10 @@ fn the_current_year_is_not_over_and_refused_too() {
         "<xn-bk:AttributeValue>2024</xn-bk:AttributeValue>",
         "<xn-bk:AttributeValue>2025</xn-bk:AttributeValue>",
     );
-    assert_eq!(translate_text(&input).expect_err("must fail").as_str(), "year-in-future");
+    assert_eq!(
+        translate_text(&input).expect_err("must fail").as_str(),
+        "year-in-future"
+    );
 }
 
 #[test]

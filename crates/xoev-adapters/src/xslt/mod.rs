@@ -227,9 +227,14 @@ impl XsltAdapter {
         let show = path.display();
         let text = std::fs::read_to_string(path).map_err(|e| format!("{show}: {e}"))?;
         let file: AdapterFile = toml::from_str(&text).map_err(|e| format!("{show}: {e}"))?;
-        let xsl = path.parent().unwrap_or(Path::new(".")).join(&file.stylesheet);
-        let bytes = std::fs::read(&xsl).map_err(|e| format!("{show}: stylesheet {}: {e}", xsl.display()))?;
-        let stylesheet = compile(&bytes).map_err(|e| format!("{show}: stylesheet {}: {e}", xsl.display()))?;
+        let xsl = path
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join(&file.stylesheet);
+        let bytes = std::fs::read(&xsl)
+            .map_err(|e| format!("{show}: stylesheet {}: {e}", xsl.display()))?;
+        let stylesheet =
+            compile(&bytes).map_err(|e| format!("{show}: stylesheet {}: {e}", xsl.display()))?;
         Ok(Self {
             info: AdapterInfo {
                 name: file.name,
@@ -358,7 +363,12 @@ impl Adapter for XsltAdapter {
                 if state == xslt::xsltTransformState_XSLT_STATE_OK {
                     let mut buf: *mut xslt::xmlChar = std::ptr::null_mut();
                     let mut len: std::os::raw::c_int = 0;
-                    if xslt::xsltSaveResultToString(&raw mut buf, &raw mut len, res, self.stylesheet.0) == 0
+                    if xslt::xsltSaveResultToString(
+                        &raw mut buf,
+                        &raw mut len,
+                        res,
+                        self.stylesheet.0,
+                    ) == 0
                         && !buf.is_null()
                     {
                         let n = usize::try_from(len).unwrap_or(0);

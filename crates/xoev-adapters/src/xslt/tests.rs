@@ -19,7 +19,8 @@ fn write_adapter(dir: &Path, name: &str, xsl: &str) -> PathBuf {
     p
 }
 
-const HEAD: &str = r#"<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform">"#;
+const HEAD: &str =
+    r#"<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform">"#;
 
 #[test]
 fn the_shipped_mapping_loads_and_names_the_missing_person() {
@@ -29,15 +30,22 @@ fn the_shipped_mapping_loads_and_names_the_missing_person() {
     // A request about a legal person: the mapping stops with xsl:message.
     let input = text(KASSEL_REQ);
     let start = input.find("<xn-bk:NaturalPerson>").expect("person");
-    let end = input.find("</xn-bk:NaturalPerson>").expect("person end") + "</xn-bk:NaturalPerson>".len();
+    let end =
+        input.find("</xn-bk:NaturalPerson>").expect("person end") + "</xn-bk:NaturalPerson>".len();
     let legal = format!(
         "{}<xn-bk:LegalPerson><xn-bk:LegalName>Beispiel GmbH</xn-bk:LegalName><xn-bk:LevelOfAssurance listVersionID=\"1\"><code>High</code></xn-bk:LevelOfAssurance></xn-bk:LegalPerson>{}",
         &input[..start],
         &input[end..]
     );
-    let err = a.translate(legal.as_bytes(), &ctx()).expect_err("must fail");
+    let err = a
+        .translate(legal.as_bytes(), &ctx())
+        .expect_err("must fail");
     assert_eq!(err.as_str(), "transform-failed");
-    assert!(err.to_string().contains("Query/LegalOrNaturalPerson/NaturalPerson"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("Query/LegalOrNaturalPerson/NaturalPerson"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -53,7 +61,10 @@ fn document_function_cannot_read_files() {
     match a.translate(&read(KASSEL_REQ), &ctx()) {
         Ok(out) => {
             let out = String::from_utf8_lossy(&out);
-            assert!(!out.contains("TOP-SECRET-VALUE"), "document() read a file: {out}");
+            assert!(
+                !out.contains("TOP-SECRET-VALUE"),
+                "document() read a file: {out}"
+            );
         }
         Err(e) => assert_eq!(e.as_str(), "transform-failed", "{e}"),
     }
@@ -84,7 +95,8 @@ fn includes_are_refused_at_load() {
 #[test]
 fn a_broken_stylesheet_is_reported_with_its_file_and_reason() {
     let dir = scratch("broken");
-    let xsl = format!(r#"{HEAD}<xsl:template match="/"><xsl:value-of/></xsl:template></xsl:stylesheet>"#);
+    let xsl =
+        format!(r#"{HEAD}<xsl:template match="/"><xsl:value-of/></xsl:template></xsl:stylesheet>"#);
     let err = XsltAdapter::load(&write_adapter(&dir, "broken", &xsl)).expect_err("must fail");
     assert!(err.contains("broken.xsl"), "{err}");
     assert!(err.contains("select"), "libxslt's reason is kept: {err}");
@@ -120,6 +132,9 @@ fn context_parameters_reach_the_stylesheet() {
     c.municipality = Some("06411000".into());
     let out = String::from_utf8(a.translate(&read(KASSEL_REQ), &c).expect("runs")).expect("utf8");
     assert!(out.contains("now=\"2025-03-03T08:31:00Z\""), "{out}");
-    assert!(out.contains(&format!("id=\"urn:uuid:{}\"", c.id("id"))), "{out}");
+    assert!(
+        out.contains(&format!("id=\"urn:uuid:{}\"", c.id("id"))),
+        "{out}"
+    );
     assert!(out.contains("ags=\"06411000\""), "{out}");
 }

@@ -9,7 +9,10 @@ pub fn run(g: &Global, cfg: &super::translate::AdapterConfigArgs) -> anyhow::Res
     match g.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&list)?),
         Format::Text => {
-            println!("{:<24} {:<8} {:<38} DESCRIPTION", "NAME", "KIND", "SOURCE → TARGET");
+            println!(
+                "{:<24} {:<8} {:<38} DESCRIPTION",
+                "NAME", "KIND", "SOURCE → TARGET"
+            );
             for a in list {
                 let kind = match a.kind {
                     xoev_adapters::AdapterKind::Builtin => "builtin",

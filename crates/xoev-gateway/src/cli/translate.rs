@@ -84,7 +84,10 @@ impl TranslateArgs {
             file.now.clone_from(&self.now);
         }
         if let Some(s) = &self.seed {
-            file.seed = Some(s.parse().with_context(|| format!("--seed {s:?} is not a UUID"))?);
+            file.seed = Some(
+                s.parse()
+                    .with_context(|| format!("--seed {s:?} is not a UUID"))?,
+            );
         }
         if self.municipality.is_some() {
             file.municipality.clone_from(&self.municipality);
@@ -106,8 +109,8 @@ pub fn run(g: &Global, args: &TranslateArgs) -> anyhow::Result<Outcome> {
         Err(e) => return Ok(reject(g, &args.file, &e)),
     };
     let ctx = args.context()?;
-    let input = read_input(&args.file)
-        .with_context(|| format!("cannot read {}", args.file.display()))?;
+    let input =
+        read_input(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
     let translator = Translator::new(Validator::new(g.catalogue()?, g.limits()));
     let output = match translator.run(&chain, &input, &ctx) {
         Ok(o) => o,
@@ -133,7 +136,9 @@ pub fn run(g: &Global, args: &TranslateArgs) -> anyhow::Result<Outcome> {
             use std::io::Write as _;
             std::io::stdout().write_all(&output)?;
         }
-        (Format::Text, Some(p)) => eprintln!("{}: translated to {}", args.file.display(), p.display()),
+        (Format::Text, Some(p)) => {
+            eprintln!("{}: translated to {}", args.file.display(), p.display())
+        }
     }
     Ok(Outcome::Ok)
 }

@@ -1,0 +1,238 @@
+//! `translate` and `adapters` as a user runs them, and the integrator's path
+//! of docs/adapters.md run exactly as written there.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}
+
+fn gateway(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_xoev-gateway"))
+        .args(args)
+        .current_dir(root())
+        .env_remove("XOEV_SCHEMAS")
+        .env_remove("XOEV_CONFIG_ROOT")
+        .output()
+        .expect("run xoev-gateway")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn scratch(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("xoev-translate-{}-{test}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch");
+    dir
+}
+
+const KASSEL_REQ: &str =
+    "tests/samples/xnachweis/DE.EvidenceRequest.0101.synthetic-kita-kassel.xml";
+const KASSEL_ANS: &str =
+    "tests/samples/xestb/xestb.bescheiddatenAntwort.0102.kassel-zusammenveranlagung.xml";
+const GOLDEN: &str = "crates/xoev-adapters/tests/golden";
+
+#[test]
+fn translate_prints_exactly_the_golden_output() {
+    let o = gateway(&[
+        "translate",
+        "--adapter",
+        "xestb-to-xnachweis",
+        "--request",
+        KASSEL_REQ,
+        "--now",
+        "2025-03-03T07:30:05Z",
+        "--seed",
+        "0f5e1a6c-0000-4000-8000-000000000011",
+        KASSEL_ANS,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let expected = std::fs::read(
+        root()
+            .join(GOLDEN)
+            .join("kassel-answer-fee-bracket/expected.xml"),
+    )
+    .expect("golden");
+    assert_eq!(o.stdout, expected);
+}
+
+#[test]
+fn a_chain_runs_adapters_in_order() {
+    // request → XEStB, then the XEStB request is not an answer: the second
+    // step refuses it with a specific error, after the first step validated.
+    let o = gateway(&[
+        "translate",
+        "--adapter",
+        "xnachweis-to-xestb",
+        "--adapter",
+        "xestb-to-xnachweis",
+        "--request",
+        KASSEL_REQ,
+        KASSEL_REQ,
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("[unexpected-message]"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(o.stdout.is_empty());
+}
+
+#[test]
+fn bad_input_exits_one_with_kind_and_field_in_json() {
+    let o = gateway(&[
+        "--format",
+        "json",
+        "translate",
+        "--adapter",
+        "xnachweis-to-xestb",
+        "crates/xoev-adapters/tests/fixtures/bad/xnachweis-request-without-idnr.xml",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["kind"], "missing-field");
+    assert_eq!(v["field"], "Query/LegalOrNaturalPerson/NaturalPerson/IDNr");
+}
+
+#[test]
+fn answer_without_the_request_is_refused() {
+    let o = gateway(&["translate", "--adapter", "xestb-to-xnachweis", KASSEL_ANS]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("[missing-context]"), "{}", stderr(&o));
+}
+
+#[test]
+fn input_of_the_wrong_standard_is_refused_before_translation() {
+    let o = gateway(&["translate", "--adapter", "xnachweis-to-xestb", KASSEL_ANS]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("[invalid-input]"), "{}", stderr(&o));
+}
+
+#[test]
+fn unknown_adapter_is_named() {
+    let o = gateway(&["translate", "--adapter", "nope", KASSEL_REQ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("[unknown-adapter]"), "{}", stderr(&o));
+}
+
+#[test]
+fn invalid_output_is_never_printed() {
+    // A mapping that claims OOTS-EDM but produces something else.
+    let dir = scratch("invalid-output");
+    let cfg = dir.join("config");
+    let ad = dir.join("adapters");
+    std::fs::create_dir_all(&cfg).expect("mkdir");
+    std::fs::create_dir_all(&ad).expect("mkdir");
+    for f in ["minimisation.toml", "fee-tables.toml"] {
+        std::fs::copy(root().join("config").join(f), cfg.join(f)).expect("copy");
+    }
+    std::fs::write(
+        ad.join("liar.xsl"),
+        r#"<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform"
+              xmlns:query="urn:oasis:names:tc:ebxml-regrep:xsd:query:4.0">
+             <xsl:template match="/"><query:QueryRequest><query:Nonsense/></query:QueryRequest></xsl:template>
+           </xsl:stylesheet>"#,
+    )
+    .expect("write");
+    std::fs::write(
+        ad.join("liar.toml"),
+        "name = \"liar\"\nstylesheet = \"liar.xsl\"\nsource = { standard = \"XNachweis\", version = \"1.2.0\" }\ntarget = { standard = \"OOTS-EDM\", version = \"1.0.0\" }\n",
+    )
+    .expect("write");
+    let root_arg = dir.display().to_string();
+    let o = gateway(&[
+        "translate",
+        "--config-root",
+        &root_arg,
+        "--adapter",
+        "liar",
+        KASSEL_REQ,
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(o.stdout.is_empty(), "printed: {}", stdout(&o));
+    assert!(stderr(&o).contains("[invalid-output]"), "{}", stderr(&o));
+}
+
+#[test]
+fn adapters_lists_builtin_and_declarative() {
+    let o = gateway(&["--format", "json", "adapters"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let names: Vec<&str> = v
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|a| a["name"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "xestb-to-xnachweis",
+            "xnachweis-to-oots-edm",
+            "xnachweis-to-xestb"
+        ]
+    );
+    assert_eq!(v[1]["kind"], "xslt");
+}
+
+/// The shell block between the integrator-test markers of docs/adapters.md.
+fn integrator_block(doc: &str) -> String {
+    let start = doc
+        .find("<!-- integrator-test:begin -->")
+        .expect("begin marker");
+    let end = doc
+        .find("<!-- integrator-test:end -->")
+        .expect("end marker");
+    doc[start..end]
+        .lines()
+        .skip(1)
+        .map(|l| l.strip_prefix("   ").unwrap_or(l))
+        .filter(|l| !l.starts_with("```"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn integrator_path_from_the_docs() {
+    let doc = std::fs::read_to_string(root().join("docs/adapters.md")).expect("docs/adapters.md");
+    let script = integrator_block(&doc);
+    assert!(script.contains("xoev-gateway translate"), "{script}");
+    let work = scratch("integrator");
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_xoev-gateway"))
+        .parent()
+        .expect("bin dir")
+        .to_owned();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let o = Command::new("sh")
+        .arg("-ec")
+        .arg(&script)
+        .current_dir(root())
+        .env("PATH", path)
+        .env("WORK", &work)
+        .env_remove("XOEV_SCHEMAS")
+        .env_remove("XOEV_CONFIG_ROOT")
+        .output()
+        .expect("run sh");
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "the docs' integrator path failed:\n{script}\n--- stdout\n{}\n--- stderr\n{}",
+        stdout(&o),
+        stderr(&o)
+    );
+    assert!(stdout(&o).contains("my-oots-mapping"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("ok (OOTS-EDM 1.0.0)"), "{}", stdout(&o));
+}
