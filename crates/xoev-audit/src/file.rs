@@ -299,6 +299,7 @@ pub(crate) fn check_entry(e: &NewEntry) -> Result<(), StoreError> {
         ("requester", Some(&e.requester)),
         ("answerer", e.answerer.as_ref()),
         ("evidence_type", Some(&e.evidence_type)),
+        ("period", e.period.as_ref()),
         ("purpose", Some(&e.purpose)),
         ("consent", e.consent.as_ref()),
         ("request_message_id", Some(&e.request_message_id)),

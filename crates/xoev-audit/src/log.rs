@@ -92,6 +92,10 @@ pub struct NewEntry {
     pub answerer: Option<String>,
     /// The evidence type asked for.
     pub evidence_type: String,
+    /// The period the evidence covers, if the request names one (e.g. the
+    /// assessment year `2024`).
+    #[serde(default)]
+    pub period: Option<String>,
     /// The purpose given in the request.
     pub purpose: String,
     /// The consent reference the request relies on, if any.
@@ -121,6 +125,10 @@ pub struct Entry {
     pub answerer: Option<String>,
     /// The evidence type asked for.
     pub evidence_type: String,
+    /// The period the evidence covers, if the request names one (e.g. the
+    /// assessment year `2024`).
+    #[serde(default)]
+    pub period: Option<String>,
     /// The purpose given in the request.
     pub purpose: String,
     /// The consent reference, if any.
@@ -152,6 +160,7 @@ impl Entry {
             requester: new.requester,
             answerer: new.answerer,
             evidence_type: new.evidence_type,
+            period: new.period,
             purpose: new.purpose,
             consent: new.consent,
             outcome: new.outcome,
@@ -186,6 +195,7 @@ impl Entry {
         field(Some(&self.requester));
         field(self.answerer.as_deref());
         field(Some(&self.evidence_type));
+        field(self.period.as_deref());
         field(Some(&self.purpose));
         field(self.consent.as_deref());
         field(Some(&self.outcome.to_string()));

@@ -25,8 +25,8 @@ pub const DEFAULT_SCHEMA: &str = "xoev_audit";
 /// this one spells "xoevaud" in ASCII).
 const MIGRATE_LOCK: i64 = 0x0078_6f65_7661_7564;
 
-const ENTRY_COLUMNS: &str = "seq, time, citizen, requester, answerer, evidence_type, purpose, \
-     consent, outcome, request_message_id, answer_message_id, prev_hash, hash";
+const ENTRY_COLUMNS: &str = "seq, time, citizen, requester, answerer, evidence_type, period, \
+     purpose, consent, outcome, request_message_id, answer_message_id, prev_hash, hash";
 
 const CONSENT_COLUMNS: &str = "id, citizen, requester, evidence_type, purpose, valid_from, valid_until, registered_at, revoked_at";
 
@@ -111,6 +111,7 @@ impl PgStore {
                  requester text NOT NULL,
                  answerer text,
                  evidence_type text NOT NULL,
+                 period text,
                  purpose text NOT NULL,
                  consent text,
                  outcome text NOT NULL,
@@ -209,7 +210,7 @@ fn entry_from_row(r: &Row) -> Result<Entry, String> {
     let e = |err: tokio_postgres::Error| err.to_string();
     let seq: i64 = r.try_get(0).map_err(e)?;
     let citizen: String = r.try_get(2).map_err(e)?;
-    let outcome: String = r.try_get(8).map_err(e)?;
+    let outcome: String = r.try_get(9).map_err(e)?;
     Ok(Entry {
         seq: u64::try_from(seq).map_err(|_| format!("negative seq {seq}"))?,
         time: r.try_get(1).map_err(e)?,
@@ -217,13 +218,14 @@ fn entry_from_row(r: &Row) -> Result<Entry, String> {
         requester: r.try_get(3).map_err(e)?,
         answerer: r.try_get(4).map_err(e)?,
         evidence_type: r.try_get(5).map_err(e)?,
-        purpose: r.try_get(6).map_err(e)?,
-        consent: r.try_get(7).map_err(e)?,
+        period: r.try_get(6).map_err(e)?,
+        purpose: r.try_get(7).map_err(e)?,
+        consent: r.try_get(8).map_err(e)?,
         outcome: outcome.parse::<Outcome>().map_err(|err| err.to_string())?,
-        request_message_id: r.try_get(9).map_err(e)?,
-        answer_message_id: r.try_get(10).map_err(e)?,
-        prev_hash: r.try_get(11).map_err(e)?,
-        hash: r.try_get(12).map_err(e)?,
+        request_message_id: r.try_get(10).map_err(e)?,
+        answer_message_id: r.try_get(11).map_err(e)?,
+        prev_hash: r.try_get(12).map_err(e)?,
+        hash: r.try_get(13).map_err(e)?,
     })
 }
 
@@ -274,7 +276,7 @@ impl AccessLog for PgStore {
         tx.execute(
             &format!(
                 "INSERT INTO {s}.access_log ({ENTRY_COLUMNS})
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
             ),
             &[
                 &seq,
@@ -283,6 +285,7 @@ impl AccessLog for PgStore {
                 &e.requester,
                 &e.answerer,
                 &e.evidence_type,
+                &e.period,
                 &e.purpose,
                 &e.consent,
                 &outcome,

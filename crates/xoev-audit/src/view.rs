@@ -15,7 +15,7 @@ use time::macros::format_description;
 /// [authorities]
 /// "ags:09162000" = "Stadt Musterstadt, Kita-Gebührenstelle"
 /// [evidence_types]
-/// "income-tax-assessment-2024" = "your income-tax assessment data of 2024"
+/// "income-tax-assessment" = "your income-tax assessment data"
 /// [purposes]
 /// "kita-fee-assessment" = "Kita fee assessment"
 /// ```
@@ -116,6 +116,8 @@ pub struct AccessEvent {
     pub answerer_name: Option<String>,
     /// Evidence type id.
     pub evidence_type: String,
+    /// The period the evidence covers, if named.
+    pub period: Option<String>,
     /// What it is, in plain words.
     pub evidence: String,
     /// Purpose id.
@@ -169,6 +171,7 @@ fn fold(group: &[&Entry], names: &Names) -> Option<AccessEvent> {
         answerer_name: answerer.as_deref().map(|a| names.authority(a).to_owned()),
         answerer,
         evidence_type: first.evidence_type.clone(),
+        period: first.period.clone(),
         evidence: names.evidence(&first.evidence_type).to_owned(),
         purpose: first.purpose.clone(),
         purpose_text: names.purpose(&first.purpose).to_owned(),
@@ -194,6 +197,10 @@ fn sentence(ev: &AccessEvent) -> String {
         Some(a) => format!(" {a}"),
         None => String::new(),
     };
+    let period = match &ev.period {
+        Some(p) => format!(" of {p}"),
+        None => String::new(),
+    };
     let consent = match &ev.consent {
         Some(c) => format!("consent {c}"),
         None => "without a consent".to_owned(),
@@ -208,7 +215,7 @@ fn sentence(ev: &AccessEvent) -> String {
         ),
     };
     format!(
-        "On {when}, {} asked{whom} for {} for the purpose '{}' ({consent}). {outcome}",
+        "On {when}, {} asked{whom} for {}{period} for the purpose '{}' ({consent}). {outcome}",
         ev.requester_name, ev.evidence, ev.purpose_text
     )
 }

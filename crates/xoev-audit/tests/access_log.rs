@@ -334,3 +334,29 @@ async fn admin() -> tokio_postgres::Client {
     tokio::spawn(conn);
     client
 }
+
+/// The canonical encoding is a stored contract: changing it would make every
+/// existing log fail verification. This pins it.
+#[test]
+fn canonical_hash_is_pinned() {
+    use time::macros::datetime;
+    let who: xoev_audit::CitizenRef = "0123456789abcdef0123456789abcdef".parse().expect("ref");
+    let e = xoev_audit::Entry::chain(
+        entry(&who, "req-1", Outcome::Answered),
+        None,
+        datetime!(2026-03-01 10:15:00.123456789 UTC),
+    );
+    assert_eq!(
+        xoev_audit::timefmt::format(e.time),
+        "2026-03-01T10:15:00.123456Z"
+    );
+    assert_eq!(e.hash, e.compute_hash());
+    assert_eq!(
+        e.hash,
+        "516c95bb46d810d1ec5479399098b97f1d8471b142703b0001bd6f45710fecae"
+    );
+    // An absent field and an empty one hash differently.
+    let mut a = e.clone();
+    a.answer_message_id = Some(String::new());
+    assert_ne!(a.compute_hash(), e.hash);
+}

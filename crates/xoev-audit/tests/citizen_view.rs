@@ -74,6 +74,7 @@ fn unknown_ids_are_shown_as_they_are() {
     let anna = citizen("86095742719");
     let mut e = entry(&anna, "req-9", Outcome::Forwarded);
     e.consent = None;
+    e.period = None;
     let view = citizen_view(
         &chain(vec![(e, datetime!(2026-05-05 12:00 UTC))]),
         &Names::default(),
@@ -81,7 +82,7 @@ fn unknown_ids_are_shown_as_they_are() {
     assert_eq!(
         view[0].text,
         "On 2026-05-05 at 12:00 UTC, ags:09162000 asked bufa:9162 for \
-         income-tax-assessment-2024 for the purpose 'kita-fee-assessment' \
+         income-tax-assessment for the purpose 'kita-fee-assessment' \
          (without a consent). Answered: not yet."
     );
 }

@@ -14,7 +14,7 @@ async fn lifecycle(store: &dyn ConsentStore) {
 
     // No consent at all.
     let e = store
-        .find_valid(&anna, KITA, INCOME_2024, KITA_FEE, at)
+        .find_valid(&anna, KITA, INCOME, KITA_FEE, at)
         .await
         .expect_err("no consent yet");
     assert!(matches!(e, ConsentError::NoConsent), "{e:?}");
@@ -27,15 +27,15 @@ async fn lifecycle(store: &dyn ConsentStore) {
         .await
         .expect("register");
     let found = store
-        .find_valid(&anna, KITA, INCOME_2024, KITA_FEE, at)
+        .find_valid(&anna, KITA, INCOME, KITA_FEE, at)
         .await
         .expect("valid consent");
     assert_eq!(found, c);
 
     // Another citizen, another authority, another evidence type: none.
     for (who, req, ev) in [
-        (&bob, KITA, INCOME_2024),
-        (&anna, "ags:01001000", INCOME_2024),
+        (&bob, KITA, INCOME),
+        (&anna, "ags:01001000", INCOME),
         (&anna, KITA, "income-tax-assessment-2023"),
     ] {
         let e = store
@@ -47,7 +47,7 @@ async fn lifecycle(store: &dyn ConsentStore) {
 
     // Other purpose.
     let e = store
-        .find_valid(&anna, KITA, INCOME_2024, "housing-benefit", at)
+        .find_valid(&anna, KITA, INCOME, "housing-benefit", at)
         .await
         .expect_err("other purpose");
     assert!(matches!(&e, ConsentError::OtherPurpose { purpose } if purpose == "housing-benefit"));
@@ -58,7 +58,7 @@ async fn lifecycle(store: &dyn ConsentStore) {
         .find_valid(
             &anna,
             KITA,
-            INCOME_2024,
+            INCOME,
             KITA_FEE,
             datetime!(2026-12-31 00:00 UTC),
         )
@@ -73,7 +73,7 @@ async fn lifecycle(store: &dyn ConsentStore) {
         .find_valid(
             &anna,
             KITA,
-            INCOME_2024,
+            INCOME,
             KITA_FEE,
             datetime!(2025-12-31 23:59 UTC),
         )
@@ -95,14 +95,14 @@ async fn lifecycle(store: &dyn ConsentStore) {
     assert_eq!(r.revoked_at, Some(revoked_at));
     // Before the revocation it was valid; after it, it is not.
     store
-        .find_valid(&anna, KITA, INCOME_2024, KITA_FEE, at)
+        .find_valid(&anna, KITA, INCOME, KITA_FEE, at)
         .await
         .expect("still valid before the revocation instant");
     let e = store
         .find_valid(
             &anna,
             KITA,
-            INCOME_2024,
+            INCOME,
             KITA_FEE,
             datetime!(2026-03-03 00:00 UTC),
         )
@@ -122,7 +122,7 @@ async fn lifecycle(store: &dyn ConsentStore) {
         .find_valid(
             &anna,
             KITA,
-            INCOME_2024,
+            INCOME,
             KITA_FEE,
             datetime!(2026-03-03 00:00 UTC),
         )
@@ -221,7 +221,7 @@ async fn damaged_consents_file_fails_closed() {
         .find_valid(
             &anna,
             KITA,
-            INCOME_2024,
+            INCOME,
             KITA_FEE,
             datetime!(2026-03-01 10:15 UTC),
         )

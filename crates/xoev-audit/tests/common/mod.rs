@@ -37,7 +37,7 @@ pub fn citizen(tax_id: &str) -> CitizenRef {
 
 pub const KITA: &str = "ags:09162000";
 pub const FINANZAMT: &str = "bufa:9162";
-pub const INCOME_2024: &str = "income-tax-assessment-2024";
+pub const INCOME: &str = "income-tax-assessment";
 pub const KITA_FEE: &str = "kita-fee-assessment";
 
 pub fn consent(id: &str, who: &CitizenRef, purpose: &str) -> NewConsent {
@@ -45,7 +45,7 @@ pub fn consent(id: &str, who: &CitizenRef, purpose: &str) -> NewConsent {
         id: id.into(),
         citizen: who.clone(),
         requester: KITA.into(),
-        evidence_type: INCOME_2024.into(),
+        evidence_type: INCOME.into(),
         purpose: purpose.into(),
         valid_from: datetime!(2026-01-01 00:00 UTC),
         valid_until: datetime!(2026-12-31 00:00 UTC),
@@ -57,7 +57,8 @@ pub fn entry(who: &CitizenRef, msg: &str, outcome: Outcome) -> NewEntry {
         citizen: who.clone(),
         requester: KITA.into(),
         answerer: Some(FINANZAMT.into()),
-        evidence_type: INCOME_2024.into(),
+        evidence_type: INCOME.into(),
+        period: Some("2024".into()),
         purpose: KITA_FEE.into(),
         consent: Some("C-123".into()),
         outcome,

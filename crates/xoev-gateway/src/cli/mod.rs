@@ -1,6 +1,8 @@
 //! The subcommands. Each lives in its own file and is listed once in [`Command`].
 
 mod adapters;
+mod audit;
+mod consent;
 mod inspect;
 mod keys;
 mod schemas;
@@ -60,6 +62,10 @@ pub enum Command {
     Inspect(inspect::InspectArgs),
     /// List the schema catalogue: standard, version, namespaces, entry file.
     Schemas,
+    /// Register, revoke and list citizens' consents.
+    Consent(consent::ConsentArgs),
+    /// Verify the access log's hash chain; show a citizen's entries.
+    Audit(audit::AuditArgs),
     /// Sign a message (enveloped XML Signature, exclusive C14N, SHA-256).
     Sign(sign::SignArgs),
     /// Verify signed messages against a trust store (exit 1 with the reason if rejected).
@@ -112,6 +118,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Validate(args) => validate::run(g, args),
         Command::Inspect(args) => inspect::run(g, args),
         Command::Schemas => schemas::run(g),
+        Command::Consent(args) => consent::run(g, args),
+        Command::Audit(args) => audit::run(g, args),
         Command::Sign(args) => sign::run(g, args),
         Command::Verify(args) => verify::run(g, args),
         Command::Keys(args) => keys::run(g, args),

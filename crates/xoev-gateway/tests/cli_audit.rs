@@ -1,0 +1,379 @@
+//! `consent` and `audit` as a user runs them, against the embedded store and
+//! PostgreSQL.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use xoev_audit::{AccessLog, CitizenRef, FileStore, NewEntry, Outcome, PgStore};
+
+const SECRET: &str = "cli test secret, long enough";
+const TAX_ID: &str = "45678901234";
+const EVIDENCE: &str = "https://sr.oots.tech.ec.europa.eu/evidencetypeclassifications/ec/PLACEHOLDER-income-tax-assessment";
+const PURPOSE: &str = "urn:xoev-gateway:zweck:kita-beitrag";
+const PG_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+fn root() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}
+
+fn gateway(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_xoev-gateway"))
+        .args(args)
+        .current_dir(root())
+        .env("XOEV_CITIZEN_SECRET", SECRET)
+        .env_remove("XOEV_AUDIT_STORE")
+        .env_remove("XOEV_AUDIT_NAMES")
+        .env_remove("XOEV_AUDIT_PG_SCHEMA")
+        .output()
+        .expect("run xoev-gateway")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn citizen() -> CitizenRef {
+    let secret = xoev_audit::CitizenSecret::new(SECRET.as_bytes().to_vec()).expect("secret");
+    CitizenRef::from_tax_id(TAX_ID, &secret).expect("ref")
+}
+
+/// The demo case's three steps: requested, forwarded, answered.
+async fn demo_exchange(log: &dyn AccessLog) {
+    let step = |outcome: Outcome, answerer: Option<&str>, answer: Option<&str>| NewEntry {
+        citizen: citizen(),
+        requester: "ags:09162000".into(),
+        answerer: answerer.map(String::from),
+        evidence_type: EVIDENCE.into(),
+        period: Some("2024".into()),
+        purpose: PURPOSE.into(),
+        consent: Some("C-123".into()),
+        outcome,
+        request_message_id: "7a1c2b7e-8a44-4d0e-9b7a-0c5e2d9f2022".into(),
+        answer_message_id: answer.map(String::from),
+    };
+    log.append(step(Outcome::Requested, None, None))
+        .await
+        .expect("append");
+    log.append(step(Outcome::Forwarded, Some("fa:9198"), None))
+        .await
+        .expect("append");
+    log.append(step(Outcome::Answered, Some("fa:9198"), Some("ans-1")))
+        .await
+        .expect("append");
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+#[test]
+fn consent_commands_round_trip() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = dir.path().to_str().expect("utf-8 path");
+    let add = |id: &str| {
+        gateway(&[
+            "consent",
+            "add",
+            "--store",
+            store,
+            "--tax-id",
+            TAX_ID,
+            "--id",
+            id,
+            "--requester",
+            "ags:09162000",
+            "--evidence-type",
+            EVIDENCE,
+            "--purpose",
+            PURPOSE,
+            "--from",
+            "2026-01-01T00:00:00Z",
+            "--until",
+            "2027-01-01T00:00:00+01:00",
+        ])
+    };
+    let o = add("C-123");
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        stdout(&o).starts_with("registered: C-123"),
+        "{}",
+        stdout(&o)
+    );
+    let o = add("C-123");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("[duplicate-consent]"), "{}", stdout(&o));
+
+    let r = citizen().to_string();
+    let o = gateway(&[
+        "consent",
+        "list",
+        "--store",
+        store,
+        "--citizen",
+        &r,
+        "--format",
+        "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v[0]["id"], "C-123");
+    assert_eq!(v[0]["valid_until"], "2026-12-31T23:00:00.000000Z");
+    // The tax id is nowhere in the store.
+    let stored = std::fs::read_to_string(dir.path().join("consents.jsonl")).expect("read");
+    assert!(!stored.contains(TAX_ID));
+
+    let o = gateway(&[
+        "consent",
+        "revoke",
+        "--store",
+        store,
+        "--citizen",
+        &r,
+        "C-123",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    let o = gateway(&[
+        "consent",
+        "revoke",
+        "--store",
+        store,
+        "--citizen",
+        &r,
+        "C-123",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["kind"], "consent-already-revoked");
+    let o = gateway(&[
+        "consent",
+        "revoke",
+        "--store",
+        store,
+        "--citizen",
+        &r,
+        "C-999",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("[unknown-consent]"));
+
+    // Usage errors exit 2.
+    let o = gateway(&[
+        "consent",
+        "list",
+        "--store",
+        store,
+        "--citizen",
+        "not-a-ref",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = gateway(&["consent", "list", "--store", store]);
+    assert_eq!(o.status.code(), Some(2), "a citizen is required");
+}
+
+#[test]
+fn citizen_view_of_the_demo_case() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    runtime().block_on(demo_exchange(&FileStore::open(dir.path()).expect("open")));
+    let store = dir.path().to_str().expect("utf-8 path");
+    let o = gateway(&[
+        "audit",
+        "show",
+        "--store",
+        store,
+        "--tax-id",
+        TAX_ID,
+        "--names",
+        "config/citizen-view.toml",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let text = stdout(&o);
+    let (when, rest) = text
+        .strip_prefix("On ")
+        .and_then(|t| t.split_once(" UTC, "))
+        .expect("a sentence with a time");
+    assert_eq!(when.len(), "2026-03-01 at 10:15".len(), "{when}");
+    assert_eq!(
+        rest,
+        "Stadt Musterstadt, Kita-Gebührenstelle asked Finanzamt Musterstadt for your \
+         income-tax assessment data of 2024 for the purpose 'Kita fee assessment' \
+         (consent C-123). Answered: yes.\n"
+    );
+
+    let o = gateway(&[
+        "audit",
+        "show",
+        "--store",
+        store,
+        "--citizen",
+        &citizen().to_string(),
+        "--format",
+        "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["chain_intact"], true);
+    assert_eq!(v["events"][0]["answerer"], "fa:9198");
+    assert_eq!(v["events"][0]["entries"], serde_json::json!([1, 2, 3]));
+
+    // Another citizen sees nothing.
+    let o = gateway(&[
+        "audit",
+        "show",
+        "--store",
+        store,
+        "--citizen",
+        "0123456789abcdef0123456789abcdef",
+    ]);
+    assert_eq!(
+        stdout(&o),
+        "No authority has asked the gateway for your data.\n"
+    );
+}
+
+fn edit_line(path: &Path, n: usize, f: impl Fn(&str) -> Option<String>) {
+    let text = std::fs::read_to_string(path).expect("read");
+    let mut out = String::new();
+    for (i, line) in text.lines().enumerate() {
+        let kept = if i + 1 == n {
+            f(line)
+        } else {
+            Some(line.to_owned())
+        };
+        if let Some(l) = kept {
+            out.push_str(&l);
+            out.push('\n');
+        }
+    }
+    std::fs::write(path, out).expect("write");
+}
+
+#[test]
+fn verify_names_the_first_broken_entry_embedded() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fs = FileStore::open(dir.path()).expect("open");
+    runtime().block_on(async {
+        demo_exchange(&fs).await;
+        demo_exchange(&fs).await;
+    });
+    let store = dir.path().to_str().expect("utf-8 path");
+    let o = gateway(&["audit", "verify", "--store", store]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(
+        stdout(&o).starts_with("ok: 6 entries, head 6:"),
+        "{}",
+        stdout(&o)
+    );
+    let head = stdout(&o)
+        .trim()
+        .rsplit(' ')
+        .next()
+        .expect("head")
+        .to_owned();
+
+    // Edit entry 2: "answered" instead of "forwarded".
+    edit_line(&fs.log_path(), 2, |l| {
+        Some(l.replace("\"forwarded\"", "\"answered\""))
+    });
+    let o = gateway(&["audit", "verify", "--store", store]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).starts_with("broken: entry 2: hash-mismatch:"),
+        "{}",
+        stdout(&o)
+    );
+    let o = gateway(&[
+        "audit",
+        "show",
+        "--store",
+        store,
+        "--citizen",
+        &citizen().to_string(),
+    ]);
+    assert!(stdout(&o).contains("Warning: the access log has been tampered with"));
+
+    // Remove entry 5 (after restoring entry 2).
+    edit_line(&fs.log_path(), 2, |l| {
+        Some(l.replace("\"answered\"", "\"forwarded\""))
+    });
+    edit_line(&fs.log_path(), 5, |_| None);
+    let o = gateway(&["audit", "verify", "--store", store, "--format", "json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["first_break"]["seq"], 6);
+    assert_eq!(v["first_break"]["kind"], "seq-gap");
+
+    // Remove the tail instead: only the noted head reveals it.
+    edit_line(&fs.log_path(), 5, |_| None);
+    let o = gateway(&["audit", "verify", "--store", store]);
+    assert_eq!(o.status.code(), Some(0));
+    let o = gateway(&["audit", "verify", "--store", store, "--expect-head", &head]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).starts_with("broken: entry 5: truncated:"),
+        "{}",
+        stdout(&o)
+    );
+    let o = gateway(&[
+        "audit",
+        "verify",
+        "--store",
+        store,
+        "--expect-head",
+        "6:xyz",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "malformed head is a usage error");
+}
+
+#[test]
+fn verify_names_the_first_broken_entry_postgres() {
+    let schema = format!("xoev_audit_cli_{}", std::process::id());
+    let rt = runtime();
+    let pg = rt.block_on(async {
+        let pg = PgStore::connect(PG_URL, &schema)
+            .await
+            .expect("PostgreSQL at 127.0.0.1:5432");
+        demo_exchange(&pg).await;
+        pg
+    });
+    let o = gateway(&["audit", "verify", "--store", PG_URL, "--pg-schema", &schema]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&o),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(stdout(&o).starts_with("ok: 3 entries"), "{}", stdout(&o));
+    rt.block_on(async {
+        let (client, conn) = tokio_postgres::connect(PG_URL, tokio_postgres::NoTls)
+            .await
+            .expect("connect");
+        tokio::spawn(conn);
+        client
+            .batch_execute(&format!("DELETE FROM {schema}.access_log WHERE seq = 2"))
+            .await
+            .expect("delete");
+    });
+    let o = gateway(&["audit", "verify", "--store", PG_URL, "--pg-schema", &schema]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).starts_with("broken: entry 3: seq-gap:"),
+        "{}",
+        stdout(&o)
+    );
+    rt.block_on(pg.drop_schema()).expect("cleanup");
+}
