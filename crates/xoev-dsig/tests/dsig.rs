@@ -560,9 +560,19 @@ fn interop_documents_signed_by_xmlsec1_verify_here() {
     let p = pki();
     for (stem, method, alg) in [
         ("rsa", xoev_dsig::RSA_SHA256, SignatureAlgorithm::RsaSha256),
-        ("ec", xoev_dsig::ECDSA_SHA256, SignatureAlgorithm::EcdsaSha256),
+        (
+            "ec",
+            xoev_dsig::ECDSA_SHA256,
+            SignatureAlgorithm::EcdsaSha256,
+        ),
     ] {
-        let doc = xmlsec1_sign(&sample(), &profile_template(method), &p.key(stem), Some(&p.cert(stem)), &[]);
+        let doc = xmlsec1_sign(
+            &sample(),
+            &profile_template(method),
+            &p.key(stem),
+            Some(&p.cert(stem)),
+            &[],
+        );
         let v = verdict(&doc).unwrap_or_else(|e| panic!("{stem}: {e}\n{doc}"));
         assert_eq!(v.algorithm, alg);
         // ... and a change after signing is caught.
@@ -604,7 +614,11 @@ fn pkcs12_signer_signs_like_pem() {
     let err = Signer::from_pkcs12(&pkcs12, "wrong").expect_err("wrong password");
     assert_eq!(err.kind(), DsigErrorKind::Key);
     // A key that does not belong to the certificate.
-    let err = Signer::from_pem(&p.rsa.key_pem().expect("pem"), &p.ec.cert_pem().expect("pem")).expect_err("mismatch");
+    let err = Signer::from_pem(
+        &p.rsa.key_pem().expect("pem"),
+        &p.ec.cert_pem().expect("pem"),
+    )
+    .expect_err("mismatch");
     assert_eq!(err.kind(), DsigErrorKind::Key);
 }
 
@@ -625,10 +639,18 @@ fn trust_store_loads_a_directory_and_refuses_bad_ones() {
 #[test]
 fn malformed_xml_is_reported_by_the_byte_helpers() {
     let p = pki();
-    let err = p.signer(&p.ec).sign_bytes(b"<a><b></a>").expect_err("malformed");
+    let err = p
+        .signer(&p.ec)
+        .sign_bytes(b"<a><b></a>")
+        .expect_err("malformed");
     assert_eq!(err.kind(), DsigErrorKind::MalformedXml);
-    let result = p
-        .verifier()
-        .verify_bytes(b"<!DOCTYPE a [<!ENTITY x 'y'>]><a>&x;</a>", &xoev_core::Limits::default(), None);
-    assert_eq!(result.err().map(|e| e.kind()), Some(DsigErrorKind::MalformedXml));
+    let result = p.verifier().verify_bytes(
+        b"<!DOCTYPE a [<!ENTITY x 'y'>]><a>&x;</a>",
+        &xoev_core::Limits::default(),
+        None,
+    );
+    assert_eq!(
+        result.err().map(|e| e.kind()),
+        Some(DsigErrorKind::MalformedXml)
+    );
 }
