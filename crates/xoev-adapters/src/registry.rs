@@ -221,3 +221,68 @@ impl Translator {
         schema.validate(&doc).map_err(invalid)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::{minimisation, repo};
+
+    #[test]
+    fn the_repository_registry_has_unique_names_and_both_kinds() {
+        let config = Config::from_root(&repo()).expect("config");
+        let r = Registry::load(&config).expect("registry");
+        let names: Vec<&str> = r.list().iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "xestb-to-xnachweis",
+                "xnachweis-to-oots-edm",
+                "xnachweis-to-xestb"
+            ]
+        );
+        assert_eq!(BUILTINS.len(), 2);
+    }
+
+    #[test]
+    fn a_declarative_adapter_cannot_shadow_a_builtin() {
+        let dir = std::env::temp_dir().join(format!("xoev-adapters-{}-shadow", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        std::fs::write(
+            dir.join("x.xsl"),
+            r#"<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform"/>"#,
+        )
+        .expect("write");
+        std::fs::write(
+            dir.join("x.toml"),
+            "name = \"xnachweis-to-xestb\"\nstylesheet = \"x.xsl\"\nsource = { standard = \"XNachweis\", version = \"1.2.0\" }\ntarget = { standard = \"XEStB\", version = \"1.0.0\" }\n",
+        )
+        .expect("write");
+        let config = Config {
+            minimisation: minimisation(),
+            declarative_dir: Some(dir),
+        };
+        let err = Registry::load(&config).expect_err("duplicate");
+        assert!(
+            matches!(&err, RegistryError::Duplicate(n) if n == "xnachweis-to-xestb"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn chains_name_the_unknown_step() {
+        let r = Registry::load(&Config {
+            minimisation: minimisation(),
+            declarative_dir: None,
+        })
+        .expect("registry");
+        let err = r.chain(&["xnachweis-to-xestb", "nope"]).err();
+        assert_eq!(
+            err,
+            Some(AdapterError::UnknownAdapter {
+                name: "nope".into()
+            })
+        );
+        assert!(r.chain(&[] as &[&str]).is_err());
+    }
+}
