@@ -44,7 +44,7 @@ fn sample_loads_and_lists_inboxes() {
         r.directory().gateway().map(|g| g.id.as_str()),
         Some("xoev:gateway")
     );
-    assert_eq!(r.rules().len(), 3);
+    assert_eq!(r.rules().len(), 4);
 }
 
 #[test]
@@ -66,8 +66,8 @@ fn routes_by_municipality_when_no_reader_is_named() {
         .route(&request("ags:06611000", None, Some("06611000")))
         .unwrap();
     assert_eq!(d.rule, "evidence-request-to-responsible-tax-office");
-    assert_eq!(d.recipient, "fa:2626");
-    assert_eq!(d.queue, "xoev.inbox.fa-2626");
+    assert_eq!(d.recipient, "fa:2613");
+    assert_eq!(d.queue, "xoev.inbox.fa-2613");
     assert!(
         matches!(d.resolution, Resolution::Responsible { ref service, ref municipality }
         if service == "einkommensteuer" && municipality.as_str() == "06611000")
@@ -91,8 +91,36 @@ fn answer_goes_back_to_the_fee_office() {
     let mut input = request("fa:9198", Some("ags:09162000"), None);
     input.message_type = "DE.EvidenceResponse.0102".into();
     let d = sample().route(&input).unwrap();
-    assert_eq!(d.rule, "evidence-response-to-fee-office");
+    assert_eq!(d.rule, "evidence-answer-to-fee-office");
     assert_eq!(d.queue, "xoev.inbox.ags-09162000");
+    assert!(d.adapters.is_empty());
+
+    // The same answer in the tax office's own standard goes through the adapter.
+    let xestb = RouteInput {
+        message_type: "0102".into(),
+        standard: Some("XEStB".into()),
+        version: Some("1.0.0".into()),
+        sender: Some("fa:2613".into()),
+        reader: Some("ags:06611000".into()),
+        municipality: None,
+    };
+    let d = sample().route(&xestb).unwrap();
+    assert_eq!(d.rule, "assessment-answer-to-fee-office");
+    assert_eq!(d.adapters, vec!["xestb-to-xnachweis".to_owned()]);
+    assert_eq!(d.queue, "xoev.inbox.ags-06611000");
+}
+
+#[test]
+fn sample_rules_name_only_registered_adapters() {
+    let known = ["xnachweis-to-xestb", "xestb-to-xnachweis"];
+    let r = Router::load(&sample_dir(), &|a: &str| known.contains(&a));
+    assert!(r.is_ok(), "{}", r.unwrap_err());
+    let e = Router::load(&sample_dir(), &|_: &str| false).unwrap_err();
+    assert!(
+        e.errors().iter().all(|e| e.kind == K::UnknownAdapter),
+        "{e}"
+    );
+    assert_eq!(e.errors().len(), 3);
 }
 
 #[test]
@@ -102,7 +130,7 @@ fn named_reader_not_responsible_for_the_municipality() {
         .unwrap_err();
     assert_eq!(e.kind, R::NotResponsible);
     assert!(
-        e.message.contains("fa:2626"),
+        e.message.contains("fa:2613"),
         "names who is responsible: {e}"
     );
 }

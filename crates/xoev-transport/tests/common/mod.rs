@@ -203,9 +203,9 @@ pub async fn routes_to_the_right_inbox(t: &dyn Transport, prefix: &str) {
     let d = next(&mut inbound).await;
     assert_eq!(
         process(t, &router, prefix, d).await,
-        Routed::Forwarded("xoev.inbox.fa-2626".into())
+        Routed::Forwarded("xoev.inbox.fa-2613".into())
     );
-    let got = drain(t, &format!("{prefix}.xoev.inbox.fa-2626"), 1).await;
+    let got = drain(t, &format!("{prefix}.xoev.inbox.fa-2613"), 1).await;
     assert_eq!(got[0].0.message_id.as_deref(), Some(id3.as_str()));
     assert!(
         drain(t, &t.topology().dead_letter_queue, 0)
