@@ -1,0 +1,254 @@
+//! `keys generate`, `sign` and `verify` as a user runs them: exit codes
+//! 0 (ok) / 1 (rejected, with the reason) / 2 (usage or I/O), JSON output.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}
+
+fn gateway(args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_xoev-gateway"));
+    c.args(args).current_dir(root()).env_remove("XOEV_SCHEMAS");
+    for (k, v) in envs {
+        c.env(k, v);
+    }
+    c.output().expect("run xoev-gateway")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+const KITA: &str = "tests/samples/xnachweis/DE.EvidenceRequest.0101.synthetic-kita-einkommen.xml";
+
+fn s(p: &Path) -> String {
+    p.display().to_string()
+}
+
+/// A generated test PKI in a fresh directory.
+fn pki() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pki = dir.path().join("pki");
+    let o = gateway(&["keys", "generate", "--out", &s(&pki)], &[]);
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    for f in [
+        "ca.cert.pem",
+        "trust/ca.cert.pem",
+        "authority-rsa.key.pem",
+        "authority-ec.cert.pem",
+        "expired.cert.pem",
+    ] {
+        assert!(pki.join(f).is_file(), "{f} written");
+    }
+    (dir, pki)
+}
+
+fn sign_with(pki: &Path, stem: &str, out: &Path) {
+    let o = gateway(
+        &[
+            "sign",
+            "--key",
+            &s(&pki.join(format!("{stem}.key.pem"))),
+            "--cert",
+            &s(&pki.join(format!("{stem}.cert.pem"))),
+            "--out",
+            &s(out),
+            KITA,
+        ],
+        &[],
+    );
+    assert_eq!(
+        code(&o),
+        0,
+        "{}{}",
+        stdout(&o),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+#[test]
+fn sign_then_verify_and_every_exit_code() {
+    let (dir, pki) = pki();
+    let trust = s(&pki.join("trust"));
+    let signed = dir.path().join("signed.xml");
+    sign_with(&pki, "authority-ec", &signed);
+
+    let o = gateway(&["verify", "--trust", &trust, &s(&signed)], &[]);
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains(
+            "ok (signed by C=DE, O=XOEV Gateway Test, CN=Test Authority EC, ecdsa-sha256"
+        )
+    );
+
+    let o = gateway(
+        &["--format", "json", "verify", "--trust", &trust, &s(&signed)],
+        &[],
+    );
+    assert_eq!(code(&o), 0);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("json");
+    assert_eq!(v[0]["ok"], true);
+    assert_eq!(v[0]["algorithm"], "ecdsa-sha256");
+    assert_eq!(v[0]["signer_cert_sha256"].as_str().map(str::len), Some(64));
+
+    // Tampered after signing: rejected with the reason, exit 1.
+    let text = std::fs::read_to_string(&signed).expect("read");
+    let tampered = dir.path().join("tampered.xml");
+    std::fs::write(
+        &tampered,
+        text.replace("Finanzamt Musterstadt", "Finanzamt Boeseburg"),
+    )
+    .expect("write");
+    let o = gateway(&["verify", "--trust", &trust, &s(&tampered)], &[]);
+    assert_eq!(code(&o), 1);
+    assert!(stdout(&o).contains("[digest-mismatch]"), "{}", stdout(&o));
+
+    // Unsigned, wrong signer, expired: exit 1 with distinct kinds.
+    let o = gateway(
+        &["--format", "json", "verify", "--trust", &trust, KITA],
+        &[],
+    );
+    assert_eq!(code(&o), 1);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("json");
+    assert_eq!(v[0]["kind"], "no-signature");
+    let o = gateway(
+        &[
+            "verify",
+            "--trust",
+            &trust,
+            "--expect-subject",
+            "C=DE, O=XOEV Gateway Test, CN=Test Authority RSA",
+            &s(&signed),
+        ],
+        &[],
+    );
+    assert_eq!(code(&o), 1);
+    assert!(stdout(&o).contains("[wrong-signer]"));
+    let expired = dir.path().join("expired.xml");
+    sign_with(&pki, "expired", &expired);
+    let o = gateway(&["verify", "--trust", &trust, &s(&expired)], &[]);
+    assert_eq!(code(&o), 1);
+    assert!(stdout(&o).contains("[expired-certificate]"));
+
+    // I/O: a missing file, a missing trust store: exit 2.
+    let o = gateway(
+        &[
+            "verify",
+            "--trust",
+            &trust,
+            &s(&dir.path().join("missing.xml")),
+        ],
+        &[],
+    );
+    assert_eq!(code(&o), 2);
+    let o = gateway(
+        &[
+            "verify",
+            "--trust",
+            &s(&dir.path().join("none")),
+            &s(&signed),
+        ],
+        &[],
+    );
+    assert_eq!(code(&o), 2);
+
+    // The signed file also verifies with the xmlsec1 tool.
+    let x = Command::new("xmlsec1")
+        .args([
+            "--verify",
+            "--trusted-pem",
+            &s(&pki.join("ca.cert.pem")),
+            &s(&signed),
+        ])
+        .output()
+        .expect("xmlsec1");
+    assert!(x.status.success(), "{}", String::from_utf8_lossy(&x.stderr));
+}
+
+#[test]
+fn sign_with_pkcs12_password_from_env_or_file_never_the_command_line() {
+    let (dir, pki) = pki();
+    let p12 = dir.path().join("authority.p12");
+    let o = Command::new("openssl")
+        .args([
+            "pkcs12",
+            "-export",
+            "-inkey",
+            &s(&pki.join("authority-rsa.key.pem")),
+            "-in",
+            &s(&pki.join("authority-rsa.cert.pem")),
+            "-out",
+            &s(&p12),
+            "-passout",
+            "pass:geheim",
+        ])
+        .output()
+        .expect("openssl");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = dir.path().join("p12.xml");
+    let o = gateway(
+        &[
+            "sign",
+            "--pkcs12",
+            &s(&p12),
+            "--password-env",
+            "XOEV_TEST_P12",
+            "-o",
+            &s(&out),
+            KITA,
+        ],
+        &[("XOEV_TEST_P12", "geheim")],
+    );
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    let o = gateway(
+        &["verify", "--trust", &s(&pki.join("trust")), &s(&out)],
+        &[],
+    );
+    assert_eq!(code(&o), 0);
+    assert!(stdout(&o).contains("rsa-sha256"));
+
+    let pw = dir.path().join("pw");
+    std::fs::write(&pw, "geheim\n").expect("write");
+    let o = gateway(
+        &[
+            "sign",
+            "--pkcs12",
+            &s(&p12),
+            "--password-file",
+            &s(&pw),
+            KITA,
+        ],
+        &[],
+    );
+    assert_eq!(code(&o), 0);
+    assert!(
+        stdout(&o).contains("<ds:Signature"),
+        "signed message on stdout"
+    );
+
+    // Wrong password, no password source, no key at all: exit 2.
+    std::fs::write(&pw, "falsch\n").expect("write");
+    let o = gateway(
+        &[
+            "sign",
+            "--pkcs12",
+            &s(&p12),
+            "--password-file",
+            &s(&pw),
+            KITA,
+        ],
+        &[],
+    );
+    assert_eq!(code(&o), 2);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("wrong password"));
+    let o = gateway(&["sign", "--pkcs12", &s(&p12), KITA], &[]);
+    assert_eq!(code(&o), 2);
+    let o = gateway(&["sign", KITA], &[]);
+    assert_eq!(code(&o), 2);
+}
