@@ -150,8 +150,10 @@ impl Inner {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(StoreError::io(&path, e)),
         };
+        // A shared lock: never read a line a writer is halfway through.
+        let _lock = SharedLock::new(&file, &path)?;
         let mut out = Vec::new();
-        for (i, line) in BufReader::new(file).split(b'\n').enumerate() {
+        for (i, line) in BufReader::new(&file).split(b'\n').enumerate() {
             let line = line.map_err(|e| StoreError::io(&path, e))?;
             out.push(
                 serde_json::from_slice::<Entry>(&line).map_err(|e| Unreadable {
@@ -170,7 +172,7 @@ impl Inner {
         let path = self.consents_path();
         let mut file = open_append(&path)?;
         flock(&file, FlockOperation::LockExclusive).map_err(|e| StoreError::io(&path, e.into()))?;
-        let result = load_consents(&path)
+        let result = parse_consents(&file, &path)
             .map_err(ConsentError::from)
             .and_then(|all| f(&mut file, all));
         let _ = flock(&file, FlockOperation::Unlock);
@@ -231,6 +233,23 @@ fn read_head(file: &mut File, path: &Path, len: u64) -> Result<Option<ChainHead>
     Ok(Some(entry.head()))
 }
 
+/// A shared `flock` on a file opened for reading, released on drop.
+struct SharedLock<'a>(&'a File);
+
+impl<'a> SharedLock<'a> {
+    fn new(file: &'a File, path: &Path) -> Result<Self, StoreError> {
+        flock(file, FlockOperation::LockShared).map_err(|e| StoreError::io(path, e.into()))?;
+        Ok(Self(file))
+    }
+}
+
+impl Drop for SharedLock<'_> {
+    fn drop(&mut self) {
+        // Closing the file releases the lock anyway.
+        let _ = flock(self.0, FlockOperation::Unlock);
+    }
+}
+
 /// Opens a file for reading and appending, creating it (and syncing the
 /// directory) if needed.
 fn open_append(path: &Path) -> Result<File, StoreError> {
@@ -255,8 +274,18 @@ fn load_consents(path: &Path) -> Result<Vec<Consent>, StoreError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(StoreError::io(path, e)),
     };
+    let _lock = SharedLock::new(&file, path)?;
+    parse_consents(&file, path)
+}
+
+/// Folds the consent events of `file` (read from its start) into consents.
+fn parse_consents(file: &File, path: &Path) -> Result<Vec<Consent>, StoreError> {
+    let mut reader = file;
+    reader
+        .seek(SeekFrom::Start(0))
+        .map_err(|e| StoreError::io(path, e))?;
     let mut all: Vec<Consent> = Vec::new();
-    for (i, line) in BufReader::new(file).split(b'\n').enumerate() {
+    for (i, line) in BufReader::new(reader).split(b'\n').enumerate() {
         let line = line.map_err(|e| StoreError::io(path, e))?;
         let event: ConsentEvent =
             serde_json::from_slice(&line).map_err(|e| StoreError::Corrupt {
@@ -305,6 +334,16 @@ pub(crate) fn check_entry(e: &NewEntry) -> Result<(), StoreError> {
         ("request_message_id", Some(&e.request_message_id)),
         ("answer_message_id", e.answer_message_id.as_ref()),
     ];
+    if e.outcome
+        .to_string()
+        .parse::<crate::log::Outcome>()
+        .is_err()
+    {
+        return Err(StoreError::InvalidEntry(format!(
+            "outcome {:?}: a rejection reason is 1-64 characters of a-z, 0-9 and '-'",
+            e.outcome.to_string()
+        )));
+    }
     for (name, value) in fields {
         if let Some(v) = value {
             consent::check_field(name, v)

@@ -281,7 +281,7 @@ async fn tampering_is_detected_postgres() {
     store.drop_schema().await.expect("cleanup");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_appenders_form_one_chain_postgres() {
     // Four gateway instances (each its own pool) × 50 entries.
     let schema = unique_schema("concurrent");
@@ -359,4 +359,60 @@ fn canonical_hash_is_pinned() {
     let mut a = e.clone();
     a.answer_message_id = Some(String::new());
     assert_ne!(a.compute_hash(), e.hash);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_appenders_form_one_chain_file_store() {
+    // Two handles on one directory (as two processes would have) × 2 tasks
+    // each × 50 entries; the flock serialises them.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let handles = [
+        FileStore::open(dir.path()).expect("open"),
+        FileStore::open(dir.path()).expect("open"),
+    ];
+    let started = std::time::Instant::now();
+    let mut tasks = Vec::new();
+    for task in 0..4 {
+        let store = handles[task % 2].clone();
+        tasks.push(tokio::spawn(async move {
+            let anna = citizen("86095742719");
+            for i in 0..50 {
+                store
+                    .append(entry(&anna, &format!("t{task}-{i}"), Outcome::Requested))
+                    .await
+                    .expect("append");
+            }
+        }));
+    }
+    // Read (and verify) while the writers run: never a half-written line.
+    for _ in 0..10 {
+        let r = handles[0].verify(None).await.expect("verify");
+        assert!(r.is_intact(), "{r:?}");
+    }
+    for t in tasks {
+        t.await.expect("task");
+    }
+    eprintln!(
+        "4 × 50 concurrent appends to the embedded store: {:?}",
+        started.elapsed()
+    );
+    let report = handles[1].verify(None).await.expect("verify");
+    assert!(report.is_intact(), "{report:?}");
+    assert_eq!(report.entries, 200);
+}
+
+#[tokio::test]
+async fn rejection_reasons_must_read_back() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = FileStore::open(dir.path()).expect("open");
+    let e = entry(
+        &citizen("86095742719"),
+        "m",
+        Outcome::Rejected("No Consent".into()),
+    );
+    assert_eq!(
+        store.append(e).await.expect_err("bad reason").as_str(),
+        "invalid-entry"
+    );
+    assert_eq!(store.verify(None).await.expect("verify").entries, 0);
 }
