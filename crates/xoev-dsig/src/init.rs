@@ -46,6 +46,11 @@ thread_local! {
 pub fn init() -> Result<(), DsigError> {
     INIT.get_or_init(|| {
         xoev_schema::init();
+        // xmlSecInit installs its own external entity loader; keep the
+        // stricter local-only one of `xoev_schema::init` (measured: without
+        // this, the loader is replaced).
+        // SAFETY: reading libxml2's process-wide loader pointer.
+        let loader = unsafe { libxml::bindings::xmlGetExternalEntityLoader() };
         // SAFETY: called exactly once (OnceLock), after libxml2's global
         // initialisation and before any other xmlsec1 call by this crate;
         // these are xmlsec1's documented initialisation steps for the
@@ -62,6 +67,7 @@ pub fn init() -> Result<(), DsigError> {
             }
             // Last: the initialisation steps install the default (stderr) callback.
             xmlSecErrorsSetCallback(Some(collect_error));
+            libxml::bindings::xmlSetExternalEntityLoader(loader);
         }
         Ok(())
     })
