@@ -165,6 +165,22 @@ impl Inner {
         Ok(out)
     }
 
+    /// The readable entries matching `keep`; any unreadable record is an
+    /// error (a citizen must not be shown a silently shortened log).
+    fn select(&self, keep: impl Fn(&Entry) -> bool) -> Result<Vec<Entry>, StoreError> {
+        let mut out = Vec::new();
+        for rec in self.read_log()? {
+            let e = rec.map_err(|u| StoreError::Corrupt {
+                location: u.location,
+                detail: u.detail,
+            })?;
+            if keep(&e) {
+                out.push(e);
+            }
+        }
+        Ok(out)
+    }
+
     fn consents_locked<T>(
         &self,
         f: impl FnOnce(&mut File, Vec<Consent>) -> Result<T, ConsentError>,
@@ -361,20 +377,17 @@ impl AccessLog for FileStore {
 
     async fn entries_for(&self, citizen: &CitizenRef) -> Result<Vec<Entry>, StoreError> {
         let citizen = citizen.clone();
-        self.blocking(move |inner| {
-            let mut out = Vec::new();
-            for rec in inner.read_log()? {
-                let e = rec.map_err(|u| StoreError::Corrupt {
-                    location: u.location,
-                    detail: u.detail,
-                })?;
-                if e.citizen == citizen {
-                    out.push(e);
-                }
-            }
-            Ok(out)
-        })
-        .await
+        self.blocking(move |inner| inner.select(|e| e.citizen == citizen))
+            .await
+    }
+
+    async fn entries_for_request(
+        &self,
+        request_message_id: &str,
+    ) -> Result<Vec<Entry>, StoreError> {
+        let id = request_message_id.to_owned();
+        self.blocking(move |inner| inner.select(|e| e.request_message_id == id))
+            .await
     }
 
     async fn verify(&self, expected: Option<&ChainHead>) -> Result<ChainReport, StoreError> {

@@ -488,6 +488,12 @@ pub trait AccessLog: Send + Sync {
     /// The entries about one citizen, in chain order.
     async fn entries_for(&self, citizen: &CitizenRef) -> Result<Vec<Entry>, StoreError>;
 
+    /// The entries of one exchange (same request message id), in chain
+    /// order — e.g. to log the answer with the request's citizen, purpose
+    /// and consent.
+    async fn entries_for_request(&self, request_message_id: &str)
+    -> Result<Vec<Entry>, StoreError>;
+
     /// Walks the whole chain (see [`verify_chain`]); `expected` is a head
     /// noted earlier that must still be part of the chain.
     async fn verify(&self, expected: Option<&ChainHead>) -> Result<ChainReport, StoreError>;

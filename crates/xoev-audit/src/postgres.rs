@@ -120,6 +120,7 @@ impl PgStore {
                  prev_hash text NOT NULL,
                  hash text NOT NULL);
              CREATE INDEX IF NOT EXISTS access_log_citizen ON {s}.access_log (citizen, seq);
+             CREATE INDEX IF NOT EXISTS access_log_request ON {s}.access_log (request_message_id, seq);
              CREATE TABLE IF NOT EXISTS {s}.chain_head (
                  id smallint PRIMARY KEY CHECK (id = 1),
                  seq bigint NOT NULL,
@@ -176,6 +177,31 @@ impl PgStore {
             })
             .collect();
         Ok((entries, head))
+    }
+}
+
+impl PgStore {
+    /// Entries whose text `column` (a constant of ours, never input) equals
+    /// `value`, in chain order.
+    async fn select(&self, column: &'static str, value: &str) -> Result<Vec<Entry>, StoreError> {
+        let s = &self.schema;
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT {ENTRY_COLUMNS} FROM {s}.access_log WHERE {column} = $1 ORDER BY seq"
+                ),
+                &[&value],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                entry_from_row(r).map_err(|detail| StoreError::Corrupt {
+                    location: format!("{s}.access_log"),
+                    detail,
+                })
+            })
+            .collect()
     }
 }
 
@@ -306,24 +332,14 @@ impl AccessLog for PgStore {
     }
 
     async fn entries_for(&self, citizen: &CitizenRef) -> Result<Vec<Entry>, StoreError> {
-        let s = &self.schema;
-        let client = self.client().await?;
-        let rows = client
-            .query(
-                &format!(
-                    "SELECT {ENTRY_COLUMNS} FROM {s}.access_log WHERE citizen = $1 ORDER BY seq"
-                ),
-                &[&citizen.as_str()],
-            )
-            .await?;
-        rows.iter()
-            .map(|r| {
-                entry_from_row(r).map_err(|detail| StoreError::Corrupt {
-                    location: format!("{s}.access_log"),
-                    detail,
-                })
-            })
-            .collect()
+        self.select("citizen", citizen.as_str()).await
+    }
+
+    async fn entries_for_request(
+        &self,
+        request_message_id: &str,
+    ) -> Result<Vec<Entry>, StoreError> {
+        self.select("request_message_id", request_message_id).await
     }
 
     async fn verify(&self, expected: Option<&ChainHead>) -> Result<ChainReport, StoreError> {

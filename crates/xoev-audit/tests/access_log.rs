@@ -65,6 +65,22 @@ async fn chain_links_and_verifies_file_store() {
     let report = store.verify(None).await.expect("verify");
     assert!(report.is_intact(), "{report:?}");
     assert_eq!(report.entries, 7);
+    let exchange = store
+        .entries_for_request("msg-1")
+        .await
+        .expect("by request");
+    assert_eq!(
+        exchange.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        [3, 4],
+        "msg-1 is entries 3 (requested) and 4 (answered)"
+    );
+    assert!(
+        store
+            .entries_for_request("nope")
+            .await
+            .expect("by request")
+            .is_empty()
+    );
     assert_eq!(report.head, Some(e7.head()));
 
     // Nothing but the pseudonymous reference is stored about the citizen.
@@ -228,6 +244,24 @@ async fn tampering_is_detected_postgres() {
     let s = store.schema().to_owned();
     append_n(&store, 6).await;
     assert!(store.verify(None).await.expect("verify").is_intact());
+    let exchange = store
+        .entries_for_request("msg-1")
+        .await
+        .expect("by request");
+    assert_eq!(exchange.iter().map(|e| e.seq).collect::<Vec<_>>(), [3, 4]);
+    assert_eq!(exchange[1].outcome, Outcome::Answered);
+    let anna = store
+        .entries_for(&citizen("86095742719"))
+        .await
+        .expect("by citizen");
+    assert_eq!(anna.len(), 6);
+    assert!(
+        store
+            .entries_for(&citizen("47036892816"))
+            .await
+            .expect("by citizen")
+            .is_empty()
+    );
     let admin = admin().await;
 
     // Edit one entry.
