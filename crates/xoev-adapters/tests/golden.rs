@@ -118,3 +118,43 @@ fn inline_evidence(out: &[u8]) -> Option<Vec<u8>> {
         .decode(text[inner..end].trim())
         .ok()
 }
+
+/// Workers share one registry and translator: the same cases from several
+/// threads give the same bytes as one thread (libxml2/libxslt global state).
+#[test]
+fn translations_from_several_threads_agree() {
+    let root = repo();
+    let catalogue = Arc::new(Catalogue::load(root.join("schemas")).expect("catalogue"));
+    let translator = Translator::new(Validator::new(catalogue, Limits::default()));
+    let registry = Registry::load(&Config::from_root(&root).expect("config")).expect("registry");
+    let mut jobs = Vec::new();
+    for dir in cases() {
+        let text = std::fs::read_to_string(dir.join("case.toml")).expect("case.toml");
+        let mut case: Case = toml::from_str(&text).expect("case");
+        if let Some(r) = &case.context.request {
+            case.context.request = Some(dir.join(r));
+        }
+        let ctx = case
+            .context
+            .into_context(OffsetDateTime::UNIX_EPOCH, Uuid::nil())
+            .expect("context");
+        let input = std::fs::read(dir.join(&case.input)).expect("input");
+        let chain = registry.chain(&case.adapters).expect("chain");
+        let expected = translator.run(&chain, &input, &ctx).expect("translates");
+        jobs.push((chain, input, ctx, expected));
+    }
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let jobs = &jobs;
+            let translator = &translator;
+            s.spawn(move || {
+                for round in 0..25 {
+                    for (i, (chain, input, ctx, expected)) in jobs.iter().enumerate() {
+                        let out = translator.run(chain, input, ctx).expect("translates");
+                        assert_eq!(&out, expected, "thread {t} round {round} case {i}");
+                    }
+                }
+            });
+        }
+    });
+}
