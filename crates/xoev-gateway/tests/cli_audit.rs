@@ -166,6 +166,14 @@ fn consent_commands_round_trip() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stdout(&o).contains("[unknown-consent]"));
 
+    // A store that does not exist is an error, not an empty log.
+    let missing = dir.path().join("typo");
+    let missing = missing.to_str().expect("utf-8 path");
+    let o = gateway(&["audit", "verify", "--store", missing]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no store directory"));
+    assert!(!dir.path().join("typo").exists());
+
     // Usage errors exit 2.
     let o = gateway(&[
         "consent",

@@ -22,8 +22,19 @@ pub struct StoreArgs {
 }
 
 impl StoreArgs {
-    /// Opens the store.
+    /// Opens an existing store (a missing directory is an error, not an
+    /// empty log).
     pub async fn open(&self) -> anyhow::Result<Arc<dyn AuditStore>> {
+        let is_url =
+            self.store.starts_with("postgres://") || self.store.starts_with("postgresql://");
+        if !is_url && !std::path::Path::new(&self.store).is_dir() {
+            anyhow::bail!("no store directory {}", self.store);
+        }
+        self.open_or_create().await
+    }
+
+    /// Opens the store, creating the directory of an embedded store.
+    pub async fn open_or_create(&self) -> anyhow::Result<Arc<dyn AuditStore>> {
         xoev_audit::open(&self.store, Some(&self.pg_schema))
             .await
             .with_context(|| format!("cannot open the store {}", self.store))

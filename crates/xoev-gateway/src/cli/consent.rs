@@ -95,7 +95,7 @@ pub fn run(g: &Global, args: &ConsentArgs) -> anyhow::Result<Outcome> {
             };
             let result = rt.block_on(async {
                 store
-                    .open()
+                    .open_or_create()
                     .await?
                     .register(new)
                     .await
