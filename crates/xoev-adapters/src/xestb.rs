@@ -2,7 +2,6 @@
 //! (`schemas/xestb/1.0.0/xestb.xsd`): names, the message frame with the XÖV
 //! base header, and the parsed assessment answer.
 
-use crate::context::Context;
 use crate::error::AdapterError;
 use crate::minimise::{AssessmentField, parse_cents};
 use crate::xml::{Reader, Writer};
@@ -30,7 +29,7 @@ pub(crate) const PREFIXES: &[(&str, &str)] = &[
 ];
 
 /// Opens a message root with the XÖV attributes.
-pub(crate) fn open_message(w: &mut Writer, root: &str, _ctx: &Context) {
+pub(crate) fn open_message(w: &mut Writer, root: &str) {
     w.open(
         &format!("xestb:{root}"),
         &[

@@ -57,7 +57,7 @@ impl Reader {
         format!("{{{ns}}}{}", self.root.get_name())
     }
 
-    /// The root's local name and namespace.
+    /// Whether the root element is `{namespace}local`.
     pub(crate) fn root_is(&self, namespace: &str, local: &str) -> bool {
         self.root.get_name() == local
             && self

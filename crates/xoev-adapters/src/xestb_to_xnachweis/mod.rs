@@ -4,8 +4,8 @@
 //! minimised to what the request's purpose allows.
 //!
 //! Needs the original request's facts in [`Context::request`]:
-//! - correlation: the answer must refer to that request, be for its year
-//!   and name its tax id, else [`AdapterError::CorrelationMismatch`],
+//! - correlation: the answer must be addressed to the authority that asked,
+//!   refer to that request, be for its year and name its tax id, else [`AdapterError::CorrelationMismatch`],
 //!   [`AdapterError::YearMismatch`], [`AdapterError::TaxIdMismatch`];
 //! - minimisation: the allowance of (evidence type, purpose) decides which
 //!   assessment fields pass; none configured → [`AdapterError::PurposeNotAllowed`].
@@ -81,10 +81,18 @@ impl Adapter for XEStBToXNachweis {
                 what: "the original evidence request (request)".into(),
             })?;
         let answer = xestb::read_answer(input, NAME)?;
-        let original = match &answer {
-            Answer::Assessment(a) => &a.original_request,
-            Answer::Failure(f) => &f.original_request,
+        let (original, reader) = match &answer {
+            Answer::Assessment(a) => (&a.original_request, &a.reader),
+            Answer::Failure(f) => (&f.original_request, &f.reader),
         };
+        // The answer goes to the authority that asked, nowhere else.
+        if reader.id != facts.author.id {
+            return Err(AdapterError::CorrelationMismatch {
+                field: "nachrichtenkopf.g2g/leser/kennung".into(),
+                expected: facts.author.id.clone(),
+                found: reader.id.clone(),
+            });
+        }
         if *original != facts.request_id {
             return Err(AdapterError::CorrelationMismatch {
                 field: "bezug/ursprungsanfrage".into(),

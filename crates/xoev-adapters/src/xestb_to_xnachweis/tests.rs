@@ -175,6 +175,17 @@ fn answer_to_another_request_is_refused() {
 }
 
 #[test]
+fn answer_addressed_to_another_authority_is_refused() {
+    let input = text(KASSEL_ANS).replace(
+        "<bn-beh:kennung>ags:06611000</bn-beh:kennung>",
+        "<bn-beh:kennung>ags:06412000</bn-beh:kennung>",
+    );
+    let err = run(&input, &ctx_for(KASSEL_REQ)).expect_err("must fail");
+    assert_eq!(err.as_str(), "correlation-mismatch");
+    assert_eq!(err.field(), Some("nachrichtenkopf.g2g/leser/kennung"));
+}
+
+#[test]
 fn without_the_original_request_nothing_is_translated() {
     let err = run(&text(KASSEL_ANS), &ctx()).expect_err("must fail");
     assert_eq!(err.as_str(), "missing-context");
