@@ -654,3 +654,44 @@ fn malformed_xml_is_reported_by_the_byte_helpers() {
         Some(DsigErrorKind::MalformedXml)
     );
 }
+
+#[test]
+fn intermediate_ca_chain_is_sent_and_verified() {
+    let p = pki();
+    let sub = p.ca.issue_ca("XOEV Test Sub CA").expect("sub ca");
+    let leaf = sub
+        .issue(
+            "Authority via Sub CA",
+            xoev_dsig::pki::KeyKind::EcP256,
+            -1,
+            365,
+        )
+        .expect("leaf");
+    let mut chain_pem = leaf.cert_pem().expect("pem");
+    chain_pem.extend(sub.issued.cert_pem().expect("pem"));
+    let signer = Signer::from_pem(&leaf.key_pem().expect("pem"), &chain_pem).expect("signer");
+    let signed = signed_sample(&signer);
+    assert_eq!(
+        signed.matches("<ds:X509Certificate>").count(),
+        2,
+        "leaf and intermediate sent"
+    );
+    // The trust store holds only the root; the signer is the leaf, not the sub CA.
+    let v = verdict(&signed).expect("chains through the intermediate");
+    assert_eq!(
+        v.signer_subject,
+        "C=DE, O=XOEV Gateway Test, CN=Authority via Sub CA"
+    );
+    let (ok, out) = xmlsec1_verify(&signed, &["--enabled-key-data", "x509"]);
+    assert!(ok, "xmlsec1 builds the same chain: {out}");
+    // Without the intermediate the chain cannot be built.
+    let alone = Signer::from_pem(
+        &leaf.key_pem().expect("pem"),
+        &leaf.cert_pem().expect("pem"),
+    )
+    .expect("signer");
+    assert_eq!(
+        kind(&signed_sample(&alone)),
+        DsigErrorKind::UntrustedCertificate
+    );
+}
