@@ -386,6 +386,17 @@ fn wrapping_by_id_reference_to_the_header_is_refused() {
     );
     assert_eq!(kind(&evil), DsigErrorKind::ReferenceNotWholeDocument);
 
+    // A namespaced URI attribute before URI="" (xmlsec1 reads the first
+    // attribute named URI, whatever its namespace).
+    let ours = signed_sample(&p.signer(&p.ec));
+    let sneaky = ours.replacen(
+        "<ds:Reference URI=\"\"",
+        "<ds:Reference xmlns:foo=\"urn:foo\" foo:URI=\"#kopf\" URI=\"\"",
+        1,
+    );
+    assert_ne!(sneaky, ours);
+    assert_eq!(kind(&sneaky), DsigErrorKind::ReferenceNotWholeDocument);
+
     // A second element with the same id, the reference pointing at it.
     let dup = evil.replacen("<xn-de:lang", "<xn-bk:nachrichtenkopf xmlns:xn-bk=\"urn:xoev-de:bva:standard:xnachweis:schema:xnachweis-baukasten\" id=\"kopf\"/><xn-de:lang", 1);
     assert_eq!(kind(&dup), DsigErrorKind::ReferenceNotWholeDocument);
