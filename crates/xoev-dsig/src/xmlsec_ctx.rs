@@ -125,7 +125,7 @@ pub(crate) enum Status {
 pub(crate) enum Restriction {
     /// The gateway profile with this signature algorithm.
     Profile(SignatureAlgorithm),
-    /// xmlsec1's defaults (relaxed test mode only).
+    /// xmlsec1's defaults, but same-document references only (relaxed test mode only).
     Defaults,
 }
 
@@ -162,6 +162,12 @@ impl DsigCtx {
             ));
         }
         let this = Self(ctx);
+        // Never local files or the network, in any mode.
+        // SAFETY: ctx is live.
+        unsafe {
+            (*ctx).enabledReferenceUris =
+                xs::xmlSecTransformUriTypeEmpty | xs::xmlSecTransformUriTypeSameDocument;
+        }
         if let Restriction::Profile(alg) = restriction {
             // SAFETY: ctx is live; the klass getters return static descriptors.
             let rc = unsafe {
