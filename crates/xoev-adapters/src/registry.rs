@@ -236,7 +236,6 @@ mod tests {
             names,
             [
                 "xestb-to-xnachweis",
-                "xnachweis-response-to-oots-edm",
                 "xnachweis-to-oots-edm",
                 "xnachweis-to-xestb"
             ]

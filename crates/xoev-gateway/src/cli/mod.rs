@@ -5,6 +5,8 @@ mod audit;
 mod consent;
 mod inspect;
 mod keys;
+mod route;
+mod routing;
 mod schemas;
 mod sign;
 mod translate;
@@ -77,6 +79,11 @@ pub enum Command {
     Translate(translate::TranslateArgs),
     /// List the adapter registry: built-in and declarative adapters.
     Adapters(translate::AdapterConfigArgs),
+    /// Dry run: which routing rule matches a message, its recipient, adapter
+    /// chain and destination queue, or why nothing matches.
+    Route(route::RouteArgs),
+    /// Routing configuration: `routing check` validates it without running.
+    Routing(routing::RoutingArgs),
 }
 
 /// What a subcommand concluded; maps to the process exit code.
@@ -125,6 +132,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Keys(args) => keys::run(g, args),
         Command::Translate(args) => translate::run(g, args),
         Command::Adapters(args) => adapters::run(g, args),
+        Command::Route(args) => route::run(g, args),
+        Command::Routing(args) => routing::run(g, args),
     }
 }
 

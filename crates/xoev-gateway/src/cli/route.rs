@@ -1,0 +1,147 @@
+//! `xoev-gateway route [--routing DIR] [--municipality AGS] FILE`
+
+use super::routing::RoutingDirArgs;
+use super::{Format, Global, Outcome, read_input};
+use clap::Args;
+use std::path::PathBuf;
+use xoev_core::Message;
+use xoev_routing::{Resolution, RouteDecision, RouteError, RouteInput};
+
+/// Arguments of `route`.
+#[derive(Debug, Args)]
+pub struct RouteArgs {
+    #[command(flatten)]
+    pub routing: RoutingDirArgs,
+    /// The case's municipality key (AGS, 8 digits), for routing by responsibility.
+    #[arg(long, value_name = "AGS")]
+    pub municipality: Option<String>,
+    /// The message (`-` reads stdin).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+}
+
+/// Dry run: which rule matches the message, whom it goes to, through which
+/// adapters, into which queue — or why nothing matches (exit 1).
+pub fn run(g: &Global, args: &RouteArgs) -> anyhow::Result<Outcome> {
+    let file = args.file.display();
+    let router = match args.routing.load() {
+        Ok(Ok(r)) => r,
+        Ok(Err(errors)) => {
+            eprintln!("{errors}");
+            eprintln!("(run `xoev-gateway routing check` for details)");
+            return Ok(Outcome::IoError);
+        }
+        Err(e) => {
+            eprintln!("cannot load the adapter registry: {e:#}");
+            return Ok(Outcome::IoError);
+        }
+    };
+    let bytes = match read_input(&args.file) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("{file}: cannot read: {e}");
+            return Ok(Outcome::IoError);
+        }
+    };
+    let message = match Message::parse(bytes, &g.limits())
+        .and_then(|m| m.require_header().map(|_| ()).map(|()| m))
+    {
+        Ok(m) => m,
+        Err(e) => {
+            match g.format {
+                Format::Json => println!(
+                    "{}",
+                    serde_json::json!({"ok": false, "file": args.file, "kind": e.kind.as_str(), "error": e.to_string()})
+                ),
+                Format::Text => println!("{file}: [{}] {e}", e.kind.as_str()),
+            }
+            return Ok(Outcome::Rejected);
+        }
+    };
+    let Some(h) = &message.header else {
+        return Ok(Outcome::Rejected);
+    };
+    let input = RouteInput {
+        message_type: h.message_type.code.clone(),
+        standard: message.standard.clone(),
+        version: message.version.clone(),
+        sender: h.author.as_ref().map(|a| a.key()),
+        reader: h.reader.as_ref().map(|a| a.key()),
+        municipality: args.municipality.clone(),
+    };
+    match (router.route(&input), g.format) {
+        (Ok(d), Format::Text) => {
+            print_decision(&file.to_string(), &d);
+            Ok(Outcome::Ok)
+        }
+        (Ok(d), Format::Json) => {
+            let json = serde_json::json!({"ok": true, "file": args.file, "decision": d});
+            println!("{}", serde_json::to_string_pretty(&json)?);
+            Ok(Outcome::Ok)
+        }
+        (Err(e), Format::Text) => {
+            print_error(&file.to_string(), &input, &e);
+            Ok(Outcome::Rejected)
+        }
+        (Err(e), Format::Json) => {
+            let json = serde_json::json!({
+                "ok": false,
+                "file": args.file,
+                "kind": e.kind.as_str(),
+                "error": e.message,
+                "near_misses": e.near_misses,
+            });
+            println!("{}", serde_json::to_string_pretty(&json)?);
+            Ok(Outcome::Rejected)
+        }
+    }
+}
+
+fn print_decision(file: &str, d: &RouteDecision) {
+    let how = match &d.resolution {
+        Resolution::Reader => "the reader named in the header".to_owned(),
+        Resolution::Responsible {
+            service,
+            municipality,
+        } => format!("responsible for {service} in {municipality}"),
+        Resolution::Fixed => "fixed by the rule".to_owned(),
+    };
+    let adapters = if d.adapters.is_empty() {
+        "none (forwarded unchanged)".to_owned()
+    } else {
+        d.adapters.join(" → ")
+    };
+    println!("{file}: routed");
+    println!(
+        "  rule:       {} ({}, priority {})",
+        d.rule,
+        d.rule_location.short(),
+        d.priority
+    );
+    println!("  recipient:  {} {} ({how})", d.recipient, d.recipient_name);
+    println!("  adapters:   {adapters}");
+    println!("  queue:      {}", d.queue);
+}
+
+fn print_error(file: &str, input: &RouteInput, e: &RouteError) {
+    println!("{file}: [{}] {}", e.kind.as_str(), e.message);
+    let opt = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
+    println!(
+        "  message:    type {}, {} {}, from {}, to {}, municipality {}",
+        input.message_type,
+        opt(&input.standard),
+        opt(&input.version),
+        opt(&input.sender),
+        opt(&input.reader),
+        opt(&input.municipality)
+    );
+    if !e.near_misses.is_empty() {
+        println!("  closest rules:");
+        for m in &e.near_misses {
+            println!("    {} ({}):", m.rule, m.location.short());
+            for why in &m.mismatches {
+                println!("      - {why}");
+            }
+        }
+    }
+}

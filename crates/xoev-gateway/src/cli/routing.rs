@@ -1,0 +1,121 @@
+//! `xoev-gateway routing check [--routing DIR]`
+
+use super::translate::AdapterConfigArgs;
+use super::{Format, Global, Outcome};
+use clap::{Args, Subcommand};
+use std::path::{Path, PathBuf};
+use xoev_routing::{ConfigErrors, Router};
+
+/// Where the routing configuration is, and the adapters it may name.
+#[derive(Debug, Args)]
+pub struct RoutingDirArgs {
+    /// Routing directory: authorities.toml, access.toml and rule files
+    /// [default: ./routing if it has authorities.toml, else the repository's routing/]
+    #[arg(long, env = "XOEV_ROUTING", value_name = "DIR")]
+    pub routing: Option<PathBuf>,
+    #[command(flatten)]
+    pub adapters: AdapterConfigArgs,
+}
+
+impl RoutingDirArgs {
+    /// The routing directory in use.
+    pub fn dir(&self) -> PathBuf {
+        if let Some(d) = &self.routing {
+            return d.clone();
+        }
+        if Path::new("routing/authorities.toml").is_file() {
+            return PathBuf::from("routing");
+        }
+        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../routing"))
+    }
+
+    /// Loads and checks the routing configuration against the adapter
+    /// registry. `Ok(Err(_))`: the configuration is wrong; `Err(_)`: the
+    /// adapter registry could not be loaded.
+    pub fn load(&self) -> anyhow::Result<Result<Router, ConfigErrors>> {
+        let registry = self.adapters.registry()?;
+        let names: Vec<String> = registry.list().iter().map(|a| a.name.clone()).collect();
+        let known = |a: &str| names.iter().any(|n| n == a);
+        Ok(Router::load(&self.dir(), &known))
+    }
+}
+
+/// Arguments of `routing`.
+#[derive(Debug, Args)]
+pub struct RoutingArgs {
+    #[command(subcommand)]
+    pub command: RoutingCommand,
+}
+
+/// The `routing` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum RoutingCommand {
+    /// Check the routing configuration without running anything: prints
+    /// every error with file and line (exit 1 if there is one).
+    Check(RoutingDirArgs),
+}
+
+/// Runs `routing …`.
+pub fn run(g: &Global, args: &RoutingArgs) -> anyhow::Result<Outcome> {
+    match &args.command {
+        RoutingCommand::Check(dir) => check(g, dir),
+    }
+}
+
+fn check(g: &Global, args: &RoutingDirArgs) -> anyhow::Result<Outcome> {
+    let dir = args.dir();
+    let loaded = match args.load() {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("cannot load the adapter registry: {e:#}");
+            return Ok(Outcome::IoError);
+        }
+    };
+    match (loaded, g.format) {
+        (Ok(r), Format::Text) => {
+            println!(
+                "{}: ok ({} authorities, {} rules, {} access rules)",
+                dir.display(),
+                r.directory().authorities().len(),
+                r.rules().len(),
+                r.access_rules().len()
+            );
+            Ok(Outcome::Ok)
+        }
+        (Ok(r), Format::Json) => {
+            let json = serde_json::json!({
+                "ok": true,
+                "dir": dir,
+                "authorities": r.directory().authorities(),
+                "rules": r.rules(),
+                "access": r.access_rules(),
+            });
+            println!("{}", serde_json::to_string_pretty(&json)?);
+            Ok(Outcome::Ok)
+        }
+        (Err(errors), Format::Text) => {
+            for e in errors.errors() {
+                println!("{e}");
+            }
+            println!("{}: {} error(s)", dir.display(), errors.errors().len());
+            Ok(Outcome::Rejected)
+        }
+        (Err(errors), Format::Json) => {
+            let errors: Vec<_> = errors
+                .errors()
+                .iter()
+                .map(|e| {
+                    serde_json::json!({
+                        "kind": e.kind.as_str(),
+                        "file": e.file,
+                        "line": e.line,
+                        "message": e.message,
+                    })
+                })
+                .collect();
+            let json = serde_json::json!({"ok": false, "dir": dir, "errors": errors});
+            println!("{}", serde_json::to_string_pretty(&json)?);
+            Ok(Outcome::Rejected)
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! `route` (dry run) and `routing check` as a user runs them, on the
+//! shipped routing/ sample and on broken copies of it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}
+
+fn gateway(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_xoev-gateway"))
+        .args(args)
+        .current_dir(root())
+        .env_remove("XOEV_ROUTING")
+        .env_remove("XOEV_CONFIG_ROOT")
+        .output()
+        .expect("run xoev-gateway")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout).expect("JSON on stdout")
+}
+
+const MUSTERSTADT: &str =
+    "tests/samples/xnachweis/DE.EvidenceRequest.0101.synthetic-kita-einkommen.xml";
+const XESTB_KASSEL: &str =
+    "tests/samples/xestb/xestb.bescheiddatenAntwort.0102.kassel-zusammenveranlagung.xml";
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("xoev-cli-route-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp");
+    dir
+}
+
+/// A copy of routing/ with `edit` applied to rules.toml.
+fn broken_routing(name: &str, edit: impl Fn(String) -> String) -> PathBuf {
+    let dir = temp_dir(name);
+    for f in ["authorities.toml", "access.toml", "rules.toml"] {
+        let text = std::fs::read_to_string(root().join("routing").join(f)).expect("read");
+        let text = if f == "rules.toml" { edit(text) } else { text };
+        std::fs::write(dir.join(f), text).expect("write");
+    }
+    dir
+}
+
+#[test]
+fn route_by_named_reader() {
+    let o = gateway(&["route", MUSTERSTADT]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("rule:       evidence-request-to-named-tax-office (rules.toml:"),
+        "{out}"
+    );
+    assert!(
+        out.contains("recipient:  fa:9198 Finanzamt Musterstadt"),
+        "{out}"
+    );
+    assert!(out.contains("adapters:   xnachweis-to-xestb"), "{out}");
+    assert!(out.contains("queue:      xoev.inbox.fa-9198"), "{out}");
+}
+
+#[test]
+fn route_answer_through_adapter_as_json() {
+    let o = gateway(&["--format", "json", "route", XESTB_KASSEL]);
+    assert_eq!(o.status.code(), Some(0));
+    let j = json(&o);
+    assert_eq!(j["ok"], true);
+    assert_eq!(j["decision"]["rule"], "assessment-answer-to-fee-office");
+    assert_eq!(j["decision"]["recipient"], "ags:06611000");
+    assert_eq!(j["decision"]["adapters"][0], "xestb-to-xnachweis");
+    assert_eq!(j["decision"]["queue"], "xoev.inbox.ags-06611000");
+    assert!(j["decision"]["rule_location"]["line"].as_u64().unwrap_or(0) > 1);
+}
+
+#[test]
+fn route_by_municipality_when_no_reader() {
+    let text = std::fs::read_to_string(root().join(MUSTERSTADT)).expect("read");
+    let start = text.find("<bn-g2g:leser>").expect("leser");
+    let end = text.find("</bn-g2g:leser>").expect("leser end") + "</bn-g2g:leser>".len();
+    let mut text = text;
+    text.replace_range(start..end, "");
+    let file = temp_dir("noreader").join("request.xml");
+    std::fs::write(&file, text).expect("write");
+    let file = file.to_str().expect("utf-8 path");
+
+    let o = gateway(&["route", "--municipality", "06411000", file]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("evidence-request-to-responsible-tax-office"),
+        "{out}"
+    );
+    assert!(
+        out.contains("fa:2607 Finanzamt Darmstadt (responsible for einkommensteuer in 06411000)"),
+        "{out}"
+    );
+
+    let o = gateway(&["--format", "json", "route", file]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(json(&o)["kind"], "not-responsible");
+}
+
+#[test]
+fn route_explains_a_miss() {
+    let text = std::fs::read_to_string(root().join(MUSTERSTADT)).expect("read");
+    let file = temp_dir("miss").join("request.xml");
+    std::fs::write(
+        &file,
+        text.replace("version=\"1.2.0\"", "version=\"1.1.0\""),
+    )
+    .expect("write");
+    let o = gateway(&["route", file.to_str().expect("utf-8 path")]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    assert!(out.contains("[no-route] no rule matches"), "{out}");
+    assert!(out.contains("closest rules:"), "{out}");
+    assert!(
+        out.contains("version is \"1.1.0\", the rule wants \"1.2.0\""),
+        "{out}"
+    );
+
+    let o = gateway(&[
+        "--format",
+        "json",
+        "route",
+        file.to_str().expect("utf-8 path"),
+    ]);
+    let j = json(&o);
+    assert_eq!(j["kind"], "no-route");
+    assert_eq!(
+        j["near_misses"][0]["rule"],
+        "evidence-request-to-named-tax-office"
+    );
+}
+
+#[test]
+fn route_rejects_unknown_sender_and_non_xoev_input() {
+    let o = gateway(&[
+        "route",
+        "tests/samples/xbeteiligung/example402FromCockpit.xml",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("[unknown-sender]"));
+    let file = temp_dir("junk").join("junk.xml");
+    std::fs::write(&file, "<a>no header</a>").expect("write");
+    let o = gateway(&["route", file.to_str().expect("utf-8 path")]);
+    assert_eq!(o.status.code(), Some(1));
+    let o = gateway(&["route", "does/not/exist.xml"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn routing_check_sample_is_ok() {
+    let o = gateway(&["routing", "check"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(stdout(&o).contains("ok (9 authorities, 4 rules, 2 access rules)"));
+}
+
+#[test]
+fn routing_check_prints_every_error_with_line() {
+    let dir = broken_routing("broken", |rules| {
+        rules
+            .replace(
+                "adapters = [\"xnachweis-to-xestb\"]",
+                "adapters = [\"no-such-adapter\"]",
+            )
+            .replace(
+                "recipient = \"reader\"\nadapters = []",
+                "recipient = \"fa:0000\"\nadapters = []",
+            )
+    });
+    let dir_s = dir.to_str().expect("utf-8 path");
+    let o = gateway(&["routing", "check", "--routing", dir_s]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    assert_eq!(out.matches("[unknown-adapter]").count(), 2, "{out}");
+    assert_eq!(out.matches("[unknown-authority]").count(), 1, "{out}");
+    assert!(out.contains("rules.toml:28: [unknown-adapter]"), "{out}");
+    assert!(out.contains(": 3 error(s)"), "{out}");
+
+    let o = gateway(&["--format", "json", "routing", "check", "--routing", dir_s]);
+    let j = json(&o);
+    assert_eq!(j["ok"], false);
+    assert_eq!(j["errors"].as_array().map(Vec::len), Some(3));
+    assert_eq!(j["errors"][0]["kind"], "unknown-adapter");
+    assert_eq!(j["errors"][0]["line"], 28);
+
+    // `route` refuses to run on a broken configuration.
+    let o = gateway(&["route", "--routing", dir_s, MUSTERSTADT]);
+    assert_eq!(o.status.code(), Some(2));
+    std::fs::remove_dir_all(Path::new(&dir)).ok();
+}
