@@ -201,3 +201,25 @@ mod tests {
         assert!(check_ags("0661100x").is_err());
     }
 }
+
+#[cfg(test)]
+mod file_tests {
+    use super::*;
+
+    fn from(text: &str) -> Result<Context, String> {
+        let file: ContextFile = toml::from_str(text).map_err(|e| e.to_string())?;
+        file.into_context(OffsetDateTime::UNIX_EPOCH, Uuid::nil())
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn context_files_are_checked() {
+        let c = from("now = \"2025-03-03T09:31:00+01:00\"\nmunicipality = \"06611000\"\n")
+            .expect("valid");
+        assert_eq!(c.timestamp(), "2025-03-03T08:31:00Z", "normalised to UTC");
+        assert_eq!(c.municipality.as_deref(), Some("06611000"));
+        assert!(from("now = \"yesterday\"\n").is_err_and(|e| e.contains("now")));
+        assert!(from("municipality = \"Kassel\"\n").is_err_and(|e| e.contains("AGS")));
+        assert!(from("tomorrow = 1\n").is_err_and(|e| e.contains("unknown field")));
+    }
+}

@@ -236,6 +236,7 @@ mod tests {
             names,
             [
                 "xestb-to-xnachweis",
+                "xnachweis-response-to-oots-edm",
                 "xnachweis-to-oots-edm",
                 "xnachweis-to-xestb"
             ]

@@ -81,12 +81,14 @@ pub(crate) fn is_dsig(node: NodePtr, local: &str) -> bool {
     namespace(node).as_deref() == Some(DSIG_NS) && local_name(node) == local
 }
 
-/// The value of the attribute `name` without namespace, `None` if absent.
+/// The value of the first attribute with local name `name`, whatever its
+/// namespace (`None` if absent) — the same lookup xmlsec1 uses
+/// (`xmlGetProp`), so the profile checks exactly the value xmlsec1 acts on.
 pub(crate) fn attr(node: NodePtr, name: &CStr) -> Option<String> {
-    // SAFETY: xmlHasNsProp with a NULL namespace finds the un-namespaced
-    // attribute; xmlNodeGetContent returns a string we own and free.
+    // SAFETY: xmlHasProp returns an attribute owned by the node or null;
+    // xmlNodeGetContent returns a string we own and free.
     unsafe {
-        let prop = xml::xmlHasNsProp(node, name.as_ptr().cast(), std::ptr::null());
+        let prop = xml::xmlHasProp(node, name.as_ptr().cast());
         if prop.is_null() {
             return None;
         }

@@ -148,6 +148,41 @@ impl TestCa {
         })
     }
 
+    /// Issues a subordinate CA (ECDSA P-256) signed by this CA.
+    pub fn issue_ca(&self, cn: &str) -> Result<TestCa, DsigError> {
+        let key = generate_key(KeyKind::EcP256)?;
+        let mut b = X509Builder::new()?;
+        b.set_version(2)?;
+        let sn = serial()?;
+        b.set_serial_number(&sn)?;
+        let n = name(cn)?;
+        b.set_subject_name(&n)?;
+        b.set_issuer_name(self.issued.cert.subject_name())?;
+        b.set_pubkey(&key)?;
+        let nb = time(-1)?;
+        b.set_not_before(&nb)?;
+        let na = time(10 * 365)?;
+        b.set_not_after(&na)?;
+        b.append_extension(BasicConstraints::new().critical().ca().pathlen(0).build()?)?;
+        b.append_extension(
+            KeyUsage::new()
+                .critical()
+                .key_cert_sign()
+                .crl_sign()
+                .build()?,
+        )?;
+        let ski =
+            SubjectKeyIdentifier::new().build(&b.x509v3_context(Some(&self.issued.cert), None))?;
+        b.append_extension(ski)?;
+        b.sign(&self.issued.key, MessageDigest::sha256())?;
+        Ok(TestCa {
+            issued: Issued {
+                key,
+                cert: b.build(),
+            },
+        })
+    }
+
     /// Issues a signing certificate for `cn` with a new key of `kind`, valid
     /// from `from_days` to `until_days` relative to now (negative = past).
     pub fn issue(

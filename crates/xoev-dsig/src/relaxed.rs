@@ -1,7 +1,8 @@
 //! A relaxed verification with a raw public key and xmlsec1's defaults —
 //! **only** to test the crypto core against public test vectors (which use
 //! `KeyName`, XPath transforms, inclusive C14N). Never use it for gateway
-//! traffic: it checks no profile, no certificate and no trust.
+//! traffic: it checks no profile, no certificate and no trust. References
+//! are limited to the same document (no file or network access).
 
 use crate::dom;
 use crate::error::{DsigError, DsigErrorKind};

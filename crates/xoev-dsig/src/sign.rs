@@ -43,6 +43,8 @@ struct SignerInner {
     /// Unencrypted PKCS#8 PEM, only ever handed to xmlsec1.
     key_pem: Vec<u8>,
     cert_der: Vec<u8>,
+    /// Intermediate CA certificates sent along (DER).
+    chain_der: Vec<Vec<u8>>,
     algorithm: SignatureAlgorithm,
     subject: String,
     fingerprint: String,
@@ -64,14 +66,20 @@ fn key_err(d: impl Into<String>) -> DsigError {
 
 impl Signer {
     /// A signer from an unencrypted PEM private key (PKCS#1, SEC1 or PKCS#8)
-    /// and its PEM certificate. The key must match the certificate and meet
-    /// the key policy (RSA ≥ 2048 bits, EC P-256/384/521).
+    /// and its PEM certificate, optionally followed by intermediate CA
+    /// certificates (they are sent in `X509Data`, so verifiers that trust
+    /// only the root can build the chain). The key must match the first
+    /// certificate and meet the key policy (RSA ≥ 2048 bits, EC P-256/384/521).
     pub fn from_pem(key_pem: &[u8], cert_pem: &[u8]) -> Result<Self, DsigError> {
         let key = PKey::private_key_from_pem(key_pem)
             .map_err(|e| key_err(format!("not an unencrypted PEM private key: {e}")))?;
-        let cert =
-            X509::from_pem(cert_pem).map_err(|e| key_err(format!("not a PEM certificate: {e}")))?;
-        Self::from_parts(&key, &cert)
+        let mut certs = X509::stack_from_pem(cert_pem)
+            .map_err(|e| key_err(format!("not a PEM certificate: {e}")))?;
+        if certs.is_empty() {
+            return Err(key_err("no PEM certificate found"));
+        }
+        let cert = certs.remove(0);
+        Self::from_parts(&key, &cert, &certs)
     }
 
     /// A signer from PEM files.
@@ -96,10 +104,18 @@ impl Signer {
         let cert = parsed
             .cert
             .ok_or_else(|| key_err("the PKCS#12 file holds no certificate"))?;
-        Self::from_parts(&key, &cert)
+        let chain: Vec<X509> = parsed
+            .ca
+            .map(|s| s.into_iter().collect())
+            .unwrap_or_default();
+        Self::from_parts(&key, &cert, &chain)
     }
 
-    fn from_parts(key: &PKey<openssl::pkey::Private>, cert: &X509) -> Result<Self, DsigError> {
+    fn from_parts(
+        key: &PKey<openssl::pkey::Private>,
+        cert: &X509,
+        chain: &[X509],
+    ) -> Result<Self, DsigError> {
         let cert_key = cert
             .public_key()
             .map_err(|e| key_err(format!("certificate has no usable key: {e}")))?;
@@ -114,6 +130,7 @@ impl Signer {
                 id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
                 key_pem: key.private_key_to_pem_pkcs8()?,
                 cert_der: cert.to_der()?,
+                chain_der: chain.iter().map(|c| c.to_der()).collect::<Result<_, _>>()?,
                 algorithm,
                 subject: trust::subject(cert),
                 fingerprint: trust::fingerprint(cert)?,
@@ -156,7 +173,11 @@ impl Signer {
                 }
                 keys.insert(
                     self.inner.id,
-                    Key::from_private_pem(&self.inner.key_pem, &self.inner.cert_der)?,
+                    Key::from_private_pem(
+                        &self.inner.key_pem,
+                        &self.inner.cert_der,
+                        &self.inner.chain_der,
+                    )?,
                 );
             }
             let key = keys.get(&self.inner.id).ok_or_else(|| {

@@ -41,8 +41,13 @@ impl Key {
         Self::checked(k, "cannot load the certificate's public key")
     }
 
-    /// A private key (unencrypted PEM) with its certificate (DER).
-    pub(crate) fn from_private_pem(key_pem: &[u8], cert_der: &[u8]) -> Result<Self, DsigError> {
+    /// A private key (unencrypted PEM) with its certificate and any
+    /// intermediate certificates (DER); all are written into `X509Data`.
+    pub(crate) fn from_private_pem(
+        key_pem: &[u8],
+        cert_der: &[u8],
+        chain_der: &[Vec<u8>],
+    ) -> Result<Self, DsigError> {
         // SAFETY: buffers are valid for the calls; xmlsec1 copies what it needs.
         let k = unsafe {
             xs::xmlSecOpenSSLAppKeyLoadMemory(
@@ -55,23 +60,25 @@ impl Key {
             )
         };
         let key = Self::checked(k, "cannot load the private key")?;
-        // SAFETY: key is a live key; the buffer is valid for the call.
-        let rc = unsafe {
-            xs::xmlSecOpenSSLAppKeyCertLoadMemory(
-                key.0,
-                cert_der.as_ptr(),
-                len_u32(cert_der)?,
-                xs::xmlSecKeyDataFormat_xmlSecKeyDataFormatCertDer,
-            )
-        };
-        if rc < 0 {
-            return Err(DsigError::new(
-                DsigErrorKind::Key,
-                format!(
-                    "cannot attach the certificate to the key: {}",
-                    take_messages()
-                ),
-            ));
+        for der in std::iter::once(cert_der).chain(chain_der.iter().map(Vec::as_slice)) {
+            // SAFETY: key is a live key; the buffer is valid for the call.
+            let rc = unsafe {
+                xs::xmlSecOpenSSLAppKeyCertLoadMemory(
+                    key.0,
+                    der.as_ptr(),
+                    len_u32(der)?,
+                    xs::xmlSecKeyDataFormat_xmlSecKeyDataFormatCertDer,
+                )
+            };
+            if rc < 0 {
+                return Err(DsigError::new(
+                    DsigErrorKind::Key,
+                    format!(
+                        "cannot attach a certificate to the key: {}",
+                        take_messages()
+                    ),
+                ));
+            }
         }
         Ok(key)
     }
@@ -118,7 +125,7 @@ pub(crate) enum Status {
 pub(crate) enum Restriction {
     /// The gateway profile with this signature algorithm.
     Profile(SignatureAlgorithm),
-    /// xmlsec1's defaults (relaxed test mode only).
+    /// xmlsec1's defaults, but same-document references only (relaxed test mode only).
     Defaults,
 }
 
@@ -155,6 +162,12 @@ impl DsigCtx {
             ));
         }
         let this = Self(ctx);
+        // Never local files or the network, in any mode.
+        // SAFETY: ctx is live.
+        unsafe {
+            (*ctx).enabledReferenceUris =
+                xs::xmlSecTransformUriTypeEmpty | xs::xmlSecTransformUriTypeSameDocument;
+        }
         if let Restriction::Profile(alg) = restriction {
             // SAFETY: ctx is live; the klass getters return static descriptors.
             let rc = unsafe {

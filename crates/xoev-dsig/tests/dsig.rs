@@ -386,6 +386,17 @@ fn wrapping_by_id_reference_to_the_header_is_refused() {
     );
     assert_eq!(kind(&evil), DsigErrorKind::ReferenceNotWholeDocument);
 
+    // A namespaced URI attribute before URI="" (xmlsec1 reads the first
+    // attribute named URI, whatever its namespace).
+    let ours = signed_sample(&p.signer(&p.ec));
+    let sneaky = ours.replacen(
+        "<ds:Reference URI=\"\"",
+        "<ds:Reference xmlns:foo=\"urn:foo\" foo:URI=\"#kopf\" URI=\"\"",
+        1,
+    );
+    assert_ne!(sneaky, ours);
+    assert_eq!(kind(&sneaky), DsigErrorKind::ReferenceNotWholeDocument);
+
     // A second element with the same id, the reference pointing at it.
     let dup = evil.replacen("<xn-de:lang", "<xn-bk:nachrichtenkopf xmlns:xn-bk=\"urn:xoev-de:bva:standard:xnachweis:schema:xnachweis-baukasten\" id=\"kopf\"/><xn-de:lang", 1);
     assert_eq!(kind(&dup), DsigErrorKind::ReferenceNotWholeDocument);
@@ -652,5 +663,46 @@ fn malformed_xml_is_reported_by_the_byte_helpers() {
     assert_eq!(
         result.err().map(|e| e.kind()),
         Some(DsigErrorKind::MalformedXml)
+    );
+}
+
+#[test]
+fn intermediate_ca_chain_is_sent_and_verified() {
+    let p = pki();
+    let sub = p.ca.issue_ca("XOEV Test Sub CA").expect("sub ca");
+    let leaf = sub
+        .issue(
+            "Authority via Sub CA",
+            xoev_dsig::pki::KeyKind::EcP256,
+            -1,
+            365,
+        )
+        .expect("leaf");
+    let mut chain_pem = leaf.cert_pem().expect("pem");
+    chain_pem.extend(sub.issued.cert_pem().expect("pem"));
+    let signer = Signer::from_pem(&leaf.key_pem().expect("pem"), &chain_pem).expect("signer");
+    let signed = signed_sample(&signer);
+    assert_eq!(
+        signed.matches("<ds:X509Certificate>").count(),
+        2,
+        "leaf and intermediate sent"
+    );
+    // The trust store holds only the root; the signer is the leaf, not the sub CA.
+    let v = verdict(&signed).expect("chains through the intermediate");
+    assert_eq!(
+        v.signer_subject,
+        "C=DE, O=XOEV Gateway Test, CN=Authority via Sub CA"
+    );
+    let (ok, out) = xmlsec1_verify(&signed, &["--enabled-key-data", "x509"]);
+    assert!(ok, "xmlsec1 builds the same chain: {out}");
+    // Without the intermediate the chain cannot be built.
+    let alone = Signer::from_pem(
+        &leaf.key_pem().expect("pem"),
+        &leaf.cert_pem().expect("pem"),
+    )
+    .expect("signer");
+    assert_eq!(
+        kind(&signed_sample(&alone)),
+        DsigErrorKind::UntrustedCertificate
     );
 }

@@ -177,10 +177,12 @@ fn adapters_lists_builtin_and_declarative() {
         names,
         [
             "xestb-to-xnachweis",
+            "xnachweis-response-to-oots-edm",
             "xnachweis-to-oots-edm",
             "xnachweis-to-xestb"
         ]
     );
+    assert_eq!(v[0]["kind"], "builtin");
     assert_eq!(v[1]["kind"], "xslt");
 }
 
@@ -235,4 +237,29 @@ fn integrator_path_from_the_docs() {
     );
     assert!(stdout(&o).contains("my-oots-mapping"), "{}", stdout(&o));
     assert!(stdout(&o).contains("ok (OOTS-EDM 1.0.0)"), "{}", stdout(&o));
+}
+
+#[test]
+fn chain_tax_answer_to_oots_response_carries_no_tax_id() {
+    // The tax office's answer → minimised XNachweis answer → OOTS response.
+    let o = gateway(&[
+        "translate",
+        "--adapter",
+        "xestb-to-xnachweis",
+        "--adapter",
+        "xnachweis-response-to-oots-edm",
+        "--request",
+        KASSEL_REQ,
+        KASSEL_ANS,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("<query:QueryResponse"), "{out}");
+    assert!(out.contains("ResponseStatusType:Success"), "{out}");
+    for personal in ["12345678901", "98765432109", "76550.00", "Max"] {
+        assert!(
+            !out.contains(personal),
+            "{personal} reached the OOTS response"
+        );
+    }
 }

@@ -1,0 +1,247 @@
+<?xml version="1.0" encoding="UTF-8"?>
+<!--
+  XNachweis 1.2.0 evidence answer → EU OOTS evidence response (OASIS RegRep 4
+  query:QueryResponse, OOTS-EDM 1.0, SDG generic metadata profile): how a
+  German evidence provider answers a request from another member state.
+
+  DE.EvidenceResponse.0102 → QueryResponse status Success
+    @requestid                         → @requestId
+    EvidenceResponseIdentifier         → Slot EvidenceResponseIdentifier
+    IssueDateTime                      → Slot IssueDateTime
+    EvidenceProvider / EvidenceRequester → Slots EvidenceProvider / EvidenceRequester (sdg:Agent)
+    each RegistryObjectList            → rim:RegistryObject xsi:type="rim:ExtrinsicObjectType"
+      id                               → @id
+      EvidenceMetadata                 → Slot EvidenceMetadata / sdg:Evidence
+        (Identifier = the registry object's UUID, IsAbout/NaturalPerson,
+         IssuingAuthority, IsConformantTo, IssuingDate, Distribution, ValidityPeriod)
+      RepositoryItem/RepositoryItem    → rim:RepositoryItem (the same base64 document, inline)
+      RepositoryItem/RepositoryItemRef → rim:RepositoryItemRef xlink:href/xlink:title
+  DE.EvidenceErrorResponse.0103 → QueryResponse status Failure
+    ErrorProvider                      → Slot ErrorProvider
+    each Exception (Code, Detail, Timestamp) → rs:Exception (@code, @message,
+      xsi:type by EDM code, Slot Timestamp)
+  Not mapped, on purpose: the IDNr (no meaning and no legal basis abroad), the XÖV header.
+  A ResponseAvailableDateTime (evidence not yet available) stops the mapping with a message.
+-->
+<xsl:stylesheet version="1.0"
+    xmlns:xsl="http://www.w3.org/1999/XSL/Transform"
+    xmlns:xn-de="urn:xoev-de:bva:standard:xnachweis:schema:xnachweis-de-noots"
+    xmlns:xn-bk="urn:xoev-de:bva:standard:xnachweis:schema:xnachweis-baukasten"
+    xmlns:xn-bdt="urn:xoev-de:bva:standard:xnachweis:schema:xnachweis-basisdatentypen"
+    xmlns:xn-eu-edm="urn:xoev-de:bva:standard:xnachweis:schema:xnachweis-eu-edm"
+    xmlns:query="urn:oasis:names:tc:ebxml-regrep:xsd:query:4.0"
+    xmlns:rim="urn:oasis:names:tc:ebxml-regrep:xsd:rim:4.0"
+    xmlns:rs="urn:oasis:names:tc:ebxml-regrep:xsd:rs:4.0"
+    xmlns:sdg="http://data.europa.eu/p4s"
+    xmlns:xlink="http://www.w3.org/1999/xlink"
+    xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
+    exclude-result-prefixes="xn-de xn-bk xn-bdt xn-eu-edm">
+
+  <xsl:output method="xml" encoding="UTF-8" indent="yes"/>
+
+  <xsl:variable name="lower" select="'abcdefghijklmnopqrstuvwxyz'"/>
+  <xsl:variable name="upper" select="'ABCDEFGHIJKLMNOPQRSTUVWXYZ'"/>
+
+  <xsl:template match="/">
+    <xsl:choose>
+      <xsl:when test="xn-de:DE.EvidenceResponse.0102">
+        <xsl:apply-templates select="xn-de:DE.EvidenceResponse.0102"/>
+      </xsl:when>
+      <xsl:when test="xn-de:DE.EvidenceErrorResponse.0103">
+        <xsl:apply-templates select="xn-de:DE.EvidenceErrorResponse.0103"/>
+      </xsl:when>
+      <xsl:otherwise>
+        <xsl:message terminate="yes">root: expected xn-de:DE.EvidenceResponse.0102 or xn-de:DE.EvidenceErrorResponse.0103</xsl:message>
+      </xsl:otherwise>
+    </xsl:choose>
+  </xsl:template>
+
+  <xsl:template name="common-slots">
+    <rim:Slot name="SpecificationIdentifier">
+      <rim:SlotValue xsi:type="rim:StringValueType">
+        <rim:Value>oots-edm:v1.0</rim:Value>
+      </rim:SlotValue>
+    </rim:Slot>
+    <rim:Slot name="EvidenceResponseIdentifier">
+      <rim:SlotValue xsi:type="rim:StringValueType">
+        <rim:Value><xsl:value-of select="xn-de:EvidenceResponseIdentifier"/></rim:Value>
+      </rim:SlotValue>
+    </rim:Slot>
+    <rim:Slot name="IssueDateTime">
+      <rim:SlotValue xsi:type="rim:DateTimeValueType">
+        <rim:Value><xsl:value-of select="xn-de:IssueDateTime"/></rim:Value>
+      </rim:SlotValue>
+    </rim:Slot>
+  </xsl:template>
+
+  <xsl:template match="xn-de:DE.EvidenceResponse.0102">
+    <xsl:if test="xn-de:EvidenceAvailability/xn-de:ResponseAvailableDateTime">
+      <xsl:message terminate="yes">EvidenceAvailability/ResponseAvailableDateTime: the evidence is not available yet; OOTS has no deferred answer in EDM 1.0</xsl:message>
+    </xsl:if>
+    <query:QueryResponse status="urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Success" requestId="{@requestid}">
+      <xsl:call-template name="common-slots"/>
+      <rim:Slot name="EvidenceProvider">
+        <rim:SlotValue xsi:type="rim:CollectionValueType">
+          <xsl:for-each select="xn-de:EvidenceProvider">
+            <rim:Element xsi:type="rim:AnyValueType">
+              <xsl:call-template name="agent"/>
+            </rim:Element>
+          </xsl:for-each>
+        </rim:SlotValue>
+      </rim:Slot>
+      <rim:Slot name="EvidenceRequester">
+        <rim:SlotValue xsi:type="rim:AnyValueType">
+          <xsl:for-each select="xn-de:EvidenceRequester[1]">
+            <xsl:call-template name="agent"/>
+          </xsl:for-each>
+        </rim:SlotValue>
+      </rim:Slot>
+      <rim:RegistryObjectList>
+        <xsl:apply-templates select="xn-de:EvidenceAvailability/xn-de:RegistryObjectList"/>
+      </rim:RegistryObjectList>
+    </query:QueryResponse>
+  </xsl:template>
+
+  <xsl:template match="xn-de:RegistryObjectList">
+    <rim:RegistryObject xsi:type="rim:ExtrinsicObjectType" id="{xn-bk:id}">
+      <rim:Slot name="EvidenceMetadata">
+        <rim:SlotValue xsi:type="rim:AnyValueType">
+          <sdg:Evidence>
+            <sdg:Identifier><xsl:value-of select="substring-after(xn-bk:id, 'urn:uuid:')"/></sdg:Identifier>
+            <sdg:IsAbout>
+              <xsl:for-each select="xn-bk:LegalOrNaturalPerson/xn-bk:NaturalPerson">
+                <sdg:NaturalPerson>
+                  <sdg:LevelOfAssurance><xsl:value-of select="xn-bk:LevelOfAssurance/code"/></sdg:LevelOfAssurance>
+                  <xsl:if test="xn-bk:Identifier">
+                    <sdg:Identifier schemeID="eidas"><xsl:value-of select="xn-bk:Identifier"/></sdg:Identifier>
+                  </xsl:if>
+                  <sdg:FamilyName><xsl:value-of select="xn-bk:FamilyName"/></sdg:FamilyName>
+                  <sdg:GivenName><xsl:value-of select="xn-bk:GivenName"/></sdg:GivenName>
+                  <sdg:DateOfBirth><xsl:value-of select="xn-bk:DateOfBirth"/></sdg:DateOfBirth>
+                </sdg:NaturalPerson>
+              </xsl:for-each>
+              <xsl:for-each select="xn-bk:LegalOrNaturalPerson/xn-bk:LegalPerson">
+                <sdg:LegalPerson>
+                  <sdg:LevelOfAssurance><xsl:value-of select="xn-bk:LevelOfAssurance/code"/></sdg:LevelOfAssurance>
+                  <sdg:LegalName><xsl:value-of select="xn-bk:LegalName"/></sdg:LegalName>
+                </sdg:LegalPerson>
+              </xsl:for-each>
+            </sdg:IsAbout>
+            <xsl:for-each select="xn-bk:EvidenceMetadata">
+              <sdg:IssuingAuthority>
+                <sdg:Identifier schemeID="{xn-bk:IssuingAuthority/xn-bk:Identifier/@schemeID}"><xsl:value-of select="xn-bk:IssuingAuthority/xn-bk:Identifier"/></sdg:Identifier>
+                <xsl:for-each select="xn-bk:IssuingAuthority/xn-bk:Name">
+                  <xsl:call-template name="multilingual">
+                    <xsl:with-param name="element" select="'sdg:Name'"/>
+                  </xsl:call-template>
+                </xsl:for-each>
+              </sdg:IssuingAuthority>
+              <sdg:IsConformantTo>
+                <sdg:EvidenceTypeClassification><xsl:value-of select="xn-bk:IsConformantTo/xn-bk:EvidenceTypeClassification"/></sdg:EvidenceTypeClassification>
+                <xsl:for-each select="xn-bk:IsConformantTo/xn-bk:Title">
+                  <xsl:call-template name="multilingual">
+                    <xsl:with-param name="element" select="'sdg:Title'"/>
+                  </xsl:call-template>
+                </xsl:for-each>
+                <xsl:for-each select="xn-bk:IsConformantTo/xn-bk:Description">
+                  <xsl:call-template name="multilingual">
+                    <xsl:with-param name="element" select="'sdg:Description'"/>
+                  </xsl:call-template>
+                </xsl:for-each>
+              </sdg:IsConformantTo>
+              <sdg:IssuingDate><xsl:value-of select="xn-bk:IssuingDate"/></sdg:IssuingDate>
+              <sdg:Distribution>
+                <sdg:Format><xsl:value-of select="xn-bk:Distribution/xn-bk:Format/code"/></sdg:Format>
+                <xsl:for-each select="xn-bk:Distribution/xn-bk:Language">
+                  <sdg:Language><xsl:value-of select="translate(code, $lower, $upper)"/></sdg:Language>
+                </xsl:for-each>
+                <xsl:for-each select="xn-bk:Distribution/xn-bk:ConformsTo">
+                  <sdg:ConformsTo><xsl:value-of select="."/></sdg:ConformsTo>
+                </xsl:for-each>
+                <xsl:for-each select="xn-bk:Distribution/xn-bk:Transformation">
+                  <sdg:Transformation><xsl:value-of select="."/></sdg:Transformation>
+                </xsl:for-each>
+              </sdg:Distribution>
+              <xsl:for-each select="xn-bk:ValidityPeriod">
+                <sdg:ValidityPeriod>
+                  <sdg:StartDate><xsl:value-of select="xn-bk:StartDate"/></sdg:StartDate>
+                  <sdg:EndDate><xsl:value-of select="xn-bk:EndDate"/></sdg:EndDate>
+                </sdg:ValidityPeriod>
+              </xsl:for-each>
+            </xsl:for-each>
+          </sdg:Evidence>
+        </rim:SlotValue>
+      </rim:Slot>
+      <xsl:for-each select="xn-bk:RepositoryItem/xn-bk:RepositoryItemRef">
+        <rim:RepositoryItemRef xlink:href="{@href}" xlink:title="{@title}"/>
+      </xsl:for-each>
+      <xsl:for-each select="xn-bk:RepositoryItem/xn-bk:RepositoryItem">
+        <rim:RepositoryItem><xsl:value-of select="normalize-space(.)"/></rim:RepositoryItem>
+      </xsl:for-each>
+    </rim:RegistryObject>
+  </xsl:template>
+
+  <xsl:template match="xn-de:DE.EvidenceErrorResponse.0103">
+    <query:QueryResponse status="urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Failure" requestId="{@requestid}">
+      <xsl:call-template name="common-slots"/>
+      <rim:Slot name="ErrorProvider">
+        <rim:SlotValue xsi:type="rim:AnyValueType">
+          <xsl:for-each select="xn-de:ErrorProvider">
+            <xsl:call-template name="agent"/>
+          </xsl:for-each>
+        </rim:SlotValue>
+      </rim:Slot>
+      <rim:Slot name="EvidenceRequester">
+        <rim:SlotValue xsi:type="rim:AnyValueType">
+          <xsl:for-each select="xn-de:EvidenceRequester[1]">
+            <xsl:call-template name="agent"/>
+          </xsl:for-each>
+        </rim:SlotValue>
+      </rim:Slot>
+      <xsl:for-each select="xn-de:Exception">
+        <xsl:variable name="code" select="normalize-space(xn-bk:Code/code)"/>
+        <rs:Exception code="{$code}" message="{xn-bk:Detail}" severity="urn:oasis:names:tc:ebxml-regrep:ErrorSeverityType:Error">
+          <xsl:choose>
+            <xsl:when test="$code = 'EDM:ERR:0001'"><xsl:attribute name="xsi:type">rs:AuthenticationExceptionType</xsl:attribute></xsl:when>
+            <xsl:when test="$code = 'EDM:ERR:0002'"><xsl:attribute name="xsi:type">rs:AuthorizationExceptionType</xsl:attribute></xsl:when>
+            <xsl:when test="$code = 'EDM:ERR:0003'"><xsl:attribute name="xsi:type">rs:InvalidRequestExceptionType</xsl:attribute></xsl:when>
+            <xsl:when test="$code = 'EDM:ERR:0004'"><xsl:attribute name="xsi:type">rs:ObjectNotFoundExceptionType</xsl:attribute></xsl:when>
+            <xsl:when test="$code = 'EDM:ERR:0005'"><xsl:attribute name="xsi:type">rs:TimeoutExceptionType</xsl:attribute></xsl:when>
+            <xsl:when test="$code = 'EDM:ERR:0006'"><xsl:attribute name="xsi:type">rs:UnresolvedReferenceExceptionType</xsl:attribute></xsl:when>
+          </xsl:choose>
+          <xsl:for-each select="xn-bk:Timestamp">
+            <rim:Slot name="Timestamp">
+              <rim:SlotValue xsi:type="rim:DateTimeValueType">
+                <rim:Value><xsl:value-of select="."/></rim:Value>
+              </rim:SlotValue>
+            </rim:Slot>
+          </xsl:for-each>
+        </rs:Exception>
+      </xsl:for-each>
+    </query:QueryResponse>
+  </xsl:template>
+
+  <!-- An XNachweis agent (AgentType_NOOTS) as an SDG agent. -->
+  <xsl:template name="agent">
+    <sdg:Agent>
+      <sdg:Identifier schemeID="{xn-bk:Identifier/@schemeID}"><xsl:value-of select="xn-bk:Identifier"/></sdg:Identifier>
+      <xsl:for-each select="xn-bk:Name">
+        <xsl:call-template name="multilingual">
+          <xsl:with-param name="element" select="'sdg:Name'"/>
+        </xsl:call-template>
+      </xsl:for-each>
+      <sdg:Classification><xsl:value-of select="xn-eu-edm:Classification/code"/></sdg:Classification>
+    </sdg:Agent>
+  </xsl:template>
+
+  <!-- xn-bdt:String.Multilingual (value + lang code) as sdg:MultilingualStringType. -->
+  <xsl:template name="multilingual">
+    <xsl:param name="element"/>
+    <xsl:element name="{$element}" namespace="http://data.europa.eu/p4s">
+      <xsl:attribute name="lang">
+        <xsl:value-of select="translate(xn-bdt:lang/code, $lower, $upper)"/>
+      </xsl:attribute>
+      <xsl:value-of select="xn-bdt:value"/>
+    </xsl:element>
+  </xsl:template>
+</xsl:stylesheet>
