@@ -29,8 +29,8 @@ impl std::fmt::Debug for TrustStore {
 
 impl TrustStore {
     /// Loads every `*.pem`/`*.crt` file of `dir` (each may hold several
-    /// certificates). Files that hold private keys are refused; an empty
-    /// store is an error.
+    /// certificates; other files are ignored). A file holding a private key,
+    /// a file that is not PEM certificates, and an empty store are errors.
     pub fn from_dir(dir: &Path) -> Result<Self, DsigError> {
         let ts = |d: String| DsigError::new(DsigErrorKind::TrustStore, d);
         let entries = std::fs::read_dir(dir)
@@ -46,11 +46,7 @@ impl TrustStore {
             let pem =
                 std::fs::read(p).map_err(|e| ts(format!("cannot read {}: {e}", p.display())))?;
             if contains(&pem, b"PRIVATE KEY-----") {
-                // A key in the trust store is a deployment mistake; skip it
-                // loudly rather than treat it as a certificate.
-                if !contains(&pem, b"-----BEGIN CERTIFICATE-----") {
-                    continue;
-                }
+                // A key in the trust store is a deployment mistake: refuse.
                 return Err(ts(format!(
                     "{} contains a private key; the trust store holds certificates only",
                     p.display()

@@ -643,6 +643,11 @@ fn trust_store_loads_a_directory_and_refuses_bad_ones() {
     std::fs::write(empty.path().join("junk.pem"), "not a certificate").expect("write");
     let err = xoev_dsig::Verifier::from_trust_dir(empty.path()).expect_err("junk");
     assert_eq!(err.kind(), DsigErrorKind::TrustStore);
+    std::fs::remove_file(empty.path().join("junk.pem")).expect("rm");
+    std::fs::copy(p.key("ec"), empty.path().join("ec.pem")).expect("copy");
+    let err = xoev_dsig::Verifier::from_trust_dir(empty.path()).expect_err("private key");
+    assert_eq!(err.kind(), DsigErrorKind::TrustStore);
+    assert!(err.detail().contains("private key"), "{err}");
     let err = xoev_dsig::Verifier::from_trust_dir(&p.dir.join("missing")).expect_err("missing");
     assert_eq!(err.kind(), DsigErrorKind::TrustStore);
 }
