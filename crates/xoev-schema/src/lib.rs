@@ -21,4 +21,4 @@ pub use error::{Issue, SchemaError, SchemaErrorKind};
 pub use init::init;
 pub use libxml::tree::Document;
 pub use parse::parse_document;
-pub use validate::{CompiledSchema, Validated, Validator};
+pub use validate::{CompiledSchema, Validated, Validator, fill_columns};

@@ -208,7 +208,7 @@ impl Validator {
 /// libxml2 reports XSD violations with a line but no column. The element
 /// concerned is the last step of the issue's path, so its start tag on that
 /// line gives the column (1-based, in characters).
-pub(crate) fn fill_columns(raw: &[u8], issues: &mut [Issue]) {
+pub fn fill_columns(raw: &[u8], issues: &mut [Issue]) {
     for issue in issues.iter_mut().filter(|i| i.column.is_none()) {
         let (Some(line), Some(path)) = (issue.line, issue.path.as_deref()) else {
             continue;
