@@ -190,8 +190,12 @@ impl AmqpTransport {
     /// Connects, declares the topology and opens the publishing channel.
     async fn open(&self) -> Result<Live, TransportError> {
         let generation = self.inner.generation.fetch_add(1, Ordering::SeqCst) + 1;
-        let props = ConnectionProperties::default()
-            .with_connection_name(format!("xoev-gateway #{generation}").into());
+        // The name shows in the management UI and `rabbitmqctl list_connections`.
+        let name = format!(
+            "xoev-gateway {} #{generation}",
+            self.inner.config.inbound_queue
+        );
+        let props = ConnectionProperties::default().with_connection_name(name.into());
         let connection = Connection::connect(&self.inner.url, props)
             .await
             .map_err(|e| TransportError::lapin(&e, K::Connection, "connect"))?;

@@ -198,3 +198,71 @@ async fn consuming_a_missing_queue_fails() {
     t.delete_topology().await.unwrap();
     t.close().await;
 }
+
+/// Closes, from the broker's side, every connection whose name contains
+/// `needle` (as RabbitMQ does when a node goes down or an operator
+/// intervenes). Uses `rabbitmqctl`, which runs where the broker runs.
+fn broker_closes_connections(needle: &str) -> usize {
+    let out = std::process::Command::new("rabbitmqctl")
+        .args(["list_connections", "-q", "pid", "client_properties"])
+        .output()
+        .expect("rabbitmqctl (the broker runs on this machine)");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut closed = 0;
+    for line in text.lines().filter(|l| l.contains(needle)) {
+        let pid = line.split('\t').next().unwrap().trim();
+        let status = std::process::Command::new("rabbitmqctl")
+            .args([
+                "close_connection",
+                pid,
+                "test: broker closes the connection",
+            ])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        closed += 1;
+    }
+    closed
+}
+
+/// The broker drops the connection: the consumer resubscribes, the
+/// unsettled delivery comes again, publishing reconnects; nothing is lost.
+#[tokio::test]
+async fn broker_closes_the_connection_and_the_transport_recovers() {
+    if std::env::var_os("XOEV_AMQP_URL").is_some() {
+        eprintln!("skipped: needs rabbitmqctl next to the broker (XOEV_AMQP_URL is set)");
+        return;
+    }
+    let p = prefix("forced");
+    let t = connect(topology(&p)).await;
+    let router = router();
+    let mut ids = BTreeSet::new();
+    for _ in 0..3 {
+        let (id, body) = request(Some("fa:9198"));
+        submit(&t, &id, body, None).await;
+        ids.insert(id);
+    }
+    let mut inbound = t.consume(&p_inbound(&p), 1).await.unwrap();
+    let held = next(&mut inbound).await;
+    assert_eq!(broker_closes_connections(&p), 1);
+    // Its channel is gone: settling cannot reach the broker.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        held.nack(true).await.unwrap_err().kind,
+        TransportErrorKind::AckLost
+    );
+
+    for _ in 0..3 {
+        let d = next(&mut inbound).await;
+        process(&t, &router, &p, d).await;
+    }
+    nothing_more(&mut inbound, 300).await;
+    let got = drain(&t, &format!("{p}.xoev.inbox.fa-9198"), 3).await;
+    let got_ids: BTreeSet<_> = got
+        .iter()
+        .map(|(p, _)| p.message_id.clone().unwrap())
+        .collect();
+    assert_eq!(got_ids, ids);
+    t.delete_topology().await.unwrap();
+    t.close().await;
+}
