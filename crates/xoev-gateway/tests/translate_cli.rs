@@ -263,3 +263,64 @@ fn chain_tax_answer_to_oots_response_carries_no_tax_id() {
         );
     }
 }
+
+#[test]
+fn a_context_file_gives_time_seed_municipality_and_request() {
+    let dir = scratch("context-file");
+    let request =
+        root().join("tests/samples/xnachweis/DE.EvidenceRequest.0101.synthetic-kita-darmstadt.xml");
+    std::fs::copy(&request, dir.join("request.xml")).expect("copy");
+    std::fs::write(
+        dir.join("context.toml"),
+        "now = \"2025-03-03T07:30:05Z\"\nseed = \"0f5e1a6c-0000-4000-8000-000000000012\"\nrequest = \"request.xml\"\n",
+    )
+    .expect("write");
+    let ctx = dir.join("context.toml").display().to_string();
+    let answer =
+        "tests/samples/xestb/xestb.bescheiddatenAntwort.0102.darmstadt-einzelveranlagung.xml";
+    let o = gateway(&[
+        "translate",
+        "--adapter",
+        "xestb-to-xnachweis",
+        "--context",
+        &ctx,
+        answer,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let expected = std::fs::read(
+        root()
+            .join(GOLDEN)
+            .join("darmstadt-answer-fee-bracket/expected.xml"),
+    )
+    .expect("golden");
+    assert_eq!(o.stdout, expected);
+    // --municipality overrides: Kassel's table for the Darmstadt case.
+    let o = gateway(&[
+        "translate",
+        "--adapter",
+        "xestb-to-xnachweis",
+        "--context",
+        &ctx,
+        "--municipality",
+        "06611000",
+        answer,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_ne!(o.stdout, expected);
+    let o = gateway(&[
+        "translate",
+        "--adapter",
+        "xestb-to-xnachweis",
+        "--context",
+        &ctx,
+        "--municipality",
+        "Kassel",
+        answer,
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "a bad AGS is a usage error: {}",
+        stderr(&o)
+    );
+}
