@@ -3,7 +3,7 @@
 //! Exit codes: 0 = ok, 1 = the input is invalid or was rejected,
 //! 2 = usage or I/O error.
 
-mod cli;
+use xoev_gateway::cli;
 
 use clap::Parser;
 use std::process::ExitCode;

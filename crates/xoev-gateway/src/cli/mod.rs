@@ -25,8 +25,10 @@ use xoev_schema::Catalogue;
 #[derive(Debug, Parser)]
 #[command(name = "xoev-gateway", version, about, long_about = None)]
 pub struct Cli {
+    /// Options of every subcommand.
     #[command(flatten)]
     pub global: Global,
+    /// The subcommand.
     #[command(subcommand)]
     pub command: Command,
 }
@@ -64,10 +66,6 @@ pub enum Command {
     Inspect(inspect::InspectArgs),
     /// List the schema catalogue: standard, version, namespaces, entry file.
     Schemas,
-    /// Register, revoke and list citizens' consents.
-    Consent(consent::ConsentArgs),
-    /// Verify the access log's hash chain; show a citizen's entries.
-    Audit(audit::AuditArgs),
     /// Sign a message (enveloped XML Signature, exclusive C14N, SHA-256).
     Sign(sign::SignArgs),
     /// Verify signed messages against a trust store (exit 1 with the reason if rejected).
@@ -84,6 +82,10 @@ pub enum Command {
     Route(route::RouteArgs),
     /// Routing configuration: `routing check` validates it without running.
     Routing(routing::RoutingArgs),
+    /// Register, revoke and list citizens' consents.
+    Consent(consent::ConsentArgs),
+    /// Verify the access log's hash chain; show a citizen's entries.
+    Audit(audit::AuditArgs),
 }
 
 /// What a subcommand concluded; maps to the process exit code.
@@ -125,8 +127,6 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Validate(args) => validate::run(g, args),
         Command::Inspect(args) => inspect::run(g, args),
         Command::Schemas => schemas::run(g),
-        Command::Consent(args) => consent::run(g, args),
-        Command::Audit(args) => audit::run(g, args),
         Command::Sign(args) => sign::run(g, args),
         Command::Verify(args) => verify::run(g, args),
         Command::Keys(args) => keys::run(g, args),
@@ -134,6 +134,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Adapters(args) => adapters::run(g, args),
         Command::Route(args) => route::run(g, args),
         Command::Routing(args) => routing::run(g, args),
+        Command::Consent(args) => consent::run(g, args),
+        Command::Audit(args) => audit::run(g, args),
     }
 }
 

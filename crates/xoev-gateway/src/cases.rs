@@ -1,0 +1,328 @@
+//! The case store: which evidence request an answer belongs to, and the
+//! status of every message the gateway has seen (for `GET /messages/{id}`).
+//!
+//! Two backends: in memory (one instance, the demo) and PostgreSQL (several
+//! instances: an answer may reach another instance than its request).
+//!
+//! The stored request facts include the citizen's tax id, which the answer
+//! check needs (same tax id, same year). They are kept only until the
+//! request is answered plus [`RETENTION_DAYS`]; the access log never holds
+//! them (it has the pseudonymous citizen reference).
+
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use tokio_postgres::NoTls;
+use xoev_adapters::RequestFacts;
+
+/// Days a forwarded request's facts are kept.
+pub const RETENTION_DAYS: i32 = 30;
+
+/// Why a case operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CaseError {
+    /// No forwarded request has this id.
+    #[error("no forwarded request {0} is known: the answer matches no request")]
+    NoMatchingRequest(String),
+    /// The request was already answered by another message.
+    #[error("request {request} was already answered by message {by}")]
+    AlreadyAnswered {
+        /// The request.
+        request: String,
+        /// The earlier answer.
+        by: String,
+    },
+    /// The store failed (transient: try again later).
+    #[error("case store: {0}")]
+    Store(String),
+}
+
+impl CaseError {
+    /// Stable reason id.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::NoMatchingRequest(_) => "no-matching-request",
+            Self::AlreadyAnswered { .. } => "already-answered",
+            Self::Store(_) => "case-store-unavailable",
+        }
+    }
+}
+
+impl From<tokio_postgres::Error> for CaseError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        Self::Store(e.to_string())
+    }
+}
+
+/// Where a message stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    /// `forwarded` or `rejected`.
+    pub state: String,
+    /// For rejections: the stage.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
+    /// For rejections: the reason id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// For forwards: the destination queue.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub destination: Option<String>,
+    /// For forwards: the id of the message the gateway published.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forwarded_id: Option<String>,
+    /// The authority that sent the message (who may read this status).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sender: Option<String>,
+    /// When (RFC 3339).
+    pub updated: String,
+}
+
+/// The case store.
+#[async_trait]
+pub trait CaseStore: Send + Sync {
+    /// Remembers the request forwarded under `forwarded_id`.
+    async fn put_request(&self, forwarded_id: &str, facts: &RequestFacts) -> Result<(), CaseError>;
+
+    /// The request that `forwarded_id` names, claimed by answer `answer_id`.
+    /// Claiming again with the same answer id succeeds (a retried answer);
+    /// a different answer id is [`CaseError::AlreadyAnswered`].
+    async fn claim_request(
+        &self,
+        forwarded_id: &str,
+        answer_id: &str,
+    ) -> Result<RequestFacts, CaseError>;
+
+    /// Records the status of message `id`.
+    async fn set_status(&self, id: &str, status: &Status) -> Result<(), CaseError>;
+
+    /// The status of message `id`.
+    async fn status(&self, id: &str) -> Result<Option<Status>, CaseError>;
+}
+
+/// In-process case store (one instance; lost on exit).
+#[derive(Debug, Default)]
+pub struct MemoryCases {
+    requests: Mutex<HashMap<String, (RequestFacts, Option<String>)>>,
+    statuses: Mutex<HashMap<String, Status>>,
+}
+
+// A std Mutex is right here: the critical sections are short map operations
+// and never cross an `.await`.
+#[async_trait]
+impl CaseStore for MemoryCases {
+    async fn put_request(&self, id: &str, facts: &RequestFacts) -> Result<(), CaseError> {
+        let mut map = self
+            .requests
+            .lock()
+            .map_err(|_| CaseError::Store("poisoned".into()))?;
+        map.entry(id.to_owned())
+            .or_insert_with(|| (facts.clone(), None));
+        Ok(())
+    }
+
+    async fn claim_request(&self, id: &str, answer: &str) -> Result<RequestFacts, CaseError> {
+        let mut map = self
+            .requests
+            .lock()
+            .map_err(|_| CaseError::Store("poisoned".into()))?;
+        let (facts, by) = map
+            .get_mut(id)
+            .ok_or_else(|| CaseError::NoMatchingRequest(id.to_owned()))?;
+        match by {
+            Some(b) if b != answer => Err(CaseError::AlreadyAnswered {
+                request: id.to_owned(),
+                by: b.clone(),
+            }),
+            _ => {
+                *by = Some(answer.to_owned());
+                Ok(facts.clone())
+            }
+        }
+    }
+
+    async fn set_status(&self, id: &str, status: &Status) -> Result<(), CaseError> {
+        let mut map = self
+            .statuses
+            .lock()
+            .map_err(|_| CaseError::Store("poisoned".into()))?;
+        map.insert(id.to_owned(), status.clone());
+        Ok(())
+    }
+
+    async fn status(&self, id: &str) -> Result<Option<Status>, CaseError> {
+        let map = self
+            .statuses
+            .lock()
+            .map_err(|_| CaseError::Store("poisoned".into()))?;
+        Ok(map.get(id).cloned())
+    }
+}
+
+/// PostgreSQL case store, shared by all gateway instances.
+#[derive(Clone)]
+pub struct PgCases {
+    pool: Pool,
+    schema: String,
+}
+
+impl PgCases {
+    /// Connects and creates the tables in `schema` if missing.
+    pub async fn connect(url: &str, schema: &str) -> Result<Self, CaseError> {
+        if schema.is_empty()
+            || !schema
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        {
+            return Err(CaseError::Store(format!("bad schema name {schema:?}")));
+        }
+        let config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e| CaseError::Store(format!("{url}: {e}")))?;
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(8)
+            .build()
+            .map_err(|e| CaseError::Store(e.to_string()))?;
+        let store = Self {
+            pool,
+            schema: schema.to_owned(),
+        };
+        let client = store.client().await?;
+        client
+            .batch_execute(&format!(
+                "SELECT pg_advisory_lock(7870303);
+                 CREATE SCHEMA IF NOT EXISTS {schema};
+                 CREATE TABLE IF NOT EXISTS {schema}.cases (
+                     forwarded_id text PRIMARY KEY,
+                     facts text NOT NULL,
+                     created_at timestamptz NOT NULL DEFAULT now(),
+                     answered_by text,
+                     answered_at timestamptz);
+                 CREATE TABLE IF NOT EXISTS {schema}.message_status (
+                     id text PRIMARY KEY,
+                     status text NOT NULL,
+                     updated_at timestamptz NOT NULL DEFAULT now());
+                 DELETE FROM {schema}.cases
+                     WHERE answered_at < now() - interval '{RETENTION_DAYS} days';
+                 SELECT pg_advisory_unlock(7870303);"
+            ))
+            .await?;
+        Ok(store)
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Object, CaseError> {
+        self.pool
+            .get()
+            .await
+            .map_err(|e| CaseError::Store(e.to_string()))
+    }
+
+    /// Drops the schema (tests).
+    pub async fn drop_schema(&self) -> Result<(), CaseError> {
+        let client = self.client().await?;
+        client
+            .batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema))
+            .await?;
+        Ok(())
+    }
+}
+
+fn json<T: Serialize>(v: &T) -> Result<String, CaseError> {
+    serde_json::to_string(v).map_err(|e| CaseError::Store(e.to_string()))
+}
+
+#[async_trait]
+impl CaseStore for PgCases {
+    async fn put_request(&self, id: &str, facts: &RequestFacts) -> Result<(), CaseError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                &format!(
+                    "INSERT INTO {}.cases (forwarded_id, facts) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                    self.schema
+                ),
+                &[&id, &json(facts)?],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn claim_request(&self, id: &str, answer: &str) -> Result<RequestFacts, CaseError> {
+        let client = self.client().await?;
+        // One statement: claim if unclaimed or claimed by this same answer.
+        let row = client
+            .query_opt(
+                &format!(
+                    "UPDATE {}.cases SET answered_by = $2, answered_at = now()
+                     WHERE forwarded_id = $1 AND (answered_by IS NULL OR answered_by = $2)
+                     RETURNING facts",
+                    self.schema
+                ),
+                &[&id, &answer],
+            )
+            .await?;
+        if let Some(row) = row {
+            let v: String = row.get(0);
+            return serde_json::from_str(&v).map_err(|e| CaseError::Store(e.to_string()));
+        }
+        let other = client
+            .query_opt(
+                &format!(
+                    "SELECT answered_by FROM {}.cases WHERE forwarded_id = $1",
+                    self.schema
+                ),
+                &[&id],
+            )
+            .await?;
+        match other {
+            Some(r) => Err(CaseError::AlreadyAnswered {
+                request: id.to_owned(),
+                by: r.get::<_, Option<String>>(0).unwrap_or_default(),
+            }),
+            None => Err(CaseError::NoMatchingRequest(id.to_owned())),
+        }
+    }
+
+    async fn set_status(&self, id: &str, status: &Status) -> Result<(), CaseError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                &format!(
+                    "INSERT INTO {}.message_status (id, status) VALUES ($1, $2)
+                     ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, updated_at = now()",
+                    self.schema
+                ),
+                &[&id, &json(status)?],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn status(&self, id: &str) -> Result<Option<Status>, CaseError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                &format!(
+                    "SELECT status FROM {}.message_status WHERE id = $1",
+                    self.schema
+                ),
+                &[&id],
+            )
+            .await?;
+        row.map(|r| {
+            let v: String = r.get(0);
+            serde_json::from_str(&v).map_err(|e| CaseError::Store(e.to_string()))
+        })
+        .transpose()
+    }
+}

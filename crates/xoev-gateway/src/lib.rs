@@ -1,0 +1,16 @@
+//! The XÖV gateway service and command-line tool, as a library so that tests
+//! and benchmarks can drive the same code the binary runs.
+//!
+//! - [`pipeline`]: every stage a message goes through (one place to read);
+//! - [`service`]: the consume → process → publish → settle loop;
+//! - [`assemble`]: builds a pipeline and transport from `gateway.toml`;
+//! - [`cases`]: answers matched to requests, message status;
+//! - [`demo`]: the whole once-only case on the in-process transport;
+//! - [`cli`]: the subcommands of the `xoev-gateway` binary.
+
+pub mod assemble;
+pub mod cases;
+pub mod cli;
+pub mod config;
+pub mod pipeline;
+pub mod service;

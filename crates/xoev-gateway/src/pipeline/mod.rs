@@ -1,0 +1,684 @@
+//! The message pipeline. One inbound message goes through, in order:
+//!
+//! | stage | what | rejection kinds |
+//! | --- | --- | --- |
+//! | `size`, `header` | size limit, envelope and XÖV header (quick-xml) | `oversize`, `malformed-xml`, `invalid-header`, … |
+//! | `schema` | catalogue lookup, hardened parse | `unknown-standard`, `unknown-version`, `malformed-xml` |
+//! | `signature` | the author's signature (trust store, directory certificate) | `no-signature`, `untrusted-certificate`, `wrong-signer`, … |
+//! | `validate` | XSD of the signed content (signature removed) | `xsd-invalid` |
+//! | `access` | may the author send this type to the reader | `unknown-sender`, `unknown-reader`, `access-denied` |
+//! | `consent` | evidence requests: a valid consent of the citizen | `no-consent`, `consent-revoked`, `consent-expired`, … |
+//! | `correlation` | answers: the request they answer | `no-matching-request`, `already-answered` |
+//! | `routing` | rule, recipient, adapter chain, destination | `no-route`, `not-responsible`, … |
+//! | `adapter` | translation, validated against the target XSD | `missing-field`, `tax-id-mismatch`, … |
+//! | `signing` | the gateway's signature | (transient) |
+//!
+//! [`Pipeline::process`] is synchronous: it runs on a blocking thread with
+//! one parsed document from start to end; the few store look-ups it needs
+//! (consents, cases) are awaited with the runtime handle it is given.
+
+pub mod rejection;
+
+use crate::cases::{CaseError, CaseStore};
+use std::collections::HashMap;
+use std::sync::Arc;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use tokio::runtime::Handle;
+use xoev_adapters::{Context, RequestFacts, Translator};
+use xoev_audit::{AuditStore, CitizenRef, CitizenSecret, NewEntry, Outcome};
+use xoev_core::{Authority, Limits, Message, MessageErrorKind};
+use xoev_dsig::{CertMatcher, Signer, Verifier};
+use xoev_routing::{RouteInput, Router};
+use xoev_schema::{Issue, SchemaError, Validator};
+
+/// Message type of an XNachweis evidence request.
+pub const EVIDENCE_REQUEST: (&str, &str) = ("XNachweis", "DE.EvidenceRequest.0101");
+/// Message types (standard, code) of answers that must match a forwarded request.
+pub const CORRELATED_ANSWERS: &[(&str, &str)] = &[("XEStB", "0102"), ("XEStB", "0103")];
+
+/// A pipeline stage (names in dead letters and rejection messages).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Size limit.
+    Size,
+    /// Envelope and XÖV header.
+    Header,
+    /// Catalogue lookup and full parse.
+    Schema,
+    /// The author's signature.
+    Signature,
+    /// XSD validation.
+    Validate,
+    /// Access rules.
+    Access,
+    /// The citizen's consent.
+    Consent,
+    /// Matching an answer to its request.
+    Correlation,
+    /// Routing.
+    Routing,
+    /// Adapter chain.
+    Adapter,
+    /// The gateway's signature.
+    Signing,
+    /// Publishing the outcome.
+    Publish,
+}
+
+impl Stage {
+    /// Stable name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Size => "size",
+            Self::Header => "header",
+            Self::Schema => "schema",
+            Self::Signature => "signature",
+            Self::Validate => "validate",
+            Self::Access => "access",
+            Self::Consent => "consent",
+            Self::Correlation => "correlation",
+            Self::Routing => "routing",
+            Self::Adapter => "adapter",
+            Self::Signing => "signing",
+            Self::Publish => "publish",
+        }
+    }
+}
+
+/// What to do with a message.
+#[derive(Debug)]
+pub enum Decision {
+    /// Publish the translated, signed message to its destination.
+    Forward(Box<Forward>),
+    /// Dead-letter it and tell the sender why.
+    Reject(Box<Reject>),
+    /// Something on our side failed: try again later.
+    Retry {
+        /// The stage.
+        stage: Stage,
+        /// Reason id.
+        kind: String,
+        /// Explanation.
+        detail: String,
+    },
+}
+
+/// A message ready to be published.
+#[derive(Debug)]
+pub struct Forward {
+    /// The destination queue.
+    pub queue: String,
+    /// The signed bytes.
+    pub payload: Vec<u8>,
+    /// Its message id.
+    pub message_id: String,
+    /// The id of the message it was made from.
+    pub source_id: String,
+    /// The case (the id of the evidence request it belongs to).
+    pub case_id: String,
+    /// Header values for the AMQP headers: standard, version, type, sender, reader.
+    pub headers: Vec<(&'static str, String)>,
+    /// The access-log entry to append once published.
+    pub audit: Option<NewEntry>,
+    /// The author of the source message.
+    pub headers_sender: Option<String>,
+}
+
+/// A rejected message.
+#[derive(Debug)]
+pub struct Reject {
+    /// The stage that rejected it.
+    pub stage: Stage,
+    /// Stable reason id.
+    pub kind: String,
+    /// Human-readable explanation.
+    pub detail: String,
+    /// Positions, where known.
+    pub issues: Vec<Issue>,
+    /// The message id, if the header could be read.
+    pub message_id: Option<String>,
+    /// The sender, if known.
+    pub sender: Option<String>,
+    /// The rejection message for the sender and the queue it goes to,
+    /// when the sender is a known authority with an inbox.
+    pub answer: Option<(String, Vec<u8>, String)>,
+    /// The access-log entry to append (evidence requests).
+    pub audit: Option<NewEntry>,
+}
+
+/// Everything the pipeline needs, loaded once at start and shared by all workers.
+pub struct Pipeline {
+    /// Limits for every message.
+    pub limits: Limits,
+    /// Catalogue and validation.
+    pub validator: Validator,
+    /// Signature verification with the trust store.
+    pub verifier: Verifier,
+    /// The gateway's signing key.
+    pub signer: Signer,
+    /// Directory, rules, access.
+    pub router: Router,
+    /// Adapter registry.
+    pub registry: xoev_adapters::Registry,
+    /// Runs adapter chains with validation.
+    pub translator: Translator,
+    /// Secret of citizen references.
+    pub secret: CitizenSecret,
+    /// Consents and access log.
+    pub audit: Arc<dyn AuditStore>,
+    /// Requests awaiting answers; message status.
+    pub cases: Arc<dyn CaseStore>,
+    matchers: HashMap<String, CertMatcher>,
+    gateway: Authority,
+}
+
+impl std::fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("gateway", &self.gateway)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a rejection at `stage`.
+fn reject(stage: Stage, kind: &str, detail: impl Into<String>) -> Reject {
+    Reject {
+        stage,
+        kind: kind.to_owned(),
+        detail: detail.into(),
+        issues: Vec::new(),
+        message_id: None,
+        sender: None,
+        answer: None,
+        audit: None,
+    }
+}
+
+fn now_string(now: OffsetDateTime) -> String {
+    now.format(&Rfc3339)
+        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".into())
+}
+
+/// Parts of [`Pipeline`] that are built from files.
+pub struct Parts {
+    /// Limits.
+    pub limits: Limits,
+    /// Validator.
+    pub validator: Validator,
+    /// Verifier.
+    pub verifier: Verifier,
+    /// Signer.
+    pub signer: Signer,
+    /// Router.
+    pub router: Router,
+    /// Registry.
+    pub registry: xoev_adapters::Registry,
+    /// Citizen secret.
+    pub secret: CitizenSecret,
+    /// Audit store.
+    pub audit: Arc<dyn AuditStore>,
+    /// Case store.
+    pub cases: Arc<dyn CaseStore>,
+    /// Authority id → how to recognise its signature.
+    pub matchers: HashMap<String, CertMatcher>,
+}
+
+impl Pipeline {
+    /// Assembles the pipeline from its parts.
+    pub fn new(p: Parts) -> anyhow::Result<Self> {
+        let gateway = p
+            .router
+            .directory()
+            .authorities()
+            .iter()
+            .find(|a| a.gateway)
+            .map(|a| Authority {
+                directory: Some("DVDV".into()),
+                prefix: None,
+                id: a.id.clone(),
+                name: Some(a.name.clone()),
+            });
+        let gateway = gateway.ok_or_else(|| {
+            anyhow::anyhow!("the authority directory has no entry with gateway = true")
+        })?;
+        let translator = Translator::new(p.validator.clone());
+        Ok(Self {
+            limits: p.limits,
+            validator: p.validator,
+            verifier: p.verifier,
+            signer: p.signer,
+            router: p.router,
+            registry: p.registry,
+            translator,
+            secret: p.secret,
+            audit: p.audit,
+            cases: p.cases,
+            matchers: p.matchers,
+            gateway,
+        })
+    }
+
+    /// The gateway as an authority (author of rejections).
+    pub fn gateway(&self) -> &Authority {
+        &self.gateway
+    }
+
+    /// Runs one message through every stage. Blocking: call it from a
+    /// blocking thread; `rt` awaits the store look-ups.
+    pub fn process(&self, payload: &[u8], correlation_id: Option<&str>, rt: &Handle) -> Decision {
+        let now = OffsetDateTime::now_utc();
+        let mut seen = Seen::default();
+        match self.stages(payload, correlation_id, rt, now, &mut seen) {
+            Ok(forward) => Decision::Forward(Box::new(forward)),
+            Err(Failure::Transient {
+                stage,
+                kind,
+                detail,
+            }) => Decision::Retry {
+                stage,
+                kind,
+                detail,
+            },
+            Err(Failure::Reject(mut r)) => {
+                r.message_id = seen
+                    .message
+                    .as_ref()
+                    .and_then(|m| m.header.as_ref())
+                    .map(|h| h.message_id.to_string());
+                r.sender = seen.sender.clone();
+                r.audit = seen.facts.as_ref().and_then(|(facts, citizen)| {
+                    Some(NewEntry {
+                        citizen: citizen.clone()?,
+                        requester: facts.author.id.clone(),
+                        answerer: Some(facts.reader.id.clone()),
+                        evidence_type: facts.evidence_type.clone(),
+                        period: Some(facts.year.to_string()),
+                        purpose: facts.purpose.clone(),
+                        consent: Some(facts.consent.clone()),
+                        outcome: Outcome::Rejected(r.kind.clone()),
+                        request_message_id: facts.message_id.clone(),
+                        answer_message_id: seen.answer_id.clone(),
+                    })
+                });
+                r.answer = self.rejection_answer(payload, seen.message.as_ref(), &r, now);
+                Decision::Reject(r)
+            }
+        }
+    }
+
+    /// The signed rejection message for the sender, if it has an inbox.
+    fn rejection_answer(
+        &self,
+        payload: &[u8],
+        message: Option<&Message>,
+        r: &Reject,
+        now: OffsetDateTime,
+    ) -> Option<(String, Vec<u8>, String)> {
+        let sender = message?.header.as_ref()?.author.as_ref()?;
+        let entry = self.router.directory().get(&sender.key())?;
+        let inbox = entry.inbox.clone()?;
+        let recipient = Authority {
+            directory: sender.directory.clone(),
+            prefix: None,
+            id: entry.id.clone(),
+            name: Some(entry.name.clone()),
+        };
+        let id = uuid::Uuid::new_v4().to_string();
+        let created = now_string(now);
+        let bytes = rejection::build(&rejection::Rejection {
+            id: &id,
+            created: &created,
+            gateway: &self.gateway,
+            recipient: &recipient,
+            rejected: payload,
+            message,
+            stage: r.stage.as_str(),
+            reason: &r.kind,
+            description: &r.detail,
+            issues: &r.issues,
+        });
+        match self.signer.sign_bytes(&bytes) {
+            Ok(signed) => Some((inbox, signed, id)),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot sign the rejection message");
+                None
+            }
+        }
+    }
+
+    fn stages(
+        &self,
+        payload: &[u8],
+        amqp_correlation: Option<&str>,
+        rt: &Handle,
+        now: OffsetDateTime,
+        seen: &mut Seen,
+    ) -> Result<Forward, Failure> {
+        // size + header
+        let message = Message::parse(payload.to_vec(), &self.limits).map_err(|e| {
+            let stage = if e.kind == MessageErrorKind::Oversize {
+                Stage::Size
+            } else {
+                Stage::Header
+            };
+            Failure::Reject(Box::new(Reject {
+                issues: vec![Issue {
+                    line: e.line,
+                    column: e.column,
+                    path: None,
+                    message: e.detail.clone(),
+                }],
+                ..reject(stage, e.kind.as_str(), e.to_string())
+            }))
+        })?;
+        let header = message
+            .require_header()
+            .map_err(|e| Failure::reject(Stage::Header, e.kind.as_str(), e.to_string()))?
+            .clone();
+        seen.message = Some(message.clone());
+        let author = header.author.as_ref().ok_or_else(|| {
+            Failure::reject(
+                Stage::Header,
+                "invalid-header",
+                "the header names no author (autor)",
+            )
+        })?;
+        let sender = author.key();
+        seen.sender = Some(sender.clone());
+        let _span =
+            tracing::info_span!("message", id = %header.message_id, sender = %sender).entered();
+
+        // schema lookup + the one full parse
+        let catalogue = self.validator.catalogue();
+        let entry = catalogue
+            .lookup(&message)
+            .map_err(|e| schema_failure(Stage::Schema, e))?;
+        let schema = entry
+            .schema()
+            .map_err(|e| Failure::transient(Stage::Schema, "schema-compile", e.to_string()))?;
+        let doc = xoev_schema::parse_document(payload, &self.limits)
+            .map_err(|e| schema_failure(Stage::Schema, e))?;
+
+        // signature of the author, then XSD of exactly the signed content
+        let matcher = self.matchers.get(&sender).ok_or_else(|| {
+            let kind = if self.router.directory().get(&sender).is_some() {
+                "no-certificate-for-sender"
+            } else {
+                "unknown-sender"
+            };
+            Failure::reject(
+                Stage::Signature,
+                kind,
+                format!("no certificate or subject is known for the author {sender}"),
+            )
+        })?;
+        let verified = self
+            .verifier
+            .verify(&doc, Some(matcher))
+            .map_err(|e| Failure::reject(Stage::Signature, e.kind().as_str(), e.to_string()))?;
+        tracing::debug!(signer = %verified.signer_subject, "signature verified");
+        xoev_dsig::strip_signature(&doc);
+        schema.validate(&doc).map_err(|mut issues| {
+            let content = xoev_dsig::to_bytes(&doc);
+            xoev_schema::fill_columns(&content, &mut issues);
+            schema_failure(
+                Stage::Validate,
+                SchemaError::Invalid {
+                    standard: entry.name.clone(),
+                    version: entry.version.clone(),
+                    issues,
+                },
+            )
+        })?;
+        let content = xoev_dsig::to_bytes(&doc);
+        drop(doc);
+
+        // access
+        let reader = header.reader.as_ref().map(Authority::key);
+        let code = header.message_type.code.as_str();
+        let standard = message
+            .standard
+            .clone()
+            .unwrap_or_else(|| entry.name.clone());
+        if let Some(r) = reader.as_deref()
+            && self.router.directory().get(r).is_some()
+        {
+            self.router
+                .check_access(&sender, r, code)
+                .map_err(|e| Failure::reject(Stage::Access, e.kind.as_str(), e.message))?;
+        }
+
+        // evidence request: the citizen's consent
+        let mut ctx = Context::new(now, uuid::Uuid::new_v4());
+        let mut request: Option<(RequestFacts, CitizenRef, String)> = None;
+        if (entry.name.as_str(), code) == EVIDENCE_REQUEST {
+            let facts = RequestFacts::from_xnachweis(&content)
+                .map_err(|e| Failure::reject(Stage::Access, e.as_str(), e.to_string()))?;
+            let citizen = CitizenRef::from_tax_id(&facts.tax_id, &self.secret)
+                .map_err(|e| Failure::reject(Stage::Access, e.as_str(), e.to_string()))?;
+            seen.facts = Some((facts.clone(), Some(citizen.clone())));
+            let consent = rt
+                .block_on(self.audit.find_valid(
+                    &citizen,
+                    &sender,
+                    &facts.evidence_type,
+                    &facts.purpose,
+                    now,
+                ))
+                .map_err(|e| {
+                    if e.is_rejection() {
+                        Failure::reject(Stage::Consent, e.as_str(), e.to_string())
+                    } else {
+                        Failure::transient(Stage::Consent, e.as_str(), e.to_string())
+                    }
+                })?;
+            ctx.municipality = facts.municipality().map(str::to_owned);
+            request = Some((facts, citizen, consent.id));
+        }
+
+        // answer: the request it answers
+        let mut answered: Option<RequestFacts> = None;
+        if CORRELATED_ANSWERS.contains(&(entry.name.as_str(), code)) {
+            let key = amqp_correlation
+                .map(str::to_owned)
+                .or_else(|| answer_reference(&content))
+                .ok_or_else(|| {
+                    Failure::reject(
+                        Stage::Correlation,
+                        "no-matching-request",
+                        "the answer names no request (bezug/anfrageUUID)",
+                    )
+                })?;
+            seen.answer_id = Some(header.message_id.to_string());
+            let facts = rt
+                .block_on(self.cases.claim_request(&key, header.message_id.as_str()))
+                .map_err(|e| match e {
+                    CaseError::Store(_) => {
+                        Failure::transient(Stage::Correlation, e.as_str(), e.to_string())
+                    }
+                    _ => Failure::reject(Stage::Correlation, e.as_str(), e.to_string()),
+                })?;
+            if let Ok(citizen) = CitizenRef::from_tax_id(&facts.tax_id, &self.secret) {
+                seen.facts = Some((facts.clone(), Some(citizen)));
+            }
+            ctx.municipality = facts.municipality().map(str::to_owned);
+            ctx.request = Some(facts.clone());
+            answered = Some(facts);
+        }
+
+        // routing
+        let input = RouteInput {
+            message_type: code.to_owned(),
+            standard: Some(standard.clone()),
+            version: message
+                .version
+                .clone()
+                .or_else(|| Some(entry.version.clone())),
+            sender: Some(sender.clone()),
+            reader: reader.clone(),
+            municipality: ctx.municipality.clone(),
+        };
+        let route = self
+            .router
+            .route(&input)
+            .map_err(|e| Failure::reject(Stage::Routing, e.kind.as_str(), e.message))?;
+
+        // adapters (each step's output is validated against its target XSD)
+        let output = if route.adapters.is_empty() {
+            content
+        } else {
+            let chain = self
+                .registry
+                .chain(&route.adapters)
+                .map_err(|e| Failure::reject(Stage::Adapter, e.as_str(), e.to_string()))?;
+            self.translator
+                .run(&chain, &content, &ctx)
+                .map_err(|e| Failure::reject(Stage::Adapter, e.as_str(), e.to_string()))?
+        };
+
+        // the gateway's signature
+        let signed = self
+            .signer
+            .sign_bytes(&output)
+            .map_err(|e| Failure::transient(Stage::Signing, e.kind().as_str(), e.to_string()))?;
+        let out = Message::parse(signed.clone(), &self.limits)
+            .ok()
+            .and_then(|m| {
+                m.header.map(|h| {
+                    (
+                        h.message_id.to_string(),
+                        m.standard,
+                        m.version,
+                        h.message_type.code,
+                    )
+                })
+            })
+            .ok_or_else(|| {
+                Failure::transient(
+                    Stage::Signing,
+                    "output-without-header",
+                    "the translated message has no header",
+                )
+            })?;
+        let (out_id, out_standard, out_version, out_type) = out;
+
+        let case_id;
+        let audit = if let Some((facts, citizen, consent)) = request {
+            rt.block_on(self.cases.put_request(&out_id, &facts))
+                .map_err(|e| Failure::transient(Stage::Correlation, e.as_str(), e.to_string()))?;
+            case_id = facts.message_id.clone();
+            Some(NewEntry {
+                citizen,
+                requester: facts.author.id.clone(),
+                answerer: Some(route.recipient.clone()),
+                evidence_type: facts.evidence_type.clone(),
+                period: Some(facts.year.to_string()),
+                purpose: facts.purpose.clone(),
+                consent: Some(consent),
+                outcome: Outcome::Forwarded,
+                request_message_id: facts.message_id.clone(),
+                answer_message_id: None,
+            })
+        } else if let Some(facts) = answered {
+            case_id = facts.message_id.clone();
+            CitizenRef::from_tax_id(&facts.tax_id, &self.secret)
+                .ok()
+                .map(|citizen| NewEntry {
+                    citizen,
+                    requester: facts.author.id.clone(),
+                    answerer: Some(sender.clone()),
+                    evidence_type: facts.evidence_type.clone(),
+                    period: Some(facts.year.to_string()),
+                    purpose: facts.purpose.clone(),
+                    consent: Some(facts.consent.clone()),
+                    outcome: Outcome::Answered,
+                    request_message_id: facts.message_id.clone(),
+                    answer_message_id: Some(out_id.clone()),
+                })
+        } else {
+            case_id = header.message_id.to_string();
+            None
+        };
+
+        let mut headers = vec![
+            (xoev_transport::header::TYPE, out_type),
+            (xoev_transport::header::SENDER, sender.clone()),
+            (xoev_transport::header::READER, route.recipient.clone()),
+        ];
+        if let Some(s) = out_standard {
+            headers.push((xoev_transport::header::STANDARD, s));
+        }
+        if let Some(v) = out_version {
+            headers.push((xoev_transport::header::VERSION, v));
+        }
+        Ok(Forward {
+            queue: route.queue,
+            payload: signed,
+            message_id: out_id,
+            source_id: header.message_id.to_string(),
+            case_id,
+            headers,
+            audit,
+            headers_sender: Some(sender),
+        })
+    }
+}
+
+/// What the pipeline learnt before it failed (for the rejection).
+#[derive(Default)]
+struct Seen {
+    message: Option<Message>,
+    sender: Option<String>,
+    facts: Option<(RequestFacts, Option<CitizenRef>)>,
+    answer_id: Option<String>,
+}
+
+enum Failure {
+    Reject(Box<Reject>),
+    Transient {
+        stage: Stage,
+        kind: String,
+        detail: String,
+    },
+}
+
+impl Failure {
+    fn reject(stage: Stage, kind: &str, detail: impl Into<String>) -> Self {
+        Self::Reject(Box::new(reject(stage, kind, detail)))
+    }
+
+    fn transient(stage: Stage, kind: &str, detail: impl Into<String>) -> Self {
+        Self::Transient {
+            stage,
+            kind: kind.to_owned(),
+            detail: detail.into(),
+        }
+    }
+}
+
+fn schema_failure(stage: Stage, e: SchemaError) -> Failure {
+    if matches!(e, SchemaError::Compile { .. }) {
+        return Failure::transient(stage, e.kind().as_str(), e.to_string());
+    }
+    Failure::Reject(Box::new(Reject {
+        issues: e.issues(),
+        ..reject(stage, e.kind().as_str(), e.to_string())
+    }))
+}
+
+/// The `bezug/anfrageUUID` of an XEStB answer.
+fn answer_reference(content: &[u8]) -> Option<String> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_reader(content);
+    reader.config_mut().trim_text(true);
+    let mut in_ref = false;
+    loop {
+        match reader.read_event().ok()? {
+            Event::Start(e) if e.local_name().as_ref() == b"anfrageUUID" => in_ref = true,
+            Event::Text(t) if in_ref => return t.decode().ok().map(|s| s.trim().to_owned()),
+            Event::Eof => return None,
+            _ => {}
+        }
+    }
+}

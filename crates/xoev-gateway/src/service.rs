@@ -1,0 +1,215 @@
+//! The running gateway: consume the inbound queue, run each message through
+//! the [`Pipeline`] on a blocking thread, publish the outcome (confirmed),
+//! then settle the delivery. Nothing is acked before its outcome is stored.
+
+use crate::cases::Status;
+use crate::pipeline::{Decision, Pipeline};
+use std::future::Future;
+use std::sync::Arc;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tracing::{Instrument, error, info, warn};
+use xoev_transport::{Delivery, Envelope, Target, Transport};
+
+/// How the service runs.
+#[derive(Debug, Clone, Copy)]
+pub struct ServiceOptions {
+    /// Messages processed at the same time.
+    pub workers: usize,
+    /// Unacknowledged deliveries held from the broker.
+    pub prefetch: u16,
+}
+
+/// Consumes the inbound queue until `shutdown` resolves, then drains the
+/// messages in flight (unsettled prefetched deliveries go back to the broker).
+pub async fn run(
+    pipeline: Arc<Pipeline>,
+    transport: Arc<dyn Transport>,
+    options: ServiceOptions,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let queue = transport.topology().inbound_queue.clone();
+    let mut consumer = transport.consume(&queue, options.prefetch).await?;
+    let permits = Arc::new(Semaphore::new(options.workers.max(1)));
+    let mut tasks = JoinSet::new();
+    info!(queue = %queue, workers = options.workers, prefetch = options.prefetch, "gateway consuming");
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            () = &mut shutdown => break,
+            p = permits.clone().acquire_owned() => p?,
+        };
+        let next = tokio::select! {
+            () = &mut shutdown => break,
+            n = consumer.next() => n,
+        };
+        let delivery = match next {
+            Some(Ok(d)) => d,
+            Some(Err(e)) => {
+                warn!(error = %e, "consumer error; continuing");
+                continue;
+            }
+            None => {
+                warn!("consumer ended");
+                break;
+            }
+        };
+        let (p, t) = (pipeline.clone(), transport.clone());
+        let span = tracing::info_span!(
+            "delivery",
+            message_id = delivery.properties.message_id.as_deref().unwrap_or("-")
+        );
+        tasks.spawn(
+            async move {
+                handle(&p, &t, delivery).await;
+                drop(permit);
+            }
+            .instrument(span),
+        );
+        // reap finished tasks so the set stays small
+        while let Some(done) = tasks.try_join_next() {
+            if let Err(e) = done {
+                error!(error = %e, "message task failed");
+            }
+        }
+    }
+    info!(
+        in_flight = tasks.len(),
+        "shutting down: draining messages in flight"
+    );
+    while let Some(done) = tasks.join_next().await {
+        if let Err(e) = done {
+            error!(error = %e, "message task failed");
+        }
+    }
+    Ok(())
+}
+
+fn now() -> String {
+    OffsetDateTime::now_utc()
+        .format(&Rfc3339)
+        .unwrap_or_default()
+}
+
+/// Processes one delivery and settles it exactly once.
+pub async fn handle(pipeline: &Arc<Pipeline>, transport: &Arc<dyn Transport>, delivery: Delivery) {
+    let payload = delivery.payload.clone();
+    let correlation = delivery.properties.correlation_id.clone();
+    let p = pipeline.clone();
+    let rt = tokio::runtime::Handle::current();
+    let decision =
+        match tokio::task::spawn_blocking(move || p.process(&payload, correlation.as_deref(), &rt))
+            .await
+        {
+            Ok(d) => d,
+            Err(e) => {
+                error!(error = %e, "pipeline task failed; message goes to retry");
+                settle_retry(delivery, "pipeline", "internal-error", &e.to_string()).await;
+                return;
+            }
+        };
+    match decision {
+        Decision::Forward(f) => {
+            let mut env = Envelope::new(
+                Target::Queue(f.queue.clone()),
+                f.message_id.clone(),
+                f.payload,
+            )
+            .with_correlation_id(f.source_id.clone())
+            .with_case_id(f.case_id.clone());
+            for (name, value) in f.headers {
+                env = env.with_header(name, value);
+            }
+            if let Err(e) = transport.publish(env).await {
+                warn!(error = %e, queue = %f.queue, "publish failed");
+                if e.is_transient() {
+                    settle_retry(delivery, "publish", e.kind.as_str(), &e.to_string()).await;
+                } else {
+                    settle_dead(delivery, "publish", e.kind.as_str(), &e.to_string()).await;
+                }
+                return;
+            }
+            info!(case = %f.case_id, to = %f.queue, forwarded_id = %f.message_id, "forwarded");
+            if let Some(entry) = f.audit
+                && let Err(e) = pipeline.audit.append(entry).await
+            {
+                error!(error = %e, "access log append failed");
+            }
+            let status = Status {
+                state: "forwarded".into(),
+                stage: None,
+                reason: None,
+                destination: Some(f.queue),
+                forwarded_id: Some(f.message_id),
+                sender: f.headers_sender,
+                updated: now(),
+            };
+            if let Err(e) = pipeline.cases.set_status(&f.source_id, &status).await {
+                warn!(error = %e, "status not recorded");
+            }
+            if let Err(e) = delivery.ack().await {
+                warn!(error = %e, "ack failed (the broker will redeliver; duplicates are recognised)");
+            }
+        }
+        Decision::Reject(r) => {
+            warn!(stage = r.stage.as_str(), reason = %r.kind, detail = %r.detail, "rejected");
+            if let Some((queue, bytes, id)) = r.answer {
+                let mut env = Envelope::new(Target::Queue(queue.clone()), id, bytes).with_header(
+                    xoev_transport::header::TYPE,
+                    crate::pipeline::rejection::MESSAGE_TYPE,
+                );
+                if let Some(orig) = &r.message_id {
+                    env = env.with_correlation_id(orig.clone());
+                }
+                if let Err(e) = transport.publish(env).await {
+                    // The dead letter below still records the rejection.
+                    warn!(error = %e, queue = %queue, "rejection answer not delivered");
+                }
+            }
+            if let Some(entry) = r.audit
+                && let Err(e) = pipeline.audit.append(entry).await
+            {
+                error!(error = %e, "access log append failed");
+            }
+            if let Some(id) = &r.message_id {
+                let status = Status {
+                    state: "rejected".into(),
+                    stage: Some(r.stage.as_str().into()),
+                    reason: Some(r.kind.clone()),
+                    destination: None,
+                    forwarded_id: None,
+                    sender: r.sender.clone(),
+                    updated: now(),
+                };
+                if let Err(e) = pipeline.cases.set_status(id, &status).await {
+                    warn!(error = %e, "status not recorded");
+                }
+            }
+            settle_dead(delivery, r.stage.as_str(), &r.kind, &r.detail).await;
+        }
+        Decision::Retry {
+            stage,
+            kind,
+            detail,
+        } => {
+            warn!(stage = stage.as_str(), reason = %kind, detail = %detail, "transient failure");
+            settle_retry(delivery, stage.as_str(), &kind, &detail).await;
+        }
+    }
+}
+
+async fn settle_dead(delivery: Delivery, stage: &str, kind: &str, detail: &str) {
+    if let Err(e) = delivery.dead_letter(stage, kind, detail).await {
+        // Not acked: the broker redelivers it later.
+        error!(error = %e, "dead-lettering failed; the message stays in the queue");
+    }
+}
+
+async fn settle_retry(delivery: Delivery, stage: &str, kind: &str, detail: &str) {
+    match delivery.retry(stage, kind, detail).await {
+        Ok(outcome) => info!(?outcome, "retry scheduled"),
+        Err(e) => error!(error = %e, "retry failed; the message stays in the queue"),
+    }
+}
