@@ -21,12 +21,15 @@ use lapin::{
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 /// Delivery mode of persistent messages.
 const PERSISTENT: u8 = 2;
+
+/// How long one connection attempt may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Source of unique consumer tags within the process.
 static CONSUMER_TAGS: AtomicU64 = AtomicU64::new(0);
@@ -196,9 +199,16 @@ impl AmqpTransport {
             self.inner.config.inbound_queue
         );
         let props = ConnectionProperties::default().with_connection_name(name.into());
-        let connection = Connection::connect(&self.inner.url, props)
-            .await
-            .map_err(|e| TransportError::lapin(&e, K::Connection, "connect"))?;
+        let connection =
+            tokio::time::timeout(CONNECT_TIMEOUT, Connection::connect(&self.inner.url, props))
+                .await
+                .map_err(|_| {
+                    TransportError::new(
+                        K::Connection,
+                        format!("connect: no answer within {} s", CONNECT_TIMEOUT.as_secs()),
+                    )
+                })?
+                .map_err(|e| TransportError::lapin(&e, K::Connection, "connect"))?;
         let ch = connection
             .create_channel()
             .await

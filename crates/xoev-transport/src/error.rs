@@ -80,12 +80,15 @@ impl TransportError {
         self.kind.is_transient()
     }
 
-    /// Classifies a lapin error: AMQP protocol errors (the broker refused
-    /// something) are `on_protocol`, everything else a connection problem.
+    /// Classifies a lapin error: channel-level AMQP errors (the broker
+    /// refused something: not found, precondition failed, access refused)
+    /// are `on_protocol`; everything else (I/O, connection-level errors such
+    /// as a forced close) is a connection problem.
     pub(crate) fn lapin(e: &lapin::Error, on_protocol: TransportErrorKind, what: &str) -> Self {
-        let kind = match e.kind() {
-            lapin::ErrorKind::ProtocolError(_) => on_protocol,
-            _ => TransportErrorKind::Connection,
+        let kind = if e.is_amqp_soft_error() {
+            on_protocol
+        } else {
+            TransportErrorKind::Connection
         };
         Self::new(kind, format!("{what}: {e}"))
     }
