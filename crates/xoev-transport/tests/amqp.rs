@@ -266,3 +266,48 @@ async fn broker_closes_the_connection_and_the_transport_recovers() {
     t.delete_topology().await.unwrap();
     t.close().await;
 }
+
+/// Throughput on this machine (not an assertion; run with
+/// `cargo test --release -p xoev-transport --test amqp throughput -- --ignored --nocapture`).
+#[tokio::test]
+#[ignore = "measurement, not a check"]
+async fn throughput() {
+    let p = prefix("bench");
+    let t = connect(topology(&p)).await;
+    let (_, body) = request(Some("fa:9198"));
+    let n = 2000;
+    let started = std::time::Instant::now();
+    for i in 0..n / 2 {
+        let env = Envelope::new(Target::Inbound, format!("seq-{i}"), body.clone());
+        t.publish(env).await.unwrap();
+    }
+    let seq = started.elapsed();
+    let started = std::time::Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..n / 2 {
+        let t = t.clone();
+        let env = Envelope::new(Target::Inbound, format!("par-{i}"), body.clone());
+        tasks.spawn(async move { t.publish(env).await });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r.unwrap().unwrap();
+    }
+    let par = started.elapsed();
+    let started = std::time::Instant::now();
+    let mut c = t.consume(&p_inbound(&p), 50).await.unwrap();
+    for _ in 0..n {
+        next(&mut c).await.ack().await.unwrap();
+    }
+    let consumed = started.elapsed();
+    eprintln!(
+        "{} bytes/message: {} sequential confirmed publishes {:.0}/s; {} concurrent {:.0}/s; consume+ack (prefetch 50) {:.0}/s",
+        body.len(),
+        n / 2,
+        f64::from(n / 2) / seq.as_secs_f64(),
+        n / 2,
+        f64::from(n / 2) / par.as_secs_f64(),
+        f64::from(n) / consumed.as_secs_f64()
+    );
+    t.delete_topology().await.unwrap();
+    t.close().await;
+}
