@@ -537,3 +537,129 @@ fn missing_directory_files() {
     assert_eq!(e.errors().len(), 3, "{e}");
     std::fs::remove_dir_all(&tmp).unwrap();
 }
+
+#[test]
+fn fixed_recipient_and_priorities() {
+    let (auth, _) = base();
+    let access = Source::new(
+        "/cfg/access.toml",
+        r#"
+[[allow]]
+sender = "ags:09162000"
+reader = "fa:9198"
+message_type = ["T", "U"]
+"#,
+    );
+    let r = load(
+        &auth,
+        r#"
+[[rule]]
+name = "everything-to-the-tax-office"
+recipient = "fa:9198"
+
+[[rule]]
+name = "type-u-to-reader"
+priority = 5
+message_type = "U"
+recipient = "reader"
+adapters = ["a1", "a2"]
+"#,
+        &access,
+        &["a1", "a2"],
+    )
+    .unwrap();
+    let input = |t: &str, reader: Option<&str>| RouteInput {
+        message_type: t.into(),
+        sender: Some("ags:09162000".into()),
+        reader: reader.map(Into::into),
+        ..Default::default()
+    };
+    // No reader at all: the fixed rule still delivers.
+    let d = r.route(&input("T", None)).unwrap();
+    assert_eq!(
+        (d.rule.as_str(), d.resolution),
+        ("everything-to-the-tax-office", Resolution::Fixed)
+    );
+    // The higher priority wins where both match …
+    let d = r.route(&input("U", Some("fa:9198"))).unwrap();
+    assert_eq!(d.rule, "type-u-to-reader");
+    assert_eq!(d.adapters, vec!["a1".to_owned(), "a2".to_owned()]);
+    // … and the lower one takes what the higher one does not.
+    let d = r.route(&input("U", None)).unwrap();
+    assert_eq!(d.rule, "everything-to-the-tax-office");
+    // Access is checked against the resolved recipient.
+    let e = r.route(&input("V", None)).unwrap_err();
+    assert_eq!(e.kind, R::AccessDenied);
+}
+
+#[test]
+fn placeholder_of_another_service_does_not_match() {
+    let (auth, access) = base();
+    let r = load(
+        &auth,
+        r#"
+[[rule]]
+name = "by-est"
+message_type = "T"
+recipient = "responsible"
+service = "est"
+"#,
+        &access,
+        &[],
+    )
+    .unwrap();
+    let mut input = RouteInput {
+        message_type: "T".into(),
+        sender: Some("ags:09162000".into()),
+        reader: Some("service:kita".into()),
+        municipality: Some("09162000".into()),
+        ..Default::default()
+    };
+    let e = r.route(&input).unwrap_err();
+    assert_eq!(e.kind, R::NoRoute);
+    assert!(
+        e.near_misses[0].mismatches[0].contains("placeholder of another service"),
+        "{e:?}"
+    );
+    input.reader = Some("service:est".into());
+    assert_eq!(r.route(&input).unwrap().recipient, "fa:9198");
+    // A named reader never matches a responsibility rule.
+    input.reader = Some("fa:9198".into());
+    assert_eq!(r.route(&input).unwrap_err().kind, R::NoRoute);
+}
+
+#[test]
+fn more_invalid_rules() {
+    let e = errors(
+        r#"
+[[rule]]
+name = "fixed-with-service"
+message_type = "A"
+recipient = "fa:9198"
+service = "est"
+
+[[rule]]
+name = "responsible-with-reader"
+message_type = "B"
+reader = "fa:9198"
+recipient = "responsible"
+service = "est"
+
+[[rule]]
+name = "bad-id"
+message_type = "C"
+sender = "noprefix"
+recipient = "reader"
+"#,
+    );
+    let got: Vec<_> = e.errors().iter().map(|e| (e.kind, e.line)).collect();
+    assert_eq!(
+        got,
+        vec![
+            (K::InvalidRule, Some(6)),
+            (K::InvalidRule, Some(12)),
+            (K::BadAuthorityId, Some(18)),
+        ],
+        "{e}"
+    );
+}
