@@ -378,6 +378,10 @@ impl Transport for AmqpTransport {
     fn topology(&self) -> &TopologyConfig {
         &self.inner.config
     }
+
+    async fn close(&self) {
+        AmqpTransport::close(self).await;
+    }
 }
 
 struct AmqpSource {

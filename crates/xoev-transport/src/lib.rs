@@ -52,4 +52,25 @@ pub trait Transport: Send + Sync + 'static {
 
     /// The topology this transport was set up with.
     fn topology(&self) -> &TopologyConfig;
+
+    /// Shuts the transport down: consumers end, unsettled deliveries go
+    /// back to their queues. The default does nothing.
+    async fn close(&self) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The pipeline hands deliveries to tasks and keeps transports in `Arc`s.
+    #[test]
+    fn handles_are_send() {
+        fn send<T: Send + 'static>() {}
+        fn shared<T: Send + Sync + 'static>() {}
+        send::<Delivery>();
+        send::<Consumer>();
+        shared::<AmqpTransport>();
+        shared::<MemoryTransport>();
+        shared::<std::sync::Arc<dyn Transport>>();
+    }
 }
