@@ -1,0 +1,198 @@
+//! Queue monitoring: [`Ops::queues`].
+
+use crate::management::ManagementQueue;
+use crate::{Ops, OpsError, now_secs};
+use serde::Serialize;
+
+/// What a queue is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum QueueRole {
+    /// The queue the gateway consumes (`<prefix>.inbound`).
+    Inbound,
+    /// The delayed-retry queue (`<prefix>.retry`).
+    Retry,
+    /// The dead-letter queue (`<prefix>.dlq`).
+    DeadLetter,
+    /// An authority's inbox.
+    Inbox,
+}
+
+impl QueueRole {
+    /// The stable kebab-case id.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Inbound => "inbound",
+            Self::Retry => "retry",
+            Self::DeadLetter => "dead-letter",
+            Self::Inbox => "inbox",
+        }
+    }
+}
+
+/// One queue's figures.
+///
+/// `ready` and `consumers` are exact at [`QueueReport::observed_at`] (AMQP
+/// passive declare). The other figures come from the management API, which
+/// RabbitMQ samples every 5 s by default; they are `None` when the API is
+/// not configured or not reachable ([`QueueReport::management_error`]) or
+/// the broker does not report them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct QueueStats {
+    /// The queue's name.
+    pub name: String,
+    /// What it is for.
+    pub role: QueueRole,
+    /// For an inbox: the authority it belongs to, where known.
+    pub authority: Option<String>,
+    /// Whether the queue exists on the broker.
+    pub exists: bool,
+    /// Messages ready for delivery (the depth); `None` if it does not exist.
+    pub ready: Option<u64>,
+    /// Consumers subscribed to it.
+    pub consumers: Option<u32>,
+    /// Messages delivered and not yet acknowledged.
+    pub unacked: Option<u64>,
+    /// Ready plus unacknowledged (`ready` + `unacked`).
+    pub messages: Option<u64>,
+    /// Messages published into the queue per second.
+    pub publish_rate: Option<f64>,
+    /// Messages delivered to consumers (or fetched) per second.
+    pub deliver_rate: Option<f64>,
+    /// Messages acknowledged per second.
+    pub ack_rate: Option<f64>,
+    /// Age in seconds of the message at the head of the queue (from its
+    /// AMQP timestamp; classic queues only).
+    pub oldest_message_age_secs: Option<u64>,
+    /// `classic`, `quorum` or `stream`.
+    pub queue_type: Option<String>,
+    /// The queue process's state (`running`, `flow`, …).
+    pub state: Option<String>,
+}
+
+/// Every queue of the topology, in the order inbound, retry, dead-letter,
+/// inboxes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct QueueReport {
+    /// When the figures were taken (Unix seconds).
+    pub observed_at: u64,
+    /// The virtual host.
+    pub vhost: String,
+    /// The management API's URL, if configured.
+    pub management_url: Option<String>,
+    /// Why management figures are missing, if they are.
+    pub management_error: Option<String>,
+    /// One entry per queue.
+    pub queues: Vec<QueueStats>,
+}
+
+impl QueueReport {
+    /// The entry of `name`.
+    pub fn queue(&self, name: &str) -> Option<&QueueStats> {
+        self.queues.iter().find(|q| q.name == name)
+    }
+}
+
+impl Ops {
+    /// Figures of every queue of the topology. Fails only if RabbitMQ cannot
+    /// be reached over AMQP; a missing queue is reported with
+    /// `exists: false`, a failing management API in
+    /// [`QueueReport::management_error`].
+    pub async fn queues(&self) -> Result<QueueReport, OpsError> {
+        let c = &self.inner.config;
+        let t = &c.topology;
+        let mut list: Vec<(String, QueueRole, Option<String>)> = vec![
+            (t.inbound_queue.clone(), QueueRole::Inbound, None),
+            (t.retry_queue.clone(), QueueRole::Retry, None),
+            (t.dead_letter_queue.clone(), QueueRole::DeadLetter, None),
+        ];
+        for inbox in &t.inboxes {
+            let authority = c.inbox_authorities.get(inbox).cloned();
+            list.push((inbox.clone(), QueueRole::Inbox, authority));
+        }
+
+        let management = self.management_figures(&list).await;
+        let observed_at = now_secs();
+        let mut ch = self.channel().await?;
+        let mut queues = Vec::with_capacity(list.len());
+        for (i, (name, role, authority)) in list.into_iter().enumerate() {
+            if !ch.status().connected() {
+                ch = self.channel().await?;
+            }
+            let amqp = Self::passive(&ch, &name).await?;
+            let m = match &management {
+                Ok(all) => all.get(i).cloned().flatten(),
+                Err(_) => None,
+            };
+            queues.push(stats(name, role, authority, amqp, m, observed_at));
+        }
+        let _ = ch.close(200, "done".into()).await;
+        Ok(QueueReport {
+            observed_at,
+            vhost: self.inner.vhost.clone(),
+            management_url: self.inner.management.as_ref().map(|m| m.url().to_owned()),
+            management_error: management.err().map(|e| e.message),
+            queues,
+        })
+    }
+
+    /// Management figures per queue, in `list`'s order (all requests at once).
+    async fn management_figures(
+        &self,
+        list: &[(String, QueueRole, Option<String>)],
+    ) -> Result<Vec<Option<ManagementQueue>>, OpsError> {
+        let Some(m) = &self.inner.management else {
+            return Err(OpsError::new(
+                crate::OpsErrorKind::Management,
+                "no management API configured",
+            ));
+        };
+        let vhost = &self.inner.vhost;
+        let requests = list.iter().map(|(name, _, _)| m.queue(vhost, name));
+        futures_util::future::join_all(requests)
+            .await
+            .into_iter()
+            .collect()
+    }
+}
+
+fn stats(
+    name: String,
+    role: QueueRole,
+    authority: Option<String>,
+    amqp: Option<(u32, u32)>,
+    m: Option<ManagementQueue>,
+    now: u64,
+) -> QueueStats {
+    let ready = amqp.map(|(r, _)| u64::from(r));
+    let unacked = m.as_ref().and_then(|m| m.messages_unacknowledged);
+    let rate = |pick: fn(&crate::MessageStats) -> Option<crate::Rate>| {
+        m.as_ref()
+            .and_then(|m| m.message_stats.as_ref())
+            .and_then(pick)
+            .map(|r| r.rate)
+    };
+    QueueStats {
+        exists: amqp.is_some(),
+        ready,
+        consumers: amqp.map(|(_, c)| c),
+        unacked,
+        messages: ready.zip(unacked).map(|(r, u)| r + u),
+        publish_rate: amqp.and(rate(|s| s.publish_details)),
+        deliver_rate: amqp.and(rate(|s| s.deliver_get_details)),
+        ack_rate: amqp.and(rate(|s| s.ack_details)),
+        oldest_message_age_secs: m
+            .as_ref()
+            .and_then(|m| m.head_message_timestamp)
+            .filter(|_| ready.is_some_and(|r| r > 0))
+            .map(|t| now.saturating_sub(t)),
+        queue_type: m.as_ref().and_then(|m| m.queue_type.clone()),
+        state: m.as_ref().and_then(|m| m.state.clone()),
+        name,
+        role,
+        authority,
+    }
+}
