@@ -12,5 +12,7 @@ pub mod assemble;
 pub mod cases;
 pub mod cli;
 pub mod config;
+pub mod demo;
+pub mod peers;
 pub mod pipeline;
 pub mod service;

@@ -3,6 +3,7 @@
 mod adapters;
 mod audit;
 mod consent;
+mod demo;
 mod inspect;
 mod keys;
 mod route;
@@ -60,6 +61,8 @@ pub enum Format {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the whole once-only case on this machine (no broker needed).
+    Demo(demo::DemoArgs),
     /// Validate messages against their standard's XSD (detected from the document).
     Validate(validate::ValidateArgs),
     /// Print the parsed XÖV message header of a message.
@@ -124,6 +127,7 @@ impl Outcome {
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     let g = &cli.global;
     match &cli.command {
+        Command::Demo(args) => demo::run(g, args),
         Command::Validate(args) => validate::run(g, args),
         Command::Inspect(args) => inspect::run(g, args),
         Command::Schemas => schemas::run(g),
