@@ -232,7 +232,13 @@ impl AmqpTransport {
         if let Some(l) = guard.as_ref().filter(|l| l.usable()) {
             return Ok(l.clone());
         }
-        *guard = None;
+        if let Some(old) = guard.take() {
+            // Its publishing channel or the connection itself failed: close
+            // what is left, so consumers on it resubscribe on the new one.
+            tokio::spawn(async move {
+                let _ = old.connection.close(200, "reconnecting".into()).await;
+            });
+        }
         let mut delay = self.inner.config.reconnect_initial;
         loop {
             if self.inner.closed.load(Ordering::SeqCst) {

@@ -311,3 +311,29 @@ async fn throughput() {
     t.delete_topology().await.unwrap();
     t.close().await;
 }
+
+/// Someone deletes part of the topology under a running gateway: the next
+/// publish that hits it fails on its channel, the transport reconnects,
+/// declares the topology again and publishes.
+#[tokio::test]
+async fn deleted_exchange_is_declared_again() {
+    let p = prefix("redeclare");
+    let t = connect(topology(&p)).await;
+    let other = lapin::Connection::connect(&url(), Default::default())
+        .await
+        .unwrap();
+    let ch = other.create_channel().await.unwrap();
+    ch.exchange_delete(format!("{p}.dlx").into(), Default::default())
+        .await
+        .unwrap();
+    other.close(200, "done".into()).await.unwrap();
+
+    t.publish(Envelope::new(Target::DeadLetter, "dl-1", "x").with_header("k", "v"))
+        .await
+        .unwrap();
+    let got = drain(&t, &format!("{p}.dlq"), 1).await;
+    assert_eq!(got[0].0.message_id.as_deref(), Some("dl-1"));
+    assert_eq!(got[0].0.header("k"), Some("v"));
+    t.delete_topology().await.unwrap();
+    t.close().await;
+}
