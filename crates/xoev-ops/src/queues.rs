@@ -122,10 +122,17 @@ impl Ops {
             if !ch.status().connected() {
                 ch = self.channel().await?;
             }
-            let amqp = Self::passive(&ch, &name).await?;
             let m = match &management {
                 Ok(all) => all.get(i).cloned().flatten(),
                 Err(_) => None,
+            };
+            // The management API knows which queues exist; asking AMQP about
+            // a missing queue closes the channel (and lapin logs an error).
+            let known_missing = management.is_ok() && m.is_none();
+            let amqp = if known_missing {
+                None
+            } else {
+                Self::passive(&ch, &name).await?
             };
             queues.push(stats(name, role, authority, amqp, m, observed_at));
         }

@@ -4,8 +4,10 @@ mod adapters;
 mod audit;
 mod consent;
 mod demo;
+mod dlq;
 mod inspect;
 mod keys;
+mod queues;
 mod route;
 mod routing;
 mod schemas;
@@ -89,6 +91,11 @@ pub enum Command {
     Consent(consent::ConsentArgs),
     /// Verify the access log's hash chain; show a citizen's entries.
     Audit(audit::AuditArgs),
+    /// Queue depths, unacknowledged messages, consumers, rates and oldest
+    /// message age of every gateway queue (RabbitMQ management API).
+    Queues(queues::QueuesArgs),
+    /// Dead letters: list, show, replay (to the inbound exchange, once), purge.
+    Dlq(dlq::DlqArgs),
 }
 
 /// What a subcommand concluded; maps to the process exit code.
@@ -140,6 +147,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Routing(args) => routing::run(g, args),
         Command::Consent(args) => consent::run(g, args),
         Command::Audit(args) => audit::run(g, args),
+        Command::Queues(args) => queues::run(g, args),
+        Command::Dlq(args) => dlq::run(g, args),
     }
 }
 
