@@ -50,6 +50,8 @@ pub struct DemoOptions {
     pub inbox_prefix: Option<String>,
     /// Register the citizen's consent.
     pub consent: bool,
+    /// Text appended to files of the routing copy, e.g. `("access.toml", "[[allow]] …")`.
+    pub routing_append: Vec<(String, String)>,
 }
 
 impl DemoOptions {
@@ -63,6 +65,7 @@ impl DemoOptions {
             cases: None,
             inbox_prefix: None,
             consent: true,
+            routing_append: Vec::new(),
         }
     }
 }
@@ -133,15 +136,27 @@ impl Demo {
 }
 
 /// Copies `routing/` into `work`, renaming inbox queues with `prefix`.
-fn routing_copy(root: &Path, work: &Path, prefix: &str) -> anyhow::Result<PathBuf> {
+fn routing_copy(
+    root: &Path,
+    work: &Path,
+    prefix: &str,
+    append: &[(String, String)],
+) -> anyhow::Result<PathBuf> {
     let dir = work.join("routing");
     std::fs::create_dir_all(&dir)?;
     for entry in std::fs::read_dir(root.join("routing"))? {
         let path = entry?.path();
         if path.extension().is_some_and(|e| e == "toml") {
-            let text = std::fs::read_to_string(&path)?
+            let name = path.file_name().unwrap_or_default();
+            let mut text = std::fs::read_to_string(&path)?
                 .replace("\"xoev.inbox.", &format!("\"{prefix}.inbox."));
-            std::fs::write(dir.join(path.file_name().unwrap_or_default()), text)?;
+            for (file, extra) in append {
+                if name.to_string_lossy() == file.as_str() {
+                    text.push('\n');
+                    text.push_str(extra);
+                }
+            }
+            std::fs::write(dir.join(name), text)?;
         }
     }
     Ok(dir)
@@ -155,9 +170,10 @@ pub async fn setup(o: DemoOptions) -> anyhow::Result<Demo> {
     let catalogue = Arc::new(Catalogue::load(o.root.join("schemas"))?);
     let validator = Validator::new(catalogue, limits);
     let registry = xoev_adapters::Registry::load(&xoev_adapters::Config::from_root(&o.root)?)?;
-    let routing = match &o.inbox_prefix {
-        Some(p) => routing_copy(&o.root, &o.work, p)?,
-        None => o.root.join("routing"),
+    let routing = match (&o.inbox_prefix, o.routing_append.is_empty()) {
+        (Some(p), _) => routing_copy(&o.root, &o.work, p, &o.routing_append)?,
+        (None, false) => routing_copy(&o.root, &o.work, "xoev", &o.routing_append)?,
+        (None, true) => o.root.join("routing"),
     };
     let known = |name: &str| registry.get(name).is_ok();
     let router = Router::load(&routing, &known).map_err(|e| anyhow::anyhow!("routing: {e}"))?;

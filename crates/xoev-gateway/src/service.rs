@@ -117,7 +117,7 @@ pub async fn handle(pipeline: &Arc<Pipeline>, transport: &Arc<dyn Transport>, de
                 f.message_id.clone(),
                 f.payload,
             )
-            .with_correlation_id(f.source_id.clone())
+            .with_correlation_id(f.case_id.clone())
             .with_case_id(f.case_id.clone());
             for (name, value) in f.headers {
                 env = env.with_header(name, value);

@@ -10,6 +10,7 @@ mod keys;
 mod queues;
 mod route;
 mod routing;
+mod run;
 mod schemas;
 mod sign;
 mod translate;
@@ -63,6 +64,8 @@ pub enum Format {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the gateway service (consumes RabbitMQ until SIGTERM).
+    Run(run::RunArgs),
     /// Run the whole once-only case on this machine (no broker needed).
     Demo(demo::DemoArgs),
     /// Validate messages against their standard's XSD (detected from the document).
@@ -134,6 +137,7 @@ impl Outcome {
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     let g = &cli.global;
     match &cli.command {
+        Command::Run(args) => run::run(g, args),
         Command::Demo(args) => demo::run(g, args),
         Command::Validate(args) => validate::run(g, args),
         Command::Inspect(args) => inspect::run(g, args),

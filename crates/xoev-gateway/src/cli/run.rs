@@ -1,0 +1,81 @@
+//! `xoev-gateway run --config gateway.toml`: the service.
+
+use super::{Global, Outcome};
+use crate::config::Config;
+use crate::service::{self, ServiceOptions};
+use crate::{assemble, config};
+use clap::Args;
+use std::path::PathBuf;
+use std::sync::Arc;
+use xoev_transport::Transport;
+
+/// Arguments of `run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The configuration file.
+    #[arg(long, short, value_name = "FILE", default_value = "gateway.toml")]
+    pub config: PathBuf,
+    /// Check the configuration, schemas, routing, keys and stores, then exit
+    /// (0 = ready to run) without consuming anything.
+    #[arg(long)]
+    pub check: bool,
+}
+
+/// Loads everything, then consumes until SIGINT/SIGTERM and drains.
+pub fn run(_g: &Global, args: &RunArgs) -> anyhow::Result<Outcome> {
+    let config = match Config::load(&args.config) {
+        Ok(c) => c,
+        Err(e @ config::ConfigError { .. }) => {
+            eprintln!("{e}");
+            return Ok(Outcome::Rejected);
+        }
+    };
+    let workers = config.gateway.workers;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(workers.max(1) + 4)
+        .build()?;
+    rt.block_on(async {
+        let pipeline = Arc::new(assemble::pipeline(&config).await?);
+        if args.check {
+            println!(
+                "configuration {} is ready: {} schemas, {} authorities, {} rules, {} adapters",
+                args.config.display(),
+                pipeline.validator.catalogue().entries().len(),
+                pipeline.router.directory().authorities().len(),
+                pipeline.router.rules().len(),
+                pipeline.registry.list().len()
+            );
+            return Ok(Outcome::Ok);
+        }
+        let transport: Arc<dyn Transport> =
+            Arc::new(assemble::transport(&config, &pipeline).await?);
+        let prefetch = config.amqp.as_ref().map(|a| a.prefetch).unwrap_or(32);
+        let options = ServiceOptions { workers, prefetch };
+        service::run(pipeline, transport, options, shutdown_signal()).await?;
+        Ok(Outcome::Ok)
+    })
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown signal received");
+}

@@ -1,0 +1,459 @@
+//! The founding case end to end on the real RabbitMQ at 127.0.0.1:5672:
+//! gateway service + tax-office responder + fee-office client, rejections
+//! at every stage, and two gateway consumers sharing the queues.
+//!
+//! Every test uses its own queue prefix and deletes its topology afterwards.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use xoev_core::{Limits, Message};
+use xoev_gateway::demo::{self, Demo, DemoOptions, FEE_OFFICE, TAX_OFFICE};
+use xoev_gateway::peers::{rewrite, serve_tax_office, text_at};
+use xoev_gateway::service::{self, ServiceOptions};
+use xoev_transport::{
+    AmqpTransport, Consumer, Delivery, Envelope, Target, TopologyConfig, Transport,
+};
+
+fn root() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}
+
+fn amqp_url() -> String {
+    std::env::var("XOEV_TEST_AMQP")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
+}
+
+struct Setup {
+    demo: Demo,
+    transport: Arc<AmqpTransport>,
+    _work: tempfile::TempDir,
+}
+
+async fn setup(tag: &str) -> Setup {
+    setup_with(tag, Vec::new()).await
+}
+
+async fn setup_with(tag: &str, routing_append: Vec<(String, String)>) -> Setup {
+    let work = tempfile::tempdir().expect("tmp");
+    let prefix = format!("xoev-test-{tag}-{}", uuid::Uuid::new_v4().simple());
+    let mut o = DemoOptions::new(root(), work.path());
+    o.inbox_prefix = Some(prefix.clone());
+    o.routing_append = routing_append;
+    let demo = demo::setup(o).await.expect("demo setup");
+    let mut topology = TopologyConfig::with_prefix(&prefix).with_inboxes(
+        demo.pipeline
+            .router
+            .directory()
+            .inboxes()
+            .map(str::to_owned),
+    );
+    topology.retry_delay = Duration::from_millis(200);
+    topology.max_attempts = 2;
+    let transport = Arc::new(
+        AmqpTransport::connect(&amqp_url(), topology)
+            .await
+            .expect("RabbitMQ at 127.0.0.1:5672"),
+    );
+    Setup {
+        demo,
+        transport,
+        _work: work,
+    }
+}
+
+impl Setup {
+    fn dyn_transport(&self) -> Arc<dyn Transport> {
+        self.transport.clone()
+    }
+
+    /// Starts one gateway consumer; returns a handle that stops it.
+    fn start_gateway(
+        &self,
+        transport: Arc<dyn Transport>,
+    ) -> (
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<()>,
+    ) {
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let pipeline = self.demo.pipeline.clone();
+        let handle = tokio::spawn(async move {
+            let options = ServiceOptions {
+                workers: 4,
+                prefetch: 16,
+            };
+            service::run(pipeline, transport, options, async {
+                let _ = rx.await;
+            })
+            .await
+            .expect("service");
+        });
+        (tx, handle)
+    }
+
+    async fn cleanup(self) {
+        let _ = self.transport.delete_topology().await;
+        self.transport.close().await;
+    }
+}
+
+async fn next(c: &mut Consumer) -> Delivery {
+    match tokio::time::timeout(Duration::from_secs(30), c.next()).await {
+        Ok(Some(Ok(d))) => d,
+        other => panic!(
+            "no delivery within 30 s: {:?}",
+            other.map(|o| o.map(|r| r.map(|d| d.properties)))
+        ),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn founding_case_over_rabbitmq() {
+    let s = setup("case").await;
+    let (stop, gateway) = s.start_gateway(s.dyn_transport());
+    let tax = Arc::new(s.demo.tax_office().expect("tax office"));
+    let tax_inbox = s.demo.inbox(TAX_OFFICE).expect("inbox");
+    let t = s.dyn_transport();
+    let tax_task = tokio::spawn(async move { serve_tax_office(tax, t, &tax_inbox, Some(1)).await });
+
+    let fee = s.demo.fee_office().expect("fee office");
+    let (request_id, request) = fee.request().expect("request");
+    s.transport
+        .publish(Envelope::new(Target::Inbound, request_id.clone(), request))
+        .await
+        .expect("publish");
+
+    let mut inbox = s
+        .transport
+        .consume(&s.demo.inbox(FEE_OFFICE).expect("inbox"), 4)
+        .await
+        .expect("consume");
+    let d = next(&mut inbox).await;
+    assert_eq!(
+        d.properties.correlation_id.as_deref(),
+        Some(request_id.as_str())
+    );
+    assert!(d.properties.persistent, "published persistent");
+    let answer = d.payload.to_vec();
+    d.ack().await.expect("ack");
+    assert_eq!(tax_task.await.expect("join").expect("tax office"), 1);
+
+    // signed by the gateway, valid XNachweis after removing the signature
+    let verified = fee.check_answer(&answer).expect("gateway signature");
+    assert!(
+        verified.signer_subject.contains("Gateway"),
+        "{}",
+        verified.signer_subject
+    );
+    let message = Message::parse(answer.clone(), &Limits::default()).expect("parse");
+    assert_eq!(message.root.local_name, "DE.EvidenceResponse.0102");
+    assert_eq!(
+        message
+            .header
+            .as_ref()
+            .and_then(|h| h.reader.as_ref())
+            .map(|r| r.id.as_str()),
+        Some(FEE_OFFICE)
+    );
+    let (_, doc) = s
+        .demo
+        .verifier
+        .verify_bytes(&answer, &Limits::default(), Some(&s.demo.gateway))
+        .expect("verify");
+    xoev_dsig::strip_signature(&doc);
+    let entry = s
+        .demo
+        .pipeline
+        .validator
+        .catalogue()
+        .lookup(&message)
+        .expect("lookup");
+    assert_eq!(entry.name, "XNachweis");
+    entry
+        .schema()
+        .expect("schema")
+        .validate(&doc)
+        .expect("valid XNachweis answer");
+
+    // minimised: the evidence holds the fee bracket, nothing of the assessment
+    use base64::Engine as _;
+    let b64 = text_at(&answer, "RepositoryItem/RepositoryItem").expect("evidence");
+    let evidence = String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(b64.as_bytes())
+            .expect("base64"),
+    )
+    .expect("utf-8");
+    assert!(evidence.contains("beitragsstufe"), "{evidence}");
+    let whole = format!("{}{evidence}", String::from_utf8_lossy(&answer));
+    // (the subject's own IDNr, which the fee office sent, identifies the
+    // subject of the evidence; the spouse and every figure stay out)
+    for absent in [
+        "98765432109",
+        ">Max<",
+        "steuerIdNr",
+        "einkuenfte",
+        "summeEinkuenfte",
+        "zuVersteuerndesEinkommen",
+        "festgesetzteEinkommensteuer",
+        "42350",
+        "31800",
+        "steuernummer",
+        "Zusammenveranlagung",
+    ] {
+        assert!(!whole.contains(absent), "{absent} leaked into the answer");
+    }
+
+    // the access log has the request and the answer, chained
+    let entries = s
+        .demo
+        .audit
+        .entries_for(&s.demo.citizen)
+        .await
+        .expect("log");
+    let outcomes: Vec<String> = entries.iter().map(|e| e.outcome.to_string()).collect();
+    assert_eq!(outcomes, ["forwarded", "answered"]);
+    assert!(s.demo.audit.verify(None).await.expect("verify").is_intact());
+
+    let _ = stop.send(());
+    gateway.await.expect("gateway");
+    s.cleanup().await;
+}
+
+/// Publishes `bytes` from the fee office and returns the dead letter and the
+/// rejection answer it caused.
+async fn rejected(
+    s: &Setup,
+    id: &str,
+    bytes: Vec<u8>,
+    dlq: &mut Consumer,
+    inbox: &mut Consumer,
+) -> (Delivery, String) {
+    s.transport
+        .publish(Envelope::new(Target::Inbound, id.to_owned(), bytes))
+        .await
+        .expect("publish");
+    let dead = next(dlq).await;
+    let answer = next(inbox).await;
+    let text = String::from_utf8_lossy(&answer.payload).into_owned();
+    assert_eq!(
+        answer.properties.correlation_id.as_deref(),
+        Some(id),
+        "rejection answers the message"
+    );
+    s.demo
+        .fee_office()
+        .expect("fee")
+        .check_answer(&answer.payload)
+        .expect("rejection is signed by the gateway");
+    answer.ack().await.expect("ack");
+    (dead, text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_rejection_stage_dead_letters_and_answers_the_sender() {
+    // allow an XWasser report from the fee office to the tax office, for
+    // which no routing rule exists
+    let allow = "[[allow]]\ndescription = \"test: allowed, but no rule routes it\"\nsender = \"ags:06611000\"\nreader = \"fa:2613\"\nmessage_type = \"2010\"\n";
+    let s = setup_with("reject", vec![("access.toml".into(), allow.into())]).await;
+    let (stop, gateway) = s.start_gateway(s.dyn_transport());
+    let fee = s.demo.fee_office().expect("fee office");
+    let signer = s.demo.signer(FEE_OFFICE).expect("key");
+    let mut dlq = s
+        .transport
+        .consume(&s.transport.topology().dead_letter_queue, 4)
+        .await
+        .expect("dlq");
+    let mut inbox = s
+        .transport
+        .consume(&s.demo.inbox(FEE_OFFICE).expect("inbox"), 4)
+        .await
+        .expect("inbox");
+    let template = std::fs::read(root().join(demo::REQUEST)).expect("request");
+    let fresh = |xml: &[u8], extra: &[(&str, &str)]| -> (String, Vec<u8>) {
+        let id = uuid::Uuid::new_v4().to_string();
+        let mut texts = vec![(
+            "nachrichtenkopf/identifikation.nachricht/nachrichtenUUID",
+            id.as_str(),
+        )];
+        texts.extend_from_slice(extra);
+        let xml = rewrite(xml, &texts, None).expect("rewrite");
+        (id, signer.sign_bytes(&xml).expect("sign"))
+    };
+
+    let mut cases: Vec<(&str, &str, String, Vec<u8>)> = Vec::new();
+    // validate: a date of birth that is no xs:date
+    let (id, bytes) = fresh(&template, &[("NaturalPerson/DateOfBirth", "12.04.1985")]);
+    cases.push(("validate", "xsd-invalid", id, bytes));
+    // signature: tampered after signing
+    let (id, bytes) = fresh(&template, &[]);
+    let tampered = String::from_utf8(bytes)
+        .expect("utf-8")
+        .replace("Mustermann", "Musterfrau")
+        .into_bytes();
+    cases.push(("signature", "digest-mismatch", id, tampered));
+    // access: a fee office may not send an evidence answer to a tax office
+    let response = std::fs::read(
+        root()
+            .join("tests/samples/xnachweis")
+            .read_dir()
+            .expect("dir")
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .find(|p| p.to_string_lossy().contains("EvidenceResponse.0102"))
+            .expect("a 0102 sample"),
+    )
+    .expect("read");
+    let (id, bytes) = fresh(
+        &response,
+        &[
+            ("nachrichtenkopf/autor/kennung", FEE_OFFICE),
+            ("nachrichtenkopf/leser/kennung", TAX_OFFICE),
+        ],
+    );
+    cases.push(("access", "access-denied", id, bytes));
+    // adapter: a year that has not ended
+    let (id, bytes) = {
+        let text = String::from_utf8(template.clone())
+            .expect("utf-8")
+            .replace("<xn-bk:AttributeValue>2024<", "<xn-bk:AttributeValue>2099<");
+        fresh(text.as_bytes(), &[])
+    };
+    cases.push(("adapter", "year-in-future", id, bytes));
+    // routing: a standard the gateway validates, to a reader no rule serves
+    let xwasser = std::fs::read(root().join("tests/samples/xwasser/quality_report_minimal.xml"))
+        .expect("xwasser");
+    let id = uuid::Uuid::new_v4().to_string();
+    let xml = rewrite(
+        &xwasser,
+        &[
+            (
+                "nachrichtenkopf.g2g/identifikation.nachricht/nachrichtenUUID",
+                &id,
+            ),
+            ("nachrichtenkopf.g2g/autor/kennung", FEE_OFFICE),
+            ("nachrichtenkopf.g2g/leser/kennung", TAX_OFFICE),
+        ],
+        None,
+    )
+    .expect("rewrite");
+    cases.push((
+        "routing",
+        "no-route",
+        id,
+        signer.sign_bytes(&xml).expect("sign"),
+    ));
+
+    for (stage, kind, id, bytes) in cases {
+        let (dead, answer) = rejected(&s, &id, bytes, &mut dlq, &mut inbox).await;
+        let h = |n: &str| dead.properties.header(n).map(str::to_owned);
+        assert_eq!(
+            h("x-xoev-stage").as_deref(),
+            Some(stage),
+            "{id}: {:?}",
+            dead.properties.headers
+        );
+        assert_eq!(
+            h("x-xoev-reason-kind").as_deref(),
+            Some(kind),
+            "{id}: {:?}",
+            dead.properties.headers
+        );
+        assert_eq!(dead.properties.message_id.as_deref(), Some(id.as_str()));
+        assert!(
+            answer.contains(&format!("<gw:grund>{kind}</gw:grund>")),
+            "{answer}"
+        );
+        assert!(
+            answer.contains(&format!("<gw:stufe>{stage}</gw:stufe>")),
+            "{answer}"
+        );
+        assert!(
+            answer.contains(&format!("<gw:nachrichtenID>{id}</gw:nachrichtenID>")),
+            "{answer}"
+        );
+        assert!(
+            !answer.contains("12345678901"),
+            "no tax id in the rejection"
+        );
+        dead.ack().await.expect("ack");
+    }
+    let _ = fee;
+    let _ = stop.send(());
+    gateway.await.expect("gateway");
+    s.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_gateway_consumers_deliver_every_answer_exactly_once() {
+    const N: usize = 1000;
+    let s = setup("pair").await;
+    // a second connection: a competing consumer on the same queues
+    let second = Arc::new(
+        AmqpTransport::connect(&amqp_url(), s.transport.topology().clone())
+            .await
+            .expect("second connection"),
+    );
+    let (stop1, g1) = s.start_gateway(s.dyn_transport());
+    let (stop2, g2) = s.start_gateway(second.clone() as Arc<dyn Transport>);
+    let tax = Arc::new(s.demo.tax_office().expect("tax office"));
+    let tax_inbox = s.demo.inbox(TAX_OFFICE).expect("inbox");
+    let t = s.dyn_transport();
+    let tax_task = tokio::spawn(async move { serve_tax_office(tax, t, &tax_inbox, Some(N)).await });
+
+    let fee = Arc::new(s.demo.fee_office().expect("fee office"));
+    let mut sent = HashSet::new();
+    for _ in 0..N {
+        let f = fee.clone();
+        let (id, bytes) = tokio::task::spawn_blocking(move || f.request())
+            .await
+            .expect("join")
+            .expect("request");
+        s.transport
+            .publish(Envelope::new(Target::Inbound, id.clone(), bytes))
+            .await
+            .expect("publish");
+        sent.insert(id);
+    }
+    let mut inbox = s
+        .transport
+        .consume(&s.demo.inbox(FEE_OFFICE).expect("inbox"), 64)
+        .await
+        .expect("consume");
+    let mut answered = HashSet::new();
+    while answered.len() < N {
+        let d = match tokio::time::timeout(Duration::from_secs(120), inbox.next()).await {
+            Ok(Some(Ok(d))) => d,
+            other => panic!("after {} answers: {:?}", answered.len(), other.is_ok()),
+        };
+        let corr = d.properties.correlation_id.clone().expect("correlation id");
+        assert!(sent.contains(&corr), "answer for an unknown request {corr}");
+        assert!(
+            answered.insert(corr.clone()),
+            "answer for {corr} delivered twice"
+        );
+        d.ack().await.expect("ack");
+    }
+    // nothing more arrives
+    assert!(
+        tokio::time::timeout(Duration::from_secs(2), inbox.next())
+            .await
+            .is_err(),
+        "an extra answer arrived"
+    );
+    assert_eq!(tax_task.await.expect("join").expect("tax office"), N);
+    assert_eq!(
+        s.transport
+            .queue_depth(&s.transport.topology().dead_letter_queue)
+            .await
+            .expect("depth"),
+        0
+    );
+    let _ = stop1.send(());
+    let _ = stop2.send(());
+    g1.await.expect("g1");
+    g2.await.expect("g2");
+    second.close().await;
+    s.cleanup().await;
+}
