@@ -324,7 +324,13 @@ impl Pipeline {
             id: entry.id.clone(),
             name: Some(entry.name.clone()),
         };
-        let id = uuid::Uuid::new_v4().to_string();
+        let seed = seed_for(
+            &message
+                .and_then(|m| m.header.as_ref())
+                .map(|h| h.message_id.to_string())
+                .unwrap_or_else(|| hex_sha256(payload)),
+        );
+        let id = uuid::Uuid::new_v5(&seed, b"rejection").to_string();
         let created = now_string(now);
         let bytes = rejection::build(&rejection::Rejection {
             id: &id,
@@ -450,7 +456,10 @@ impl Pipeline {
         }
 
         // evidence request: the citizen's consent
-        let mut ctx = Context::new(now, uuid::Uuid::new_v4());
+        // Ids the adapters create derive from the inbound message id: a
+        // redelivered message yields the same output id, so receivers can
+        // recognise a duplicate forward.
+        let mut ctx = Context::new(now, seed_for(header.message_id.as_str()));
         let mut request: Option<(RequestFacts, CitizenRef, String)> = None;
         if (entry.name.as_str(), code) == EVIDENCE_REQUEST {
             let facts = RequestFacts::from_xnachweis(&content)
@@ -665,6 +674,19 @@ fn schema_failure(stage: Stage, e: SchemaError) -> Failure {
         issues: e.issues(),
         ..reject(stage, e.kind().as_str(), e.to_string())
     }))
+}
+
+/// The seed of every id derived from inbound message `id`.
+fn seed_for(id: &str) -> uuid::Uuid {
+    uuid::Uuid::new_v5(
+        &uuid::Uuid::NAMESPACE_URL,
+        format!("urn:xoev-gateway:message:{id}").as_bytes(),
+    )
+}
+
+fn hex_sha256(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(bytes))
 }
 
 /// The `bezug/anfrageUUID` of an XEStB answer.

@@ -1,0 +1,137 @@
+//! The pipeline in-process (no broker): the decisions it takes for the
+//! founding case's requests and answers.
+
+use std::path::PathBuf;
+use xoev_gateway::demo::{self, Demo, DemoOptions, FEE_OFFICE};
+use xoev_gateway::pipeline::{Decision, Forward, Reject, Stage};
+
+fn root() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}
+
+async fn demo_with(consent: bool) -> (Demo, tempfile::TempDir) {
+    let work = tempfile::tempdir().expect("tmp");
+    let mut o = DemoOptions::new(root(), work.path());
+    o.consent = consent;
+    (demo::setup(o).await.expect("setup"), work)
+}
+
+fn process(d: &Demo, bytes: &[u8], correlation: Option<&str>) -> Decision {
+    let rt = tokio::runtime::Handle::current();
+    let (p, b, c) = (
+        d.pipeline.clone(),
+        bytes.to_vec(),
+        correlation.map(str::to_owned),
+    );
+    std::thread::scope(|s| {
+        s.spawn(move || p.process(&b, c.as_deref(), &rt))
+            .join()
+            .expect("thread")
+    })
+}
+
+fn forward(d: Decision) -> Box<Forward> {
+    match d {
+        Decision::Forward(f) => f,
+        other => panic!("expected a forward, got {other:?}"),
+    }
+}
+
+fn reject(d: Decision) -> Box<Reject> {
+    match d {
+        Decision::Reject(r) => r,
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_redelivered_request_is_forwarded_under_the_same_id() {
+    let (d, _w) = demo_with(true).await;
+    let (_, request) = d.fee_office().expect("fee").request().expect("request");
+    let first = forward(process(&d, &request, None));
+    let again = forward(process(&d, &request, None));
+    assert_eq!(first.message_id, again.message_id);
+    assert_eq!(first.queue, d.inbox(demo::TAX_OFFICE).expect("inbox"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_without_consent_never_reaches_the_tax_office() {
+    let (d, _w) = demo_with(false).await;
+    let (id, request) = d.fee_office().expect("fee").request().expect("request");
+    let r = reject(process(&d, &request, None));
+    assert_eq!(r.stage, Stage::Consent);
+    assert_eq!(r.kind, "no-consent");
+    assert_eq!(r.message_id.as_deref(), Some(id.as_str()));
+    let (queue, answer, _) = r.answer.expect("a rejection answer for the fee office");
+    assert_eq!(queue, d.inbox(FEE_OFFICE).expect("inbox"));
+    assert!(String::from_utf8_lossy(&answer).contains("<gw:grund>no-consent</gw:grund>"));
+    assert!(
+        r.audit.is_some(),
+        "the refusal goes into the citizen's access log"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn answers_must_match_a_forwarded_request_once() {
+    let (d, _w) = demo_with(true).await;
+    let tax = d.tax_office().expect("tax");
+    let (_, request) = d.fee_office().expect("fee").request().expect("request");
+    let f = forward(process(&d, &request, None));
+    let (answer_id, answer) = tax.answer(&f.payload).expect("answer");
+
+    // an answer to a request the gateway never forwarded
+    let r = reject(process(
+        &d,
+        &answer,
+        Some("00000000-0000-4000-8000-000000000000"),
+    ));
+    assert_eq!(
+        (r.stage, r.kind.as_str()),
+        (Stage::Correlation, "no-matching-request")
+    );
+
+    // the right one goes through, minimised, to the fee office
+    let ok = forward(process(&d, &answer, Some(&f.message_id)));
+    assert_eq!(ok.queue, d.inbox(FEE_OFFICE).expect("inbox"));
+    assert_eq!(ok.source_id, answer_id);
+    // the same answer again (a retry) is accepted again under the same id
+    let again = forward(process(&d, &answer, Some(&f.message_id)));
+    assert_eq!(again.message_id, ok.message_id);
+
+    // a second, different answer to the same request is refused
+    let (_, second) = tax.answer(&f.payload).expect("answer");
+    let r = reject(process(&d, &second, Some(&f.message_id)));
+    assert_eq!(
+        (r.stage, r.kind.as_str()),
+        (Stage::Correlation, "already-answered")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unsigned_message_is_refused_at_the_signature_stage() {
+    let (d, _w) = demo_with(true).await;
+    let request = std::fs::read(root().join(demo::REQUEST)).expect("request");
+    let r = reject(process(&d, &request, None));
+    assert_eq!(
+        (r.stage, r.kind.as_str()),
+        (Stage::Signature, "no-signature")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_message_signed_by_another_authority_is_refused() {
+    let (d, _w) = demo_with(true).await;
+    let fee = d.fee_office().expect("fee");
+    let (_, request) = fee.request().expect("request");
+    // re-sign the fee office's request with the tax office's key
+    let forged = d
+        .signer(demo::TAX_OFFICE)
+        .expect("key")
+        .sign_bytes(&request)
+        .expect("sign");
+    let r = reject(process(&d, &forged, None));
+    assert_eq!(
+        (r.stage, r.kind.as_str()),
+        (Stage::Signature, "wrong-signer")
+    );
+}
