@@ -48,6 +48,19 @@ impl OpsErrorKind {
     }
 }
 
+impl OpsErrorKind {
+    /// The HTTP status an operations endpoint should answer with.
+    pub fn http_status(self) -> u16 {
+        match self {
+            Self::NotFound => 404,
+            Self::InvalidFilter | Self::ConfirmationRequired => 400,
+            Self::Connection | Self::UnknownQueue => 503,
+            Self::Management | Self::PublishFailed => 502,
+            Self::InvalidConfig | Self::AckLost => 500,
+        }
+    }
+}
+
 impl fmt::Display for OpsErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

@@ -66,6 +66,7 @@ pub use dlq::{
 };
 pub use error::{OpsError, OpsErrorKind};
 pub use management::{ManagementClient, ManagementQueue, MessageStats, Rate};
+pub use queues::BrokerHealth;
 pub use queues::{QueueReport, QueueRole, QueueStats};
 
 use error::OpsErrorKind as K;
@@ -77,6 +78,9 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::sync::Mutex;
 use xoev_transport::TopologyConfig;
+
+/// How long connecting to RabbitMQ may take.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The default management API address.
 pub const DEFAULT_MANAGEMENT_URL: &str = "http://127.0.0.1:15672";
@@ -214,8 +218,15 @@ impl Ops {
         }
         *guard = None;
         let props = ConnectionProperties::default().with_connection_name("xoev-gateway ops".into());
-        let c = Connection::connect(&self.inner.config.amqp_url, props)
+        let connect = Connection::connect(&self.inner.config.amqp_url, props);
+        let c = tokio::time::timeout(CONNECT_TIMEOUT, connect)
             .await
+            .map_err(|_| {
+                OpsError::new(
+                    K::Connection,
+                    format!("connect to RabbitMQ: no answer within {CONNECT_TIMEOUT:?}"),
+                )
+            })?
             .map_err(|e| OpsError::lapin(&e, K::Connection, "connect to RabbitMQ"))?;
         let c = Arc::new(c);
         *guard = Some(c.clone());

@@ -173,6 +173,40 @@ impl ManagementClient {
         })
     }
 
+    /// RabbitMQ's alarm check (`/api/health/checks/alarms`): `Ok(None)` if
+    /// no memory or disk alarm is in effect, `Ok(Some(answer))` with the
+    /// API's answer if one is (publishers are then blocked).
+    pub async fn alarms(&self) -> Result<Option<String>, OpsError> {
+        let url = self.join("api/health/checks/alarms")?;
+        let response = self
+            .http
+            .get(url)
+            .basic_auth(&self.user, Some(&self.password))
+            .send()
+            .await
+            .map_err(|e| {
+                OpsError::new(
+                    K::Management,
+                    format!("management API {}: {}", self.base, error_chain(&e)),
+                )
+            })?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(None);
+        }
+        let body = response.text().await.unwrap_or_default();
+        if status == reqwest::StatusCode::SERVICE_UNAVAILABLE {
+            return Ok(Some(body));
+        }
+        Err(OpsError::new(
+            K::Management,
+            format!(
+                "management API {}: HTTP {status} for the alarm check",
+                self.base
+            ),
+        ))
+    }
+
     fn join(&self, path: &str) -> Result<reqwest::Url, OpsError> {
         let mut base = self.base.clone();
         if !base.path().ends_with('/') {

@@ -96,7 +96,58 @@ impl QueueReport {
     }
 }
 
+/// Whether the broker is usable, for a health page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct BrokerHealth {
+    /// Whether an AMQP channel could be opened.
+    pub amqp: bool,
+    /// Why not.
+    pub amqp_error: Option<String>,
+    /// Whether the management API answered (`None`: not configured).
+    pub management: Option<bool>,
+    /// Why not.
+    pub management_error: Option<String>,
+    /// A memory or disk alarm in effect (RabbitMQ then blocks publishers),
+    /// as the management API reports it.
+    pub alarm: Option<String>,
+}
+
+impl BrokerHealth {
+    /// Reachable over AMQP, the management API (if configured) answers, no alarm.
+    pub fn healthy(&self) -> bool {
+        self.amqp && self.management != Some(false) && self.alarm.is_none()
+    }
+}
+
 impl Ops {
+    /// Checks the AMQP connection and, if configured, the management API
+    /// and RabbitMQ's memory/disk alarms. Never fails: problems are in the
+    /// result.
+    pub async fn broker_health(&self) -> BrokerHealth {
+        let (amqp, amqp_error) = match self.channel().await {
+            Ok(ch) => {
+                let _ = ch.close(200, "done".into()).await;
+                (true, None)
+            }
+            Err(e) => (false, Some(e.message)),
+        };
+        let (management, management_error, alarm) = match &self.inner.management {
+            None => (None, None, None),
+            Some(m) => match m.alarms().await {
+                Ok(alarm) => (Some(true), None, alarm),
+                Err(e) => (Some(false), Some(e.message), None),
+            },
+        };
+        BrokerHealth {
+            amqp,
+            amqp_error,
+            management,
+            management_error,
+            alarm,
+        }
+    }
+
     /// Figures of every queue of the topology. Fails only if RabbitMQ cannot
     /// be reached over AMQP; a missing queue is reported with
     /// `exists: false`, a failing management API in

@@ -441,7 +441,17 @@ async fn missing_queues_and_an_unreachable_management_api_are_reported() {
     let err = report.management_error.expect("management error reported");
     assert!(err.contains("127.0.0.1:1"), "{err}");
     assert!(report.queues.iter().all(|q| q.unacked.is_none()));
+    let health = ops.broker_health().await;
+    assert!(health.amqp && health.management == Some(false) && !health.healthy());
+    assert!(
+        health
+            .management_error
+            .is_some_and(|e| e.contains("127.0.0.1:1"))
+    );
     ops.close().await;
+    let health = s.ops.broker_health().await;
+    assert!(health.healthy(), "{health:?}");
+    assert_eq!((health.management, health.alarm), (Some(true), None));
 
     // No dead-letter queue at all: a clear error, not an empty list.
     let ghost = Ops::new(OpsConfig::new(
@@ -463,9 +473,10 @@ async fn missing_queues_and_an_unreachable_management_api_are_reported() {
         TopologyConfig::default(),
     ))
     .unwrap();
-    assert_eq!(
-        down.queues().await.unwrap_err().kind,
-        OpsErrorKind::Connection
-    );
+    let e = down.queues().await.unwrap_err();
+    assert_eq!(e.kind, OpsErrorKind::Connection);
+    assert_eq!(e.kind.http_status(), 503);
+    let health = down.broker_health().await;
+    assert!(!health.amqp && health.amqp_error.is_some() && !health.healthy());
     s.cleanup().await;
 }
