@@ -1,0 +1,291 @@
+//! End to end through RabbitMQ with the real service loop: the demo
+//! installation (`xoev_gateway::demo`), a feeder that publishes signed
+//! evidence requests of the fee office to the inbound exchange (confirmed,
+//! like a back-office system), `xoev_gateway::service::run` consuming them,
+//! and a sink that consumes the translated, signed XEStB requests from the
+//! tax office's inbox (acked). Latency is from the feeder's publish to the
+//! sink's delivery; RSS is sampled along the way.
+
+use crate::broker::Broker;
+use crate::stats::{percentile, proc_status_kib};
+use anyhow::Context as _;
+use futures_util::StreamExt;
+use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions};
+use lapin::types::{FieldTable, ShortString};
+use lapin::{BasicProperties, Channel};
+use std::collections::{HashMap, VecDeque};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+use xoev_gateway::demo::{Demo, DemoOptions, TAX_OFFICE};
+use xoev_gateway::service::{self, ServiceOptions};
+use xoev_transport::{AmqpTransport, TopologyConfig, Transport};
+
+/// Distinct signed requests the feeder cycles through.
+const POOL: usize = 500;
+/// Messages in flight (published, not yet delivered to the sink) at most.
+const IN_FLIGHT: usize = 1_000;
+/// RSS is sampled every this many delivered messages.
+const RSS_EVERY: usize = 10_000;
+/// A run fails when nothing arrives for this long.
+const STALL: Duration = Duration::from_secs(60);
+
+/// The result of one run.
+#[derive(Debug, Clone)]
+pub struct Run {
+    /// Messages delivered to the destination.
+    pub messages: usize,
+    /// Delivered per second (first publish to last delivery).
+    pub rate: f64,
+    /// Median latency.
+    pub p50: Duration,
+    /// 99th percentile latency.
+    pub p99: Duration,
+    /// (delivered so far, VmRSS KiB).
+    pub rss: Vec<(usize, u64)>,
+    /// Peak RSS (VmHWM) in KiB at the end.
+    pub peak_kib: u64,
+    /// The target rate of a paced run.
+    pub paced: Option<f64>,
+}
+
+/// The running installation.
+pub struct Setup {
+    demo: Demo,
+    transport: Arc<AmqpTransport>,
+    pool: Vec<(String, Vec<u8>)>,
+    inbound_exchange: String,
+    destination: String,
+    dlq: String,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    service: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl Setup {
+    /// Builds the demo on RabbitMQ under a unique prefix and starts the service.
+    pub async fn start(
+        root: &Path,
+        work: &Path,
+        url: &str,
+        options: ServiceOptions,
+    ) -> anyhow::Result<Self> {
+        let prefix = format!(
+            "xoev-bench-{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
+        let mut o = DemoOptions::new(root, work.join(&prefix));
+        o.inbox_prefix = Some(prefix.clone());
+        let demo = xoev_gateway::demo::setup(o).await?;
+        let topology = TopologyConfig::with_prefix(&prefix).with_inboxes(
+            demo.pipeline
+                .router
+                .directory()
+                .inboxes()
+                .map(str::to_owned),
+        );
+        let transport = Arc::new(AmqpTransport::connect(url, topology).await?);
+        let fee = demo.fee_office()?;
+        let pool = tokio::task::spawn_blocking(move || {
+            (0..POOL)
+                .map(|_| fee.request())
+                .collect::<anyhow::Result<Vec<_>>>()
+        })
+        .await??;
+        let t = transport.topology().clone();
+        let destination = demo.inbox(TAX_OFFICE)?;
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let service = tokio::spawn(service::run(
+            demo.pipeline.clone(),
+            transport.clone() as Arc<dyn Transport>,
+            options,
+            async move {
+                let _ = rx.await;
+            },
+        ));
+        Ok(Self {
+            demo,
+            transport,
+            pool,
+            inbound_exchange: t.inbound_exchange,
+            destination,
+            dlq: t.dead_letter_queue,
+            shutdown: Some(tx),
+            service: Some(service),
+        })
+    }
+
+    /// Feeds `n` requests and waits until all arrived; with `paced`, at that
+    /// many messages per second, else as fast as the gateway takes them
+    /// ([`IN_FLIGHT`] at most).
+    pub async fn run(&self, url: &str, n: usize, paced: Option<f64>) -> anyhow::Result<Run> {
+        let b = Broker::connect(url).await?;
+        let pub_ch = b.confirm_channel().await?;
+        let sink_ch = b.channel().await?;
+        let sent: Arc<Mutex<HashMap<String, VecDeque<Instant>>>> = Arc::default();
+        let permits = Arc::new(Semaphore::new(IN_FLIGHT));
+        let start = Instant::now();
+        let sink = tokio::spawn(sink(
+            sink_ch,
+            self.destination.clone(),
+            n,
+            sent.clone(),
+            permits.clone(),
+        ));
+        let feeder = feed(
+            &pub_ch,
+            &self.inbound_exchange,
+            &self.pool,
+            n,
+            paced,
+            sent,
+            permits,
+        );
+        let fed = feeder.await;
+        let (mut lat, rss) = match fed {
+            Ok(()) => sink.await??,
+            Err(e) => {
+                sink.abort();
+                return Err(e);
+            }
+        };
+        let elapsed = start.elapsed();
+        lat.sort();
+        let dead = self.transport.queue_depth(&self.dlq).await.unwrap_or(0);
+        anyhow::ensure!(
+            dead == 0,
+            "{dead} messages were dead-lettered during the run"
+        );
+        Ok(Run {
+            messages: n,
+            rate: n as f64 / elapsed.as_secs_f64(),
+            p50: percentile(&lat, 50.0),
+            p99: percentile(&lat, 99.0),
+            rss,
+            peak_kib: proc_status_kib("VmHWM").unwrap_or(0),
+            paced,
+        })
+    }
+
+    /// Stops the service and deletes the topology.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(s) = self.service.take() {
+            match s.await {
+                Ok(Err(e)) => eprintln!("warning: the service ended with {e}"),
+                Err(e) => eprintln!("warning: the service task failed: {e}"),
+                Ok(Ok(())) => {}
+            }
+        }
+        if let Err(e) = self.transport.delete_topology().await {
+            eprintln!("warning: topology not deleted: {e}");
+        }
+        self.transport.close().await;
+        let _ = &self.demo;
+    }
+}
+
+async fn feed(
+    ch: &Channel,
+    exchange: &str,
+    pool: &[(String, Vec<u8>)],
+    n: usize,
+    paced: Option<f64>,
+    sent: Arc<Mutex<HashMap<String, VecDeque<Instant>>>>,
+    permits: Arc<Semaphore>,
+) -> anyhow::Result<()> {
+    let start = Instant::now();
+    let mut pending = VecDeque::new();
+    for i in 0..n {
+        if let Some(r) = paced {
+            let due = start + Duration::from_secs_f64(i as f64 / r);
+            tokio::time::sleep_until(due.into()).await;
+        }
+        permits.acquire().await?.forget();
+        let (id, bytes) = &pool[i % pool.len()];
+        sent.lock()
+            .map_err(|_| anyhow::anyhow!("poisoned"))?
+            .entry(id.clone())
+            .or_default()
+            .push_back(Instant::now());
+        let props = BasicProperties::default()
+            .with_delivery_mode(2)
+            .with_content_type(ShortString::from("application/xml".to_owned()))
+            .with_message_id(ShortString::from(format!("bench-{i}-{id}")));
+        let p = ch
+            .basic_publish(
+                ShortString::from(exchange.to_owned()),
+                ShortString::from(String::new()),
+                BasicPublishOptions::default(),
+                bytes,
+                props,
+            )
+            .await?;
+        pending.push_back(p);
+        while pending.len() > 256 {
+            if let Some(p) = pending.pop_front() {
+                p.await?;
+            }
+        }
+    }
+    for p in pending {
+        p.await?;
+    }
+    Ok(())
+}
+
+type SinkResult = (Vec<Duration>, Vec<(usize, u64)>);
+
+async fn sink(
+    ch: Channel,
+    queue: String,
+    n: usize,
+    sent: Arc<Mutex<HashMap<String, VecDeque<Instant>>>>,
+    permits: Arc<Semaphore>,
+) -> anyhow::Result<SinkResult> {
+    ch.basic_qos(500, BasicQosOptions::default()).await?;
+    let mut consumer = ch
+        .basic_consume(
+            ShortString::from(queue.clone()),
+            ShortString::from(format!("xoev-bench-sink-{}", uuid::Uuid::new_v4().simple())),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    let mut lat = Vec::with_capacity(n);
+    let mut rss = vec![(0, proc_status_kib("VmRSS").unwrap_or(0))];
+    for i in 1..=n {
+        let d = tokio::time::timeout(STALL, consumer.next())
+            .await
+            .with_context(|| {
+                format!(
+                    "nothing arrived in {queue} for {STALL:?} ({} of {n})",
+                    i - 1
+                )
+            })?
+            .with_context(|| format!("the sink's consumer ended ({} of {n})", i - 1))??;
+        let now = Instant::now();
+        let id = d
+            .properties
+            .correlation_id()
+            .as_ref()
+            .map(|c| c.as_str().to_owned())
+            .context("a forwarded message without correlation id")?;
+        let t0 = sent
+            .lock()
+            .map_err(|_| anyhow::anyhow!("poisoned"))?
+            .get_mut(&id)
+            .and_then(VecDeque::pop_front);
+        if let Some(t0) = t0 {
+            lat.push(now - t0);
+        }
+        d.acker.ack(BasicAckOptions::default()).await?;
+        permits.add_permits(1);
+        if i % RSS_EVERY == 0 || i == n {
+            rss.push((i, proc_status_kib("VmRSS").unwrap_or(0)));
+        }
+    }
+    Ok((lat, rss))
+}
