@@ -201,10 +201,14 @@ impl RequestFacts {
             field::IDNR,
             "the tax office finds the assessment by the tax identification number",
         )?;
-        if !(tax_id.len() == 11 && tax_id.bytes().all(|b| b.is_ascii_digit())) {
+        // Never quote the value: it is personal data and ends up in dead letters.
+        if !(tax_id.len() == 11
+            && tax_id.bytes().all(|b| b.is_ascii_digit())
+            && !tax_id.starts_with('0'))
+        {
             return Err(AdapterError::invalid(
                 field::IDNR,
-                "a tax identification number has exactly 11 digits",
+                "a tax identification number has exactly 11 digits and does not start with 0",
             ));
         }
         let attr = |uri: &str| {

@@ -14,6 +14,7 @@ mod catalogue;
 mod error;
 mod init;
 mod parse;
+mod redact;
 mod validate;
 
 pub use catalogue::{Catalogue, CatalogueError, SchemaEntry};
@@ -21,4 +22,5 @@ pub use error::{Issue, SchemaError, SchemaErrorKind};
 pub use init::init;
 pub use libxml::tree::Document;
 pub use parse::parse_document;
+pub use redact::{REDACTED, redact_values};
 pub use validate::{CompiledSchema, Validated, Validator, fill_columns};

@@ -65,13 +65,29 @@ pub fn parse_document(bytes: &[u8], limits: &Limits) -> Result<Document, SchemaE
             if !doc.is_null() {
                 xml::xmlFreeDoc(doc);
             }
-            Err(SchemaError::Malformed(last_error(ctxt.cast())))
+            Err(malformed(last_error(ctxt.cast())))
         } else {
             Ok(Document::new_ptr(doc))
         };
         xml::xmlFreeParserCtxt(ctxt);
         result
     }
+}
+
+/// A parse failure as an error: libxml2's nesting limit (256 levels without
+/// `XML_PARSE_HUGE`) is [`MessageErrorKind::TooDeep`], as the same excess in
+/// the header is; everything else is malformed XML.
+fn malformed(issue: Issue) -> SchemaError {
+    if issue.message.starts_with("Excessive depth in document") {
+        return MessageError {
+            kind: MessageErrorKind::TooDeep,
+            detail: "the document nests deeper than 256 levels".into(),
+            line: issue.line,
+            column: issue.column,
+        }
+        .into();
+    }
+    SchemaError::Malformed(issue)
 }
 
 /// Finds `<!DOCTYPE` before the root element. Only the prolog can hold one,
@@ -146,6 +162,22 @@ pub(crate) unsafe fn c_text(p: *const std::os::raw::c_char) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nesting_beyond_libxml2_limit_is_too_deep() {
+        let depth = 300;
+        let doc = format!("<a>{}x{}</a>", "<b>".repeat(depth), "</b>".repeat(depth));
+        let limits = Limits {
+            max_bytes: 1 << 20,
+            max_depth: 1000,
+        };
+        let Err(e) = parse_document(doc.as_bytes(), &limits) else {
+            panic!("a document 300 levels deep parsed");
+        };
+        assert_eq!(e.kind().as_str(), "too-deep", "{e}");
+        let shallow = format!("<a>{}x{}</a>", "<b>".repeat(200), "</b>".repeat(200));
+        assert!(parse_document(shallow.as_bytes(), &limits).is_ok());
+    }
 
     #[test]
     fn doctype_scan_stops_at_root() {

@@ -46,7 +46,11 @@ unsafe extern "C" fn collect(user: *mut c_void, err: xml::xmlErrorPtr) {
     unsafe {
         let issues = &mut *user.cast::<Vec<Issue>>();
         if issues.len() < MAX_ISSUES && (*err).level >= xml::xmlErrorLevel_XML_ERR_ERROR {
-            issues.push(issue_from(&*err));
+            // XSD messages quote the offending value, which can be personal
+            // data: it never leaves validation.
+            let mut issue = issue_from(&*err);
+            issue.message = crate::redact::redact_values(&issue.message);
+            issues.push(issue);
         }
     }
 }

@@ -108,6 +108,15 @@ fn tax_id_of_wrong_length_is_invalid_field() {
 }
 
 #[test]
+fn tax_id_with_leading_zero_is_invalid_field_and_not_quoted() {
+    let input = text(KASSEL_REQ).replace("<xn-bk:IDNr>12345678901<", "<xn-bk:IDNr>02345678901<");
+    let err = translate_text(&input).expect_err("must fail");
+    assert_eq!(err.as_str(), "invalid-field");
+    assert_eq!(err.field(), Some(field::IDNR));
+    assert!(!err.to_string().contains("02345678901"), "{err}");
+}
+
+#[test]
 fn missing_consent_is_refused() {
     let input = text(KASSEL_REQ).replace(crate::xnachweis::ATTR_CONSENT, "urn:other");
     let err = translate_text(&input).expect_err("must fail");
