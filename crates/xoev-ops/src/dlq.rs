@@ -14,7 +14,7 @@ use lapin::{BasicProperties, Channel, Confirmation};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::str::FromStr;
-use xoev_transport::header;
+use xoev_transport::{QueueKind, header};
 
 /// Header counting how often a message was replayed from the dead-letter queue.
 pub const REPLAYS_HEADER: &str = "x-xoev-replays";
@@ -101,7 +101,8 @@ pub struct DeadLetterDetail {
 pub struct DeadLetterList {
     /// The dead-letter queue.
     pub queue: String,
-    /// Messages ready in it when the listing started.
+    /// Messages ready in it when the listing started, as RabbitMQ reported
+    /// it (exact for a classic queue; a quorum queue's count lags a little).
     pub total: u64,
     /// Messages looked at.
     pub scanned: usize,
@@ -240,7 +241,8 @@ pub struct ReplayRecord {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct ReplayReport {
-    /// Messages in the dead-letter queue when the replay started.
+    /// Messages in the dead-letter queue when the replay started (as
+    /// [`DeadLetterList::total`]).
     pub total: u64,
     /// Messages looked at.
     pub scanned: usize,
@@ -263,15 +265,24 @@ pub struct PurgeRecord {
     pub purged_at: u64,
 }
 
+/// The most messages one operation holds (fetches) at a time.
+const MAX_HELD: usize = 100_000;
+
 /// A channel holding fetched, unacknowledged dead letters; see the crate docs.
 struct Held {
     ch: Channel,
     queue: String,
-    /// Messages ready when the session started: the most it fetches.
+    /// Messages ready when the session started: the most it fetches from a
+    /// classic queue (whose count is exact; a quorum queue's lags).
     total: u32,
     fetched: usize,
+    /// Whether `basic.get` found the queue empty.
+    exhausted: bool,
     /// Delivery tags fetched and neither acked nor returned.
     outstanding: Vec<u64>,
+    /// Quorum queue: requeued messages go to the back of the queue, so the
+    /// session fetches to the end before it returns anything (see `release`).
+    requeue_to_back: bool,
 }
 
 impl Held {
@@ -296,14 +307,18 @@ impl Held {
             queue,
             total,
             fetched: 0,
+            exhausted: false,
             outstanding: Vec::new(),
+            requeue_to_back: ops.inner.config.topology.queue_kind == QueueKind::Quorum,
         })
     }
 
     /// The next dead letter, held; `None` at the end of the queue, after
-    /// `total` messages or after `limit`.
+    /// `limit` messages, after [`MAX_HELD`], or (classic queue) after
+    /// `total` messages.
     async fn next(&mut self, limit: usize) -> Result<Option<Delivery>, OpsError> {
-        if self.fetched >= limit || self.fetched >= self.total as usize {
+        let by_count = !self.requeue_to_back && self.fetched >= self.total as usize;
+        if self.exhausted || by_count || self.fetched >= limit.min(MAX_HELD) {
             return Ok(None);
         }
         let got = self
@@ -313,6 +328,7 @@ impl Held {
             .map_err(|e| {
                 OpsError::lapin(&e, K::UnknownQueue, &format!("get from {}", self.queue))
             })?;
+        self.exhausted = got.is_none();
         Ok(got.map(|m| {
             self.fetched += 1;
             self.outstanding.push(m.delivery.delivery_tag);
@@ -322,7 +338,12 @@ impl Held {
 
     /// Whether the limit, not the end of the queue, ended the session.
     fn truncated(&self, limit: usize) -> bool {
-        self.fetched >= limit && self.fetched < self.total as usize
+        let more = if self.requeue_to_back {
+            !self.exhausted
+        } else {
+            self.fetched < self.total as usize
+        };
+        self.fetched >= limit.min(MAX_HELD) && more
     }
 
     /// Removes one held message for good.
@@ -335,10 +356,27 @@ impl Held {
         Ok(())
     }
 
-    /// Returns every held message to the queue (original positions) and
-    /// closes the channel. If this fails, closing the channel — by the
-    /// broker, when the connection ends — returns them just the same.
-    async fn release(self) {
+    /// Returns every held message to the queue and closes the channel. If
+    /// this fails, closing the channel — by the broker, when the connection
+    /// ends — returns them just the same.
+    ///
+    /// A classic queue puts requeued messages back at their original
+    /// positions. A quorum queue appends them at the back: so that the order
+    /// stays, the session first fetches (holds) the rest of what the queue
+    /// held when it started and then returns everything in one go.
+    async fn release(mut self) {
+        if self.requeue_to_back {
+            loop {
+                match self.next(usize::MAX).await {
+                    Ok(Some(_)) => {}
+                    Ok(None) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, queue = %self.queue, "could not fetch the rest of the quorum queue; returned messages go behind it");
+                        break;
+                    }
+                }
+            }
+        }
         if let Some(&last) = self.outstanding.iter().max() {
             let opts = BasicNackOptions {
                 multiple: true,
@@ -411,7 +449,8 @@ impl Ops {
     pub async fn replay(&self, selection: &Selection) -> Result<ReplayReport, OpsError> {
         let mut held = Held::open(self, true).await?;
         let exchange = self.inner.config.topology.inbound_exchange.clone();
-        let mut replayed = Vec::new();
+        let mut replayed: Vec<ReplayRecord> = Vec::new();
+        let mut replayed_ids = std::collections::HashSet::new();
         let mut stopped = None;
         loop {
             let d = match held.next(usize::MAX).await {
@@ -423,6 +462,10 @@ impl Ops {
                 }
             };
             let s = summary(&d);
+            if replayed_ids.contains(&s.id) {
+                // Replayed by this operation and dead-lettered again: leave it.
+                continue;
+            }
             let wanted = match selection {
                 Selection::Id(id) => s.id == *id,
                 Selection::All(f) => f.matches(&s),
@@ -446,6 +489,7 @@ impl Ops {
                         replays = record.replays,
                         "dead letter replayed"
                     );
+                    replayed_ids.insert(record.dead_letter.id.clone());
                     replayed.push(record);
                 }
                 Err(e) => {

@@ -15,10 +15,12 @@
 //! # How the dead-letter queue is read without losing or reordering
 //!
 //! One channel fetches messages with `basic.get` (manual acknowledgement)
-//! and *holds* them unacknowledged while it looks at them — at most as many
-//! as the queue held when the operation started (so messages that arrive
-//! meanwhile, including a replayed message that fails again, are never
-//! seen twice) and at most the caller's limit. At the end every held message
+//! and *holds* them unacknowledged while it looks at them — until the queue
+//! is empty for it, at most the caller's limit, and from a classic queue at
+//! most as many as it held when the operation started (messages that
+//! arrive meanwhile are left for the next operation). A replay never
+//! replays a message twice in one operation: a replayed message that fails
+//! again and comes back is left in the queue. At the end every held message
 //! is returned with one `basic.nack(multiple, requeue)`. RabbitMQ puts
 //! requeued messages of a classic queue back at their original position, so
 //! listing neither loses nor reorders; if the process dies or the future is
@@ -27,8 +29,15 @@
 //! operation does not see them (they are unacknowledged on the first
 //! channel): two operators cannot replay the same dead letter twice.
 //! The broker marks the requeued messages `redelivered`; nothing else
-//! changes. (A quorum dead-letter queue counts the fetches as delivery
-//! attempts: do not give it a `delivery-limit`.)
+//! changes.
+//!
+//! A quorum queue appends requeued messages at its back instead; on a
+//! quorum dead-letter queue ([`QueueKind::Quorum`](xoev_transport::QueueKind)
+//! in the topology) an operation therefore fetches the whole queue before
+//! it returns anything, so the order stays. A quorum queue's reported depth
+//! lags a little (it is not used as a bound), and it counts the fetches as
+//! delivery attempts: do not give a quorum dead-letter queue a
+//! `delivery-limit`.
 //!
 //! # Replay: exactly once
 //!

@@ -11,7 +11,8 @@
 use std::time::{Duration, Instant};
 use xoev_ops::{Filter, Ops, OpsConfig, OpsErrorKind, QueueRole, Selection};
 use xoev_transport::{
-    AmqpTransport, Consumer, Delivery, Envelope, Target, TopologyConfig, Transport, header,
+    AmqpTransport, Consumer, Delivery, Envelope, QueueKind, Target, TopologyConfig, Transport,
+    header,
 };
 
 fn url() -> String {
@@ -31,11 +32,16 @@ struct Setup {
 
 impl Setup {
     async fn new(test: &str) -> Self {
+        Self::with_kind(test, QueueKind::Classic).await
+    }
+
+    async fn with_kind(test: &str, kind: QueueKind) -> Self {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let prefix = format!("xoev-test-ops-{test}-{}", &id[..10]);
         let mut topology = TopologyConfig::with_prefix(&prefix)
             .with_inboxes([format!("{prefix}.inbox.a"), format!("{prefix}.inbox.b")]);
         topology.publish_timeout = Duration::from_secs(10);
+        topology.queue_kind = kind;
         let transport = AmqpTransport::connect(&url(), topology.clone())
             .await
             .expect("RabbitMQ must run at 127.0.0.1:5672 (rabbitmq-server -detached)");
@@ -194,7 +200,16 @@ async fn dead_letters_are_listed_shown_and_replayed_exactly_once() {
 /// it does not loop.
 #[tokio::test]
 async fn replay_all_does_not_chase_messages_that_fail_again() {
-    let s = Setup::new("loop").await;
+    replay_all_once(QueueKind::Classic).await;
+}
+
+#[tokio::test]
+async fn replay_all_does_not_chase_messages_that_fail_again_quorum() {
+    replay_all_once(QueueKind::Quorum).await;
+}
+
+async fn replay_all_once(kind: QueueKind) {
+    let s = Setup::with_kind("loop", kind).await;
     let inbound_q = s.transport.topology().inbound_queue.clone();
     let mut inbound = s.transport.consume(&inbound_q, 10).await.unwrap();
     s.dead_letter(&mut inbound, "x1", "route", "no-route").await;
@@ -478,5 +493,33 @@ async fn missing_queues_and_an_unreachable_management_api_are_reported() {
     assert_eq!(e.kind.http_status(), 503);
     let health = down.broker_health().await;
     assert!(!health.amqp && health.amqp_error.is_some() && !health.healthy());
+    s.cleanup().await;
+}
+
+/// The same on quorum queues (a RabbitMQ cluster's choice): listing keeps
+/// the order, replay delivers once.
+#[tokio::test]
+async fn quorum_dead_letter_queue_lists_in_order_and_replays_once() {
+    let s = Setup::with_kind("quorum", QueueKind::Quorum).await;
+    let inbound_q = s.transport.topology().inbound_queue.clone();
+    let mut inbound = s.transport.consume(&inbound_q, 10).await.unwrap();
+    for id in ["q1", "q2", "q3"] {
+        s.dead_letter(&mut inbound, id, "routing", "no-route").await;
+    }
+    for round in 0..2 {
+        let list = s.ops.dead_letters(&Filter::default(), 100).await.unwrap();
+        assert_eq!(ids(&list), ["q1", "q2", "q3"], "round {round}: {list:?}");
+    }
+    let first = s.ops.dead_letters(&Filter::default(), 1).await.unwrap();
+    assert_eq!((ids(&first), first.truncated), (vec!["q1"], true));
+    let report = s.ops.replay(&Selection::Id("q2".into())).await.unwrap();
+    assert_eq!(report.replayed.len(), 1);
+    let d = next(&mut inbound).await;
+    assert_eq!(d.properties.message_id.as_deref(), Some("q2"));
+    d.ack().await.unwrap();
+    nothing_more(&mut inbound).await;
+    let list = s.ops.dead_letters(&Filter::default(), 100).await.unwrap();
+    assert_eq!(ids(&list), ["q1", "q3"]);
+    drop(inbound);
     s.cleanup().await;
 }
