@@ -64,6 +64,11 @@ pub struct Verifier {
 struct Inner {
     trust: TrustStore,
     cache: RwLock<HashMap<[u8; 32], CachedCert>>,
+    /// Which certificate of an `X509Data` list is the signing one, by a hash
+    /// of the whole list: finding it parses every certificate (`d2i_X509`),
+    /// which cost more than the signature check itself. The answer is a pure
+    /// function of the list, so remembering it changes no outcome.
+    leaves: RwLock<HashMap<[u8; 32], usize>>,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -86,6 +91,7 @@ impl Verifier {
             inner: Arc::new(Inner {
                 trust,
                 cache: RwLock::new(HashMap::new()),
+                leaves: RwLock::new(HashMap::new()),
             }),
         }
     }
@@ -125,7 +131,7 @@ impl Verifier {
         dom::silence_thread();
         clear_messages();
         let parsed = profile::check(doc)?;
-        let leaf_der = leaf(&parsed.certs)?;
+        let leaf_der = self.leaf(&parsed.certs)?;
         let fp: [u8; 32] = openssl::sha::sha256(leaf_der);
         let cert = self.certificate(fp, leaf_der, &parsed.certs)?;
         if cert.key_algorithm != parsed.algorithm {
@@ -190,6 +196,35 @@ impl Verifier {
             algorithm: parsed.algorithm,
             chain_valid_until: cert.window.1,
         })
+    }
+
+    /// The signing certificate among `certs` (see [`leaf`]), remembered per list.
+    fn leaf<'c>(&self, certs: &'c [Vec<u8>]) -> Result<&'c [u8], DsigError> {
+        if certs.len() < 2 {
+            return leaf(certs);
+        }
+        let mut h = openssl::sha::Sha256::new();
+        for der in certs {
+            h.update(&(der.len() as u64).to_be_bytes());
+            h.update(der);
+        }
+        let key = h.finish();
+        if let Ok(memo) = self.inner.leaves.read()
+            && let Some(&i) = memo.get(&key)
+            && let Some(der) = certs.get(i)
+        {
+            return Ok(der);
+        }
+        let found = leaf(certs)?;
+        if let Some(i) = certs.iter().position(|c| c.as_slice() == found)
+            && let Ok(mut memo) = self.inner.leaves.write()
+        {
+            if memo.len() >= MAX_CACHED {
+                memo.clear();
+            }
+            memo.insert(key, i);
+        }
+        Ok(found)
     }
 
     /// The verified signing certificate: from the cache while its chain's

@@ -711,3 +711,56 @@ fn intermediate_ca_chain_is_sent_and_verified() {
         DsigErrorKind::UntrustedCertificate
     );
 }
+
+/// The verifier remembers which certificate of a chain is the signing one
+/// (issue 12: parsing the chain on every message cost more than the
+/// signature); a remembered list must change no outcome.
+#[test]
+fn remembered_signing_certificate_changes_no_outcome() {
+    let p = pki();
+    let sub = p.ca.issue_ca("XOEV Test Sub CA").expect("sub ca");
+    let issue = |cn: &str| {
+        sub.issue(cn, xoev_dsig::pki::KeyKind::EcP256, -1, 365)
+            .expect("leaf")
+    };
+    let (leaf, other) = (issue("Chained Authority"), issue("Unrelated Authority"));
+    let mut chain_pem = leaf.cert_pem().expect("pem");
+    chain_pem.extend(sub.issued.cert_pem().expect("pem"));
+    let signer = Signer::from_pem(&leaf.key_pem().expect("pem"), &chain_pem).expect("signer");
+    let signed = signed_sample(&signer);
+    let verifier = p.verifier();
+    let check = |xml: &str| verifier.verify(&parse(xml.as_bytes()), None);
+    for round in 0..3 {
+        let v = check(&signed).unwrap_or_else(|e| panic!("round {round}: {e}"));
+        assert_eq!(
+            v.signer_subject,
+            "C=DE, O=XOEV Gateway Test, CN=Chained Authority"
+        );
+    }
+    // Same certificate list, changed content: still a digest mismatch.
+    let tampered = signed.replacen("</", " </", 1);
+    assert_ne!(tampered, signed);
+    for _ in 0..2 {
+        assert_eq!(
+            check(&tampered).map_err(|e| e.kind()).err(),
+            Some(DsigErrorKind::DigestMismatch)
+        );
+    }
+    // A list with two signing certificates is ambiguous, every time.
+    let other_b64: String = String::from_utf8(other.cert_pem().expect("pem"))
+        .expect("ascii")
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    let two_leaves = signed.replacen(
+        "<ds:X509Certificate>",
+        &format!("<ds:X509Certificate>{other_b64}</ds:X509Certificate><ds:X509Certificate>"),
+        1,
+    );
+    for _ in 0..2 {
+        assert_eq!(
+            check(&two_leaves).map_err(|e| e.kind()).err(),
+            Some(DsigErrorKind::MalformedSignature)
+        );
+    }
+}
