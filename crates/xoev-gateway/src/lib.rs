@@ -6,6 +6,7 @@
 //! - [`assemble`]: builds a pipeline and transport from `gateway.toml`;
 //! - [`cases`]: answers matched to requests, message status;
 //! - [`demo`]: the whole once-only case on the in-process transport;
+//! - [`http`]: the HTTP API (submit, inbox leases, status, health, metrics, citizens);
 //! - [`cli`]: the subcommands of the `xoev-gateway` binary.
 
 pub mod assemble;
@@ -13,6 +14,7 @@ pub mod cases;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod http;
 pub mod peers;
 pub mod pipeline;
 pub mod service;

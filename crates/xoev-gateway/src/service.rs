@@ -34,6 +34,7 @@ pub async fn run(
     let mut consumer = transport.consume(&queue, options.prefetch).await?;
     let permits = Arc::new(Semaphore::new(options.workers.max(1)));
     let mut tasks = JoinSet::new();
+    let mut duplicates_seen = 0;
     info!(queue = %queue, workers = options.workers, prefetch = options.prefetch, "gateway consuming");
     tokio::pin!(shutdown);
     loop {
@@ -45,6 +46,11 @@ pub async fn run(
             () = &mut shutdown => break,
             n = consumer.next() => n,
         };
+        crate::http::metrics::record_duplicates(
+            &queue,
+            &mut duplicates_seen,
+            consumer.duplicates(),
+        );
         let delivery = match next {
             Some(Ok(d)) => d,
             Some(Err(e)) => {
@@ -95,21 +101,29 @@ fn now() -> String {
 
 /// Processes one delivery and settles it exactly once.
 pub async fn handle(pipeline: &Arc<Pipeline>, transport: &Arc<dyn Transport>, delivery: Delivery) {
+    let _in_flight = crate::http::metrics::InFlight::enter();
+    let started = std::time::Instant::now();
     let payload = delivery.payload.clone();
     let correlation = delivery.properties.correlation_id.clone();
     let p = pipeline.clone();
     let rt = tokio::runtime::Handle::current();
-    let decision =
-        match tokio::task::spawn_blocking(move || p.process(&payload, correlation.as_deref(), &rt))
-            .await
-        {
-            Ok(d) => d,
-            Err(e) => {
-                error!(error = %e, "pipeline task failed; message goes to retry");
-                settle_retry(delivery, "pipeline", "internal-error", &e.to_string()).await;
-                return;
-            }
-        };
+    let decision = match tokio::task::spawn_blocking(move || {
+        let labels = crate::http::metrics::Labels::of(&p, &payload);
+        (p.process(&payload, correlation.as_deref(), &rt), labels)
+    })
+    .await
+    {
+        Ok((d, labels)) => {
+            crate::http::metrics::record_decision(&labels, &d, started.elapsed());
+            d
+        }
+        Err(e) => {
+            crate::http::metrics::record_task_failure(started.elapsed());
+            error!(error = %e, "pipeline task failed; message goes to retry");
+            settle_retry(delivery, "pipeline", "internal-error", &e.to_string()).await;
+            return;
+        }
+    };
     match decision {
         Decision::Forward(f) => {
             let mut env = Envelope::new(
@@ -122,7 +136,10 @@ pub async fn handle(pipeline: &Arc<Pipeline>, transport: &Arc<dyn Transport>, de
             for (name, value) in f.headers {
                 env = env.with_header(name, value);
             }
-            if let Err(e) = transport.publish(env).await {
+            let publish_started = std::time::Instant::now();
+            let published = transport.publish(env).await;
+            crate::http::metrics::record_publish(publish_started.elapsed(), published.is_ok());
+            if let Err(e) = published {
                 warn!(error = %e, queue = %f.queue, "publish failed");
                 if e.is_transient() {
                     settle_retry(delivery, "publish", e.kind.as_str(), &e.to_string()).await;

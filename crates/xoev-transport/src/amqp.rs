@@ -388,6 +388,22 @@ impl Transport for AmqpTransport {
     async fn close(&self) {
         AmqpTransport::close(self).await;
     }
+
+    async fn connected(&self) -> bool {
+        if self.inner.closed.load(Ordering::SeqCst) {
+            return false;
+        }
+        // The lock is held for the whole backoff while reconnecting: not
+        // getting it within a second means "not connected now".
+        match tokio::time::timeout(Duration::from_secs(1), self.inner.live.lock()).await {
+            Ok(guard) => guard.as_ref().is_some_and(Live::usable),
+            Err(_) => false,
+        }
+    }
+
+    fn reconnects(&self) -> Option<u64> {
+        Some(self.inner.generation.load(Ordering::SeqCst).saturating_sub(1))
+    }
 }
 
 struct AmqpSource {

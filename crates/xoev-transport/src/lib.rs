@@ -56,6 +56,18 @@ pub trait Transport: Send + Sync + 'static {
     /// Shuts the transport down: consumers end, unsettled deliveries go
     /// back to their queues. The default does nothing.
     async fn close(&self) {}
+
+    /// Whether the transport can reach its broker right now, without
+    /// waiting for a reconnect (for health checks). The default says yes.
+    async fn connected(&self) -> bool {
+        true
+    }
+
+    /// Connection attempts after the first one (reconnects, successful or
+    /// not), where the transport counts them; the default has none.
+    fn reconnects(&self) -> Option<u64> {
+        None
+    }
 }
 
 #[cfg(test)]

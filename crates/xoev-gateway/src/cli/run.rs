@@ -52,7 +52,26 @@ pub fn run(_g: &Global, args: &RunArgs) -> anyhow::Result<Outcome> {
             Arc::new(assemble::transport(&config, &pipeline).await?);
         let prefetch = config.amqp.as_ref().map(|a| a.prefetch).unwrap_or(32);
         let options = ServiceOptions { workers, prefetch };
-        service::run(pipeline, transport, options, shutdown_signal()).await?;
+        // One signal stops both the consumer and the HTTP API.
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            let _ = stop.send(true);
+        });
+        let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        let http = crate::http::start(
+            &config,
+            pipeline.clone(),
+            transport.clone(),
+            until_stopped(stopped.clone()),
+        )
+        .await?;
+        service::run(pipeline, transport, options, until_stopped(stopped)).await?;
+        if let Some(http) = http {
+            http.await??;
+        }
         Ok(Outcome::Ok)
     })
 }

@@ -1,0 +1,205 @@
+//! `POST /messages` (submit) and `GET /messages/{id}` (status).
+//!
+//! What a submission checks **synchronously**, before it answers: the size
+//! limit, the XÖV header (well-formed up to the header, message id, type,
+//! author), that the header's author is the authenticated authority, and
+//! that the catalogue knows the message's standard and version. Then the
+//! message is published (confirmed) to the inbound exchange with the XÖV
+//! message id as AMQP `message-id`, and the answer is `202 Accepted`.
+//!
+//! Everything else — XSD, signature, access, consent, routing, adapters —
+//! runs in the pipeline like for a message published over AMQP, with its
+//! dead letter and signed rejection answer; its outcome is visible at
+//! `GET /messages/{id}` and in the sender's inbox. Running them twice (here
+//! and in the pipeline) would double the costliest work for no gain.
+
+use super::auth;
+use super::{ApiError, AppState};
+use crate::cases::Status;
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use xoev_core::{Message, MessageErrorKind};
+use xoev_transport::{Envelope, Target};
+
+/// `POST /messages`.
+pub async fn submit(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let authority = match auth::authority(&state, &headers) {
+        Ok(a) => a,
+        Err(e) => return e.for_submission().into_response(),
+    };
+    let outcome = accept(&state, &authority, body).await;
+    let label = match &outcome {
+        Ok(_) => "accepted",
+        Err(e) => e.kind,
+    };
+    metrics::counter!("xoev_http_submissions_total", "authority" => authority.clone(), "outcome" => label)
+        .increment(1);
+    match outcome {
+        Ok(r) => r,
+        Err(e) => e.for_submission().into_response(),
+    }
+}
+
+async fn accept(state: &AppState, authority: &str, body: Body) -> Result<Response, ApiError> {
+    let pipeline = &state.inner.pipeline;
+    let limits = pipeline.limits;
+    let max = limits.max_bytes;
+    let oversize = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "oversize",
+            format!("the message is larger than {max} bytes"),
+        )
+    };
+    let bytes = axum::body::to_bytes(body, max)
+        .await
+        .map_err(|_| oversize())?;
+    // The header parse is pure Rust and stops after the header, but a large
+    // message is still work: keep it off the reactor.
+    let message = tokio::task::spawn_blocking(move || Message::parse(bytes, &limits))
+        .await
+        .map_err(|e| ApiError::internal("header parse task failed", &e))?
+        .map_err(|e| {
+            if e.kind == MessageErrorKind::Oversize {
+                oversize()
+            } else {
+                ApiError::new(StatusCode::BAD_REQUEST, e.kind.as_str(), e.to_string())
+            }
+        })?;
+    let header = message
+        .require_header()
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.kind.as_str(), e.to_string()))?;
+    let author = header.author.as_ref().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-header",
+            "the header names no author (autor)",
+        )
+    })?;
+    if author.key() != authority {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "author-mismatch",
+            format!(
+                "the header's author is {}, but the token belongs to {authority}",
+                author.key()
+            ),
+        ));
+    }
+    pipeline
+        .validator
+        .catalogue()
+        .lookup(&message)
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                e.kind().as_str(),
+                e.to_string(),
+            )
+        })?;
+    let id = header.message_id.to_string();
+
+    // A message the pipeline already decided on is not published again (a
+    // client retrying after a lost answer); one only accepted so far is.
+    match pipeline.cases.status(&id).await {
+        Ok(Some(s)) if s.state != ACCEPTED => {
+            if s.sender.as_deref() != Some(authority) {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "duplicate-message-id",
+                    "another message with this id was processed already",
+                ));
+            }
+            return Ok(accepted(&id, true));
+        }
+        Ok(_) => {}
+        Err(e) => {
+            return Err(ApiError::unavailable(
+                "case-store-unavailable",
+                "case store",
+                &e,
+            ));
+        }
+    }
+    let status = Status {
+        state: ACCEPTED.into(),
+        stage: None,
+        reason: None,
+        destination: None,
+        forwarded_id: None,
+        sender: Some(authority.to_owned()),
+        updated: crate::http::inbox::rfc3339(time::OffsetDateTime::now_utc()),
+    };
+    if let Err(e) = pipeline.cases.set_status(&id, &status).await {
+        return Err(ApiError::unavailable(
+            "case-store-unavailable",
+            "case store",
+            &e,
+        ));
+    }
+    let envelope = Envelope::for_message(Target::Inbound, &message)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid-header", e.to_string()))?;
+    if let Err(e) = state.inner.transport.publish(envelope).await {
+        return Err(ApiError::unavailable(
+            "broker-unavailable",
+            "publishing to the broker",
+            &e,
+        ));
+    }
+    tracing::info!(message_id = %id, sender = %authority, "accepted over HTTP");
+    Ok(accepted(&id, false))
+}
+
+/// The status of a message accepted over HTTP that the pipeline has not
+/// decided on yet.
+pub const ACCEPTED: &str = "accepted";
+
+fn accepted(id: &str, duplicate: bool) -> Response {
+    let mut body = json!({
+        "message_id": id,
+        "accepted": true,
+        "status": format!("/messages/{id}"),
+    });
+    if duplicate {
+        body["duplicate"] = json!(true);
+    }
+    (StatusCode::ACCEPTED, Json(body)).into_response()
+}
+
+/// `GET /messages/{id}`: the status of one of the caller's messages.
+pub async fn status(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let authority = auth::authority(&state, &headers)?;
+    let status = state
+        .inner
+        .pipeline
+        .cases
+        .status(&id)
+        .await
+        .map_err(|e| ApiError::unavailable("case-store-unavailable", "case store", &e))?;
+    let Some(status) = status else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown-message",
+            "no message with this id is known (yet)",
+        ));
+    };
+    if status.sender.as_deref() != Some(authority.as_str()) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "an authority may only see the status of its own messages",
+        ));
+    }
+    let mut body = serde_json::to_value(&status)
+        .map_err(|e| ApiError::internal("status serialisation", &e))?;
+    body["message_id"] = json!(id);
+    Ok((StatusCode::OK, Json(body)).into_response())
+}

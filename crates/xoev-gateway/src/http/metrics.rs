@@ -1,0 +1,192 @@
+//! Prometheus metrics (`GET /metrics`), recorded with the `metrics` crate.
+//!
+//! | metric | type | labels |
+//! | --- | --- | --- |
+//! | `xoev_messages_in_total` | counter | `standard`, `type`, `authority` (sender) |
+//! | `xoev_messages_out_total` | counter | `standard`, `type`, `authority` (of the inbound message) |
+//! | `xoev_messages_rejected_total` | counter | `stage`, `reason`, `standard`, `type`, `authority` |
+//! | `xoev_messages_retried_total` | counter | `stage`, `reason` |
+//! | `xoev_signature_failures_total` | counter | `reason` |
+//! | `xoev_validation_failures_total` | counter | `reason` (XSD and schema stage) |
+//! | `xoev_pipeline_duration_seconds` | histogram | `outcome` (forward, reject, retry, error) |
+//! | `xoev_publish_duration_seconds` | histogram | `outcome` (ok, error) |
+//! | `xoev_in_flight` | gauge | |
+//! | `xoev_dedupe_hits_total` | counter | `queue` |
+//! | `xoev_broker_reconnects_total` | counter | (connection attempts after the first) |
+//! | `xoev_http_submissions_total` | counter | `authority`, `outcome` |
+//! | `xoev_inbox_leased_total`, `xoev_inbox_leases_ended_total` | counter | `authority` / `outcome` |
+//!
+//! Labels from a message are bounded: an author missing from the directory
+//! is `unknown`, and so are standard and type unless the catalogue knows
+//! the standard — an attacker cannot create series at will.
+
+use super::AppState;
+use crate::pipeline::{Decision, Pipeline, Stage};
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use std::sync::OnceLock;
+use std::time::Duration;
+use xoev_core::Message;
+
+/// Histogram buckets in seconds.
+const BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Installs the Prometheus recorder as the process's global recorder (once;
+/// later calls return the same handle).
+pub fn install() -> PrometheusHandle {
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                .set_buckets(BUCKETS)
+                .unwrap_or_else(|_| PrometheusBuilder::new());
+            let recorder = builder.build_recorder();
+            let handle = recorder.handle();
+            if metrics::set_global_recorder(recorder).is_err() {
+                tracing::warn!("another metrics recorder is installed; /metrics stays empty");
+            }
+            handle
+        })
+        .clone()
+}
+
+/// `GET /metrics`: Prometheus text format.
+pub async fn scrape(State(state): State<AppState>) -> Response {
+    if let Some(n) = state.inner.transport.reconnects() {
+        metrics::counter!("xoev_broker_reconnects_total").absolute(n);
+    }
+    let text = state.inner.metrics.render();
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
+}
+
+/// The labels of an inbound message.
+#[derive(Debug, Clone)]
+pub struct Labels {
+    standard: String,
+    message_type: String,
+    authority: String,
+}
+
+impl Labels {
+    /// Reads the header (a streaming parse that stops after it); unknown or
+    /// unreadable parts are `unknown`. Call it on a blocking thread.
+    pub fn of(pipeline: &Pipeline, payload: &bytes::Bytes) -> Self {
+        let unknown = || "unknown".to_owned();
+        let mut l = Self {
+            standard: unknown(),
+            message_type: unknown(),
+            authority: unknown(),
+        };
+        let Ok(message) = Message::parse(payload.clone(), &pipeline.limits) else {
+            return l;
+        };
+        let Some(header) = message.header.as_ref() else {
+            return l;
+        };
+        if let Some(a) = &header.author
+            && pipeline.router.directory().get(&a.key()).is_some()
+        {
+            l.authority = a.key();
+        }
+        if let Ok(entry) = pipeline.validator.catalogue().lookup(&message) {
+            l.standard = entry.name.clone();
+            l.message_type = header.message_type.code.clone();
+        }
+        l
+    }
+}
+
+/// Records a message entering the pipeline and its decision.
+pub fn record_decision(labels: &Labels, decision: &Decision, took: Duration) {
+    let (s, t, a) = (
+        labels.standard.clone(),
+        labels.message_type.clone(),
+        labels.authority.clone(),
+    );
+    metrics::counter!("xoev_messages_in_total", "standard" => s.clone(), "type" => t.clone(), "authority" => a.clone())
+        .increment(1);
+    let outcome = match decision {
+        Decision::Forward(_) => {
+            metrics::counter!("xoev_messages_out_total", "standard" => s, "type" => t, "authority" => a)
+                .increment(1);
+            "forward"
+        }
+        Decision::Reject(r) => {
+            let reason = r.kind.clone();
+            metrics::counter!("xoev_messages_rejected_total", "stage" => r.stage.as_str(), "reason" => reason.clone(), "standard" => s, "type" => t, "authority" => a)
+                .increment(1);
+            match r.stage {
+                Stage::Signature => {
+                    metrics::counter!("xoev_signature_failures_total", "reason" => reason)
+                        .increment(1);
+                }
+                Stage::Validate | Stage::Schema => {
+                    metrics::counter!("xoev_validation_failures_total", "reason" => reason)
+                        .increment(1);
+                }
+                _ => {}
+            }
+            "reject"
+        }
+        Decision::Retry { stage, kind, .. } => {
+            metrics::counter!("xoev_messages_retried_total", "stage" => stage.as_str(), "reason" => kind.clone())
+                .increment(1);
+            "retry"
+        }
+    };
+    metrics::histogram!("xoev_pipeline_duration_seconds", "outcome" => outcome)
+        .record(took.as_secs_f64());
+}
+
+/// Records a pipeline task that failed (panicked).
+pub fn record_task_failure(took: Duration) {
+    metrics::histogram!("xoev_pipeline_duration_seconds", "outcome" => "error")
+        .record(took.as_secs_f64());
+}
+
+/// Records one confirmed publish of the service.
+pub fn record_publish(took: Duration, ok: bool) {
+    let outcome = if ok { "ok" } else { "error" };
+    metrics::histogram!("xoev_publish_duration_seconds", "outcome" => outcome)
+        .record(took.as_secs_f64());
+}
+
+/// Counts new duplicate deliveries of a consumer: `now` is its
+/// `Consumer::duplicates()`, `seen` what was counted before.
+pub fn record_duplicates(queue: &str, seen: &mut u64, now: u64) {
+    if now > *seen {
+        metrics::counter!("xoev_dedupe_hits_total", "queue" => queue.to_owned())
+            .increment(now - *seen);
+        *seen = now;
+    }
+}
+
+/// Keeps `xoev_in_flight` raised while alive.
+#[derive(Debug)]
+pub struct InFlight(());
+
+impl InFlight {
+    /// Raises the gauge; dropping lowers it.
+    pub fn enter() -> Self {
+        metrics::gauge!("xoev_in_flight").increment(1.0);
+        Self(())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        metrics::gauge!("xoev_in_flight").decrement(1.0);
+    }
+}

@@ -1,0 +1,327 @@
+//! The gateway's HTTP API (axum): submit a message, pull the inbox with
+//! leases, message status, health, Prometheus metrics, the citizen's
+//! consents and access log, and the OpenAPI description.
+//!
+//! [`app`] builds the router from an [`AppState`] (tests drive it with
+//! `tower::ServiceExt::oneshot`); [`serve`] runs it on a listener until a
+//! shutdown future resolves. Every route is listed once in [`ROUTES`], and
+//! a test checks that `docs/openapi.yaml` describes each of them.
+//!
+//! Errors are `application/problem+json` with a stable `kind`; internal
+//! failures are logged and answered with kind `internal` only, never with
+//! their details. The semantics are described in `docs/http.md`.
+
+pub mod auth;
+pub mod citizens;
+pub mod inbox;
+pub mod messages;
+pub mod metrics;
+
+use crate::pipeline::Pipeline;
+use auth::{AuthorityTokens, CitizenTokens};
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::json;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use xoev_audit::Names;
+use xoev_transport::Transport;
+
+/// The OpenAPI description, served at `GET /openapi.yaml`.
+pub const OPENAPI_YAML: &str = include_str!("../../../../docs/openapi.yaml");
+
+/// Every route of [`app`]: (method, path). The OpenAPI test checks this list
+/// against `docs/openapi.yaml`, and that [`app`] answers each one.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("post", "/messages"),
+    ("get", "/messages/{id}"),
+    ("get", "/inbox"),
+    ("post", "/inbox/{lease_id}/ack"),
+    ("post", "/inbox/{lease_id}/release"),
+    ("get", "/healthz"),
+    ("get", "/metrics"),
+    ("get", "/openapi.yaml"),
+    ("post", "/citizens/{ref}/consents"),
+    ("get", "/citizens/{ref}/consents"),
+    ("post", "/citizens/{ref}/consents/{id}/revoke"),
+    ("get", "/citizens/{ref}/access-log"),
+];
+
+/// Builds the router.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/messages", post(messages::submit))
+        .route("/messages/{id}", get(messages::status))
+        .route("/inbox", get(inbox::pull))
+        .route("/inbox/{lease_id}/ack", post(inbox::ack))
+        .route("/inbox/{lease_id}/release", post(inbox::release))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics::scrape))
+        .route("/openapi.yaml", get(openapi))
+        .route(
+            "/citizens/{ref}/consents",
+            post(citizens::register).get(citizens::list),
+        )
+        .route(
+            "/citizens/{ref}/consents/{id}/revoke",
+            post(citizens::revoke),
+        )
+        .route("/citizens/{ref}/access-log", get(citizens::access_log))
+        // The body limit is checked by the submit handler itself, so that an
+        // oversize message gets a problem+json answer.
+        .layer(axum::extract::DefaultBodyLimit::disable())
+        .with_state(state)
+}
+
+/// Serves [`app`] on `listener` until `shutdown` resolves; expires leases
+/// in the background and puts every open lease back when it stops.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let reaper = {
+        let inbox = state.inner.inbox.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                inbox.expire_due().await;
+            }
+        })
+    };
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "HTTP API listening");
+    }
+    let result = axum::serve(listener, app(state.clone()))
+        .with_graceful_shutdown(shutdown)
+        .await;
+    reaper.abort();
+    state.inner.inbox.release_all().await;
+    result
+}
+
+/// Environment variable holding the key of citizen tokens (at least 32
+/// bytes; shared with the citizen portal that issues the tokens). Unset:
+/// the citizen endpoints answer 503 `citizen-api-disabled`.
+pub const CITIZEN_TOKEN_ENV: &str = "XOEV_CITIZEN_TOKEN_SECRET";
+
+/// Starts the HTTP API of `xoev-gateway run` when `[http]` is configured:
+/// binds `http.listen` now (so a taken port fails at start), authorities'
+/// tokens from the directory, citizen tokens keyed by [`CITIZEN_TOKEN_ENV`],
+/// names from `<adapters_root>/config/citizen-view.toml` if present.
+pub async fn start(
+    config: &crate::config::Config,
+    pipeline: Arc<Pipeline>,
+    transport: Arc<dyn Transport>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<Option<tokio::task::JoinHandle<std::io::Result<()>>>> {
+    use anyhow::Context as _;
+    let Some(http) = &config.http else {
+        return Ok(None);
+    };
+    let tokens = AuthorityTokens::from_directory(pipeline.router.directory())?;
+    if tokens.is_empty() {
+        tracing::warn!(
+            "no authority has api_token_sha256 in the directory: no authority can use the HTTP API"
+        );
+    }
+    let citizens = match std::env::var(CITIZEN_TOKEN_ENV) {
+        Ok(key) => Some(CitizenTokens::new(key.into_bytes())?),
+        Err(_) => None,
+    };
+    let names_file = config
+        .path(&config.gateway.adapters_root)
+        .join("config/citizen-view.toml");
+    let names = if names_file.is_file() {
+        Names::load(&names_file)?
+    } else {
+        Names::default()
+    };
+    let listener = tokio::net::TcpListener::bind(&http.listen)
+        .await
+        .with_context(|| format!("http.listen {}", http.listen))?;
+    let state = AppState::new(
+        pipeline,
+        transport,
+        HttpOptions {
+            lease: Duration::from_secs(http.lease_seconds.max(1)),
+            tokens,
+            citizens,
+            names,
+        },
+    );
+    Ok(Some(tokio::spawn(serve(listener, state, shutdown))))
+}
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pipeline: Arc<Pipeline>,
+    transport: Arc<dyn Transport>,
+    tokens: AuthorityTokens,
+    citizens: Option<CitizenTokens>,
+    names: Names,
+    inbox: Arc<inbox::Inbox>,
+    metrics: metrics_exporter_prometheus::PrometheusHandle,
+}
+
+/// How the HTTP API is set up.
+pub struct HttpOptions {
+    /// How long a pulled message stays leased.
+    pub lease: Duration,
+    /// Tokens of authorities (in addition to the directory's `api_token_sha256`).
+    pub tokens: AuthorityTokens,
+    /// The key citizen tokens are checked with; `None` turns the citizen
+    /// endpoints off (503 `citizen-api-disabled`).
+    pub citizens: Option<CitizenTokens>,
+    /// Plain-language names for the citizen view.
+    pub names: Names,
+}
+
+impl AppState {
+    /// Builds the state: installs the metrics recorder (once per process)
+    /// and fills the names of the citizen view with the directory's names
+    /// where the names file has none.
+    pub fn new(pipeline: Arc<Pipeline>, transport: Arc<dyn Transport>, o: HttpOptions) -> Self {
+        let mut names = o.names;
+        for a in pipeline.router.directory().authorities() {
+            names
+                .authorities
+                .entry(a.id.clone())
+                .or_insert_with(|| a.name.clone());
+        }
+        let inbox = Arc::new(inbox::Inbox::new(transport.clone(), o.lease));
+        Self {
+            inner: Arc::new(Inner {
+                pipeline,
+                transport,
+                tokens: o.tokens,
+                citizens: o.citizens,
+                names,
+                inbox,
+                metrics: metrics::install(),
+            }),
+        }
+    }
+
+    /// The pipeline (directory, catalogue, stores).
+    pub fn pipeline(&self) -> &Arc<Pipeline> {
+        &self.inner.pipeline
+    }
+
+    /// The lease table of inbox pulls.
+    pub fn inbox(&self) -> &Arc<inbox::Inbox> {
+        &self.inner.inbox
+    }
+}
+
+/// An error answer: `application/problem+json` with a stable `kind`.
+#[derive(Debug)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Stable, kebab-case reason id.
+    pub kind: &'static str,
+    /// Explanation for the caller (never internals).
+    pub detail: String,
+    /// Submissions say `"accepted": false` in their errors.
+    pub submission: bool,
+}
+
+impl ApiError {
+    /// An error with status, kind and detail.
+    pub fn new(status: StatusCode, kind: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            status,
+            kind,
+            detail: detail.into(),
+            submission: false,
+        }
+    }
+
+    /// An internal failure: logged here, answered without its details.
+    pub fn internal(what: &str, error: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %error, "{what}");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "an internal error occurred; it has been logged",
+        )
+    }
+
+    /// A store or broker that is unavailable right now (try again later).
+    pub fn unavailable(kind: &'static str, what: &str, error: &dyn std::fmt::Display) -> Self {
+        tracing::warn!(error = %error, "{what}");
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            kind,
+            format!("{what}: temporarily unavailable, try again later"),
+        )
+    }
+
+    fn for_submission(mut self) -> Self {
+        self.submission = true;
+        self
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = json!({
+            "type": format!("urn:xoev-gateway:problem:{}", self.kind),
+            "title": self.status.canonical_reason().unwrap_or("error"),
+            "status": self.status.as_u16(),
+            "kind": self.kind,
+            "detail": self.detail,
+        });
+        if self.submission {
+            body["accepted"] = json!(false);
+        }
+        let mut response = (self.status, body.to_string()).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if self.status == StatusCode::UNAUTHORIZED {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"xoev-gateway\""),
+            );
+        }
+        response
+    }
+}
+
+/// `GET /healthz`: broker connection and schema catalogue.
+async fn healthz(State(state): State<AppState>) -> Response {
+    let broker = state.inner.transport.connected().await;
+    let schemas = state.inner.pipeline.validator.catalogue().entries().len();
+    let ok = broker && schemas > 0;
+    let body = json!({
+        "status": if ok { "ok" } else { "unavailable" },
+        "broker": { "connected": broker },
+        "schemas": { "loaded": schemas > 0, "entries": schemas },
+        "inbox": { "open_leases": state.inner.inbox.open_leases() },
+    });
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, axum::Json(body)).into_response()
+}
+
+/// `GET /openapi.yaml`.
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/yaml")], OPENAPI_YAML).into_response()
+}
