@@ -94,6 +94,76 @@ impl QueueReport {
     pub fn queue(&self, name: &str) -> Option<&QueueStats> {
         self.queues.iter().find(|q| q.name == name)
     }
+
+    /// The figures as Prometheus gauges (text exposition format 0.0.4), one
+    /// family per figure, labelled `queue`, `role` and (inboxes) `authority`;
+    /// figures that are unknown are left out. For a `/metrics` endpoint.
+    pub fn prometheus(&self) -> String {
+        type Pick = fn(&QueueStats) -> Option<f64>;
+        let families: [(&str, &str, Pick); 8] = [
+            (
+                "xoev_queue_exists",
+                "Whether the queue exists on the broker (1) or not (0).",
+                |q| Some(if q.exists { 1.0 } else { 0.0 }),
+            ),
+            (
+                "xoev_queue_ready_messages",
+                "Messages ready for delivery (the depth).",
+                |q| q.ready.map(|v| v as f64),
+            ),
+            (
+                "xoev_queue_unacked_messages",
+                "Messages delivered and not yet acknowledged.",
+                |q| q.unacked.map(|v| v as f64),
+            ),
+            (
+                "xoev_queue_consumers",
+                "Consumers subscribed to the queue.",
+                |q| q.consumers.map(f64::from),
+            ),
+            (
+                "xoev_queue_publish_rate",
+                "Messages published into the queue per second.",
+                |q| q.publish_rate,
+            ),
+            (
+                "xoev_queue_deliver_rate",
+                "Messages delivered from the queue per second.",
+                |q| q.deliver_rate,
+            ),
+            (
+                "xoev_queue_ack_rate",
+                "Messages acknowledged per second.",
+                |q| q.ack_rate,
+            ),
+            (
+                "xoev_queue_oldest_message_age_seconds",
+                "Age of the message at the head of the queue.",
+                |q| q.oldest_message_age_secs.map(|v| v as f64),
+            ),
+        ];
+        let mut out = String::new();
+        for (name, help, pick) in families {
+            out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n"));
+            for q in &self.queues {
+                let Some(v) = pick(q) else { continue };
+                let mut labels =
+                    format!("queue=\"{}\",role=\"{}\"", escape(&q.name), q.role.as_str());
+                if let Some(a) = &q.authority {
+                    labels.push_str(&format!(",authority=\"{}\"", escape(a)));
+                }
+                out.push_str(&format!("{name}{{{labels}}} {v}\n"));
+            }
+        }
+        out
+    }
+}
+
+/// A Prometheus label value: backslash, double quote and newline escaped.
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 /// Whether the broker is usable, for a health page.
@@ -252,5 +322,64 @@ fn stats(
         name,
         role,
         authority,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(name: &str, role: QueueRole, ready: Option<u64>) -> QueueStats {
+        QueueStats {
+            name: name.into(),
+            role,
+            authority: None,
+            exists: ready.is_some(),
+            ready,
+            consumers: ready.map(|_| 2),
+            unacked: None,
+            messages: None,
+            publish_rate: Some(1.5),
+            deliver_rate: None,
+            ack_rate: None,
+            oldest_message_age_secs: None,
+            queue_type: None,
+            state: None,
+        }
+    }
+
+    #[test]
+    fn prometheus_text_has_one_gauge_family_per_figure() {
+        let mut inbox = entry("xoev.inbox.fa-9198", QueueRole::Inbox, Some(7));
+        inbox.authority = Some("fa:\"9198\"\\x\ny".into());
+        let report = QueueReport {
+            observed_at: 0,
+            vhost: "/".into(),
+            management_url: None,
+            management_error: None,
+            queues: vec![
+                entry("xoev.dlq", QueueRole::DeadLetter, Some(3)),
+                inbox,
+                entry("gone", QueueRole::Inbox, None),
+            ],
+        };
+        let text = report.prometheus();
+        assert!(text.contains("# TYPE xoev_queue_ready_messages gauge\n"));
+        assert!(
+            text.contains("xoev_queue_ready_messages{queue=\"xoev.dlq\",role=\"dead-letter\"} 3\n")
+        );
+        assert!(text.contains(
+            "xoev_queue_ready_messages{queue=\"xoev.inbox.fa-9198\",role=\"inbox\",authority=\"fa:\\\"9198\\\"\\\\x\\ny\"} 7\n"
+        ), "{text}");
+        assert!(text.contains("xoev_queue_exists{queue=\"gone\",role=\"inbox\"} 0\n"));
+        assert!(!text.contains("xoev_queue_ready_messages{queue=\"gone\""));
+        assert!(
+            text.contains("xoev_queue_publish_rate{queue=\"xoev.dlq\",role=\"dead-letter\"} 1.5\n")
+        );
+        // Every sample line is `name{labels} value` with a number.
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let value = line.rsplit(' ').next().unwrap_or("");
+            assert!(value.parse::<f64>().is_ok(), "{line}");
+        }
     }
 }

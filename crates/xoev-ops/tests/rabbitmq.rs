@@ -428,6 +428,11 @@ async fn queues_report_depths_consumers_and_management_figures() {
     let json = serde_json::to_value(&report).unwrap();
     assert_eq!(json["queues"][3]["role"], "inbox");
     assert_eq!(json["queues"][3]["ready"], 3);
+    let metrics = report.prometheus();
+    let line = format!(
+        "xoev_queue_ready_messages{{queue=\"{a}\",role=\"inbox\",authority=\"ags:09162000\"}} 3\n"
+    );
+    assert!(metrics.contains(&line), "{metrics}");
     held.ack().await.unwrap();
     drop(cb);
     s.cleanup().await;
