@@ -1,0 +1,285 @@
+//! The HTTP API over the real RabbitMQ at 127.0.0.1:5672, served on a real
+//! socket: the fee office submits a signed request over HTTP, the gateway
+//! service and the tax-office peer do their part over AMQP, and the fee
+//! office pulls the answer from its inbox over HTTP, acks it and finds the
+//! inbox empty. Then a lease that expires is requeued by the broker, and
+//! `/healthz` says 503 once the broker connection is closed.
+//!
+//! The test uses its own queue prefix and deletes its topology afterwards.
+
+use base64::Engine as _;
+use serde_json::Value;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use xoev_gateway::demo::{self, DemoOptions, FEE_OFFICE, TAX_OFFICE};
+use xoev_gateway::http::auth::AuthorityTokens;
+use xoev_gateway::http::{self, AppState, HttpOptions};
+use xoev_gateway::peers::serve_tax_office;
+use xoev_gateway::service::{self, ServiceOptions};
+use xoev_transport::{AmqpTransport, Envelope, Target, TopologyConfig, Transport};
+
+const FEE_TOKEN: &str = "fee-office-token-amqp-test";
+
+fn root() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}
+
+fn amqp_url() -> String {
+    std::env::var("XOEV_TEST_AMQP")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
+}
+
+async fn json(r: reqwest::Response) -> (u16, Value) {
+    let status = r.status().as_u16();
+    let bytes = r.bytes().await.expect("body");
+    let v = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&bytes)));
+    (status, v)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn submit_over_http_and_pull_the_answer_over_http() {
+    let work = tempfile::tempdir().expect("tmp");
+    let prefix = format!("xoev-test-http-{}", uuid::Uuid::new_v4().simple());
+    let mut o = DemoOptions::new(root(), work.path());
+    o.inbox_prefix = Some(prefix.clone());
+    let demo = demo::setup(o).await.expect("demo setup");
+    let topology = TopologyConfig::with_prefix(&prefix).with_inboxes(
+        demo.pipeline
+            .router
+            .directory()
+            .inboxes()
+            .map(str::to_owned),
+    );
+    let transport = Arc::new(
+        AmqpTransport::connect(&amqp_url(), topology)
+            .await
+            .expect("RabbitMQ at 127.0.0.1:5672"),
+    );
+    let t: Arc<dyn Transport> = transport.clone();
+
+    // the gateway service
+    let (stop_service, service_stopped) = tokio::sync::oneshot::channel::<()>();
+    let service = {
+        let (p, t) = (demo.pipeline.clone(), t.clone());
+        tokio::spawn(async move {
+            let o = ServiceOptions {
+                workers: 2,
+                prefetch: 8,
+            };
+            service::run(p, t, o, async {
+                let _ = service_stopped.await;
+            })
+            .await
+            .expect("service");
+        })
+    };
+    // the tax office answers one request
+    let tax = Arc::new(demo.tax_office().expect("tax office"));
+    let tax_inbox = demo.inbox(TAX_OFFICE).expect("inbox");
+    let tax_task = {
+        let t = t.clone();
+        tokio::spawn(async move { serve_tax_office(tax, t, &tax_inbox, Some(1)).await })
+    };
+    // the HTTP API on a real socket
+    let mut tokens = AuthorityTokens::default();
+    tokens.insert_token(FEE_OFFICE, FEE_TOKEN);
+    let lease = Duration::from_secs(3);
+    let state = AppState::new(
+        demo.pipeline.clone(),
+        t.clone(),
+        HttpOptions {
+            lease,
+            tokens,
+            citizens: None,
+            names: xoev_audit::Names::default(),
+        },
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(http::serve(listener, state.clone(), async {
+        let _ = http_stopped.await;
+    }));
+    let client = reqwest::Client::new();
+
+    let (status, health) = json(
+        client
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .expect("healthz"),
+    )
+    .await;
+    assert_eq!(status, 200, "{health}");
+    assert_eq!(health["broker"]["connected"], true);
+
+    // submit the signed request over HTTP
+    let fee = demo.fee_office().expect("fee office");
+    let (request_id, request) = fee.request().expect("request");
+    let (status, v) = json(
+        client
+            .post(format!("{base}/messages"))
+            .bearer_auth(FEE_TOKEN)
+            .header("content-type", "application/xml")
+            .body(request)
+            .send()
+            .await
+            .expect("submit"),
+    )
+    .await;
+    assert_eq!(status, 202, "{v}");
+    assert_eq!(v["message_id"], request_id.as_str());
+
+    // pull the answer from the fee office's inbox (long poll)
+    let mut answer = None;
+    for _ in 0..6 {
+        let (status, v) = json(
+            client
+                .get(format!("{base}/inbox?max=5&wait=5"))
+                .bearer_auth(FEE_TOKEN)
+                .send()
+                .await
+                .expect("pull"),
+        )
+        .await;
+        assert_eq!(status, 200, "{v}");
+        if let Some(m) = v["messages"].as_array().and_then(|a| a.first()) {
+            assert_eq!(v["messages"].as_array().map(Vec::len), Some(1), "{v}");
+            answer = Some(m.clone());
+            break;
+        }
+    }
+    let answer = answer.expect("an answer within 30 s");
+    assert_eq!(answer["correlation_id"], request_id.as_str());
+    let payload = base64::engine::general_purpose::STANDARD
+        .decode(answer["payload_base64"].as_str().expect("payload"))
+        .expect("base64");
+    let verified = fee.check_answer(&payload).expect("signed by the gateway");
+    assert!(
+        verified.signer_subject.contains("Gateway"),
+        "{}",
+        verified.signer_subject
+    );
+    assert_eq!(tax_task.await.expect("join").expect("tax office"), 1);
+
+    // the request's status, then ack the answer; the inbox is empty
+    let (status, s) = json(
+        client
+            .get(format!("{base}/messages/{request_id}"))
+            .bearer_auth(FEE_TOKEN)
+            .send()
+            .await
+            .expect("status"),
+    )
+    .await;
+    assert_eq!(status, 200, "{s}");
+    assert_eq!(s["state"], "forwarded");
+    let lease_id = answer["lease_id"].as_str().expect("lease");
+    for _ in 0..2 {
+        let (status, v) = json(
+            client
+                .post(format!("{base}/inbox/{lease_id}/ack"))
+                .bearer_auth(FEE_TOKEN)
+                .send()
+                .await
+                .expect("ack"),
+        )
+        .await;
+        assert_eq!(status, 200, "{v}");
+    }
+    let (_, v) = json(
+        client
+            .get(format!("{base}/inbox?max=5"))
+            .bearer_auth(FEE_TOKEN)
+            .send()
+            .await
+            .expect("pull"),
+    )
+    .await;
+    assert_eq!(v["messages"].as_array().map(Vec::len), Some(0), "{v}");
+    let fee_inbox = demo.inbox(FEE_OFFICE).expect("inbox");
+    assert_eq!(transport.queue_depth(&fee_inbox).await.expect("depth"), 0);
+
+    // an expired lease goes back to the broker and comes again
+    transport
+        .publish(Envelope::new(
+            Target::Queue(fee_inbox.clone()),
+            "expiring-1",
+            "<m/>",
+        ))
+        .await
+        .expect("publish");
+    let pull = || async {
+        json(
+            client
+                .get(format!("{base}/inbox?max=5&wait=5"))
+                .bearer_auth(FEE_TOKEN)
+                .send()
+                .await
+                .expect("pull"),
+        )
+        .await
+        .1
+    };
+    let first = pull().await;
+    assert_eq!(first["messages"][0]["message_id"], "expiring-1", "{first}");
+    assert_eq!(first["messages"][0]["redelivered"], false);
+    tokio::time::sleep(lease + Duration::from_millis(1500)).await;
+    let again = pull().await;
+    assert_eq!(again["messages"][0]["message_id"], "expiring-1", "{again}");
+    assert_eq!(again["messages"][0]["redelivered"], true);
+    let expired = first["messages"][0]["lease_id"].as_str().expect("lease");
+    let r = client
+        .post(format!("{base}/inbox/{expired}/ack"))
+        .bearer_auth(FEE_TOKEN)
+        .send()
+        .await
+        .expect("ack");
+    assert_eq!(r.status().as_u16(), 409);
+    let current = again["messages"][0]["lease_id"].as_str().expect("lease");
+    let r = client
+        .post(format!("{base}/inbox/{current}/ack"))
+        .bearer_auth(FEE_TOKEN)
+        .send()
+        .await
+        .expect("ack");
+    assert_eq!(r.status().as_u16(), 200);
+
+    // metrics were scraped over the socket
+    let text = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(text.contains("xoev_broker_reconnects_total"), "{text}");
+    assert!(
+        text.contains("xoev_publish_duration_seconds_bucket"),
+        "{text}"
+    );
+
+    // stop, clean up; without a broker connection the health check fails
+    let _ = stop_http.send(());
+    server.await.expect("join").expect("serve");
+    let _ = stop_service.send(());
+    service.await.expect("join");
+    assert_eq!(transport.queue_depth(&fee_inbox).await.expect("depth"), 0);
+    let _ = transport.delete_topology().await;
+    transport.close().await;
+    let app = http::app(state);
+    let response = tower::ServiceExt::oneshot(
+        app,
+        axum::http::Request::get("/healthz")
+            .body(axum::body::Body::empty())
+            .expect("request"),
+    )
+    .await
+    .expect("infallible");
+    assert_eq!(response.status().as_u16(), 503);
+}
