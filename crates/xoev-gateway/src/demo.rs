@@ -90,6 +90,8 @@ pub struct Demo {
     pub root: PathBuf,
     /// The routing directory in use.
     pub routing: PathBuf,
+    /// Every authority's key and certificate (PEM), by authority id.
+    pub pems: HashMap<String, (Vec<u8>, Vec<u8>)>,
 }
 
 impl Demo {
@@ -183,9 +185,11 @@ pub async fn setup(o: DemoOptions) -> anyhow::Result<Demo> {
     let ca_pem = ca.issued.cert_pem()?;
     let mut signers = HashMap::new();
     let mut matchers = HashMap::new();
+    let mut pems = HashMap::new();
     for a in router.directory().authorities() {
         let issued = ca.issue(&a.name, KeyKind::EcP256, -1, 365)?;
         let signer = Signer::from_pem(&issued.key_pem()?, &issued.cert_pem()?)?;
+        pems.insert(a.id.clone(), (issued.key_pem()?, issued.cert_pem()?));
         matchers.insert(a.id.clone(), CertMatcher::from_pem(&issued.cert_pem()?)?);
         signers.insert(a.id.clone(), Arc::new(signer));
     }
@@ -252,5 +256,88 @@ pub async fn setup(o: DemoOptions) -> anyhow::Result<Demo> {
         audit,
         root: o.root,
         routing,
+        pems,
     })
+}
+
+/// Where `xoev-gateway run` finds a demo installation's services.
+pub struct Services<'a> {
+    /// RabbitMQ URL.
+    pub amqp_url: &'a str,
+    /// Queue prefix.
+    pub prefix: &'a str,
+    /// Audit store (directory or `postgres://` URL).
+    pub audit_store: &'a str,
+    /// PostgreSQL schema of the audit store.
+    pub pg_schema: Option<&'a str>,
+}
+
+impl Demo {
+    /// Writes what `xoev-gateway run` needs to serve this installation into
+    /// `dir`: keys, the trust store, a routing copy that names every
+    /// authority's certificate file, and `gateway.toml` (returned). The
+    /// citizen secret is read from `XOEV_CITIZEN_SECRET` (see [`DEMO_SECRET`]).
+    pub fn write_installation(&self, dir: &Path, s: &Services<'_>) -> anyhow::Result<PathBuf> {
+        let safe = |id: &str| id.replace(':', "-");
+        for sub in ["keys", "certs", "trust", "routing"] {
+            std::fs::create_dir_all(dir.join(sub))?;
+        }
+        std::fs::write(dir.join("trust/ca.pem"), &self.ca_pem)?;
+        for (id, (key, cert)) in &self.pems {
+            std::fs::write(dir.join("certs").join(format!("{}.pem", safe(id))), cert)?;
+            std::fs::write(dir.join("keys").join(format!("{}.key.pem", safe(id))), key)?;
+        }
+        for entry in std::fs::read_dir(&self.routing)? {
+            let path = entry?.path();
+            let Some(name) = path.file_name() else {
+                continue;
+            };
+            let text = std::fs::read_to_string(&path)?;
+            let text = if name == "authorities.toml" {
+                let mut out = String::new();
+                for line in text.lines() {
+                    if line.trim_start().starts_with("certificate") {
+                        continue;
+                    }
+                    out.push_str(line);
+                    out.push('\n');
+                    if let Some(id) = line
+                        .strip_prefix("id = \"")
+                        .and_then(|r| r.strip_suffix('"'))
+                    {
+                        out.push_str(&format!("certificate = \"../certs/{}.pem\"\n", safe(id)));
+                    }
+                }
+                out
+            } else {
+                text
+            };
+            std::fs::write(dir.join("routing").join(name), text)?;
+        }
+        let gateway = self
+            .pipeline
+            .router
+            .directory()
+            .gateway()
+            .map(|g| safe(&g.id))
+            .context("no gateway entry")?;
+        let schema = s
+            .pg_schema
+            .map(|p| format!("pg_schema = \"{p}\"\n"))
+            .unwrap_or_default();
+        let config = format!(
+            "[gateway]\nschemas = \"{root}/schemas\"\nrouting = \"routing\"\nadapters_root = \"{root}\"\nworkers = 4\n\n\
+             [signing]\nkey = \"keys/{gateway}.key.pem\"\ncert = \"certs/{gateway}.pem\"\n\n\
+             [trust]\ndir = \"trust\"\n\n\
+             [amqp]\nurl = \"{url}\"\nprefix = \"{prefix}\"\nprefetch = 32\nmax_attempts = 10\nretry_delay_ms = 1000\n\n\
+             [audit]\nstore = \"{store}\"\n{schema}citizen_secret_env = \"XOEV_CITIZEN_SECRET\"\n",
+            root = self.root.canonicalize()?.display(),
+            url = s.amqp_url,
+            prefix = s.prefix,
+            store = s.audit_store,
+        );
+        let path = dir.join("gateway.toml");
+        std::fs::write(&path, config)?;
+        Ok(path)
+    }
 }

@@ -250,11 +250,27 @@ pub async fn serve_tax_office(
 ) -> anyhow::Result<usize> {
     let mut consumer = transport.consume(inbox, 16).await?;
     let mut answered = 0;
+    // A back-office system recognises a request it has already answered by
+    // its message id (the gateway forwards a redelivered message under the
+    // same id) and does not answer it twice.
+    let mut seen = std::collections::HashSet::new();
     while max.is_none_or(|m| answered < m) {
-        let Some(next) = consumer.next().await else {
-            bail!("inbox {inbox} closed")
+        let delivery = match consumer.next().await {
+            Some(Ok(d)) => d,
+            // the transport resubscribes after a lost connection: go on
+            Some(Err(e)) => {
+                tracing::warn!(error = %e, "tax office inbox: consumer error; continuing");
+                continue;
+            }
+            None => bail!("inbox {inbox} closed"),
         };
-        let delivery = next?;
+        if let Some(id) = &delivery.properties.message_id
+            && !seen.insert(id.clone())
+        {
+            tracing::info!(id = %id, "duplicate request ignored");
+            delivery.ack().await?;
+            continue;
+        }
         let payload = delivery.payload.clone();
         let o = office.clone();
         let result = tokio::task::spawn_blocking(move || o.answer(&payload)).await?;

@@ -141,7 +141,11 @@ pub async fn handle(pipeline: &Arc<Pipeline>, transport: &Arc<dyn Transport>, de
             crate::http::metrics::record_publish(publish_started.elapsed(), published.is_ok());
             if let Err(e) = published {
                 warn!(error = %e, queue = %f.queue, "publish failed");
-                if e.is_transient() {
+                // An inbox that does not exist right now (deleted, being
+                // restored) is a transient condition for the gateway: the
+                // directory says it exists. Retry; dead-letter after the
+                // maximum number of attempts.
+                if e.is_transient() || e.kind == xoev_transport::TransportErrorKind::Unroutable {
                     settle_retry(delivery, "publish", e.kind.as_str(), &e.to_string()).await;
                 } else {
                     settle_dead(delivery, "publish", e.kind.as_str(), &e.to_string()).await;

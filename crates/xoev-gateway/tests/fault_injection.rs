@@ -1,0 +1,298 @@
+//! Fault injection on the real RabbitMQ, PostgreSQL and the real gateway
+//! binary: two `xoev-gateway run` processes share the queues while a fee
+//! office sends a steady stream of evidence requests and a tax office
+//! answers them. Mid-stream one of three faults is injected:
+//!
+//! (a) one gateway process is killed with SIGKILL;
+//! (b) RabbitMQ is stopped and started (`rabbitmqctl stop_app/start_app`);
+//! (c) the fee office's inbox refuses messages for a while (a policy with
+//!     `max-length 0, overflow reject-publish`), then is restored.
+//!
+//! After each: every request has exactly one answer (duplicates, if any,
+//! carry an id already seen, so the receiver recognises them) or one dead
+//! letter — none lost. (In (c) RabbitMQ itself dead-letters the answers
+//! that were waiting in the inbox when the length limit is applied; they are
+//! counted from the dead-letter queue, where operations can replay them.) The scenarios run one after another in one test
+//! because (b) affects the whole broker. Bounded: `XOEV_FAULT_N` requests
+//! (default 1500) and a timeout per scenario.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use xoev_gateway::demo::{self, DemoOptions, FEE_OFFICE, Services, TAX_OFFICE};
+use xoev_gateway::peers::serve_tax_office;
+use xoev_transport::{AmqpTransport, Envelope, Target, TopologyConfig, Transport};
+
+const PG: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+fn root() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}
+
+fn amqp_url() -> String {
+    std::env::var("XOEV_TEST_AMQP")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Fault {
+    KillInstance,
+    RestartBroker,
+    BlockInbox,
+}
+
+fn rabbitmqctl(args: &[&str]) {
+    let out = Command::new("rabbitmqctl")
+        .args(args)
+        .output()
+        .expect("rabbitmqctl");
+    assert!(
+        out.status.success(),
+        "rabbitmqctl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn spawn_gateway(config: &PathBuf, log: &PathBuf) -> Child {
+    let log = std::fs::File::create(log).expect("log");
+    Command::new(env!("CARGO_BIN_EXE_xoev-gateway"))
+        .args(["run", "--config"])
+        .arg(config)
+        .env(
+            "XOEV_CITIZEN_SECRET",
+            String::from_utf8_lossy(demo::DEMO_SECRET).as_ref(),
+        )
+        .env("XOEV_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("spawn xoev-gateway run")
+}
+
+struct Outcome {
+    answers: usize,
+    duplicates: usize,
+    dead: usize,
+}
+
+async fn scenario(fault: Fault, n: usize) -> Outcome {
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let prefix = format!("xoev-fault-{}", &tag[..12]);
+    let schema = format!("xoev_fault_{}", &tag[..12]);
+    let work = tempfile::tempdir().expect("tmp");
+    let mut o = DemoOptions::new(root(), work.path().join("demo"));
+    o.inbox_prefix = Some(prefix.clone());
+    o.audit_store = Some(PG.into());
+    o.pg_schema = Some(schema.clone());
+    let d = demo::setup(o).await.expect("demo");
+    let config = d
+        .write_installation(
+            &work.path().join("install"),
+            &Services {
+                amqp_url: &amqp_url(),
+                prefix: &prefix,
+                audit_store: PG,
+                pg_schema: Some(&schema),
+            },
+        )
+        .expect("installation");
+
+    let mut topology = TopologyConfig::with_prefix(&prefix)
+        .with_inboxes(d.pipeline.router.directory().inboxes().map(str::to_owned));
+    topology.max_attempts = 10;
+    topology.retry_delay = Duration::from_millis(1000);
+    let transport = Arc::new(
+        AmqpTransport::connect(&amqp_url(), topology)
+            .await
+            .expect("RabbitMQ"),
+    );
+    let dyn_t: Arc<dyn Transport> = transport.clone();
+
+    let logs = [
+        std::env::temp_dir().join(format!("{prefix}-gw1.log")),
+        std::env::temp_dir().join(format!("{prefix}-gw2.log")),
+    ];
+    let mut gateways = vec![
+        spawn_gateway(&config, &logs[0]),
+        spawn_gateway(&config, &logs[1]),
+    ];
+    let tax = Arc::new(d.tax_office().expect("tax"));
+    let tax_inbox = d.inbox(TAX_OFFICE).expect("inbox");
+    let t = dyn_t.clone();
+    let tax_task = tokio::spawn(async move { serve_tax_office(tax, t, &tax_inbox, None).await });
+
+    // the fee office sends a steady stream
+    let fee = Arc::new(d.fee_office().expect("fee"));
+    let sender = {
+        let (fee, t) = (fee.clone(), dyn_t.clone());
+        tokio::spawn(async move {
+            let mut sent = HashSet::new();
+            for i in 0..n {
+                let f = fee.clone();
+                let (id, bytes) = tokio::task::spawn_blocking(move || f.request())
+                    .await
+                    .expect("join")
+                    .expect("request");
+                t.publish(Envelope::new(Target::Inbound, id.clone(), bytes))
+                    .await
+                    .expect("publish request");
+                sent.insert(id);
+                if i % 50 == 49 {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+            sent
+        })
+    };
+
+    let fee_inbox = d.inbox(FEE_OFFICE).expect("inbox");
+    let mut inbox = transport.consume(&fee_inbox, 64).await.expect("consume");
+    let mut by_request: HashMap<String, String> = HashMap::new();
+    let mut duplicates = 0;
+    let mut faulted = false;
+    let deadline = Instant::now()
+        + Duration::from_secs(
+            std::env::var("XOEV_FAULT_TIMEOUT")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(240),
+        );
+    let policy = format!("block-{prefix}");
+    let dlq_name = transport.topology().dead_letter_queue.clone();
+    let mut dead_depth = 0usize;
+    while by_request.len() + dead_depth < n {
+        if !faulted && by_request.len() >= n / 3 {
+            faulted = true;
+            match fault {
+                Fault::KillInstance => {
+                    gateways[0].kill().expect("kill -9");
+                    let _ = gateways[0].wait();
+                }
+                Fault::RestartBroker => {
+                    rabbitmqctl(&["stop_app"]);
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                    rabbitmqctl(&["start_app"]);
+                }
+                Fault::BlockInbox => {
+                    let pattern = format!("^{}$", fee_inbox.replace('.', "\\."));
+                    rabbitmqctl(&[
+                        "set_policy",
+                        "--apply-to",
+                        "queues",
+                        &policy,
+                        &pattern,
+                        r#"{"max-length":0,"overflow":"reject-publish"}"#,
+                    ]);
+                    tokio::time::sleep(Duration::from_secs(3)).await;
+                    rabbitmqctl(&["clear_policy", &policy]);
+                }
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{fault:?}: only {} of {n} answers before the deadline; gateway logs: {logs:?}",
+            by_request.len()
+        );
+        let Ok(next) = tokio::time::timeout(Duration::from_secs(3), inbox.next()).await else {
+            dead_depth = transport.queue_depth(&dlq_name).await.unwrap_or(0) as usize;
+            continue;
+        };
+        let Some(Ok(delivery)) = next else { continue };
+        let corr = delivery
+            .properties
+            .correlation_id
+            .clone()
+            .expect("correlation id");
+        let id = delivery.properties.message_id.clone().expect("message id");
+        match by_request.get(&corr) {
+            // a duplicate forward must carry the same message id: recognisable
+            Some(first) => {
+                assert_eq!(
+                    first, &id,
+                    "{fault:?}: a second, different answer for {corr}"
+                );
+                duplicates += 1;
+            }
+            None => {
+                by_request.insert(corr, id);
+            }
+        }
+        let _ = delivery.ack().await;
+    }
+    let sent = sender.await.expect("sender");
+    let answered: HashSet<&String> = by_request.keys().collect();
+    assert!(
+        answered.iter().all(|c| sent.contains(*c)),
+        "answers only for requests sent"
+    );
+    // every request not answered is in the dead-letter queue, with its case id
+    let mut dead_cases = HashSet::new();
+    if dead_depth > 0 || by_request.len() < n {
+        let mut dlq = transport.consume(&dlq_name, 64).await.expect("dlq");
+        while let Ok(Some(Ok(d))) = tokio::time::timeout(Duration::from_secs(3), dlq.next()).await {
+            let case = d
+                .properties
+                .header("x-xoev-case-id")
+                .map(str::to_owned)
+                .unwrap_or_default();
+            assert!(
+                !answered.contains(&case),
+                "{fault:?}: {case} both answered and dead-lettered"
+            );
+            dead_cases.insert(case);
+            let _ = d.ack().await;
+        }
+    }
+    assert_eq!(
+        answered.len() + dead_cases.len(),
+        n,
+        "{fault:?}: every request answered once or dead-lettered once"
+    );
+    let dead = dead_cases.len();
+
+    for mut g in gateways {
+        let _ = g.kill();
+        let _ = g.wait();
+    }
+    for log in &logs {
+        let _ = std::fs::remove_file(log);
+    }
+    tax_task.abort();
+    let _ = transport.delete_topology().await;
+    transport.close().await;
+    if let Ok((client, conn)) = tokio_postgres::connect(PG, tokio_postgres::NoTls).await {
+        tokio::spawn(conn);
+        let _ = client
+            .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE; DROP SCHEMA IF EXISTS {schema}_cases CASCADE;"))
+            .await;
+    }
+    Outcome {
+        answers: by_request.len(),
+        duplicates,
+        dead,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn faults_lose_nothing_and_answer_each_request_once() {
+    let n: usize = std::env::var("XOEV_FAULT_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1500);
+    for fault in [Fault::KillInstance, Fault::RestartBroker, Fault::BlockInbox] {
+        let started = Instant::now();
+        let o = scenario(fault, n).await;
+        eprintln!(
+            "{fault:?}: {n} requests, {} answered once, {} recognisable duplicates, {} dead letters, {:.1} s",
+            o.answers,
+            o.duplicates,
+            o.dead,
+            started.elapsed().as_secs_f64()
+        );
+        if !matches!(fault, Fault::BlockInbox) {
+            assert_eq!(o.dead, 0, "{fault:?}: nothing should need dead-lettering");
+        }
+    }
+}
