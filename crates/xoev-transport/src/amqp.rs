@@ -402,7 +402,12 @@ impl Transport for AmqpTransport {
     }
 
     fn reconnects(&self) -> Option<u64> {
-        Some(self.inner.generation.load(Ordering::SeqCst).saturating_sub(1))
+        Some(
+            self.inner
+                .generation
+                .load(Ordering::SeqCst)
+                .saturating_sub(1),
+        )
     }
 }
 
