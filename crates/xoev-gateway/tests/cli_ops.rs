@@ -88,14 +88,16 @@ async fn queues_and_dead_letters_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
     let id = uuid::Uuid::new_v4().simple().to_string();
     let prefix = format!("xoev-test-cli-ops-{}", &id[..10]);
-    let inboxes = routing_copy(dir.path(), &prefix);
+    let routing = dir.path().join("routing");
+    std::fs::create_dir(&routing).unwrap();
+    let inboxes = routing_copy(&routing, &prefix);
     assert!(inboxes.len() >= 2, "{inboxes:?}");
     let mut topology = TopologyConfig::with_prefix(&prefix).with_inboxes(inboxes.clone());
     topology.publish_timeout = Duration::from_secs(10);
     let t = AmqpTransport::connect(&url(), topology).await.unwrap();
     let cli = Cli {
         prefix: prefix.clone(),
-        routing: dir.path().to_path_buf(),
+        routing,
     };
 
     let inbox = format!("{prefix}.inbox.fa-9198");
@@ -136,6 +138,50 @@ async fn queues_and_dead_letters_from_the_command_line() {
     assert!(
         text.contains(&inbox) && text.contains("dead-letter"),
         "{text}"
+    );
+
+    // The same from the service's configuration file (prefix, URL, routing).
+    let keys = dir.path().join("keys");
+    let status = Command::new(env!("CARGO_BIN_EXE_xoev-gateway"))
+        .args(["keys", "generate", "--out"])
+        .arg(&keys)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let config = dir.path().join("gateway.toml");
+    let root = repo();
+    std::fs::write(
+        &config,
+        format!(
+            "[gateway]\nschemas = {schemas:?}\nrouting = \"routing\"\nadapters_root = {root:?}\n\
+             [signing]\nkey = \"keys/authority-rsa.key.pem\"\ncert = \"keys/authority-rsa.cert.pem\"\n\
+             [trust]\ndir = \"keys/trust\"\n\
+             [amqp]\nurl = {url:?}\nprefix = {prefix:?}\n",
+            schemas = root.join("schemas"),
+            url = url(),
+        ),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_xoev-gateway"))
+        .args(["queues", "--format", "json", "--config"])
+        .arg(&config)
+        .env_remove("XOEV_AMQP_URL")
+        .env_remove("XOEV_AMQP_PREFIX")
+        .env_remove("XOEV_ROUTING")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let from_config: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(queue(&from_config, &inbox)["ready"], 2);
+    assert_eq!(
+        from_config["queues"].as_array().unwrap().len(),
+        3 + inboxes.len()
     );
 
     // --watch refreshes: one JSON document per line.

@@ -1,4 +1,4 @@
-//! `xoev-gateway queues [--amqp URL] [--management URL] [--prefix P] [--routing DIR] [--watch SECS]`
+//! `xoev-gateway queues [--config FILE] [--amqp URL] [--management URL] [--prefix P] [--routing DIR] [--watch SECS]`
 
 use super::{Format, Global, Outcome};
 use anyhow::Context as _;
@@ -14,15 +14,13 @@ use xoev_transport::TopologyConfig;
 /// `dlq`; accepted before or after a `dlq` subcommand).
 #[derive(Debug, Args)]
 pub struct OpsArgs {
-    /// AMQP URL of RabbitMQ.
-    #[arg(
-        long,
-        global = true,
-        env = "XOEV_AMQP_URL",
-        default_value = "amqp://guest:guest@127.0.0.1:5672/%2f",
-        value_name = "URL"
-    )]
-    pub amqp: String,
+    /// The service's configuration: `[amqp] url`, `[amqp] prefix` and
+    /// `[gateway] routing` are taken from it unless given as options.
+    #[arg(long, global = true, env = "XOEV_GATEWAY_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// AMQP URL of RabbitMQ [default: amqp://guest:guest@127.0.0.1:5672/%2f]
+    #[arg(long, global = true, env = "XOEV_AMQP_URL", value_name = "URL")]
+    pub amqp: Option<String>,
     /// RabbitMQ management API (user and password from the URL, else the AMQP URL's).
     #[arg(
         long,
@@ -35,15 +33,9 @@ pub struct OpsArgs {
     /// Do not ask the management API (depths and consumers only).
     #[arg(long, global = true)]
     pub no_management: bool,
-    /// Prefix of the gateway's exchanges and queues (`[amqp] prefix`).
-    #[arg(
-        long,
-        global = true,
-        env = "XOEV_AMQP_PREFIX",
-        default_value = "xoev",
-        value_name = "P"
-    )]
-    pub prefix: String,
+    /// Prefix of the gateway's exchanges and queues (`[amqp] prefix`) [default: xoev]
+    #[arg(long, global = true, env = "XOEV_AMQP_PREFIX", value_name = "P")]
+    pub prefix: Option<String>,
     /// Routing directory whose authorities.toml names the inboxes
     /// [default: ./routing if it has authorities.toml, else the repository's routing/]
     #[arg(long, global = true, env = "XOEV_ROUTING", value_name = "DIR")]
@@ -54,22 +46,40 @@ impl OpsArgs {
     /// The operations client: the topology under `--prefix` with the
     /// directory's inboxes (as the service declares them).
     pub fn ops(&self) -> anyhow::Result<Ops> {
-        let dir = match &self.routing {
-            Some(d) => d.clone(),
-            None if Path::new("routing/authorities.toml").is_file() => PathBuf::from("routing"),
-            None => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../routing")),
+        let config = match &self.config {
+            Some(path) => Some(crate::config::Config::load(path)?),
+            None => None,
+        };
+        let amqp = config.as_ref().and_then(|c| c.amqp.as_ref());
+        let url = self
+            .amqp
+            .clone()
+            .or_else(|| amqp.map(|a| a.url.clone()))
+            .unwrap_or_else(|| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned());
+        let prefix = self
+            .prefix
+            .clone()
+            .or_else(|| amqp.map(|a| a.prefix.clone()))
+            .unwrap_or_else(|| "xoev".to_owned());
+        let dir = match (&self.routing, &config) {
+            (Some(d), _) => d.clone(),
+            (None, Some(c)) => c.path(&c.gateway.routing),
+            (None, None) if Path::new("routing/authorities.toml").is_file() => {
+                PathBuf::from("routing")
+            }
+            (None, None) => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../routing")),
         };
         // Only the directory is needed here, so any adapter name is accepted.
         let router = Router::load(&dir, &|_: &str| true)
             .map_err(|e| anyhow::anyhow!("routing {}: {e}", dir.display()))?;
         let directory = router.directory();
-        let topology = TopologyConfig::with_prefix(&self.prefix).with_inboxes(directory.inboxes());
+        let topology = TopologyConfig::with_prefix(&prefix).with_inboxes(directory.inboxes());
         let labels = directory
             .authorities()
             .iter()
             .filter_map(|a| a.inbox.clone().map(|q| (q, a.id.clone())));
         let management = (!self.no_management).then(|| self.management.clone());
-        let config = OpsConfig::new(self.amqp.clone(), topology)
+        let config = OpsConfig::new(url, topology)
             .with_management(management)
             .with_inbox_authorities(labels);
         Ops::new(config).context("broker settings")
