@@ -283,3 +283,170 @@ async fn submit_over_http_and_pull_the_answer_over_http() {
     .expect("infallible");
     assert_eq!(response.status().as_u16(), 503);
 }
+
+/// `xoev-gateway run` with `[http]`: the binary serves the API next to the
+/// consumer (authority token from the directory, citizen key from the
+/// environment) and stops both on SIGTERM with exit code 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_serves_the_http_api_and_stops_on_sigterm() {
+    use sha2::Digest as _;
+    let work = tempfile::tempdir().expect("tmp");
+    let prefix = format!("xoev-test-httprun-{}", uuid::Uuid::new_v4().simple());
+    let mut o = DemoOptions::new(root(), work.path().join("demo"));
+    o.inbox_prefix = Some(prefix.clone());
+    let demo = demo::setup(o).await.expect("demo setup");
+    let store = work.path().join("demo/audit");
+    let config = demo
+        .write_installation(
+            &work.path().join("install"),
+            &demo::Services {
+                amqp_url: &amqp_url(),
+                prefix: &prefix,
+                audit_store: &store.to_string_lossy(),
+                pg_schema: None,
+            },
+        )
+        .expect("installation");
+    // the fee office's token hash in the directory, and an [http] section
+    let authorities = work.path().join("install/routing/authorities.toml");
+    let hash = hex::encode(sha2::Sha256::digest(FEE_TOKEN.as_bytes()));
+    let text = std::fs::read_to_string(&authorities)
+        .expect("authorities")
+        .replace(
+            &format!("id = \"{FEE_OFFICE}\"\n"),
+            &format!("id = \"{FEE_OFFICE}\"\napi_token_sha256 = \"{hash}\"\n"),
+        );
+    assert!(text.contains(&hash), "fee office entry not found");
+    std::fs::write(&authorities, text).expect("write");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let mut toml = std::fs::read_to_string(&config).expect("config");
+    toml.push_str(&format!(
+        "\n[http]\nlisten = \"127.0.0.1:{port}\"\nlease_seconds = 30\n"
+    ));
+    std::fs::write(&config, toml).expect("write");
+
+    let citizen_key = "citizen token key of the run test, 32 bytes or more";
+    let log = work.path().join("gateway.log");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_xoev-gateway"))
+        .args(["run", "--config"])
+        .arg(&config)
+        .env(
+            "XOEV_CITIZEN_SECRET",
+            String::from_utf8_lossy(demo::DEMO_SECRET).as_ref(),
+        )
+        .env(http::CITIZEN_TOKEN_ENV, citizen_key)
+        .env("XOEV_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log"))
+        .spawn()
+        .expect("spawn xoev-gateway run");
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let mut healthy = false;
+    for _ in 0..100 {
+        if let Ok(r) = client.get(format!("{base}/healthz")).send().await
+            && r.status().as_u16() == 200
+        {
+            healthy = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        healthy,
+        "no healthy gateway: {}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+
+    // submit; the running pipeline forwards it to the tax office
+    let fee = demo.fee_office().expect("fee office");
+    let (id, request) = fee.request().expect("request");
+    let r = client
+        .post(format!("{base}/messages"))
+        .bearer_auth(FEE_TOKEN)
+        .body(request)
+        .send()
+        .await
+        .expect("submit");
+    assert_eq!(r.status().as_u16(), 202);
+    let mut state = Value::Null;
+    for _ in 0..100 {
+        let (_, s) = json(
+            client
+                .get(format!("{base}/messages/{id}"))
+                .bearer_auth(FEE_TOKEN)
+                .send()
+                .await
+                .expect("status"),
+        )
+        .await;
+        state = s["state"].clone();
+        if state == "forwarded" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(state, "forwarded");
+
+    // the citizen reads the access log with a portal-issued token
+    let tokens =
+        xoev_gateway::http::auth::CitizenTokens::new(citizen_key.as_bytes().to_vec()).expect("key");
+    let (status, v) = json(
+        client
+            .get(format!("{base}/citizens/{}/access-log", demo.citizen))
+            .bearer_auth(tokens.issue(&demo.citizen))
+            .send()
+            .await
+            .expect("access log"),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    let events = v["events"].as_array().expect("events");
+    assert!(
+        events
+            .iter()
+            .any(|e| e["request_message_id"] == id.as_str()),
+        "{v}"
+    );
+
+    // SIGTERM stops consumer and API; exit code 0
+    let pid = child.id().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let mut exited = None;
+    for _ in 0..100 {
+        if let Some(s) = child.try_wait().expect("wait") {
+            exited = Some(s);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let exited = exited.unwrap_or_else(|| {
+        let _ = child.kill();
+        panic!("the gateway did not stop within 10 s of SIGTERM")
+    });
+    assert!(
+        exited.success(),
+        "{exited}: {}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    assert!(client.get(format!("{base}/healthz")).send().await.is_err());
+
+    let topology = TopologyConfig::with_prefix(&prefix).with_inboxes(
+        demo.pipeline
+            .router
+            .directory()
+            .inboxes()
+            .map(str::to_owned),
+    );
+    if let Ok(t) = AmqpTransport::connect(&amqp_url(), topology).await {
+        let _ = t.delete_topology().await;
+        t.close().await;
+    }
+}
