@@ -249,6 +249,67 @@ async fn submit_over_http_and_pull_the_answer_over_http() {
         .expect("ack");
     assert_eq!(r.status().as_u16(), 200);
 
+    // deliveries buffered by the inbox consumer but not leased go back to
+    // the queue (for other instances) once the consumer is idle
+    for i in 0..3 {
+        transport
+            .publish(Envelope::new(
+                Target::Queue(fee_inbox.clone()),
+                format!("buffered-{i}"),
+                "<m/>",
+            ))
+            .await
+            .expect("publish");
+    }
+    let one = json(
+        client
+            .get(format!("{base}/inbox?max=1&wait=5"))
+            .bearer_auth(FEE_TOKEN)
+            .send()
+            .await
+            .expect("pull"),
+    )
+    .await
+    .1;
+    let one_lease = one["messages"][0]["lease_id"].as_str().expect("lease");
+    let r = client
+        .post(format!("{base}/inbox/{one_lease}/ack"))
+        .bearer_auth(FEE_TOKEN)
+        .send()
+        .await
+        .expect("ack");
+    assert_eq!(r.status().as_u16(), 200);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        transport.queue_depth(&fee_inbox).await.expect("depth"),
+        0,
+        "the other two are buffered at the consumer"
+    );
+    tokio::time::sleep(lease + Duration::from_millis(1500)).await;
+    assert_eq!(state.inbox().open_consumers(), 0);
+    let mut depth = 0;
+    for _ in 0..20 {
+        depth = transport.queue_depth(&fee_inbox).await.expect("depth");
+        if depth == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(depth, 2, "buffered deliveries returned to the queue");
+    for _ in 0..2 {
+        let v = pull().await;
+        for m in v["messages"].as_array().expect("messages") {
+            let lease = m["lease_id"].as_str().expect("lease");
+            let r = client
+                .post(format!("{base}/inbox/{lease}/ack"))
+                .bearer_auth(FEE_TOKEN)
+                .send()
+                .await
+                .expect("ack");
+            assert_eq!(r.status().as_u16(), 200);
+        }
+    }
+
     // metrics were scraped over the socket
     let text = client
         .get(format!("{base}/metrics"))

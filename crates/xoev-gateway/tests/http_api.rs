@@ -426,6 +426,12 @@ async fn inbox_leases_ack_release_and_expiry() {
     assert!(leased(&get(&h.app, "/inbox?max=5", Some(FEE_TOKEN)).await).is_empty());
     assert_eq!(h.transport.depth(&queue), Some(0));
 
+    // an idle consumer (no pulls, no leases for a lease period) is closed
+    assert_eq!(h.state.inbox().open_consumers(), 1);
+    tokio::time::advance(lease + Duration::from_secs(1)).await;
+    h.state.inbox().expire_due().await;
+    assert_eq!(h.state.inbox().open_consumers(), 0);
+
     // the tax office's inbox is its own
     fill_inbox(&h, 1).await;
     assert!(leased(&get(&h.app, "/inbox?max=5", Some(TAX_TOKEN)).await).is_empty());

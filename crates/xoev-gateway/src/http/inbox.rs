@@ -226,6 +226,21 @@ impl Inbox {
         self.leases().open.len()
     }
 
+    /// Number of inbox consumers this instance holds open.
+    pub fn open_consumers(&self) -> usize {
+        let pullers: Vec<Arc<tokio::sync::Mutex<Puller>>> = self
+            .pullers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        pullers
+            .iter()
+            .filter(|p| p.try_lock().map_or(true, |p| p.consumer.is_some()))
+            .count()
+    }
+
     fn puller(&self, queue: &str) -> Arc<tokio::sync::Mutex<Puller>> {
         let mut map = self.pullers.lock().unwrap_or_else(|p| p.into_inner());
         map.entry(queue.to_owned())
