@@ -98,6 +98,9 @@ pub struct AmqpSection {
     pub max_attempts: u32,
     /// Delay before a transiently failed message is tried again.
     pub retry_delay_ms: u64,
+    /// RabbitMQ management API, for `queues`, `dlq` and the ops endpoints
+    /// (default `http://127.0.0.1:15672`).
+    pub management_url: Option<String>,
 }
 
 impl Default for AmqpSection {
@@ -109,6 +112,7 @@ impl Default for AmqpSection {
             prefetch: 32,
             max_attempts: 5,
             retry_delay_ms: 5000,
+            management_url: None,
         }
     }
 }

@@ -21,15 +21,10 @@ pub struct OpsArgs {
     /// AMQP URL of RabbitMQ [default: amqp://guest:guest@127.0.0.1:5672/%2f]
     #[arg(long, global = true, env = "XOEV_AMQP_URL", value_name = "URL")]
     pub amqp: Option<String>,
-    /// RabbitMQ management API (user and password from the URL, else the AMQP URL's).
-    #[arg(
-        long,
-        global = true,
-        env = "XOEV_MANAGEMENT_URL",
-        default_value = xoev_ops::DEFAULT_MANAGEMENT_URL,
-        value_name = "URL"
-    )]
-    pub management: String,
+    /// RabbitMQ management API (user and password from the URL, else the AMQP
+    /// URL's) [default: `[amqp] management_url`, else http://127.0.0.1:15672]
+    #[arg(long, global = true, env = "XOEV_MANAGEMENT_URL", value_name = "URL")]
+    pub management: Option<String>,
     /// Do not ask the management API (depths and consumers only).
     #[arg(long, global = true)]
     pub no_management: bool,
@@ -78,7 +73,12 @@ impl OpsArgs {
             .authorities()
             .iter()
             .filter_map(|a| a.inbox.clone().map(|q| (q, a.id.clone())));
-        let management = (!self.no_management).then(|| self.management.clone());
+        let management = (!self.no_management).then(|| {
+            self.management
+                .clone()
+                .or_else(|| amqp.and_then(|a| a.management_url.clone()))
+                .unwrap_or_else(|| xoev_ops::DEFAULT_MANAGEMENT_URL.to_owned())
+        });
         let config = OpsConfig::new(url, topology)
             .with_management(management)
             .with_inbox_authorities(labels);
