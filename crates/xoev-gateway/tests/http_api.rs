@@ -853,3 +853,78 @@ async fn openapi_describes_every_route() {
         );
     }
 }
+
+fn cli(args: &[&str], env: Option<(&str, &str)>, stdin: &str) -> (i32, String) {
+    use std::io::Write as _;
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_xoev-gateway"));
+    cmd.args(args)
+        .env_remove(http::CITIZEN_TOKEN_ENV)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    if let Some((k, v)) = env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("wait");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn api_token_cli_makes_tokens_the_api_accepts() {
+    // a new authority token: its hash goes into the directory
+    let (code, out) = cli(&["api-token", "authority", "--format", "json"], None, "");
+    assert_eq!(code, 0, "{out}");
+    let v: Value = serde_json::from_str(&out).expect("json");
+    let token = v["token"].as_str().expect("token");
+    let hash = v["api_token_sha256"].as_str().expect("hash");
+    assert!(token.len() >= 64, "{token}");
+    let mut tokens = AuthorityTokens::default();
+    tokens.insert_hash(FEE_OFFICE, hash).expect("hash");
+    assert_eq!(tokens.authenticate(token), Some(FEE_OFFICE));
+    // hash of a given token
+    let (code, out) = cli(&["api-token", "hash"], None, &format!("{token}\n"));
+    assert_eq!(code, 0);
+    assert_eq!(out.trim(), hash);
+    let (code, _) = cli(&["api-token", "hash"], None, "");
+    assert_eq!(code, 2, "empty stdin is a usage error");
+
+    // a citizen's token, checked with the same key
+    let key = std::str::from_utf8(CITIZEN_KEY).expect("utf-8");
+    let citizen = "0123456789abcdef0123456789abcdef";
+    let (code, out) = cli(
+        &["api-token", "citizen", "--citizen", citizen],
+        Some((http::CITIZEN_TOKEN_ENV, key)),
+        "",
+    );
+    assert_eq!(code, 0, "{out}");
+    let checker = CitizenTokens::new(CITIZEN_KEY.to_vec()).expect("key");
+    assert_eq!(
+        checker.verify(out.trim()).map(|c| c.as_str().to_owned()),
+        Some(citizen.to_owned())
+    );
+    // no key, a short key, a bad reference
+    let (code, _) = cli(&["api-token", "citizen", "--citizen", citizen], None, "");
+    assert_eq!(code, 2);
+    let (code, _) = cli(
+        &["api-token", "citizen", "--citizen", citizen],
+        Some((http::CITIZEN_TOKEN_ENV, "short")),
+        "",
+    );
+    assert_eq!(code, 2);
+    let (code, _) = cli(
+        &["api-token", "citizen", "--citizen", "Not-A-Ref"],
+        Some((http::CITIZEN_TOKEN_ENV, key)),
+        "",
+    );
+    assert_eq!(code, 1);
+}

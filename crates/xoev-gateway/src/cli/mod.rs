@@ -1,6 +1,7 @@
 //! The subcommands. Each lives in its own file and is listed once in [`Command`].
 
 mod adapters;
+mod api_token;
 mod audit;
 mod consent;
 mod demo;
@@ -99,6 +100,9 @@ pub enum Command {
     Queues(queues::QueuesArgs),
     /// Dead letters: list, show, replay (to the inbound exchange, once), purge.
     Dlq(dlq::DlqArgs),
+    /// HTTP API tokens: a new authority token and its hash, a token's hash,
+    /// a citizen's token.
+    ApiToken(api_token::ApiTokenArgs),
 }
 
 /// What a subcommand concluded; maps to the process exit code.
@@ -153,6 +157,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Audit(args) => audit::run(g, args),
         Command::Queues(args) => queues::run(g, args),
         Command::Dlq(args) => dlq::run(g, args),
+        Command::ApiToken(args) => api_token::run(g, args),
     }
 }
 
