@@ -528,6 +528,12 @@ async fn status_metrics_and_citizen_view_after_a_case() {
     let a = post(&h.app, "/messages", Some(FEE_TOKEN), request.clone()).await;
     assert_eq!(a.status, StatusCode::ACCEPTED, "{}", a.text);
     assert_eq!(a.json()["duplicate"], true);
+    // a redelivery of the settled message on the broker side is a dedupe hit
+    // (counted when the service takes its next message, below)
+    h.transport
+        .publish(Envelope::new(Target::Inbound, id.clone(), request.clone()))
+        .await
+        .expect("publish duplicate");
 
     // a request with a broken signature is rejected at the signature stage
     let (bad_id, signed) = fee.request().expect("request");
@@ -587,6 +593,15 @@ async fn status_metrics_and_citizen_view_after_a_case() {
     assert!(value("xoev_pipeline_duration_seconds_bucket", &[("le", "+Inf")]) >= 2.0);
     assert!(value("xoev_publish_duration_seconds_count", &[("outcome", "ok")]) >= 1.0);
     assert!(value("xoev_http_submissions_total", &[("outcome", "accepted")]) >= 2.0);
+    let inbound_queue = h.transport.topology().inbound_queue.clone();
+    assert!(
+        value(
+            "xoev_dedupe_hits_total",
+            &[("queue", inbound_queue.as_str())]
+        ) >= 1.0,
+        "{}",
+        m.text
+    );
     assert!(
         samples.iter().any(|(n, _, _)| n == "xoev_in_flight"),
         "{}",
