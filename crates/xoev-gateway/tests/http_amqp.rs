@@ -310,16 +310,30 @@ async fn submit_over_http_and_pull_the_answer_over_http() {
         }
     }
 
-    // metrics were scraped over the socket
-    let text = client
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
-    assert!(text.contains("xoev_broker_reconnects_total"), "{text}");
+    // metrics over the socket; a dropped connection counts as a reconnect
+    transport.reset_connection().await;
+    let mut reconnects = 0.0;
+    let mut text = String::new();
+    for _ in 0..50 {
+        text = client
+            .get(format!("{base}/metrics"))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text");
+        reconnects = text
+            .lines()
+            .find_map(|l| l.strip_prefix("xoev_broker_reconnects_total "))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .unwrap_or(0.0);
+        if reconnects >= 1.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(reconnects >= 1.0, "{text}");
     assert!(
         text.contains("xoev_publish_duration_seconds_bucket"),
         "{text}"
