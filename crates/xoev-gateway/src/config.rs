@@ -171,6 +171,10 @@ pub struct HttpSection {
     /// How long a pulled inbox message stays leased before it is handed out again.
     #[serde(default = "default_lease_seconds")]
     pub lease_seconds: u64,
+    /// SHA-256 (hex) of the operations staff's token for `/ops` (the token
+    /// itself may instead come from `XOEV_OPS_TOKEN`); neither: `/ops` is off.
+    #[serde(default)]
+    pub ops_token_sha256: Option<String>,
 }
 
 fn default_lease_seconds() -> u64 {

@@ -16,6 +16,7 @@ pub mod citizens;
 pub mod inbox;
 pub mod messages;
 pub mod metrics;
+pub mod ops;
 
 use crate::pipeline::Pipeline;
 use auth::{AuthorityTokens, CitizenTokens};
@@ -74,7 +75,8 @@ pub fn app(state: AppState) -> Router {
         // The body limit is checked by the submit handler itself, so that an
         // oversize message gets a problem+json answer.
         .layer(axum::extract::DefaultBodyLimit::disable())
-        .with_state(state)
+        .with_state(state.clone())
+        .merge(ops::routes(state.ops.clone()))
 }
 
 /// Serves [`app`] on `listener` until `shutdown` resolves; expires leases
@@ -155,6 +157,10 @@ pub async fn start(
             names,
         },
     );
+    let state = match ops::OpsAccess::from_config(config, state.pipeline().router.directory())? {
+        Some(access) => state.with_ops(access),
+        None => state,
+    };
     Ok(Some(tokio::spawn(serve(listener, state, shutdown))))
 }
 
@@ -162,6 +168,8 @@ pub async fn start(
 #[derive(Clone)]
 pub struct AppState {
     inner: Arc<Inner>,
+    /// The operations endpoints' broker handle and token (`None`: `/ops` off).
+    ops: Option<ops::OpsAccess>,
 }
 
 struct Inner {
@@ -210,7 +218,14 @@ impl AppState {
                 inbox,
                 metrics: metrics::install(),
             }),
+            ops: None,
         }
+    }
+
+    /// Turns on the operations endpoints and page (`/ops`, see [`ops`]).
+    pub fn with_ops(mut self, access: ops::OpsAccess) -> Self {
+        self.ops = Some(access);
+        self
     }
 
     /// The pipeline (directory, catalogue, stores).
