@@ -750,6 +750,9 @@ async fn consents_only_for_their_citizen() {
     )
     .await
     .problem(StatusCode::UNPROCESSABLE_ENTITY, "citizen-mismatch");
+    post(&h.app, &base, Some(&token), vec![b' '; 20_000])
+        .await
+        .problem(StatusCode::PAYLOAD_TOO_LARGE, "oversize");
     post(&h.app, &base, Some(&token), b"{\"id\":1}".to_vec())
         .await
         .problem(StatusCode::BAD_REQUEST, "invalid-json");

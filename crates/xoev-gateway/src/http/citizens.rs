@@ -4,7 +4,7 @@
 use super::auth;
 use super::{ApiError, AppState};
 use axum::Json;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -35,16 +35,19 @@ pub async fn register(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(citizen): Path<String>,
-    body: Bytes,
+    body: Body,
 ) -> Result<Response, ApiError> {
     let who = auth::citizen(&state, &headers, &citizen)?;
-    if body.len() > MAX_CONSENT_BYTES {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "oversize",
-            format!("a consent is at most {MAX_CONSENT_BYTES} bytes"),
-        ));
-    }
+    // read only after authentication, and never more than the limit
+    let body = axum::body::to_bytes(body, MAX_CONSENT_BYTES)
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "oversize",
+                format!("a consent is at most {MAX_CONSENT_BYTES} bytes"),
+            )
+        })?;
     let new: NewConsent = serde_json::from_slice(&body).map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
