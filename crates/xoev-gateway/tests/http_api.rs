@@ -593,6 +593,18 @@ async fn status_metrics_and_citizen_view_after_a_case() {
     assert!(value("xoev_pipeline_duration_seconds_bucket", &[("le", "+Inf")]) >= 2.0);
     assert!(value("xoev_publish_duration_seconds_count", &[("outcome", "ok")]) >= 1.0);
     assert!(value("xoev_http_submissions_total", &[("outcome", "accepted")]) >= 2.0);
+    assert!(
+        value(
+            "xoev_http_request_duration_seconds_count",
+            &[
+                ("route", "/messages/{id}"),
+                ("method", "GET"),
+                ("status", "200")
+            ]
+        ) >= 1.0,
+        "{}",
+        m.text
+    );
     let inbound_queue = h.transport.topology().inbound_queue.clone();
     assert!(
         value(

@@ -14,6 +14,7 @@
 //! | `xoev_dedupe_hits_total` | counter | `queue` |
 //! | `xoev_broker_reconnects_total` | counter | (connection attempts after the first) |
 //! | `xoev_http_submissions_total` | counter | `authority`, `outcome` |
+//! | `xoev_http_request_duration_seconds` | histogram | `route` (template), `method`, `status` |
 //! | `xoev_inbox_leased_total`, `xoev_inbox_leases_ended_total` | counter | `authority` / `outcome` |
 //!
 //! Labels from a message are bounded: an author missing from the directory

@@ -77,6 +77,30 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(state.clone())
         .merge(ops::routes(state.ops.clone()))
+        .layer(axum::middleware::from_fn(observe))
+}
+
+/// Logs every request and records `xoev_http_request_duration_seconds`
+/// by route template (never the raw path: ids stay out of the labels).
+async fn observe(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = req.method().as_str().to_owned();
+    let started = std::time::Instant::now();
+    let response = next.run(req).await;
+    let took = started.elapsed();
+    let status = response.status().as_u16();
+    tracing::debug!(%method, %route, status, ms = took.as_millis() as u64, "http request");
+    ::metrics::histogram!(
+        "xoev_http_request_duration_seconds",
+        "route" => route,
+        "method" => method,
+        "status" => status.to_string()
+    )
+    .record(took.as_secs_f64());
+    response
 }
 
 /// Serves [`app`] on `listener` until `shutdown` resolves; expires leases
