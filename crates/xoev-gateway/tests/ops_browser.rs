@@ -671,3 +671,113 @@ async fn ops_page_in_headless_chromium() {
     drop(browser);
     g.stop().await;
 }
+
+/// `xoev-gateway run` with `[http] ops_token_sha256` and `XOEV_OPS_TOKEN`:
+/// both tokens open `/ops`, built from `[amqp]` and the directory (inboxes
+/// labelled with their authorities); another token does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_serves_ops_with_the_configured_tokens() {
+    use sha2::Digest as _;
+    let work = tempfile::tempdir().unwrap();
+    let prefix = format!(
+        "xoev-test-opsrun-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..10]
+    );
+    let mut o = DemoOptions::new(root(), work.path().join("demo"));
+    o.inbox_prefix = Some(prefix.clone());
+    let demo = demo::setup(o).await.unwrap();
+    let store = work.path().join("demo/audit");
+    let config = demo
+        .write_installation(
+            &work.path().join("install"),
+            &demo::Services {
+                amqp_url: &amqp_url(),
+                prefix: &prefix,
+                audit_store: &store.to_string_lossy(),
+                pg_schema: None,
+            },
+        )
+        .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let (hashed, from_env) = ("ops token kept as a hash", "ops token from the environment");
+    let hash = hex::encode(sha2::Sha256::digest(hashed.as_bytes()));
+    let mut toml = std::fs::read_to_string(&config).unwrap();
+    toml.push_str(&format!(
+        "\n[http]\nlisten = \"127.0.0.1:{port}\"\nops_token_sha256 = \"{hash}\"\n"
+    ));
+    std::fs::write(&config, toml).unwrap();
+    let log = work.path().join("gateway.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_xoev-gateway"))
+        .args(["run", "--config"])
+        .arg(&config)
+        .env(
+            "XOEV_CITIZEN_SECRET",
+            String::from_utf8_lossy(demo::DEMO_SECRET).as_ref(),
+        )
+        .env(xoev_gateway::http::ops::OPS_TOKEN_ENV, from_env)
+        .env("XOEV_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let mut up = false;
+    for _ in 0..100 {
+        if let Ok(r) = client.get(format!("{base}/healthz")).send().await
+            && r.status().as_u16() == 200
+        {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let log_text = || std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(up, "no healthy gateway: {}", log_text());
+
+    for token in [hashed, from_env] {
+        let (s, q) = call("GET", &format!("{base}/ops/queues"), Some(token)).await;
+        assert_eq!(s, 200, "{q}");
+        let inbound = format!("{prefix}.inbound");
+        let queues = q["queues"].as_array().unwrap();
+        assert!(queues.iter().any(|x| x["name"] == inbound.as_str()), "{q}");
+        let fa = format!("{prefix}.inbox.fa-9198");
+        let fa = queues.iter().find(|x| x["name"] == fa.as_str()).unwrap();
+        assert_eq!(fa["authority"], "fa:9198", "{fa}");
+        assert_eq!(fa["consumers"], 0);
+        let (s, l) = call("GET", &format!("{base}/ops/dlq"), Some(token)).await;
+        assert_eq!((s, &l["total"]), (200, &json!(0)), "{l}");
+    }
+    let (s, v) = call("GET", &format!("{base}/ops/dlq"), Some(&hash)).await;
+    assert_eq!(
+        (s, v["kind"].as_str()),
+        (401, Some("invalid-token")),
+        "the hash is no token"
+    );
+
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let mut exited = None;
+    for _ in 0..100 {
+        if let Some(s) = child.try_wait().unwrap() {
+            exited = Some(s);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    if exited.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    // the installation's own settings, so that the declarations match
+    let installed = xoev_gateway::config::Config::load(&config).unwrap();
+    let t = xoev_gateway::assemble::transport(&installed, &demo.pipeline)
+        .await
+        .unwrap();
+    t.delete_topology().await.unwrap();
+    assert!(exited.is_some_and(|s| s.success()), "{}", log_text());
+}
