@@ -310,8 +310,43 @@ async fn submit_over_http_and_pull_the_answer_over_http() {
         }
     }
 
-    // metrics over the socket; a dropped connection counts as a reconnect
+    // the broker connection breaks while a message is leased: the client's
+    // ack still succeeds (it has the message), the broker's redelivery is
+    // recognised by message id and not handed out again, the queue is empty
+    transport
+        .publish(Envelope::new(
+            Target::Queue(fee_inbox.clone()),
+            "connection-lost-1",
+            "<m/>",
+        ))
+        .await
+        .expect("publish");
+    let held = pull().await;
+    assert_eq!(
+        held["messages"][0]["message_id"], "connection-lost-1",
+        "{held}"
+    );
+    let held_lease = held["messages"][0]["lease_id"].as_str().expect("lease");
     transport.reset_connection().await;
+    let (status, v) = json(
+        client
+            .post(format!("{base}/inbox/{held_lease}/ack"))
+            .bearer_auth(FEE_TOKEN)
+            .send()
+            .await
+            .expect("ack"),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    let after = pull().await;
+    assert_eq!(
+        after["messages"].as_array().map(Vec::len),
+        Some(0),
+        "{after}"
+    );
+    assert_eq!(transport.queue_depth(&fee_inbox).await.expect("depth"), 0);
+
+    // metrics over the socket; the dropped connection counts as a reconnect
     let mut reconnects = 0.0;
     let mut text = String::new();
     for _ in 0..50 {

@@ -16,6 +16,7 @@
 //! | `xoev_http_submissions_total` | counter | `authority`, `outcome` |
 //! | `xoev_http_request_duration_seconds` | histogram | `route` (template), `method`, `status` |
 //! | `xoev_inbox_leased_total`, `xoev_inbox_leases_ended_total` | counter | `authority` / `outcome` |
+//! | `xoev_inbox_broker_ack_failures_total` | counter | |
 //!
 //! Labels from a message are bounded: an author missing from the directory
 //! is `unknown`, and so are standard and type unless the catalogue knows
