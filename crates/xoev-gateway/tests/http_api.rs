@@ -528,6 +528,13 @@ async fn status_metrics_and_citizen_view_after_a_case() {
     let a = post(&h.app, "/messages", Some(FEE_TOKEN), request.clone()).await;
     assert_eq!(a.status, StatusCode::ACCEPTED, "{}", a.text);
     assert_eq!(a.json()["duplicate"], true);
+    // the same id from another authority is refused
+    let foreign = String::from_utf8(request.clone())
+        .expect("utf-8")
+        .replace(FEE_OFFICE, TAX_OFFICE);
+    post(&h.app, "/messages", Some(TAX_TOKEN), foreign.into_bytes())
+        .await
+        .problem(StatusCode::CONFLICT, "duplicate-message-id");
     // a redelivery of the settled message on the broker side is a dedupe hit
     // (counted when the service takes its next message, below)
     h.transport

@@ -104,18 +104,17 @@ async fn accept(state: &AppState, authority: &str, body: Body) -> Result<Respons
     let id = header.message_id.to_string();
 
     // A message the pipeline already decided on is not published again (a
-    // client retrying after a lost answer); one only accepted so far is.
+    // client retrying after a lost answer); one only accepted so far is. An
+    // id another sender used is refused.
     match pipeline.cases.status(&id).await {
-        Ok(Some(s)) if s.state != ACCEPTED => {
-            if s.sender.as_deref() != Some(authority) {
-                return Err(ApiError::new(
-                    StatusCode::CONFLICT,
-                    "duplicate-message-id",
-                    "another message with this id was processed already",
-                ));
-            }
-            return Ok(accepted(&id, true));
+        Ok(Some(s)) if s.sender.as_deref() != Some(authority) => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "duplicate-message-id",
+                "a message with this id from another sender is known",
+            ));
         }
+        Ok(Some(s)) if s.state != ACCEPTED => return Ok(accepted(&id, true)),
         Ok(_) => {}
         Err(e) => {
             return Err(ApiError::unavailable(
