@@ -52,6 +52,7 @@ fn management_url() -> String {
 /// The gateway's HTTP app with `/ops` on, over a fresh topology.
 struct Gateway {
     base: String,
+    prefix: String,
     transport: Arc<AmqpTransport>,
     ops: Ops,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -83,9 +84,19 @@ impl Gateway {
                 .await
                 .expect("RabbitMQ at 127.0.0.1:5672"),
         );
-        let ops =
-            Ops::new(OpsConfig::new(amqp_url(), topology).with_management(Some(management_url())))
-                .unwrap();
+        let ops = Ops::new(
+            OpsConfig::new(amqp_url(), topology)
+                .with_management(Some(management_url()))
+                .with_inbox_authorities(
+                    demo.pipeline
+                        .router
+                        .directory()
+                        .authorities()
+                        .iter()
+                        .filter_map(|a| a.inbox.clone().map(|q| (q, a.id.clone()))),
+                ),
+        )
+        .unwrap();
         let state = AppState::new(
             demo.pipeline.clone(),
             transport.clone(),
@@ -105,6 +116,7 @@ impl Gateway {
         }));
         Self {
             base,
+            prefix,
             transport,
             ops,
             stop: Some(stop),
@@ -620,6 +632,19 @@ async fn ops_page_in_headless_chromium() {
         ))
         .await;
     assert_eq!(depth, json!(["2"]), "dead-letter queue depth on the page");
+    let fa = cdp
+        .eval(&format!(
+            "[...document.querySelectorAll('#queues tbody tr')]\
+             .filter(tr => tr.cells[0].textContent === {})\
+             .map(tr => [tr.cells[1].textContent, tr.cells[2].textContent])",
+            json!(format!("{}.inbox.fa-9198", g.prefix))
+        ))
+        .await;
+    assert_eq!(
+        fa,
+        json!([["inbox", "fa:9198"]]),
+        "inbox labelled with its authority"
+    );
     assert_eq!(
         cdp.eval("document.querySelector('#health tbody tr td:nth-child(2)').textContent")
             .await,
