@@ -270,6 +270,9 @@ pub struct Services<'a> {
     pub audit_store: &'a str,
     /// PostgreSQL schema of the audit store.
     pub pg_schema: Option<&'a str>,
+    /// `[amqp] retry_delay_ms` (every client of one broker must agree:
+    /// RabbitMQ refuses to redeclare the retry queue with another TTL).
+    pub retry_delay_ms: u64,
 }
 
 impl Demo {
@@ -329,12 +332,13 @@ impl Demo {
             "[gateway]\nschemas = \"{root}/schemas\"\nrouting = \"routing\"\nadapters_root = \"{root}\"\nworkers = 4\n\n\
              [signing]\nkey = \"keys/{gateway}.key.pem\"\ncert = \"certs/{gateway}.pem\"\n\n\
              [trust]\ndir = \"trust\"\n\n\
-             [amqp]\nurl = \"{url}\"\nprefix = \"{prefix}\"\nprefetch = 32\nmax_attempts = 10\nretry_delay_ms = 1000\n\n\
+             [amqp]\nurl = \"{url}\"\nprefix = \"{prefix}\"\nprefetch = 32\nmax_attempts = 10\nretry_delay_ms = {retry}\n\n\
              [audit]\nstore = \"{store}\"\n{schema}citizen_secret_env = \"XOEV_CITIZEN_SECRET\"\n",
             root = self.root.canonicalize()?.display(),
             url = s.amqp_url,
             prefix = s.prefix,
             store = s.audit_store,
+            retry = s.retry_delay_ms,
         );
         let path = dir.join("gateway.toml");
         std::fs::write(&path, config)?;

@@ -95,6 +95,7 @@ async fn scenario(fault: Fault, n: usize) -> Outcome {
                 prefix: &prefix,
                 audit_store: PG,
                 pg_schema: Some(&schema),
+                retry_delay_ms: 1000,
             },
         )
         .expect("installation");

@@ -414,6 +414,7 @@ async fn run_serves_the_http_api_and_stops_on_sigterm() {
                 prefix: &prefix,
                 audit_store: &store.to_string_lossy(),
                 pg_schema: None,
+                retry_delay_ms: 5000,
             },
         )
         .expect("installation");

@@ -623,14 +623,24 @@ async fn ops_page_in_headless_chromium() {
         "{recent}"
     );
     let dlq_name = g.transport.topology().dead_letter_queue.clone();
-    let depth = cdp
-        .eval(&format!(
-            "[...document.querySelectorAll('#queues tbody tr')]\
-             .filter(tr => tr.cells[0].textContent === {})\
-             .map(tr => tr.cells[3].textContent)",
-            json!(dlq_name)
-        ))
-        .await;
+    // (the management API samples queue figures every few seconds: reload
+    // the page's data until the depth shows, for at most 15 s)
+    let mut depth = Value::Null;
+    for _ in 0..30 {
+        depth = cdp
+            .eval(&format!(
+                "[...document.querySelectorAll('#queues tbody tr')]\
+                 .filter(tr => tr.cells[0].textContent === {})\
+                 .map(tr => tr.cells[3].textContent)",
+                json!(dlq_name)
+            ))
+            .await;
+        if depth == json!(["2"]) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        cdp.eval("load().then(() => 0)").await;
+    }
     assert_eq!(depth, json!(["2"]), "dead-letter queue depth on the page");
     let fa = cdp
         .eval(&format!(
@@ -720,6 +730,7 @@ async fn run_serves_ops_with_the_configured_tokens() {
                 prefix: &prefix,
                 audit_store: &store.to_string_lossy(),
                 pg_schema: None,
+                retry_delay_ms: 1000,
             },
         )
         .unwrap();

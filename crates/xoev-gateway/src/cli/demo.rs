@@ -24,6 +24,12 @@ pub struct DemoArgs {
     /// Queue prefix on RabbitMQ.
     #[arg(long, default_value = "xoev-demo")]
     pub prefix: String,
+    /// Instead of running the case, write a whole installation into DIR
+    /// (keys, certificates, trust store, routing, `gateway.toml`, the
+    /// citizen's consent) and print the commands that run the gateway and
+    /// both peers as separate programs over RabbitMQ.
+    #[arg(long, value_name = "DIR")]
+    pub install: Option<PathBuf>,
 }
 
 fn repo_root() -> PathBuf {
@@ -43,6 +49,9 @@ pub fn run(_g: &Global, args: &DemoArgs) -> anyhow::Result<Outcome> {
 }
 
 async fn run_async(args: &DemoArgs) -> anyhow::Result<Outcome> {
+    if let Some(dir) = &args.install {
+        return install(args, dir).await;
+    }
     let temp = tempfile::tempdir()?;
     let work = args
         .work
@@ -215,6 +224,61 @@ async fn run_async(args: &DemoArgs) -> anyhow::Result<Outcome> {
     }
     let report = d.audit.verify(None).await?;
     println!("   chain intact: {}", report.is_intact());
+    Ok(Outcome::Ok)
+}
+
+/// `demo --install DIR`.
+async fn install(args: &DemoArgs, dir: &std::path::Path) -> anyhow::Result<Outcome> {
+    std::fs::create_dir_all(dir)?;
+    let dir = dir.canonicalize()?;
+    let store = dir.join("audit").to_string_lossy().into_owned();
+    let mut options = DemoOptions::new(repo_root().canonicalize()?, dir.join("work"));
+    options.audit_store = Some(store.clone());
+    let d = demo::setup(options).await?;
+    let url = args
+        .amqp
+        .clone()
+        .unwrap_or_else(|| "amqp://guest:guest@127.0.0.1:5672/%2f".into());
+    let config = d.write_installation(
+        &dir,
+        &demo::Services {
+            amqp_url: &url,
+            prefix: "xoev",
+            audit_store: &store,
+            pg_schema: None,
+            retry_delay_ms: TopologyConfig::default().retry_delay.as_millis() as u64,
+        },
+    )?;
+    let root = d.root.display();
+    let dirs = dir.display();
+    let common = |id: &str| {
+        let safe = id.replace(':', "-");
+        format!(
+            "--amqp '{url}' --key {dirs}/keys/{safe}.key.pem --cert {dirs}/certs/{safe}.pem --trust {dirs}/trust --gateway-cert {dirs}/certs/xoev-gateway.pem"
+        )
+    };
+    println!("wrote a demo installation (TEST keys only) to {dirs}; in three terminals:\n");
+    println!(
+        "  XOEV_CITIZEN_SECRET='{}' xoev-gateway run --config {}",
+        String::from_utf8_lossy(demo::DEMO_SECRET),
+        config.display()
+    );
+    println!(
+        "  xoev-gateway peer tax-office {} --inbox {} --id {TAX_OFFICE} --answers {root}/{}",
+        common(TAX_OFFICE),
+        d.inbox(TAX_OFFICE)?,
+        demo::ANSWERS
+    );
+    println!(
+        "  xoev-gateway peer fee-office {} --inbox {} --request {root}/{} --count 10",
+        common(FEE_OFFICE),
+        d.inbox(FEE_OFFICE)?,
+        demo::REQUEST
+    );
+    println!(
+        "\nand afterwards: xoev-gateway audit show --store {store} --tax-id {} (with XOEV_CITIZEN_SECRET set)",
+        demo::TAX_ID
+    );
     Ok(Outcome::Ok)
 }
 

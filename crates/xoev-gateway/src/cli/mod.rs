@@ -8,6 +8,7 @@ mod demo;
 mod dlq;
 mod inspect;
 mod keys;
+mod peer;
 mod queues;
 mod route;
 mod routing;
@@ -67,6 +68,8 @@ pub enum Format {
 pub enum Command {
     /// Run the gateway service (consumes RabbitMQ until SIGTERM).
     Run(run::RunArgs),
+    /// An example back-office system (fee office or tax office) over RabbitMQ.
+    Peer(peer::PeerArgs),
     /// Run the whole once-only case on this machine (no broker needed).
     Demo(demo::DemoArgs),
     /// Validate messages against their standard's XSD (detected from the document).
@@ -142,6 +145,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     let g = &cli.global;
     match &cli.command {
         Command::Run(args) => run::run(g, args),
+        Command::Peer(args) => peer::run(g, args),
         Command::Demo(args) => demo::run(g, args),
         Command::Validate(args) => validate::run(g, args),
         Command::Inspect(args) => inspect::run(g, args),
