@@ -392,8 +392,13 @@ impl Pipeline {
         })?;
         let sender = author.key();
         seen.sender = Some(sender.clone());
-        let _span =
-            tracing::info_span!("message", id = %header.message_id, sender = %sender).entered();
+        let _span = tracing::info_span!(
+            "message",
+            id = %header.message_id,
+            sender = %sender,
+            case = tracing::field::Empty
+        )
+        .entered();
 
         // schema lookup + the one full parse
         let catalogue = self.validator.catalogue();
@@ -467,6 +472,7 @@ impl Pipeline {
             let citizen = CitizenRef::from_tax_id(&facts.tax_id, &self.secret)
                 .map_err(|e| Failure::reject(Stage::Access, e.as_str(), e.to_string()))?;
             seen.facts = Some((facts.clone(), Some(citizen.clone())));
+            _span.record("case", facts.message_id.as_str());
             let consent = rt
                 .block_on(self.audit.find_valid(
                     &citizen,
@@ -513,6 +519,7 @@ impl Pipeline {
             }
             ctx.municipality = facts.municipality().map(str::to_owned);
             ctx.request = Some(facts.clone());
+            _span.record("case", facts.message_id.as_str());
             answered = Some(facts);
         }
 
@@ -607,9 +614,11 @@ impl Pipeline {
                 })
         } else {
             case_id = header.message_id.to_string();
+            _span.record("case", case_id.as_str());
             None
         };
 
+        tracing::info!(to = %route.queue, rule = %route.rule, adapters = ?route.adapters, "routed");
         let mut headers = vec![
             (xoev_transport::header::TYPE, out_type),
             (xoev_transport::header::SENDER, sender.clone()),
