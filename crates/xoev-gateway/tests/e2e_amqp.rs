@@ -374,6 +374,10 @@ async fn every_rejection_stage_dead_letters_and_answers_the_sender() {
             answer.contains(&format!("<gw:grund>{kind}</gw:grund>")),
             "{answer}"
         );
+        let view = xoev_gateway::pipeline::rejection::RejectionView::parse(answer.as_bytes())
+            .expect("typed view of the signed rejection");
+        assert_eq!((view.stufe.as_str(), view.grund.as_str()), (stage, kind));
+        assert_eq!(view.bezug.message_id.as_deref(), Some(id.as_str()));
         assert!(
             answer.contains(&format!("<gw:stufe>{stage}</gw:stufe>")),
             "{answer}"

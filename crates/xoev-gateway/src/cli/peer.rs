@@ -194,8 +194,15 @@ pub fn run(_g: &Global, args: &PeerArgs) -> anyhow::Result<Outcome> {
                                 .contains("gateway.rueckweisung.0001") =>
                         {
                             rejections += 1;
-                            let reason = crate::peers::text_at(&bytes, "grund").unwrap_or_default();
-                            println!("  {corr}: rejected by the gateway: {reason}");
+                            match crate::pipeline::rejection::RejectionView::parse(&bytes) {
+                                Ok(r) => println!(
+                                    "  {corr}: rejected by the gateway at stage {}: [{}] {}",
+                                    r.stufe, r.grund, r.beschreibung
+                                ),
+                                Err(e) => {
+                                    println!("  {corr}: rejected (unreadable rejection: {e})")
+                                }
+                            }
                         }
                         Ok(_) => {
                             answers += 1;

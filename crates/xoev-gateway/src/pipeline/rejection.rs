@@ -214,5 +214,92 @@ mod tests {
         assert!(text.contains("<gw:grund>xsd-invalid</gw:grund>"));
         assert!(text.contains("&lt;is&gt; &quot;not&quot; &amp; expected"));
         assert!(text.contains(&hex::encode(Sha256::digest(rejected))));
+
+        // the typed view reads it back
+        let view = RejectionView::parse(text.as_bytes()).expect("typed view");
+        assert_eq!(view.grund, "xsd-invalid");
+        assert_eq!(view.stufe, "validate");
+        assert_eq!(view.bezug.sha256, hex::encode(Sha256::digest(rejected)));
+        assert_eq!(
+            view.bezug.message_id, None,
+            "the rejected message had no header"
+        );
+        assert_eq!(view.fundstelle.len(), 1);
+        assert_eq!(view.fundstelle[0].line, Some(3));
+        assert_eq!(view.fundstelle[0].column, Some(7));
+        assert_eq!(view.fundstelle[0].path.as_deref(), Some("/a:b/a:c"));
+        assert_eq!(
+            view.fundstelle[0].message,
+            "Element 'c' <is> \"not\" & expected"
+        );
+    }
+}
+
+/// A typed view of a received rejection message (yaserde), for back-office
+/// systems and the example peers: what was rejected, where and why.
+/// Elements outside the rejection's own namespace (the XÖV header) are
+/// skipped; read the header with [`xoev_core::Message::parse`].
+#[derive(Debug, Default, Clone, PartialEq, Eq, yaserde::YaDeserialize)]
+#[yaserde(
+    rename = "gateway.rueckweisung.0001",
+    prefix = "gw",
+    namespaces = { "gw" = "urn:xoev-gateway:schema:rueckweisung" }
+)]
+pub struct RejectionView {
+    /// The rejected message.
+    #[yaserde(prefix = "gw")]
+    pub bezug: Reference,
+    /// The stage that rejected it.
+    #[yaserde(prefix = "gw")]
+    pub stufe: String,
+    /// The stable reason id, e.g. `xsd-invalid`.
+    #[yaserde(prefix = "gw")]
+    pub grund: String,
+    /// The explanation.
+    #[yaserde(prefix = "gw")]
+    pub beschreibung: String,
+    /// Where in the message.
+    #[yaserde(prefix = "gw")]
+    pub fundstelle: Vec<Position>,
+}
+
+/// The rejected message as the rejection names it.
+#[derive(Debug, Default, Clone, PartialEq, Eq, yaserde::YaDeserialize)]
+#[yaserde(prefix = "gw", namespaces = { "gw" = "urn:xoev-gateway:schema:rueckweisung" })]
+pub struct Reference {
+    /// Its message id.
+    #[yaserde(prefix = "gw", rename = "nachrichtenID")]
+    pub message_id: Option<String>,
+    /// Its message type.
+    #[yaserde(prefix = "gw", rename = "nachrichtentyp")]
+    pub message_type: Option<String>,
+    /// SHA-256 of its bytes.
+    #[yaserde(prefix = "gw")]
+    pub sha256: String,
+}
+
+/// One position in the rejected message.
+#[derive(Debug, Default, Clone, PartialEq, Eq, yaserde::YaDeserialize)]
+#[yaserde(prefix = "gw", namespaces = { "gw" = "urn:xoev-gateway:schema:rueckweisung" })]
+pub struct Position {
+    /// Line.
+    #[yaserde(prefix = "gw", rename = "zeile")]
+    pub line: Option<u32>,
+    /// Column.
+    #[yaserde(prefix = "gw", rename = "spalte")]
+    pub column: Option<u32>,
+    /// Element path.
+    #[yaserde(prefix = "gw", rename = "pfad")]
+    pub path: Option<String>,
+    /// The problem.
+    #[yaserde(prefix = "gw", rename = "meldung")]
+    pub message: String,
+}
+
+impl RejectionView {
+    /// Reads a rejection message (signed or not).
+    pub fn parse(xml: &[u8]) -> Result<Self, String> {
+        let text = std::str::from_utf8(xml).map_err(|e| e.to_string())?;
+        yaserde::de::from_str(text).map_err(|e| e.to_string())
     }
 }
