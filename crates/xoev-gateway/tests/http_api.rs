@@ -598,6 +598,13 @@ async fn status_metrics_and_citizen_view_after_a_case() {
         ) >= 1.0
     );
     assert!(value("xoev_pipeline_duration_seconds_bucket", &[("le", "+Inf")]) >= 2.0);
+    for stage in ["header", "schema", "signature"] {
+        assert!(
+            value("xoev_stage_duration_seconds_count", &[("stage", stage)]) >= 1.0,
+            "stage {stage} timed\n{}",
+            m.text
+        );
+    }
     assert!(value("xoev_publish_duration_seconds_count", &[("outcome", "ok")]) >= 1.0);
     assert!(value("xoev_http_submissions_total", &[("outcome", "accepted")]) >= 2.0);
     assert!(

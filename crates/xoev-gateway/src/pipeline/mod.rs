@@ -361,6 +361,7 @@ impl Pipeline {
         now: OffsetDateTime,
         seen: &mut Seen,
     ) -> Result<Forward, Failure> {
+        let mut clock = StageClock::start();
         // size + header
         let message = Message::parse(payload.to_vec(), &self.limits).map_err(|e| {
             let stage = if e.kind == MessageErrorKind::Oversize {
@@ -383,6 +384,7 @@ impl Pipeline {
             .map_err(|e| Failure::reject(Stage::Header, e.kind.as_str(), e.to_string()))?
             .clone();
         seen.message = Some(message.clone());
+        clock.lap(Stage::Header);
         let author = header.author.as_ref().ok_or_else(|| {
             Failure::reject(
                 Stage::Header,
@@ -411,6 +413,7 @@ impl Pipeline {
         let doc = xoev_schema::parse_document(payload, &self.limits)
             .map_err(|e| schema_failure(Stage::Schema, e))?;
 
+        clock.lap(Stage::Schema);
         // signature of the author, then XSD of exactly the signed content
         let matcher = self.matchers.get(&sender).ok_or_else(|| {
             let kind = if self.router.directory().get(&sender).is_some() {
@@ -429,6 +432,7 @@ impl Pipeline {
             .verify(&doc, Some(matcher))
             .map_err(|e| Failure::reject(Stage::Signature, e.kind().as_str(), e.to_string()))?;
         tracing::debug!(signer = %verified.signer_subject, "signature verified");
+        clock.lap(Stage::Signature);
         xoev_dsig::strip_signature(&doc);
         schema.validate(&doc).map_err(|mut issues| {
             let content = xoev_dsig::to_bytes(&doc);
@@ -442,6 +446,7 @@ impl Pipeline {
                 },
             )
         })?;
+        clock.lap(Stage::Validate);
         let content = xoev_dsig::to_bytes(&doc);
         drop(doc);
 
@@ -492,6 +497,7 @@ impl Pipeline {
             request = Some((facts, citizen, consent.id));
         }
 
+        clock.lap(Stage::Consent);
         // answer: the request it answers
         let mut answered: Option<RequestFacts> = None;
         if CORRELATED_ANSWERS.contains(&(entry.name.as_str(), code)) {
@@ -523,6 +529,7 @@ impl Pipeline {
             answered = Some(facts);
         }
 
+        clock.lap(Stage::Correlation);
         // routing
         let input = RouteInput {
             message_type: code.to_owned(),
@@ -540,6 +547,7 @@ impl Pipeline {
             .route(&input)
             .map_err(|e| Failure::reject(Stage::Routing, e.kind.as_str(), e.message))?;
 
+        clock.lap(Stage::Routing);
         // adapters (each step's output is validated against its target XSD)
         let output = if route.adapters.is_empty() {
             content
@@ -553,11 +561,13 @@ impl Pipeline {
                 .map_err(|e| Failure::reject(Stage::Adapter, e.as_str(), e.to_string()))?
         };
 
+        clock.lap(Stage::Adapter);
         // the gateway's signature
         let signed = self
             .signer
             .sign_bytes(&output)
             .map_err(|e| Failure::transient(Stage::Signing, e.kind().as_str(), e.to_string()))?;
+        clock.lap(Stage::Signing);
         let out = Message::parse(signed.clone(), &self.limits)
             .ok()
             .and_then(|m| {
@@ -683,6 +693,23 @@ fn schema_failure(stage: Stage, e: SchemaError) -> Failure {
         issues: e.issues(),
         ..reject(stage, e.kind().as_str(), e.to_string())
     }))
+}
+
+/// Records how long each stage took (`xoev_stage_duration_seconds{stage}`).
+struct StageClock(std::time::Instant);
+
+impl StageClock {
+    fn start() -> Self {
+        Self(std::time::Instant::now())
+    }
+
+    /// Records the time since the last lap as `stage`'s.
+    fn lap(&mut self, stage: Stage) {
+        let now = std::time::Instant::now();
+        metrics::histogram!("xoev_stage_duration_seconds", "stage" => stage.as_str())
+            .record(now.duration_since(self.0).as_secs_f64());
+        self.0 = now;
+    }
 }
 
 /// The seed of every id derived from inbound message `id`.
