@@ -161,10 +161,46 @@ impl Translator {
     /// step, validates each output against that step's target, and returns
     /// the final output.
     pub fn run(&self, chain: &Chain, input: &[u8], ctx: &Context) -> Result<Vec<u8>, AdapterError> {
+        self.run_steps(chain, input, ctx, true)
+    }
+
+    /// Like [`Translator::run`], for input the caller has already validated
+    /// as `standard` `version` (the gateway's pipeline has, on the same
+    /// parse that verified its signature): checks that this is the first
+    /// adapter's source standard instead of parsing and validating again.
+    /// Every step's output is still validated.
+    pub fn run_validated(
+        &self,
+        chain: &Chain,
+        input: &[u8],
+        standard: &str,
+        version: &str,
+        ctx: &Context,
+    ) -> Result<Vec<u8>, AdapterError> {
+        if let Some(first) = chain.steps.first() {
+            let source = &first.info().source;
+            if !source.standard.eq_ignore_ascii_case(standard) || source.version != version {
+                return Err(AdapterError::UnexpectedMessage {
+                    adapter: first.info().name.clone(),
+                    expected: source.to_string(),
+                    found: format!("{standard} {version}"),
+                });
+            }
+        }
+        self.run_steps(chain, input, ctx, false)
+    }
+
+    fn run_steps(
+        &self,
+        chain: &Chain,
+        input: &[u8],
+        ctx: &Context,
+        validate_input: bool,
+    ) -> Result<Vec<u8>, AdapterError> {
         let mut current = input.to_vec();
         for (i, step) in chain.steps.iter().enumerate() {
             let info = step.info();
-            if i == 0 {
+            if i == 0 && validate_input {
                 self.check(
                     &current,
                     &info.source.standard,
@@ -226,6 +262,30 @@ impl Translator {
 mod tests {
     use super::*;
     use crate::testutil::{minimisation, repo};
+
+    #[test]
+    fn run_validated_refuses_input_of_another_standard_and_matches_run() {
+        let r = Registry::load(&Config::from_root(&repo()).expect("config")).expect("registry");
+        let catalogue = xoev_schema::Catalogue::load(repo().join("schemas")).expect("catalogue");
+        let t = Translator::new(xoev_schema::Validator::new(
+            std::sync::Arc::new(catalogue),
+            xoev_core::Limits::default(),
+        ));
+        let chain = r.chain(&["xnachweis-to-xestb"]).expect("chain");
+        let input = crate::testutil::read(
+            "tests/samples/xnachweis/DE.EvidenceRequest.0101.synthetic-kita-kassel.xml",
+        );
+        let ctx = crate::testutil::ctx();
+        let e = t
+            .run_validated(&chain, &input, "XEStB", "1.0.0", &ctx)
+            .expect_err("another standard");
+        assert_eq!(e.as_str(), "unexpected-message");
+        assert_eq!(
+            t.run_validated(&chain, &input, "XNachweis", "1.2.0", &ctx)
+                .expect("ok"),
+            t.run(&chain, &input, &ctx).expect("ok")
+        );
+    }
 
     #[test]
     fn the_repository_registry_has_unique_names_and_both_kinds() {

@@ -557,7 +557,7 @@ impl Pipeline {
                 .chain(&route.adapters)
                 .map_err(|e| Failure::reject(Stage::Adapter, e.as_str(), e.to_string()))?;
             self.translator
-                .run(&chain, &content, &ctx)
+                .run_validated(&chain, &content, &entry.name, &entry.version, &ctx)
                 .map_err(|e| Failure::reject(Stage::Adapter, e.as_str(), e.to_string()))?
         };
 
