@@ -141,14 +141,10 @@ impl Setup {
             sent,
             permits,
         );
-        let fed = feeder.await;
-        let (mut lat, rss) = match fed {
-            Ok(()) => sink.await??,
-            Err(e) => {
-                sink.abort();
-                return Err(e);
-            }
-        };
+        let sink = async { sink.await.map_err(anyhow::Error::from)? };
+        // Whichever fails first ends the run (a stalled sink must not leave
+        // the feeder waiting for permits).
+        let ((), (mut lat, rss)) = tokio::try_join!(feeder, sink)?;
         let elapsed = start.elapsed();
         lat.sort();
         let dead = self.transport.queue_depth(&self.dlq).await.unwrap_or(0);
@@ -198,6 +194,9 @@ async fn feed(
 ) -> anyhow::Result<()> {
     let start = Instant::now();
     let mut pending = VecDeque::new();
+    // AMQP message ids unique across runs: the transport drops ids it has
+    // settled before (its deduplication window).
+    let run = uuid::Uuid::new_v4().simple().to_string();
     for i in 0..n {
         if let Some(r) = paced {
             let due = start + Duration::from_secs_f64(i as f64 / r);
@@ -213,7 +212,7 @@ async fn feed(
         let props = BasicProperties::default()
             .with_delivery_mode(2)
             .with_content_type(ShortString::from("application/xml".to_owned()))
-            .with_message_id(ShortString::from(format!("bench-{i}-{id}")));
+            .with_message_id(ShortString::from(format!("bench-{}-{i}", &run[..8])));
         let p = ch
             .basic_publish(
                 ShortString::from(exchange.to_owned()),

@@ -266,10 +266,20 @@ pub fn run(
         ),
     ];
     if let Some((p, requests, rt_handle)) = pipeline {
-        match p.process(&requests[0], None, &rt_handle) {
-            Decision::Forward(_) => {}
+        let entry = match p.process(&requests[0], None, &rt_handle) {
+            Decision::Forward(f) => f
+                .audit
+                .context("a forwarded request without access-log entry")?,
             other => anyhow::bail!("the demo pipeline does not forward its request: {other:?}"),
-        }
+        };
+        let (audit, h) = (p.audit.clone(), rt_handle.clone());
+        cases.push(case(
+            "audit_append",
+            "access-log append (service, after publish; demo: file store, fsync)",
+            move || {
+                let _ = h.block_on(audit.append(entry.clone()));
+            },
+        ));
         cases.push(case(
             "process",
             "OURS Pipeline::process (demo: + consent, routing, case store)",
