@@ -437,3 +437,30 @@ pub fn sizes(f: &Fixture, secs: f64) -> anyhow::Result<Vec<SizeRow>> {
     }
     Ok(rows)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The scaling table measures what it says: messages of about the
+    /// nominal size that are valid (a broken one would measure error paths).
+    #[test]
+    fn sized_messages_have_their_size_and_validate() {
+        let root = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
+        let f = Fixture::new(root).expect("fixture");
+        for &(label, target) in &SIZES[1..3] {
+            let m = sized_message(&f, target).expect("message");
+            let ratio = m.len() as f64 / target as f64;
+            assert!((0.9..1.1).contains(&ratio), "{label}: {} bytes", m.len());
+            let message = Message::parse(m.clone(), &f.limits).expect("header");
+            let schema = f
+                .validator
+                .catalogue()
+                .lookup(&message)
+                .and_then(|e| e.schema())
+                .expect("schema");
+            let doc = parse(&f, &m).expect("parses");
+            assert!(schema.validate(&doc).is_ok(), "{label} validates");
+        }
+    }
+}
