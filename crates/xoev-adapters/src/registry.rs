@@ -161,14 +161,16 @@ impl Translator {
     /// step, validates each output against that step's target, and returns
     /// the final output.
     pub fn run(&self, chain: &Chain, input: &[u8], ctx: &Context) -> Result<Vec<u8>, AdapterError> {
-        self.run_steps(chain, input, ctx, true)
+        Ok(self.run_steps(chain, input, ctx, true)?.0)
     }
 
     /// Like [`Translator::run`], for input the caller has already validated
     /// as `standard` `version` (the gateway's pipeline has, on the same
     /// parse that verified its signature): checks that this is the first
     /// adapter's source standard instead of parsing and validating again.
-    /// Every step's output is still validated.
+    /// Every step's output is still validated; the last output is returned
+    /// as the document that was validated, ready to be signed without
+    /// another parse.
     pub fn run_validated(
         &self,
         chain: &Chain,
@@ -176,7 +178,7 @@ impl Translator {
         standard: &str,
         version: &str,
         ctx: &Context,
-    ) -> Result<Vec<u8>, AdapterError> {
+    ) -> Result<xoev_schema::Document, AdapterError> {
         if let Some(first) = chain.steps.first() {
             let source = &first.info().source;
             if !source.standard.eq_ignore_ascii_case(standard) || source.version != version {
@@ -187,7 +189,10 @@ impl Translator {
                 });
             }
         }
-        self.run_steps(chain, input, ctx, false)
+        let (_, doc) = self.run_steps(chain, input, ctx, false)?;
+        doc.ok_or_else(|| AdapterError::UnknownAdapter {
+            name: "(empty chain)".into(),
+        })
     }
 
     fn run_steps(
@@ -196,8 +201,9 @@ impl Translator {
         input: &[u8],
         ctx: &Context,
         validate_input: bool,
-    ) -> Result<Vec<u8>, AdapterError> {
+    ) -> Result<(Vec<u8>, Option<xoev_schema::Document>), AdapterError> {
         let mut current = input.to_vec();
+        let mut last = None;
         for (i, step) in chain.steps.iter().enumerate() {
             let info = step.info();
             if i == 0 && validate_input {
@@ -213,7 +219,7 @@ impl Translator {
                 )?;
             }
             current = step.translate(&current, ctx)?;
-            self.check(
+            last = Some(self.check(
                 &current,
                 &info.target.standard,
                 &info.target.version,
@@ -223,19 +229,20 @@ impl Translator {
                     version: info.target.version.clone(),
                     issues,
                 },
-            )?;
+            )?);
         }
-        Ok(current)
+        Ok((current, last))
     }
 
-    /// Validates `bytes` against `standard` `version` of the catalogue.
+    /// Validates `bytes` against `standard` `version` of the catalogue and
+    /// returns the parsed document.
     fn check(
         &self,
         bytes: &[u8],
         standard: &str,
         version: &str,
         invalid: impl FnOnce(Vec<xoev_schema::Issue>) -> AdapterError,
-    ) -> Result<(), AdapterError> {
+    ) -> Result<xoev_schema::Document, AdapterError> {
         let catalogue: &Catalogue = self.validator.catalogue();
         let entry = catalogue
             .get(standard, version)
@@ -254,7 +261,8 @@ impl Translator {
                 });
             }
         };
-        schema.validate(&doc).map_err(invalid)
+        schema.validate(&doc).map_err(invalid)?;
+        Ok(doc)
     }
 }
 
@@ -276,15 +284,20 @@ mod tests {
             "tests/samples/xnachweis/DE.EvidenceRequest.0101.synthetic-kita-kassel.xml",
         );
         let ctx = crate::testutil::ctx();
-        let e = t
-            .run_validated(&chain, &input, "XEStB", "1.0.0", &ctx)
-            .expect_err("another standard");
-        assert_eq!(e.as_str(), "unexpected-message");
-        assert_eq!(
-            t.run_validated(&chain, &input, "XNachweis", "1.2.0", &ctx)
-                .expect("ok"),
-            t.run(&chain, &input, &ctx).expect("ok")
-        );
+        match t.run_validated(&chain, &input, "XEStB", "1.0.0", &ctx) {
+            Err(e) => assert_eq!(e.as_str(), "unexpected-message"),
+            Ok(_) => panic!("input of another standard was accepted"),
+        }
+        let Ok(doc) = t.run_validated(&chain, &input, "XNachweis", "1.2.0", &ctx) else {
+            panic!("valid input refused");
+        };
+        // the returned document is the validated output of `run`
+        let reparsed = xoev_schema::parse_document(
+            &t.run(&chain, &input, &ctx).expect("ok"),
+            &xoev_core::Limits::default(),
+        )
+        .unwrap_or_else(|_| panic!("output parses"));
+        assert_eq!(doc.to_string(), reparsed.to_string());
     }
 
     #[test]

@@ -448,7 +448,6 @@ impl Pipeline {
         })?;
         clock.lap(Stage::Validate);
         let content = xoev_dsig::to_bytes(&doc);
-        drop(doc);
 
         // access
         let reader = header.reader.as_ref().map(Authority::key);
@@ -549,8 +548,10 @@ impl Pipeline {
 
         clock.lap(Stage::Routing);
         // adapters (each step's output is validated against its target XSD)
+        // The document to sign: the validated inbound content itself, or the
+        // adapter chain's validated output — no further parse either way.
         let output = if route.adapters.is_empty() {
-            content
+            doc
         } else {
             let chain = self
                 .registry
@@ -563,10 +564,11 @@ impl Pipeline {
 
         clock.lap(Stage::Adapter);
         // the gateway's signature
-        let signed = self
-            .signer
-            .sign_bytes(&output)
+        self.signer
+            .sign(&output)
             .map_err(|e| Failure::transient(Stage::Signing, e.kind().as_str(), e.to_string()))?;
+        let signed = xoev_dsig::to_bytes(&output);
+        drop(output);
         clock.lap(Stage::Signing);
         let out = Message::parse(signed.clone(), &self.limits)
             .ok()
