@@ -53,7 +53,11 @@ impl CaseError {
 
 impl From<tokio_postgres::Error> for CaseError {
     fn from(e: tokio_postgres::Error) -> Self {
-        Self::Store(e.to_string())
+        // tokio-postgres' Display says only "db error"; keep the server's words
+        match e.as_db_error() {
+            Some(db) => Self::Store(format!("{}: {}", db.code().code(), db.message())),
+            None => Self::Store(e.to_string()),
+        }
     }
 }
 
@@ -197,11 +201,30 @@ impl PgCases {
             pool,
             schema: schema.to_owned(),
         };
-        let client = store.client().await?;
-        client
-            .batch_execute(&format!(
-                "SELECT pg_advisory_lock(7870303);
-                 CREATE SCHEMA IF NOT EXISTS {schema};
+        // Several instances may start at once: the schema is created under
+        // an advisory lock, and a start that still collides is tried again.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match store.migrate().await {
+                Ok(()) => return Ok(store),
+                Err(e) if attempt < 5 => {
+                    tracing::warn!(error = %e, attempt, "case store set-up failed; trying again");
+                    tokio::time::sleep(std::time::Duration::from_millis(200 * attempt)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn migrate(&self) -> Result<(), CaseError> {
+        let schema = &self.schema;
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        tx.execute("SELECT pg_advisory_xact_lock(7870303)", &[])
+            .await?;
+        tx.batch_execute(&format!(
+            "CREATE SCHEMA IF NOT EXISTS {schema};
                  CREATE TABLE IF NOT EXISTS {schema}.cases (
                      forwarded_id text PRIMARY KEY,
                      facts text NOT NULL,
@@ -213,11 +236,11 @@ impl PgCases {
                      status text NOT NULL,
                      updated_at timestamptz NOT NULL DEFAULT now());
                  DELETE FROM {schema}.cases
-                     WHERE answered_at < now() - interval '{RETENTION_DAYS} days';
-                 SELECT pg_advisory_unlock(7870303);"
-            ))
-            .await?;
-        Ok(store)
+                     WHERE answered_at < now() - interval '{RETENTION_DAYS} days';"
+        ))
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object, CaseError> {

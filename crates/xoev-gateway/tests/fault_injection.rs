@@ -55,6 +55,26 @@ fn rabbitmqctl(args: &[&str]) {
     );
 }
 
+/// Consumers of `queue` (rabbitmqctl).
+fn consumers(queue: &str) -> usize {
+    let out = Command::new("rabbitmqctl")
+        .args([
+            "list_queues",
+            "-q",
+            "--no-table-headers",
+            "name",
+            "consumers",
+        ])
+        .output()
+        .expect("rabbitmqctl");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once('\t'))
+        .find(|(name, _)| *name == queue)
+        .and_then(|(_, n)| n.trim().parse().ok())
+        .unwrap_or(0)
+}
+
 fn spawn_gateway(config: &PathBuf, log: &PathBuf) -> Child {
     let log = std::fs::File::create(log).expect("log");
     Command::new(env!("CARGO_BIN_EXE_xoev-gateway"))
@@ -119,6 +139,26 @@ async fn scenario(fault: Fault, n: usize) -> Outcome {
         spawn_gateway(&config, &logs[0]),
         spawn_gateway(&config, &logs[1]),
     ];
+    // both instances must be up and consuming before the load starts
+    let inbound = format!("{prefix}.inbound");
+    for _ in 0..60 {
+        for (g, log) in gateways.iter_mut().zip(&logs) {
+            if let Ok(Some(status)) = g.try_wait() {
+                panic!(
+                    "a gateway exited at start ({status}): {}",
+                    std::fs::read_to_string(log).unwrap_or_default()
+                );
+            }
+        }
+        if consumers(&inbound) >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(
+        consumers(&inbound) >= 2,
+        "two gateway instances consume {inbound}"
+    );
     let tax = Arc::new(d.tax_office().expect("tax"));
     let tax_inbox = d.inbox(TAX_OFFICE).expect("inbox");
     let t = dyn_t.clone();
