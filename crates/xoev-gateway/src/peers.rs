@@ -265,10 +265,12 @@ pub async fn serve_tax_office(
             None => bail!("inbox {inbox} closed"),
         };
         if let Some(id) = &delivery.properties.message_id
-            && !seen.insert(id.clone())
+            && seen.contains(id)
         {
             tracing::info!(id = %id, "duplicate request ignored");
-            delivery.ack().await?;
+            if let Err(e) = delivery.ack().await {
+                tracing::warn!(error = %e, "ack failed; the broker redelivers, recognised again");
+            }
             continue;
         }
         let payload = delivery.payload.clone();
@@ -277,19 +279,34 @@ pub async fn serve_tax_office(
         match result {
             Ok((id, bytes)) => {
                 let request_id = delivery.properties.message_id.clone().unwrap_or_default();
-                transport
-                    .publish(
-                        Envelope::new(Target::Inbound, id, bytes).with_correlation_id(request_id),
-                    )
-                    .await?;
-                delivery.ack().await?;
-                answered += 1;
+                let envelope = Envelope::new(Target::Inbound, id, bytes)
+                    .with_correlation_id(request_id.clone());
+                match transport.publish(envelope).await {
+                    Ok(()) => {
+                        // answered: remember it before acking, so a
+                        // redelivery after a lost ack is not answered twice
+                        seen.insert(request_id);
+                        answered += 1;
+                        if let Err(e) = delivery.ack().await {
+                            tracing::warn!(error = %e, "ack failed; the broker redelivers, recognised by id");
+                        }
+                    }
+                    Err(e) => {
+                        // not answered: put the request back and try again later
+                        tracing::warn!(error = %e, "answer not published; the request goes back");
+                        let _ = delivery.nack(true).await;
+                        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                    }
+                }
             }
             Err(e) => {
                 tracing::warn!(error = %e, "tax office cannot answer; rejecting the request");
-                delivery
+                if let Err(e) = delivery
                     .dead_letter("tax-office", "cannot-answer", &e.to_string())
-                    .await?;
+                    .await
+                {
+                    tracing::warn!(error = %e, "dead-lettering failed; the broker redelivers");
+                }
             }
         }
     }

@@ -91,6 +91,18 @@ fn spawn_gateway(config: &PathBuf, log: &PathBuf) -> Child {
         .expect("spawn xoev-gateway run")
 }
 
+/// Kills the gateway processes when dropped, also when an assertion fails.
+struct Gateways(Vec<Child>);
+
+impl Drop for Gateways {
+    fn drop(&mut self) {
+        for g in &mut self.0 {
+            let _ = g.kill();
+            let _ = g.wait();
+        }
+    }
+}
+
 struct Outcome {
     answers: usize,
     duplicates: usize,
@@ -135,14 +147,14 @@ async fn scenario(fault: Fault, n: usize) -> Outcome {
         std::env::temp_dir().join(format!("{prefix}-gw1.log")),
         std::env::temp_dir().join(format!("{prefix}-gw2.log")),
     ];
-    let mut gateways = vec![
+    let mut gateways = Gateways(vec![
         spawn_gateway(&config, &logs[0]),
         spawn_gateway(&config, &logs[1]),
-    ];
+    ]);
     // both instances must be up and consuming before the load starts
     let inbound = format!("{prefix}.inbound");
     for _ in 0..60 {
-        for (g, log) in gateways.iter_mut().zip(&logs) {
+        for (g, log) in gateways.0.iter_mut().zip(&logs) {
             if let Ok(Some(status)) = g.try_wait() {
                 panic!(
                     "a gateway exited at start ({status}): {}",
@@ -208,8 +220,8 @@ async fn scenario(fault: Fault, n: usize) -> Outcome {
             faulted = true;
             match fault {
                 Fault::KillInstance => {
-                    gateways[0].kill().expect("kill -9");
-                    let _ = gateways[0].wait();
+                    gateways.0[0].kill().expect("kill -9");
+                    let _ = gateways.0[0].wait();
                 }
                 Fault::RestartBroker => {
                     rabbitmqctl(&["stop_app"]);
@@ -293,10 +305,7 @@ async fn scenario(fault: Fault, n: usize) -> Outcome {
     );
     let dead = dead_cases.len();
 
-    for mut g in gateways {
-        let _ = g.kill();
-        let _ = g.wait();
-    }
+    drop(gateways);
     for log in &logs {
         let _ = std::fs::remove_file(log);
     }
