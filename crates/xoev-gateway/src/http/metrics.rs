@@ -62,7 +62,15 @@ pub async fn scrape(State(state): State<AppState>) -> Response {
     if let Some(n) = state.inner.transport.reconnects() {
         metrics::counter!("xoev_broker_reconnects_total").absolute(n);
     }
-    let text = state.inner.metrics.render();
+    let mut text = state.inner.metrics.render();
+    // Queue figures (depths, unacked, consumers, rates) when the operations
+    // client is configured; a broker problem leaves them out, not the rest.
+    if let Some(access) = &state.ops {
+        match access.ops().queues().await {
+            Ok(report) => text.push_str(&report.prometheus()),
+            Err(e) => tracing::warn!(error = %e, "queue figures not available for /metrics"),
+        }
+    }
     (
         [(
             header::CONTENT_TYPE,
