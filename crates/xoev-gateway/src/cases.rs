@@ -100,6 +100,11 @@ pub trait CaseStore: Send + Sync {
         answer_id: &str,
     ) -> Result<RequestFacts, CaseError>;
 
+    /// Undoes a claim of `answer_id` on request `forwarded_id` (the answer
+    /// was rejected after it claimed the request, so a corrected answer may
+    /// still come). A claim by another answer is left alone.
+    async fn release_claim(&self, forwarded_id: &str, answer_id: &str) -> Result<(), CaseError>;
+
     /// Records the status of message `id`.
     async fn set_status(&self, id: &str, status: &Status) -> Result<(), CaseError>;
 
@@ -146,6 +151,19 @@ impl CaseStore for MemoryCases {
                 Ok(facts.clone())
             }
         }
+    }
+
+    async fn release_claim(&self, id: &str, answer: &str) -> Result<(), CaseError> {
+        let mut map = self
+            .requests
+            .lock()
+            .map_err(|_| CaseError::Store("poisoned".into()))?;
+        if let Some((_, by)) = map.get_mut(id)
+            && by.as_deref() == Some(answer)
+        {
+            *by = None;
+        }
+        Ok(())
     }
 
     async fn set_status(&self, id: &str, status: &Status) -> Result<(), CaseError> {
@@ -314,6 +332,21 @@ impl CaseStore for PgCases {
             }),
             None => Err(CaseError::NoMatchingRequest(id.to_owned())),
         }
+    }
+
+    async fn release_claim(&self, id: &str, answer: &str) -> Result<(), CaseError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                &format!(
+                    "UPDATE {}.cases SET answered_by = NULL, answered_at = NULL
+                     WHERE forwarded_id = $1 AND answered_by = $2",
+                    self.schema
+                ),
+                &[&id, &answer],
+            )
+            .await?;
+        Ok(())
     }
 
     async fn set_status(&self, id: &str, status: &Status) -> Result<(), CaseError> {

@@ -135,3 +135,40 @@ async fn a_message_signed_by_another_authority_is_refused() {
         (Stage::Signature, "wrong-signer")
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rejected_answer_does_not_use_up_its_request() {
+    let (d, _w) = demo_with(true).await;
+    let tax = d.tax_office().expect("tax");
+    let (_, request) = d.fee_office().expect("fee").request().expect("request");
+    let f = forward(process(&d, &request, None));
+
+    // an answer about another person: refused by the adapter
+    let (_, good) = tax.answer(&f.payload).expect("answer");
+    let unsigned = xoev_gateway::peers::rewrite(
+        &good,
+        &[
+            ("steuerpflichtiger/steuerIdNr", "11111111111"),
+            (
+                "nachrichtenkopf.g2g/identifikation.nachricht/nachrichtenUUID",
+                "0b7e4b1c-3c1a-4bd4-9a57-4f4e3d1f2a99",
+            ),
+        ],
+        None,
+    )
+    .expect("rewrite");
+    let wrong = d
+        .signer(demo::TAX_OFFICE)
+        .expect("key")
+        .sign_bytes(&unsigned)
+        .expect("sign");
+    let r = reject(process(&d, &wrong, Some(&f.message_id)));
+    assert_eq!(
+        (r.stage, r.kind.as_str()),
+        (Stage::Adapter, "tax-id-mismatch")
+    );
+
+    // the corrected answer still finds its request
+    let ok = forward(process(&d, &good, Some(&f.message_id)));
+    assert_eq!(ok.queue, d.inbox(FEE_OFFICE).expect("inbox"));
+}

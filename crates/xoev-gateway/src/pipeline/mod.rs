@@ -281,6 +281,13 @@ impl Pipeline {
                 detail,
             },
             Err(Failure::Reject(mut r)) => {
+                // An answer rejected after it claimed its request gives the
+                // claim back: the tax office may still send a corrected one.
+                if let Some((request, answer)) = &seen.claimed
+                    && let Err(e) = rt.block_on(self.cases.release_claim(request, answer))
+                {
+                    tracing::warn!(error = %e, "claim not released");
+                }
                 r.message_id = seen
                     .message
                     .as_ref()
@@ -519,6 +526,7 @@ impl Pipeline {
                     }
                     _ => Failure::reject(Stage::Correlation, e.as_str(), e.to_string()),
                 })?;
+            seen.claimed = Some((key.clone(), header.message_id.to_string()));
             if let Ok(citizen) = CitizenRef::from_tax_id(&facts.tax_id, &self.secret) {
                 seen.facts = Some((facts.clone(), Some(citizen)));
             }
@@ -662,6 +670,8 @@ struct Seen {
     sender: Option<String>,
     facts: Option<(RequestFacts, Option<CitizenRef>)>,
     answer_id: Option<String>,
+    /// A request this answer claimed: (forwarded id, answer id).
+    claimed: Option<(String, String)>,
 }
 
 enum Failure {
