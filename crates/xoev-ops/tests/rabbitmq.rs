@@ -302,6 +302,15 @@ async fn broker_dead_letters_and_messages_without_id() {
         .unwrap();
     let mut c = s.transport.consume(&inbox, 1).await.unwrap();
     next(&mut c).await.nack(false).await.unwrap();
+    // RabbitMQ dead-letters the rejected message on its own time: wait for
+    // it, so that the order in the dead-letter queue is known
+    let dlq_name = s.transport.topology().dead_letter_queue.clone();
+    for _ in 0..100 {
+        if s.transport.queue_depth(&dlq_name).await.unwrap_or(0) >= 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let latin1: &[u8] = b"<?xml version='1.0' encoding='ISO-8859-1'?><n>Gr\xfc\xdfe</n>";
     s.transport
         .publish(Envelope::new(Target::DeadLetter, "", latin1))
