@@ -79,12 +79,20 @@ async fn answers_must_match_a_forwarded_request_once() {
     let f = forward(process(&d, &request, None));
     let (answer_id, answer) = tax.answer(&f.payload).expect("answer");
 
-    // an answer to a request the gateway never forwarded
-    let r = reject(process(
-        &d,
+    // an answer to a request the gateway never forwarded (the signed body
+    // reference counts, not the AMQP correlation id)
+    let stray = xoev_gateway::peers::rewrite(
         &answer,
-        Some("00000000-0000-4000-8000-000000000000"),
-    ));
+        &[("bezug/anfrageUUID", "00000000-0000-4000-8000-000000000000")],
+        None,
+    )
+    .expect("rewrite");
+    let stray = d
+        .signer(demo::TAX_OFFICE)
+        .expect("key")
+        .sign_bytes(&stray)
+        .expect("sign");
+    let r = reject(process(&d, &stray, Some(&f.message_id)));
     assert_eq!(
         (r.stage, r.kind.as_str()),
         (Stage::Correlation, "no-matching-request")

@@ -507,9 +507,10 @@ impl Pipeline {
         // answer: the request it answers
         let mut answered: Option<RequestFacts> = None;
         if CORRELATED_ANSWERS.contains(&(entry.name.as_str(), code)) {
-            let key = amqp_correlation
-                .map(str::to_owned)
-                .or_else(|| answer_reference(&content))
+            // The signed reference in the body wins; the (unsigned) AMQP
+            // correlation id is only the fallback.
+            let key = answer_reference(&content)
+                .or_else(|| amqp_correlation.map(str::to_owned))
                 .ok_or_else(|| {
                     Failure::reject(
                         Stage::Correlation,
