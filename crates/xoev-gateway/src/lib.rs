@@ -18,3 +18,4 @@ pub mod http;
 pub mod peers;
 pub mod pipeline;
 pub mod service;
+pub mod xml;

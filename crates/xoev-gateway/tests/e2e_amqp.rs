@@ -267,7 +267,6 @@ async fn every_rejection_stage_dead_letters_and_answers_the_sender() {
     let allow = "[[allow]]\ndescription = \"test: allowed, but no rule routes it\"\nsender = \"ags:06611000\"\nreader = \"fa:2613\"\nmessage_type = \"2010\"\n";
     let s = setup_with("reject", vec![("access.toml".into(), allow.into())]).await;
     let (stop, gateway) = s.start_gateway(s.dyn_transport());
-    let fee = s.demo.fee_office().expect("fee office");
     let signer = s.demo.signer(FEE_OFFICE).expect("key");
     let mut dlq = s
         .transport
@@ -392,7 +391,6 @@ async fn every_rejection_stage_dead_letters_and_answers_the_sender() {
         );
         dead.ack().await.expect("ack");
     }
-    let _ = fee;
     let _ = stop.send(());
     gateway.await.expect("gateway");
     s.cleanup().await;

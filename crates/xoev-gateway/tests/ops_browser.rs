@@ -227,11 +227,11 @@ async fn ops_api_authenticates_lists_shows_replays_and_purges() {
         .text()
         .await
         .expect("text");
-    let dlq_line = metrics
+    // (finding the line is the assertion)
+    let _dlq_line = metrics
         .lines()
         .find(|l| l.starts_with("xoev_queue_") && l.contains(&format!("{}.dlq", g.prefix)))
         .unwrap_or_else(|| panic!("no queue figures for the DLQ in /metrics:\n{metrics}"));
-    assert!(!dlq_line.is_empty());
     let page = reqwest::get(format!("{b}/ops")).await.unwrap();
     assert_eq!(page.status(), 200);
     let csp = page.headers()["content-security-policy"].to_str().unwrap();

@@ -230,18 +230,16 @@ impl Pipeline {
         let gateway = p
             .router
             .directory()
-            .authorities()
-            .iter()
-            .find(|a| a.gateway)
+            .gateway()
             .map(|a| Authority {
                 directory: Some("DVDV".into()),
                 prefix: None,
                 id: a.id.clone(),
                 name: Some(a.name.clone()),
-            });
-        let gateway = gateway.ok_or_else(|| {
-            anyhow::anyhow!("the authority directory has no entry with gateway = true")
-        })?;
+            })
+            .ok_or_else(|| {
+                anyhow::anyhow!("the authority directory has no entry with gateway = true")
+            })?;
         let translator = Translator::new(p.validator.clone());
         Ok(Self {
             limits: p.limits,
@@ -738,18 +736,7 @@ fn hex_sha256(bytes: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(bytes))
 }
 
-/// The `bezug/anfrageUUID` of an XEStB answer.
+/// The `bezug/anfrageUUID` of an XEStB answer (the signed reference to the request).
 fn answer_reference(content: &[u8]) -> Option<String> {
-    use quick_xml::events::Event;
-    let mut reader = quick_xml::Reader::from_reader(content);
-    reader.config_mut().trim_text(true);
-    let mut in_ref = false;
-    loop {
-        match reader.read_event().ok()? {
-            Event::Start(e) if e.local_name().as_ref() == b"anfrageUUID" => in_ref = true,
-            Event::Text(t) if in_ref => return t.decode().ok().map(|s| s.trim().to_owned()),
-            Event::Eof => return None,
-            _ => {}
-        }
-    }
+    crate::xml::text_at(content, "bezug/anfrageUUID")
 }
