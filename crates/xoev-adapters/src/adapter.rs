@@ -2,6 +2,7 @@
 
 use crate::context::Context;
 use crate::error::AdapterError;
+use libxml::tree::Document;
 use serde::Serialize;
 
 /// A standard in a version, as named in `schemas/catalogue.toml`.
@@ -72,4 +73,17 @@ pub trait Adapter: Send + Sync {
 
     /// Translates `input` into the target standard.
     fn translate(&self, input: &[u8], ctx: &Context) -> Result<Vec<u8>, AdapterError>;
+
+    /// Translates an already parsed `input` — the caller's one parse of the
+    /// message, e.g. the gateway's verified and validated document — into
+    /// the target standard: the same output and errors as
+    /// [`Adapter::translate`] of the document's bytes, without parsing them
+    /// again.
+    ///
+    /// The default serialises the document and calls [`Adapter::translate`];
+    /// the built-in and the XSLT adapters read the tree directly. The
+    /// document is left as it is.
+    fn translate_document(&self, input: &Document, ctx: &Context) -> Result<Vec<u8>, AdapterError> {
+        self.translate(input.to_string().as_bytes(), ctx)
+    }
 }

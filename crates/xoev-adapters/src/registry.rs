@@ -141,6 +141,17 @@ impl Chain {
     pub fn steps(&self) -> impl Iterator<Item = &AdapterInfo> {
         self.steps.iter().map(|s| s.info())
     }
+
+    /// The first adapter (a chain from [`Registry::chain`] is never empty).
+    fn first(&self) -> Result<&Arc<dyn Adapter>, AdapterError> {
+        self.steps.first().ok_or_else(empty_chain)
+    }
+}
+
+fn empty_chain() -> AdapterError {
+    AdapterError::UnknownAdapter {
+        name: "(empty chain)".into(),
+    }
 }
 
 /// Runs chains and validates the input of the first step and the output
@@ -159,79 +170,88 @@ impl Translator {
 
     /// Validates `input` against the first adapter's source, runs every
     /// step, validates each output against that step's target, and returns
-    /// the final output.
+    /// the final output. The input is parsed once: the validated document
+    /// is what the first adapter reads.
     pub fn run(&self, chain: &Chain, input: &[u8], ctx: &Context) -> Result<Vec<u8>, AdapterError> {
-        Ok(self.run_steps(chain, input, ctx, true)?.0)
+        let first = chain.first()?;
+        let info = first.info();
+        let doc = self.check(
+            input,
+            &info.source.standard,
+            &info.source.version,
+            |issues| AdapterError::InvalidInput {
+                standard: info.source.standard.clone(),
+                version: info.source.version.clone(),
+                issues,
+            },
+        )?;
+        Ok(self.run_steps(chain, &doc, ctx)?.0)
     }
 
-    /// Like [`Translator::run`], for input the caller has already validated
-    /// as `standard` `version` (the gateway's pipeline has, on the same
-    /// parse that verified its signature): checks that this is the first
-    /// adapter's source standard instead of parsing and validating again.
-    /// Every step's output is still validated; the last output is returned
-    /// as the document that was validated, ready to be signed without
-    /// another parse.
+    /// Like [`Translator::run`], for a document the caller has already
+    /// parsed and validated as `standard` `version` (the gateway's pipeline
+    /// has, on the same parse that verified its signature): checks that this
+    /// is the first adapter's source standard, and the first adapter reads
+    /// the document itself — no serialisation, no parse, no validation of
+    /// the input again. Every step's output is still validated; the last
+    /// output is returned as the document that was validated, ready to be
+    /// signed without another parse.
     pub fn run_validated(
         &self,
         chain: &Chain,
-        input: &[u8],
+        input: &xoev_schema::Document,
         standard: &str,
         version: &str,
         ctx: &Context,
     ) -> Result<xoev_schema::Document, AdapterError> {
-        if let Some(first) = chain.steps.first() {
-            let source = &first.info().source;
-            if !source.standard.eq_ignore_ascii_case(standard) || source.version != version {
-                return Err(AdapterError::UnexpectedMessage {
-                    adapter: first.info().name.clone(),
-                    expected: source.to_string(),
-                    found: format!("{standard} {version}"),
-                });
-            }
+        let source = &chain.first()?.info().source;
+        if !source.standard.eq_ignore_ascii_case(standard) || source.version != version {
+            return Err(AdapterError::UnexpectedMessage {
+                adapter: chain.first()?.info().name.clone(),
+                expected: source.to_string(),
+                found: format!("{standard} {version}"),
+            });
         }
-        let (_, doc) = self.run_steps(chain, input, ctx, false)?;
-        doc.ok_or_else(|| AdapterError::UnknownAdapter {
-            name: "(empty chain)".into(),
-        })
+        Ok(self.run_steps(chain, input, ctx)?.1)
     }
 
+    /// Runs every step on the previous step's validated document; returns
+    /// the last output's bytes and document.
     fn run_steps(
         &self,
         chain: &Chain,
-        input: &[u8],
+        input: &xoev_schema::Document,
         ctx: &Context,
-        validate_input: bool,
-    ) -> Result<(Vec<u8>, Option<xoev_schema::Document>), AdapterError> {
-        let mut current = input.to_vec();
-        let mut last = None;
-        for (i, step) in chain.steps.iter().enumerate() {
-            let info = step.info();
-            if i == 0 && validate_input {
-                self.check(
-                    &current,
-                    &info.source.standard,
-                    &info.source.version,
-                    |issues| AdapterError::InvalidInput {
-                        standard: info.source.standard.clone(),
-                        version: info.source.version.clone(),
-                        issues,
-                    },
-                )?;
-            }
-            current = step.translate(&current, ctx)?;
-            last = Some(self.check(
-                &current,
-                &info.target.standard,
-                &info.target.version,
-                |issues| AdapterError::InvalidOutput {
-                    adapter: info.name.clone(),
-                    standard: info.target.standard.clone(),
-                    version: info.target.version.clone(),
-                    issues,
-                },
-            )?);
+    ) -> Result<(Vec<u8>, xoev_schema::Document), AdapterError> {
+        let (first, rest) = chain.steps.split_first().ok_or_else(empty_chain)?;
+        let mut out = self.step(first, input, ctx)?;
+        for step in rest {
+            out = self.step(step, &out.1, ctx)?;
         }
-        Ok((current, last))
+        Ok(out)
+    }
+
+    /// One step: translate, then validate the output against its target.
+    fn step(
+        &self,
+        step: &Arc<dyn Adapter>,
+        input: &xoev_schema::Document,
+        ctx: &Context,
+    ) -> Result<(Vec<u8>, xoev_schema::Document), AdapterError> {
+        let info = step.info();
+        let bytes = step.translate_document(input, ctx)?;
+        let doc = self.check(
+            &bytes,
+            &info.target.standard,
+            &info.target.version,
+            |issues| AdapterError::InvalidOutput {
+                adapter: info.name.clone(),
+                standard: info.target.standard.clone(),
+                version: info.target.version.clone(),
+                issues,
+            },
+        )?;
+        Ok((bytes, doc))
     }
 
     /// Validates `bytes` against `standard` `version` of the catalogue and
@@ -284,13 +304,19 @@ mod tests {
             "tests/samples/xnachweis/DE.EvidenceRequest.0101.synthetic-kita-kassel.xml",
         );
         let ctx = crate::testutil::ctx();
-        match t.run_validated(&chain, &input, "XEStB", "1.0.0", &ctx) {
+        let parsed = crate::xml::parse(&input).expect("parses");
+        match t.run_validated(&chain, &parsed, "XEStB", "1.0.0", &ctx) {
             Err(e) => assert_eq!(e.as_str(), "unexpected-message"),
             Ok(_) => panic!("input of another standard was accepted"),
         }
-        let Ok(doc) = t.run_validated(&chain, &input, "XNachweis", "1.2.0", &ctx) else {
+        let Ok(doc) = t.run_validated(&chain, &parsed, "XNachweis", "1.2.0", &ctx) else {
             panic!("valid input refused");
         };
+        // the input document is left as it was
+        assert_eq!(
+            parsed.to_string(),
+            crate::xml::parse(&input).expect("parses").to_string()
+        );
         // the returned document is the validated output of `run`
         let reparsed = xoev_schema::parse_document(
             &t.run(&chain, &input, &ctx).expect("ok"),

@@ -6,6 +6,7 @@ use crate::error::AdapterError;
 use crate::minimise::{AssessmentField, parse_cents};
 use crate::xml::{Reader, Writer};
 use crate::xnachweis::HeaderParty;
+use libxml::tree::Document;
 
 /// The standard's name in the catalogue.
 pub const STANDARD: &str = "XEStB";
@@ -122,7 +123,7 @@ pub(crate) enum Answer {
     Failure(Failure),
 }
 
-fn party(r: &Reader, root: &str, which: &str) -> Result<HeaderParty, AdapterError> {
+fn party(r: &Reader<'_>, root: &str, which: &str) -> Result<HeaderParty, AdapterError> {
     let base = format!("{root}/g2g:nachrichtenkopf.g2g/g2g:{which}");
     let field = format!("nachrichtenkopf.g2g/{which}");
     Ok(HeaderParty {
@@ -144,20 +145,28 @@ fn party(r: &Reader, root: &str, which: &str) -> Result<HeaderParty, AdapterErro
     })
 }
 
+/// The `bezug/anfrageUUID` of an XEStB answer (0102 or 0103): the
+/// `nachrichtenUUID` of the request it answers, trimmed; `None` if the
+/// document has none or it is empty.
+pub fn answer_reference(doc: &Document) -> Option<String> {
+    let r = Reader::new(doc, PREFIXES).ok()?;
+    r.text("xestb:bezug/xestb:anfrageUUID", Some(r.root()))
+}
+
 /// Reads an XEStB answer (0102 or 0103).
-pub(crate) fn read_answer(input: &[u8], adapter: &str) -> Result<Answer, AdapterError> {
-    let r = Reader::parse(input, PREFIXES)?;
+pub(crate) fn read_answer(doc: &Document, adapter: &str) -> Result<Answer, AdapterError> {
+    let r = Reader::new(doc, PREFIXES)?;
     if r.root_is(NS, ERROR) {
         let root = format!("/xestb:{ERROR}");
         let mut errors = Vec::new();
         for n in r.nodes(&format!("{root}/xestb:fehler"), None) {
             let code = r.require(
                 "xestb:code",
-                Some(&n),
+                Some(n),
                 "fehler/code",
                 "an error names its kind",
             )?;
-            errors.push((code, r.text("xestb:text", Some(&n))));
+            errors.push((code, r.text("xestb:text", Some(n))));
         }
         if errors.is_empty() {
             return Err(AdapterError::missing(
@@ -203,7 +212,7 @@ pub(crate) fn read_answer(input: &[u8], adapter: &str) -> Result<Answer, Adapter
         persons.push(Person {
             tax_id: r.require(
                 "xestb:steuerIdNr",
-                Some(&n),
+                Some(n),
                 "steuerbescheid/steuerpflichtiger/steuerIdNr",
                 "persons are identified by tax id",
             )?,

@@ -9,6 +9,7 @@
 
 use crate::error::AdapterError;
 use crate::xml::Reader;
+use libxml::tree::Document;
 use serde::{Deserialize, Serialize};
 
 /// Namespace of the XNachweis NOOTS messages.
@@ -133,7 +134,14 @@ impl RequestFacts {
     /// `IDNr` (the tax office finds the assessment by it), no or a malformed
     /// year, no purpose, no consent reference.
     pub fn from_xnachweis(input: &[u8]) -> Result<Self, AdapterError> {
-        let r = Reader::parse(input, PREFIXES)?;
+        Self::from_document(&crate::xml::parse(input)?)
+    }
+
+    /// Reads the facts from an already parsed XNachweis
+    /// `DE.EvidenceRequest.0101` (the gateway's one parse of the message),
+    /// with the same checks and errors as [`RequestFacts::from_xnachweis`].
+    pub fn from_document(doc: &Document) -> Result<Self, AdapterError> {
+        let r = Reader::new(doc, PREFIXES)?;
         if !r.root_is(NS_DE, REQUEST_ROOT) {
             return Err(AdapterError::UnexpectedMessage {
                 adapter: "xnachweis".into(),
@@ -165,17 +173,15 @@ impl RequestFacts {
             })
         };
         let agent = |xpath: &str, field: &str| -> Result<Agent, AdapterError> {
-            let nodes = r.nodes(xpath, None);
-            let node = nodes
-                .first()
+            let node = r
+                .first(xpath, None)
                 .ok_or_else(|| AdapterError::missing(field, "the answer names both agents"))?;
-            let id_nodes = r.nodes("bk:Identifier", Some(node));
-            let id = id_nodes.first().ok_or_else(|| {
+            let id = r.first("bk:Identifier", Some(node)).ok_or_else(|| {
                 AdapterError::missing(&format!("{field}/Identifier"), "agents are identified")
             })?;
             Ok(Agent {
-                scheme: id.get_attribute("schemeID").unwrap_or_default(),
-                id: id.get_content().trim().to_owned(),
+                scheme: id.attribute("schemeID").unwrap_or_default(),
+                id: id.text().trim().to_owned(),
                 name: r.require(
                     "bk:Name[1]/bdt:value",
                     Some(node),
@@ -185,16 +191,17 @@ impl RequestFacts {
             })
         };
 
-        let person_nodes = r.nodes(
-            &format!("{root}/de:Query/bk:LegalOrNaturalPerson/bk:NaturalPerson"),
-            None,
-        );
-        let person = person_nodes.first().ok_or_else(|| {
-            AdapterError::missing(
-                field::PERSON,
-                "an income-tax assessment concerns a natural person",
+        let person = r
+            .first(
+                &format!("{root}/de:Query/bk:LegalOrNaturalPerson/bk:NaturalPerson"),
+                None,
             )
-        })?;
+            .ok_or_else(|| {
+                AdapterError::missing(
+                    field::PERSON,
+                    "an income-tax assessment concerns a natural person",
+                )
+            })?;
         let tax_id = r.require(
             "bk:IDNr",
             Some(person),
@@ -211,11 +218,17 @@ impl RequestFacts {
                 "a tax identification number has exactly 11 digits and does not start with 0",
             ));
         }
+        // bk:SectorSpecificAttribute[normalize-space(bk:AttributeURI)=uri]/bk:AttributeValue
         let attr = |uri: &str| {
-            r.text(
-                &format!("bk:SectorSpecificAttribute[normalize-space(bk:AttributeURI)='{uri}']/bk:AttributeValue"),
-                Some(person),
-            )
+            r.nodes("bk:SectorSpecificAttribute", Some(person))
+                .into_iter()
+                .filter(|a| {
+                    r.first("bk:AttributeURI", Some(*a))
+                        .is_some_and(|u| normalize_space(&u.text()) == uri)
+                })
+                .find_map(|a| r.first("bk:AttributeValue", Some(a)))
+                .map(|v| v.text().trim().to_owned())
+                .filter(|s| !s.is_empty())
         };
         let year_text = attr(ATTR_YEAR).ok_or_else(|| {
             AdapterError::missing(
@@ -243,9 +256,14 @@ impl RequestFacts {
         })?;
         let evidence = format!("{root}/de:Query/bk:RequestedEvidenceType");
         Ok(Self {
-            request_id: r.text(&format!("{root}/@id"), None).ok_or_else(|| {
-                AdapterError::missing("@id", "answers refer to the request by it")
-            })?,
+            request_id: r
+                .root()
+                .attribute_no_ns("id")
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| {
+                    AdapterError::missing("@id", "answers refer to the request by it")
+                })?,
             message_id: r.require(
                 &format!("{kopf}/bk:identifikation.nachricht/bk:nachrichtenUUID"),
                 None,
@@ -306,6 +324,14 @@ impl RequestFacts {
             .strip_prefix("ags:")
             .filter(|a| crate::context::check_ags(a).is_ok())
     }
+}
+
+/// XPath's `normalize-space`: XML white space trimmed, runs collapsed to one space.
+fn normalize_space(s: &str) -> String {
+    s.split([' ', '\t', '\n', '\r'])
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// A four-digit year.

@@ -80,6 +80,16 @@ fn every_golden_case_translates_exactly_and_validates() {
                 continue;
             }
         };
+        // From bytes (CLI `translate`) and from the parsed document (the
+        // gateway, via the translator) give the same bytes.
+        if let [only] = case.adapters.as_slice() {
+            let adapter = registry.get(only).unwrap_or_else(|e| panic!("{name}: {e}"));
+            match adapter.translate(&input, &ctx) {
+                Ok(from_bytes) if from_bytes == out => {}
+                Ok(_) => failures.push(format!("{name}: translate from bytes differs")),
+                Err(e) => failures.push(format!("{name}: translate from bytes: {e}")),
+            }
+        }
         // The output validates against its own standard, found by namespace.
         if let Err(e) = validator.validate(out.clone()) {
             failures.push(format!("{name}: output does not validate: {e}"));

@@ -57,9 +57,10 @@ fn xnachweis_schema(f: &Fixture) -> anyhow::Result<Arc<CompiledSchema>> {
 }
 
 /// What the gateway does to one request on one core, without the stores and
-/// the broker: header, one parse, verify, strip, XSD, adapter chain
-/// (validating), sign, header of the output — the same calls, in the same
-/// order, as `Pipeline::process`.
+/// the broker: header, one parse, verify, strip, XSD, the request's facts
+/// and the adapter chain read from that same document (its output
+/// validated), sign, header of the output read from the signed buffer — the
+/// same calls, in the same order, as `Pipeline::process`.
 fn pipeline_core(
     f: &Fixture,
     schema: &CompiledSchema,
@@ -75,12 +76,33 @@ fn pipeline_core(
     schema
         .validate(&doc)
         .map_err(|i| anyhow::anyhow!("invalid: {i:?}"))?;
-    let content = xoev_dsig::to_bytes(&doc);
+    let facts = xoev_adapters::RequestFacts::from_document(&doc)?;
+    let mut ctx = f.request_context();
+    ctx.municipality = facts.municipality().map(str::to_owned);
+    let out = f
+        .translator
+        .run_validated(chain, &doc, "XNachweis", "1.2.0", &ctx)?;
     drop(doc);
-    let out = f.translator.run(chain, &content, &f.request_context())?;
-    let out = signer.sign_bytes(&out)?;
-    Message::parse(out.clone(), &f.limits)?.require_header()?;
-    Ok(out)
+    signer.sign(&out)?;
+    let out = Message::parse(xoev_dsig::to_bytes(&out), &f.limits)?;
+    out.require_header()?;
+    let raw = out.raw().clone();
+    drop(out);
+    Ok(Vec::from(raw))
+}
+
+/// The adapter step of the pipeline: the request's facts and the chain
+/// read from the already parsed, validated document (output validated).
+fn adapter_from_document(
+    f: &Fixture,
+    chain: &xoev_adapters::Chain,
+    doc: &Document,
+) -> anyhow::Result<Document> {
+    let facts = xoev_adapters::RequestFacts::from_document(doc)?;
+    let mut ctx = f.request_context();
+    ctx.municipality = facts.municipality().map(str::to_owned);
+    Ok(f.translator
+        .run_validated(chain, doc, "XNachweis", "1.2.0", &ctx)?)
 }
 
 /// The per-stage results.
@@ -148,6 +170,7 @@ pub fn run(
         .run(&ans_chain, &f.answer, &f.answer_context())?;
     let out_doc = parse(f, &xestb_request)?;
     pipeline_core(f, &schema, &req_chain, &signed_ec, &f.ec.signer)?;
+    adapter_from_document(f, &req_chain, &content)?;
 
     // The floor: the same keys through OpenSSL, no XML.
     let (ec_key, rsa_key) = (&f.ec.issued.key, &f.rsa.issued.key);
@@ -203,6 +226,13 @@ pub fn run(
             "adapter XNachweis→XEStB, translate only",
             || {
                 let _ = req_adapter.translate(&f.request, &f.request_context());
+            },
+        ),
+        case(
+            "adapter_document",
+            "adapter XNachweis→XEStB from the parsed doc (facts + validated out)",
+            || {
+                let _ = adapter_from_document(f, &req_chain, &content);
             },
         ),
         case(

@@ -108,8 +108,9 @@ pub async fn handle(pipeline: &Arc<Pipeline>, transport: &Arc<dyn Transport>, de
     let p = pipeline.clone();
     let rt = tokio::runtime::Handle::current();
     let decision = match tokio::task::spawn_blocking(move || {
-        let labels = crate::http::metrics::Labels::of(&p, &payload);
-        (p.process(&payload, correlation.as_deref(), &rt), labels)
+        let (decision, message) = p.process_shared(&payload, correlation.as_deref(), &rt);
+        let labels = crate::http::metrics::Labels::from_message(&p, message.as_ref());
+        (decision, labels)
     })
     .await
     {

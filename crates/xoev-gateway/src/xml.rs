@@ -1,4 +1,5 @@
-//! Small XML look-ups shared by the pipeline and the example peers.
+//! Small XML look-ups for the example peers and the demo (the pipeline reads
+//! its parsed document instead).
 
 use quick_xml::Reader;
 use quick_xml::events::Event;

@@ -26,6 +26,7 @@ use crate::xestb::{self, Answer, Assessment, Failure};
 use crate::xml::Writer;
 use crate::xnachweis::{self as xn, Agent, HeaderParty, RequestFacts};
 use base64::Engine as _;
+use libxml::tree::Document;
 use std::sync::Arc;
 
 #[cfg(test)]
@@ -73,13 +74,13 @@ impl Adapter for XEStBToXNachweis {
     }
 
     fn translate(&self, input: &[u8], ctx: &Context) -> Result<Vec<u8>, AdapterError> {
-        let facts = ctx
-            .request
-            .as_ref()
-            .ok_or_else(|| AdapterError::MissingContext {
-                adapter: NAME.into(),
-                what: "the original evidence request (request)".into(),
-            })?;
+        // The missing context is named before the input is looked at.
+        request_facts(ctx)?;
+        self.translate_document(&crate::xml::parse(input)?, ctx)
+    }
+
+    fn translate_document(&self, input: &Document, ctx: &Context) -> Result<Vec<u8>, AdapterError> {
+        let facts = request_facts(ctx)?;
         let answer = xestb::read_answer(input, NAME)?;
         let (original, reader) = match &answer {
             Answer::Assessment(a) => (&a.original_request, &a.reader),
@@ -120,6 +121,16 @@ impl Adapter for XEStBToXNachweis {
             }
         }
     }
+}
+
+/// The original request's facts, which the answer adapter cannot do without.
+fn request_facts(ctx: &Context) -> Result<&RequestFacts, AdapterError> {
+    ctx.request
+        .as_ref()
+        .ok_or_else(|| AdapterError::MissingContext {
+            adapter: NAME.into(),
+            what: "the original evidence request (request)".into(),
+        })
 }
 
 impl XEStBToXNachweis {

@@ -228,3 +228,53 @@ fn request_facts_name_the_municipality() {
     assert_eq!(f.municipality(), Some("06611000"));
     assert_eq!(f.year, 2024);
 }
+
+#[test]
+fn answers_name_the_request_they_answer() {
+    let doc = |t: &str| crate::xml::parse(t.as_bytes()).expect("parses");
+    let answer = text(KASSEL_ANS);
+    assert_eq!(
+        xestb::answer_reference(&doc(&answer)).as_deref(),
+        Some("c0ffee00-0000-4000-8000-000000000011")
+    );
+    let error = text(DARMSTADT_ERR);
+    assert!(xestb::answer_reference(&doc(&error)).is_some());
+    let blank = answer.replace("c0ffee00-0000-4000-8000-000000000011</", "  </");
+    assert_eq!(xestb::answer_reference(&doc(&blank)), None);
+    assert_eq!(xestb::answer_reference(&doc(&text(KASSEL_REQ))), None);
+}
+
+/// The parameters are found by `normalize-space(AttributeURI)`, the first
+/// attribute with that URI and a value wins, as the XPath it replaces said.
+#[test]
+fn request_parameters_are_matched_by_their_normalised_uri() {
+    let sample = text(KASSEL_REQ);
+    let facts = |t: &str| xnachweis::RequestFacts::from_xnachweis(t.as_bytes());
+    let spaced = sample.replace(
+        ">urn:xoev-gateway:nachweisparameter:veranlagungsjahr<",
+        ">\n   urn:xoev-gateway:nachweisparameter:veranlagungsjahr \t<",
+    );
+    assert_eq!(facts(&spaced).expect("facts").year, 2024);
+    // an earlier attribute with the same URI but no value does not hide the later one
+    let first = "<xn-bk:SectorSpecificAttribute>";
+    let valueless = sample.replacen(
+        first,
+        "<xn-bk:SectorSpecificAttribute><xn-bk:AttributeURI>urn:xoev-gateway:nachweisparameter:veranlagungsjahr</xn-bk:AttributeURI></xn-bk:SectorSpecificAttribute>\n<xn-bk:SectorSpecificAttribute>",
+        1,
+    );
+    assert_eq!(facts(&valueless).expect("facts").year, 2024);
+    // an earlier one with a value wins
+    let earlier = sample.replacen(
+        first,
+        "<xn-bk:SectorSpecificAttribute><xn-bk:AttributeURI>urn:xoev-gateway:nachweisparameter:veranlagungsjahr</xn-bk:AttributeURI><xn-bk:AttributeValue>2019</xn-bk:AttributeValue></xn-bk:SectorSpecificAttribute>\n<xn-bk:SectorSpecificAttribute>",
+        1,
+    );
+    assert_eq!(facts(&earlier).expect("facts").year, 2019);
+    // a URI that differs inside is another parameter
+    let other = sample.replace(
+        ">urn:xoev-gateway:nachweisparameter:veranlagungsjahr<",
+        ">urn:xoev-gateway:nachweisparameter: veranlagungsjahr<",
+    );
+    let err = facts(&other).expect_err("no year");
+    assert_eq!(err.as_str(), "missing-field");
+}

@@ -20,6 +20,7 @@ use crate::minimise::Minimisation;
 use crate::xestb;
 use crate::xml::Writer;
 use crate::xnachweis::{RequestFacts, field};
+use libxml::tree::Document;
 use std::sync::Arc;
 
 #[cfg(test)]
@@ -59,7 +60,11 @@ impl Adapter for XNachweisToXEStB {
     }
 
     fn translate(&self, input: &[u8], ctx: &Context) -> Result<Vec<u8>, AdapterError> {
-        let f = RequestFacts::from_xnachweis(input)?;
+        self.translate_document(&crate::xml::parse(input)?, ctx)
+    }
+
+    fn translate_document(&self, input: &Document, ctx: &Context) -> Result<Vec<u8>, AdapterError> {
+        let f = RequestFacts::from_document(input)?;
         let current = ctx.now.year();
         if f.year >= current {
             return Err(AdapterError::YearInFuture {

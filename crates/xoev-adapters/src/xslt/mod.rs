@@ -31,6 +31,7 @@
 use crate::adapter::{Adapter, AdapterInfo, AdapterKind, StandardRef};
 use crate::context::Context;
 use crate::error::AdapterError;
+use libxml::tree::Document;
 use libxslt::bindings as xslt;
 use serde::Deserialize;
 use std::ffi::CString;
@@ -64,6 +65,15 @@ pub struct DeclarativeError {
 
 /// A compiled XSLT stylesheet.
 struct Compiled(xslt::xsltStylesheetPtr);
+
+impl Compiled {
+    /// Whether the stylesheet strips white space (`xsl:strip-space`), which
+    /// libxslt does in the source document itself.
+    fn strips_space(&self) -> bool {
+        // SAFETY: a compiled stylesheet, read only.
+        unsafe { !(*self.0).stripSpaces.is_null() || (*self.0).stripAll != 0 }
+    }
+}
 
 // SAFETY: a compiled stylesheet is read-only once xsltParseStylesheetDoc has
 // returned; every transformation gets its own transform context, which is
@@ -297,15 +307,35 @@ impl Adapter for XsltAdapter {
     }
 
     fn translate(&self, input: &[u8], ctx: &Context) -> Result<Vec<u8>, AdapterError> {
-        let fail = |detail: String| AdapterError::Transform {
-            adapter: self.info.name.clone(),
-            detail,
-        };
         let doc = xoev_schema::parse_document(input, &Limits::default()).map_err(|e| {
             AdapterError::Malformed {
                 detail: e.to_string(),
             }
         })?;
+        self.apply(&doc, ctx)
+    }
+
+    fn translate_document(&self, input: &Document, ctx: &Context) -> Result<Vec<u8>, AdapterError> {
+        if self.stylesheet.strips_space() {
+            // libxslt would strip the caller's document: work on a copy.
+            let copy = input.dup().map_err(|()| AdapterError::Transform {
+                adapter: self.info.name.clone(),
+                detail: "cannot copy the input document".into(),
+            })?;
+            return self.apply(&copy, ctx);
+        }
+        self.apply(input, ctx)
+    }
+}
+
+impl XsltAdapter {
+    /// Applies the stylesheet to `doc` (which libxslt may change: it
+    /// strips white space where the stylesheet says so).
+    fn apply(&self, doc: &Document, ctx: &Context) -> Result<Vec<u8>, AdapterError> {
+        let fail = |detail: String| AdapterError::Transform {
+            adapter: self.info.name.clone(),
+            detail,
+        };
         // Parameters are XPath expressions: pass each value as a string
         // literal. Our values (times, UUIDs, digits) never contain quotes;
         // anything else is refused rather than escaped.

@@ -90,16 +90,17 @@ pub struct Labels {
 }
 
 impl Labels {
-    /// Reads the header (a streaming parse that stops after it); unknown or
-    /// unreadable parts are `unknown`. Call it on a blocking thread.
-    pub fn of(pipeline: &Pipeline, payload: &bytes::Bytes) -> Self {
+    /// The labels of a message from the envelope the pipeline read (the one
+    /// [`Pipeline::process_shared`] returns; the header is not read twice);
+    /// unknown or unreadable parts are `unknown`.
+    pub fn from_message(pipeline: &Pipeline, message: Option<&Message>) -> Self {
         let unknown = || "unknown".to_owned();
         let mut l = Self {
             standard: unknown(),
             message_type: unknown(),
             authority: unknown(),
         };
-        let Ok(message) = Message::parse(payload.clone(), &pipeline.limits) else {
+        let Some(message) = message else {
             return l;
         };
         let Some(header) = message.header.as_ref() else {
@@ -110,7 +111,7 @@ impl Labels {
         {
             l.authority = a.key();
         }
-        if let Ok(entry) = pipeline.validator.catalogue().lookup(&message) {
+        if let Ok(entry) = pipeline.validator.catalogue().lookup(message) {
             l.standard = entry.name.clone();
             l.message_type = header.message_type.code.clone();
         }

@@ -20,6 +20,7 @@
 pub mod rejection;
 
 use crate::cases::{CaseError, CaseStore};
+use bytes::Bytes;
 use std::collections::HashMap;
 use std::sync::Arc;
 use time::OffsetDateTime;
@@ -265,9 +266,35 @@ impl Pipeline {
     /// Runs one message through every stage. Blocking: call it from a
     /// blocking thread; `rt` awaits the store look-ups.
     pub fn process(&self, payload: &[u8], correlation_id: Option<&str>, rt: &Handle) -> Decision {
+        self.process_shared(&Bytes::copy_from_slice(payload), correlation_id, rt)
+            .0
+    }
+
+    /// Like [`Pipeline::process`], for bytes the caller already holds as
+    /// [`Bytes`] (a delivery): the envelope keeps them without a copy. Also
+    /// returns the envelope it read (`None` if the header is unreadable), so
+    /// the caller can label the message without reading it again.
+    pub fn process_shared(
+        &self,
+        payload: &Bytes,
+        correlation_id: Option<&str>,
+        rt: &Handle,
+    ) -> (Decision, Option<Message>) {
         let now = OffsetDateTime::now_utc();
         let mut seen = Seen::default();
-        match self.stages(payload, correlation_id, rt, now, &mut seen) {
+        let decision = self.decide(payload, correlation_id, rt, now, &mut seen);
+        (decision, seen.message)
+    }
+
+    fn decide(
+        &self,
+        payload: &Bytes,
+        correlation_id: Option<&str>,
+        rt: &Handle,
+        now: OffsetDateTime,
+        seen: &mut Seen,
+    ) -> Decision {
+        match self.stages(payload, correlation_id, rt, now, seen) {
             Ok(forward) => Decision::Forward(Box::new(forward)),
             Err(Failure::Transient {
                 stage,
@@ -360,7 +387,7 @@ impl Pipeline {
 
     fn stages(
         &self,
-        payload: &[u8],
+        payload: &Bytes,
         amqp_correlation: Option<&str>,
         rt: &Handle,
         now: OffsetDateTime,
@@ -368,7 +395,7 @@ impl Pipeline {
     ) -> Result<Forward, Failure> {
         let mut clock = StageClock::start();
         // size + header
-        let message = Message::parse(payload.to_vec(), &self.limits).map_err(|e| {
+        let message = Message::parse(payload.clone(), &self.limits).map_err(|e| {
             let stage = if e.kind == MessageErrorKind::Oversize {
                 Stage::Size
             } else {
@@ -452,7 +479,8 @@ impl Pipeline {
             )
         })?;
         clock.lap(Stage::Validate);
-        let content = xoev_dsig::to_bytes(&doc);
+        // From here on the validated document itself is read: no
+        // serialisation, no second parse.
 
         // access
         let reader = header.reader.as_ref().map(Authority::key);
@@ -476,7 +504,7 @@ impl Pipeline {
         let mut ctx = Context::new(now, seed_for(header.message_id.as_str()));
         let mut request: Option<(RequestFacts, CitizenRef, String)> = None;
         if (entry.name.as_str(), code) == EVIDENCE_REQUEST {
-            let facts = RequestFacts::from_xnachweis(&content)
+            let facts = RequestFacts::from_document(&doc)
                 .map_err(|e| Failure::reject(Stage::Access, e.as_str(), e.to_string()))?;
             let citizen = CitizenRef::from_tax_id(&facts.tax_id, &self.secret)
                 .map_err(|e| Failure::reject(Stage::Access, e.as_str(), e.to_string()))?;
@@ -507,7 +535,7 @@ impl Pipeline {
         if CORRELATED_ANSWERS.contains(&(entry.name.as_str(), code)) {
             // The signed reference in the body wins; the (unsigned) AMQP
             // correlation id is only the fallback.
-            let key = answer_reference(&content)
+            let key = xoev_adapters::xestb::answer_reference(&doc)
                 .or_else(|| amqp_correlation.map(str::to_owned))
                 .ok_or_else(|| {
                     Failure::reject(
@@ -565,7 +593,7 @@ impl Pipeline {
                 .chain(&route.adapters)
                 .map_err(|e| Failure::reject(Stage::Adapter, e.as_str(), e.to_string()))?;
             self.translator
-                .run_validated(&chain, &content, &entry.name, &entry.version, &ctx)
+                .run_validated(&chain, &doc, &entry.name, &entry.version, &ctx)
                 .map_err(|e| Failure::reject(Stage::Adapter, e.as_str(), e.to_string()))?
         };
 
@@ -574,9 +602,10 @@ impl Pipeline {
         self.signer
             .sign(&output)
             .map_err(|e| Failure::transient(Stage::Signing, e.kind().as_str(), e.to_string()))?;
-        let signed = xoev_dsig::to_bytes(&output);
+        let signed = Bytes::from(xoev_dsig::to_bytes(&output));
         drop(output);
         clock.lap(Stage::Signing);
+        // The output's header, read from the same buffer (no copy).
         let out = Message::parse(signed.clone(), &self.limits)
             .ok()
             .and_then(|m| {
@@ -651,7 +680,8 @@ impl Pipeline {
         }
         Ok(Forward {
             queue: route.queue,
-            payload: signed,
+            // The envelope above is gone: the buffer is handed over, not copied.
+            payload: Vec::from(signed),
             message_id: out_id,
             source_id: header.message_id.to_string(),
             case_id,
@@ -734,9 +764,4 @@ fn seed_for(id: &str) -> uuid::Uuid {
 fn hex_sha256(bytes: &[u8]) -> String {
     use sha2::Digest as _;
     hex::encode(sha2::Sha256::digest(bytes))
-}
-
-/// The `bezug/anfrageUUID` of an XEStB answer (the signed reference to the request).
-fn answer_reference(content: &[u8]) -> Option<String> {
-    crate::xml::text_at(content, "bezug/anfrageUUID")
 }
