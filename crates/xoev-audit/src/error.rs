@@ -62,6 +62,28 @@ impl StoreError {
         }
     }
 
+    /// The same error again, for each caller of a group commit that failed
+    /// (the same kind and text; an I/O or PostgreSQL source is carried as
+    /// its text).
+    pub(crate) fn duplicate(&self) -> Self {
+        match self {
+            Self::InvalidLocation(s) => Self::InvalidLocation(s.clone()),
+            Self::Io { path, source } => Self::Io {
+                path: path.clone(),
+                source: std::io::Error::new(source.kind(), source.to_string()),
+            },
+            Self::Corrupt { location, detail } => Self::Corrupt {
+                location: location.clone(),
+                detail: detail.clone(),
+            },
+            Self::Postgres(e) => Self::Connection(format!("postgresql: {e}")),
+            Self::Connection(s) => Self::Connection(s.clone()),
+            Self::InvalidEntry(s) => Self::InvalidEntry(s.clone()),
+            Self::OutOfRange(s) => Self::OutOfRange(s.clone()),
+            Self::Task(s) => Self::Task(s.clone()),
+        }
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Self::Io {
             path: path.into(),

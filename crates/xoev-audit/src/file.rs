@@ -3,6 +3,14 @@
 //! registration or revocation event per line). Every write is followed by
 //! `fsync`; an exclusive `flock` around each write lets several processes
 //! (a gateway and the CLI, say) share the directory.
+//!
+//! Access-log appends use **group commit**: appends that arrive while an
+//! `fsync` is under way queue up, and one writer thread writes all of them
+//! together (consecutive entries of the chain, in arrival order) under one
+//! `flock` and one `fsync`. Every caller's future resolves only once its own
+//! entry is durable; if writing or syncing a batch fails, every caller of
+//! that batch gets the error. A lone append waits for nothing: the writer
+//! starts at once when idle.
 
 use crate::citizen::CitizenRef;
 use crate::consent::{self, Consent, ConsentError, ConsentStore, NewConsent};
@@ -14,8 +22,10 @@ use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use time::OffsetDateTime;
+use tokio::sync::oneshot;
 
 /// File name of the access log inside the store directory.
 pub const LOG_FILE: &str = "access-log.jsonl";
@@ -25,6 +35,10 @@ pub const CONSENTS_FILE: &str = "consents.jsonl";
 /// Longest line accepted when looking for the chain head (entries are far
 /// shorter: every field is limited).
 const MAX_LINE: u64 = 64 * 1024;
+
+/// Most entries written under one `fsync` (a bound on the batch buffer; a
+/// longer queue is written in several batches, in order).
+const MAX_BATCH: usize = 1024;
 
 /// The embedded store: a directory with two JSON-lines files.
 ///
@@ -38,6 +52,46 @@ pub struct FileStore {
 struct Inner {
     dir: PathBuf,
     writer: Mutex<Option<LogWriter>>,
+    /// Appends waiting for the group-commit writer.
+    queue: Mutex<Queue>,
+    /// Access-log batches made durable (one `fsync` each).
+    syncs: AtomicU64,
+}
+
+/// One queued append and where its result goes.
+type Waiter = (NewEntry, oneshot::Sender<Result<Entry, StoreError>>);
+
+#[derive(Debug, Default)]
+struct Queue {
+    waiting: Vec<Waiter>,
+    /// A writer thread is running (it takes everything queued before it
+    /// stops, so a waiter never needs to start a second one).
+    writing: bool,
+}
+
+/// One run of the writer thread. If it ends without draining the queue (a
+/// panic, or a runtime shutting down before the thread ran), its drop marks
+/// the writer stopped and fails the entries still queued instead of leaving
+/// them waiting forever.
+struct WriterRun {
+    inner: Arc<Inner>,
+    /// Set when the run stopped normally, having found the queue empty.
+    finished: bool,
+}
+
+impl Drop for WriterRun {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        let mut q = self.inner.queue.lock().unwrap_or_else(|p| p.into_inner());
+        q.writing = false;
+        for (_, tx) in q.waiting.drain(..) {
+            let _ = tx.send(Err(StoreError::Task(
+                "the access-log writer stopped before this entry was written".into(),
+            )));
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -70,6 +124,8 @@ impl FileStore {
             inner: Arc::new(Inner {
                 dir,
                 writer: Mutex::new(None),
+                queue: Mutex::new(Queue::default()),
+                syncs: AtomicU64::new(0),
             }),
         })
     }
@@ -82,6 +138,13 @@ impl FileStore {
     /// Path of the access-log file.
     pub fn log_path(&self) -> PathBuf {
         self.inner.dir.join(LOG_FILE)
+    }
+
+    /// How many access-log batches this handle (and its clones) made
+    /// durable, one `fsync` each; with concurrent appends, fewer than the
+    /// entries appended (group commit).
+    pub fn log_syncs(&self) -> u64 {
+        self.inner.syncs.load(Ordering::Relaxed)
     }
 
     /// Path of the consents file.
@@ -113,8 +176,37 @@ impl Inner {
         self.dir.join(CONSENTS_FILE)
     }
 
-    fn append(&self, new: NewEntry) -> Result<Entry, StoreError> {
+    /// Queues `new` for the group-commit writer (starting it if idle) and
+    /// waits until the entry is durable.
+    async fn append(self: &Arc<Self>, new: NewEntry) -> Result<Entry, StoreError> {
         check_entry(&new)?;
+        let (tx, rx) = oneshot::channel();
+        let start = {
+            let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+            q.waiting.push((new, tx));
+            !std::mem::replace(&mut q.writing, true)
+        };
+        if start {
+            let run = WriterRun {
+                inner: self.clone(),
+                finished: false,
+            };
+            // Dropped unrun (runtime shutting down), `run` fails the queue.
+            drop(tokio::task::spawn_blocking(move || write_queued(run)));
+        }
+        rx.await.map_err(|_| {
+            StoreError::Task("the access-log writer stopped before this entry was written".into())
+        })?
+    }
+
+    /// Appends `batch` as consecutive entries under one `flock` and one
+    /// `fsync`. `Err` (nothing of the batch is known durable) concerns every
+    /// entry; `Ok` holds one result per entry (an entry that cannot be
+    /// encoded fails alone and takes no place in the chain).
+    fn append_batch(
+        &self,
+        batch: Vec<NewEntry>,
+    ) -> Result<Vec<Result<Entry, StoreError>>, StoreError> {
         let path = self.log_path();
         let mut guard = self
             .writer
@@ -132,7 +224,10 @@ impl Inner {
         };
         flock(&w.file, FlockOperation::LockExclusive)
             .map_err(|e| StoreError::io(&path, e.into()))?;
-        let result = append_locked(w, &path, new);
+        let result = append_locked(w, &path, batch);
+        if matches!(&result, Ok(done) if done.iter().any(Result::is_ok)) {
+            self.syncs.fetch_add(1, Ordering::Relaxed);
+        }
         // Closing the file would release the lock as well; unlocking
         // explicitly keeps the descriptor for the next append.
         let unlocked = flock(&w.file, FlockOperation::Unlock);
@@ -196,7 +291,41 @@ impl Inner {
     }
 }
 
-fn append_locked(w: &mut LogWriter, path: &Path, new: NewEntry) -> Result<Entry, StoreError> {
+/// The writer thread: writes batches until the queue is empty.
+fn write_queued(mut run: WriterRun) {
+    loop {
+        let batch: Vec<Waiter> = {
+            let mut q = run.inner.queue.lock().unwrap_or_else(|p| p.into_inner());
+            if q.waiting.is_empty() {
+                // Under the queue lock: the next append starts a new run.
+                q.writing = false;
+                run.finished = true;
+                return;
+            }
+            let n = q.waiting.len().min(MAX_BATCH);
+            q.waiting.drain(..n).collect()
+        };
+        let (entries, senders): (Vec<NewEntry>, Vec<_>) = batch.into_iter().unzip();
+        match run.inner.append_batch(entries) {
+            Ok(done) => {
+                for (tx, r) in senders.into_iter().zip(done) {
+                    let _ = tx.send(r);
+                }
+            }
+            Err(e) => {
+                for tx in senders {
+                    let _ = tx.send(Err(e.duplicate()));
+                }
+            }
+        }
+    }
+}
+
+fn append_locked(
+    w: &mut LogWriter,
+    path: &Path,
+    batch: Vec<NewEntry>,
+) -> Result<Vec<Result<Entry, StoreError>>, StoreError> {
     let len = w
         .file
         .metadata()
@@ -205,19 +334,40 @@ fn append_locked(w: &mut LogWriter, path: &Path, new: NewEntry) -> Result<Entry,
     if len != w.len {
         w.head = read_head(&mut w.file, path, len)?;
     }
-    let entry = Entry::chain(new, w.head.as_ref(), OffsetDateTime::now_utc());
-    let mut line = serde_json::to_vec(&entry).map_err(|e| StoreError::Corrupt {
-        location: path.display().to_string(),
-        detail: format!("cannot encode entry: {e}"),
-    })?;
-    line.push(b'\n');
+    let mut head = w.head.clone();
+    let mut lines = Vec::with_capacity(batch.len() * 512);
+    let mut out = Vec::with_capacity(batch.len());
+    for new in batch {
+        let entry = Entry::chain(new, head.as_ref(), OffsetDateTime::now_utc());
+        match serde_json::to_writer(&mut lines, &entry) {
+            Ok(()) => {
+                lines.push(b'\n');
+                head = Some(entry.head());
+                out.push(Ok(entry));
+            }
+            Err(e) => {
+                // serde_json writes nothing more after an error, but what it
+                // wrote of this entry must not reach the file.
+                let keep = lines.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+                lines.truncate(keep);
+                out.push(Err(StoreError::Corrupt {
+                    location: path.display().to_string(),
+                    detail: format!("cannot encode entry: {e}"),
+                }));
+            }
+        }
+    }
+    if lines.is_empty() {
+        return Ok(out);
+    }
+    // One write of whole lines, then one fsync for all of them.
     w.file
-        .write_all(&line)
+        .write_all(&lines)
         .map_err(|e| StoreError::io(path, e))?;
     w.file.sync_data().map_err(|e| StoreError::io(path, e))?;
-    w.len = len + line.len() as u64;
-    w.head = Some(entry.head());
-    Ok(entry)
+    w.len = len + lines.len() as u64;
+    w.head = head;
+    Ok(out)
 }
 
 /// Reads the last line of the log (the chain head). Refuses to continue a
@@ -372,7 +522,7 @@ pub(crate) fn check_entry(e: &NewEntry) -> Result<(), StoreError> {
 #[async_trait::async_trait]
 impl AccessLog for FileStore {
     async fn append(&self, entry: NewEntry) -> Result<Entry, StoreError> {
-        self.blocking(move |inner| inner.append(entry)).await
+        self.inner.append(entry).await
     }
 
     async fn entries_for(&self, citizen: &CitizenRef) -> Result<Vec<Entry>, StoreError> {

@@ -450,3 +450,144 @@ async fn rejection_reasons_must_read_back() {
     );
     assert_eq!(store.verify(None).await.expect("verify").entries, 0);
 }
+
+/// Spawns `n` appends on `store` at once (distinct request ids `{tag}-{i}`).
+fn spawn_appends(
+    store: &FileStore,
+    tag: &str,
+    n: usize,
+) -> Vec<tokio::task::JoinHandle<Result<xoev_audit::Entry, xoev_audit::StoreError>>> {
+    (0..n)
+        .map(|i| {
+            let store = store.clone();
+            let msg = format!("{tag}-{i}");
+            tokio::spawn(async move {
+                let anna = citizen("86095742719");
+                store.append(entry(&anna, &msg, Outcome::Requested)).await
+            })
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_commit_concurrent_appends_are_durable_chained_and_survive_reopen() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = FileStore::open(dir.path()).expect("open");
+    let log_path = store.log_path();
+    // Each caller, once its append resolved, finds its own line in the file.
+    let tasks: Vec<_> = (0..300)
+        .map(|i| {
+            let store = store.clone();
+            let path = log_path.clone();
+            tokio::spawn(async move {
+                let anna = citizen("86095742719");
+                let e = store
+                    .append(entry(&anna, &format!("g-{i}"), Outcome::Requested))
+                    .await
+                    .expect("append");
+                let text = std::fs::read_to_string(&path).expect("read");
+                assert!(
+                    text.lines().any(|l| l.contains(&e.hash)),
+                    "entry {} resolved before it was in the file",
+                    e.seq
+                );
+                (i, e)
+            })
+        })
+        .collect();
+    let mut entries = Vec::new();
+    for t in tasks {
+        entries.push(t.await.expect("task"));
+    }
+    // Every caller got its own entry, and together they form one chain.
+    let mut by_seq: Vec<_> = entries.iter().map(|(_, e)| e.clone()).collect();
+    by_seq.sort_by_key(|e| e.seq);
+    assert_eq!(
+        by_seq.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        (1..=300).collect::<Vec<_>>()
+    );
+    assert_eq!(by_seq[0].prev_hash, GENESIS_HASH);
+    for w in by_seq.windows(2) {
+        assert_eq!(w[1].prev_hash, w[0].hash, "entry {}", w[1].seq);
+    }
+    for (i, e) in &entries {
+        assert_eq!(e.request_message_id, format!("g-{i}"));
+    }
+    // Group commit: appends that queued during an fsync shared the next one.
+    let syncs = store.log_syncs();
+    eprintln!("300 concurrent appends, {syncs} fsyncs");
+    assert!((1..300).contains(&syncs), "{syncs} fsyncs for 300 entries");
+    drop(store);
+
+    // A new handle (a restarted gateway) reads all of them back and continues.
+    let again = FileStore::open(dir.path()).expect("reopen");
+    let report = again.verify(None).await.expect("verify");
+    assert!(report.is_intact(), "{report:?}");
+    assert_eq!(report.entries, 300);
+    assert_eq!(report.head, Some(by_seq[299].head()));
+    for (i, e) in entries.iter().step_by(37) {
+        let back = again
+            .entries_for_request(&format!("g-{i}"))
+            .await
+            .expect("by request");
+        assert_eq!(back, std::slice::from_ref(e));
+    }
+    let more: Vec<_> = spawn_appends(&again, "h", 50);
+    for t in more {
+        t.await.expect("task").expect("append after reopen");
+    }
+    let report = again
+        .verify(Some(&by_seq[299].head()))
+        .await
+        .expect("verify");
+    assert!(report.is_intact(), "{report:?}");
+    assert_eq!(report.entries, 350);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_commit_write_error_reaches_every_waiter() {
+    if !std::path::Path::new("/dev/full").exists() {
+        eprintln!("skipped: no /dev/full");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = FileStore::open(dir.path()).expect("open");
+    // Every write to /dev/full fails with "no space left on device".
+    std::os::unix::fs::symlink("/dev/full", store.log_path()).expect("symlink");
+    for t in spawn_appends(&store, "full", 40) {
+        let e = t.await.expect("task").expect_err("disk full");
+        assert_eq!(e.as_str(), "store-io", "{e}");
+        assert!(e.to_string().contains("space"), "{e}");
+    }
+    // The disk has room again: the same handle recovers and starts the chain.
+    std::fs::remove_file(store.log_path()).expect("unlink");
+    let entries: Vec<_> = {
+        let mut v = Vec::new();
+        for t in spawn_appends(&store, "ok", 10) {
+            v.push(t.await.expect("task").expect("append"));
+        }
+        v
+    };
+    let mut seqs: Vec<_> = entries.iter().map(|e| e.seq).collect();
+    seqs.sort();
+    assert_eq!(seqs, (1..=10).collect::<Vec<_>>());
+    let report = store.verify(None).await.expect("verify");
+    assert!(report.is_intact(), "{report:?}");
+    assert_eq!(report.entries, 10);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_commit_damaged_tail_fails_every_waiter_and_writes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = FileStore::open(dir.path()).expect("open");
+    append_n(&store, 2).await;
+    let mut text = std::fs::read(store.log_path()).expect("read");
+    text.truncate(text.len() - 10);
+    std::fs::write(store.log_path(), &text).expect("write");
+    let fresh = FileStore::open(dir.path()).expect("open");
+    for t in spawn_appends(&fresh, "tail", 30) {
+        let e = t.await.expect("task").expect_err("damaged tail");
+        assert_eq!(e.as_str(), "store-corrupt", "{e}");
+    }
+    assert_eq!(std::fs::read(fresh.log_path()).expect("read"), text);
+}
