@@ -12,7 +12,7 @@
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use tokio_postgres::NoTls;
 use xoev_adapters::RequestFacts;
@@ -112,11 +112,81 @@ pub trait CaseStore: Send + Sync {
     async fn status(&self, id: &str) -> Result<Option<Status>, CaseError>;
 }
 
-/// In-process case store (one instance; lost on exit).
-#[derive(Debug, Default)]
+/// How many requests and how many message statuses [`MemoryCases::default`]
+/// keeps (each; the oldest are forgotten first).
+pub const MEMORY_CAPACITY: usize = 20_000;
+
+/// In-process case store (one instance; lost on exit), bounded.
+///
+/// It keeps the last `capacity` forwarded requests and the statuses of the
+/// last `capacity` messages (by first recording; [`MEMORY_CAPACITY`] by
+/// default), so a long-running gateway's memory stays flat. Beyond that the
+/// oldest are forgotten: an answer to a forgotten request is rejected as
+/// `no-matching-request`, and `GET /messages/{id}` no longer knows a
+/// forgotten message. A gateway with more requests awaiting their answer
+/// than that uses the PostgreSQL store ([`PgCases`]), which keeps them until
+/// answered plus [`RETENTION_DAYS`].
+#[derive(Debug)]
 pub struct MemoryCases {
-    requests: Mutex<HashMap<String, (RequestFacts, Option<String>)>>,
-    statuses: Mutex<HashMap<String, Status>>,
+    requests: Mutex<Bounded<(RequestFacts, Option<String>)>>,
+    statuses: Mutex<Bounded<Status>>,
+}
+
+impl Default for MemoryCases {
+    fn default() -> Self {
+        Self::with_capacity(MEMORY_CAPACITY)
+    }
+}
+
+impl MemoryCases {
+    /// A store keeping at most `capacity` requests and `capacity` statuses
+    /// (at least one of each).
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            requests: Mutex::new(Bounded::new(capacity)),
+            statuses: Mutex::new(Bounded::new(capacity)),
+        }
+    }
+
+    /// How many requests and how many statuses are kept now.
+    pub fn sizes(&self) -> (usize, usize) {
+        (
+            self.requests.lock().map_or(0, |b| b.map.len()),
+            self.statuses.lock().map_or(0, |b| b.map.len()),
+        )
+    }
+}
+
+/// A map that forgets its oldest keys (by first insertion) beyond `capacity`.
+#[derive(Debug)]
+struct Bounded<V> {
+    capacity: usize,
+    map: HashMap<String, V>,
+    order: VecDeque<String>,
+}
+
+impl<V> Bounded<V> {
+    fn new(capacity: usize) -> Self {
+        Self {
+            capacity: capacity.max(1),
+            map: HashMap::new(),
+            order: VecDeque::new(),
+        }
+    }
+
+    /// The value of `key`, inserted with `make` if missing (evicting the
+    /// oldest key when full).
+    fn entry(&mut self, key: &str, make: impl FnOnce() -> V) -> &mut V {
+        if !self.map.contains_key(key) {
+            while self.order.len() >= self.capacity {
+                if let Some(old) = self.order.pop_front() {
+                    self.map.remove(&old);
+                }
+            }
+            self.order.push_back(key.to_owned());
+        }
+        self.map.entry(key.to_owned()).or_insert_with(make)
+    }
 }
 
 // A std Mutex is right here: the critical sections are short map operations
@@ -128,8 +198,7 @@ impl CaseStore for MemoryCases {
             .requests
             .lock()
             .map_err(|_| CaseError::Store("poisoned".into()))?;
-        map.entry(id.to_owned())
-            .or_insert_with(|| (facts.clone(), None));
+        map.entry(id, || (facts.clone(), None));
         Ok(())
     }
 
@@ -139,6 +208,7 @@ impl CaseStore for MemoryCases {
             .lock()
             .map_err(|_| CaseError::Store("poisoned".into()))?;
         let (facts, by) = map
+            .map
             .get_mut(id)
             .ok_or_else(|| CaseError::NoMatchingRequest(id.to_owned()))?;
         match by {
@@ -158,7 +228,7 @@ impl CaseStore for MemoryCases {
             .requests
             .lock()
             .map_err(|_| CaseError::Store("poisoned".into()))?;
-        if let Some((_, by)) = map.get_mut(id)
+        if let Some((_, by)) = map.map.get_mut(id)
             && by.as_deref() == Some(answer)
         {
             *by = None;
@@ -171,7 +241,12 @@ impl CaseStore for MemoryCases {
             .statuses
             .lock()
             .map_err(|_| CaseError::Store("poisoned".into()))?;
-        map.insert(id.to_owned(), status.clone());
+        match map.map.get_mut(id) {
+            Some(old) => *old = status.clone(),
+            None => {
+                map.entry(id, || status.clone());
+            }
+        }
         Ok(())
     }
 
@@ -180,7 +255,7 @@ impl CaseStore for MemoryCases {
             .statuses
             .lock()
             .map_err(|_| CaseError::Store("poisoned".into()))?;
-        Ok(map.get(id).cloned())
+        Ok(map.map.get(id).cloned())
     }
 }
 

@@ -80,3 +80,84 @@ async fn postgres_case_store() {
     exercise(Arc::new(store.clone())).await;
     store.drop_schema().await.expect("drop");
 }
+
+fn status(state: &str) -> Status {
+    Status {
+        state: state.into(),
+        stage: None,
+        reason: None,
+        destination: None,
+        forwarded_id: None,
+        sender: None,
+        updated: "2026-11-25T00:00:00Z".into(),
+    }
+}
+
+#[tokio::test]
+async fn memory_case_store_forgets_the_oldest_beyond_its_capacity() {
+    let store = MemoryCases::with_capacity(3);
+    let f = facts();
+    for i in 1..=5 {
+        store
+            .put_request(&format!("req-{i}"), &f)
+            .await
+            .expect("put");
+        store
+            .set_status(&format!("m-{i}"), &status("forwarded"))
+            .await
+            .expect("status");
+    }
+    assert_eq!(store.sizes(), (3, 3));
+    for old in ["req-1", "req-2"] {
+        assert!(matches!(
+            store.claim_request(old, "a").await,
+            Err(CaseError::NoMatchingRequest(_))
+        ));
+    }
+    store.claim_request("req-3", "a-3").await.expect("kept");
+    // Claiming, updating a status or putting a known request again adds
+    // nothing and does not make the entry younger.
+    store.put_request("req-3", &f).await.expect("put again");
+    store
+        .set_status("m-3", &status("rejected"))
+        .await
+        .expect("update");
+    assert_eq!(store.sizes(), (3, 3));
+    assert_eq!(store.status("m-1").await.expect("read"), None);
+    assert_eq!(
+        store.status("m-3").await.expect("read"),
+        Some(status("rejected"))
+    );
+    store.put_request("req-6", &f).await.expect("put");
+    store
+        .set_status("m-6", &status("forwarded"))
+        .await
+        .expect("status");
+    assert!(store.claim_request("req-3", "a-3").await.is_err());
+    assert_eq!(store.status("m-3").await.expect("read"), None);
+    for kept in ["req-4", "req-5", "req-6"] {
+        store.claim_request(kept, "a").await.expect("kept");
+    }
+    assert_eq!(store.sizes(), (3, 3));
+}
+
+#[tokio::test]
+async fn memory_case_store_default_is_bounded() {
+    let store = MemoryCases::default();
+    let f = facts();
+    let n = xoev_gateway::cases::MEMORY_CAPACITY + 1_000;
+    for i in 0..n {
+        store.put_request(&format!("r-{i}"), &f).await.expect("put");
+        store
+            .set_status(&format!("s-{i}"), &status("forwarded"))
+            .await
+            .expect("status");
+    }
+    let cap = xoev_gateway::cases::MEMORY_CAPACITY;
+    assert_eq!(store.sizes(), (cap, cap));
+    assert!(store.claim_request("r-0", "a").await.is_err());
+    store
+        .claim_request(&format!("r-{}", n - 1), "a")
+        .await
+        .expect("the newest is kept");
+}
