@@ -63,8 +63,9 @@ impl StoreError {
     }
 
     /// The same error again, for each caller of a group commit that failed
-    /// (the same kind and text; an I/O or PostgreSQL source is carried as
-    /// its text).
+    /// (the same kind and text; an I/O source is carried as its kind and
+    /// text, a PostgreSQL error as a [`StoreError::Connection`] with the
+    /// server's message).
     pub(crate) fn duplicate(&self) -> Self {
         match self {
             Self::InvalidLocation(s) => Self::InvalidLocation(s.clone()),
@@ -76,7 +77,11 @@ impl StoreError {
                 location: location.clone(),
                 detail: detail.clone(),
             },
-            Self::Postgres(e) => Self::Connection(format!("postgresql: {e}")),
+            // tokio-postgres' own text is only "db error": keep the server's.
+            Self::Postgres(e) => Self::Connection(match e.as_db_error() {
+                Some(db) => format!("postgresql: {}: {}", db.code().code(), db.message()),
+                None => format!("postgresql: {e}"),
+            }),
             Self::Connection(s) => Self::Connection(s.clone()),
             Self::InvalidEntry(s) => Self::InvalidEntry(s.clone()),
             Self::OutOfRange(s) => Self::OutOfRange(s.clone()),

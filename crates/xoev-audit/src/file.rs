@@ -15,6 +15,7 @@
 use crate::citizen::CitizenRef;
 use crate::consent::{self, Consent, ConsentError, ConsentStore, NewConsent};
 use crate::error::StoreError;
+use crate::group::{self, Group};
 use crate::log::{AccessLog, ChainHead, ChainReport, Entry, NewEntry, Unreadable, verify_chain};
 use crate::timefmt;
 use rustix::fs::{FlockOperation, flock};
@@ -25,7 +26,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use time::OffsetDateTime;
-use tokio::sync::oneshot;
 
 /// File name of the access log inside the store directory.
 pub const LOG_FILE: &str = "access-log.jsonl";
@@ -53,45 +53,9 @@ struct Inner {
     dir: PathBuf,
     writer: Mutex<Option<LogWriter>>,
     /// Appends waiting for the group-commit writer.
-    queue: Mutex<Queue>,
+    group: Group,
     /// Access-log batches made durable (one `fsync` each).
     syncs: AtomicU64,
-}
-
-/// One queued append and where its result goes.
-type Waiter = (NewEntry, oneshot::Sender<Result<Entry, StoreError>>);
-
-#[derive(Debug, Default)]
-struct Queue {
-    waiting: Vec<Waiter>,
-    /// A writer thread is running (it takes everything queued before it
-    /// stops, so a waiter never needs to start a second one).
-    writing: bool,
-}
-
-/// One run of the writer thread. If it ends without draining the queue (a
-/// panic, or a runtime shutting down before the thread ran), its drop marks
-/// the writer stopped and fails the entries still queued instead of leaving
-/// them waiting forever.
-struct WriterRun {
-    inner: Arc<Inner>,
-    /// Set when the run stopped normally, having found the queue empty.
-    finished: bool,
-}
-
-impl Drop for WriterRun {
-    fn drop(&mut self) {
-        if self.finished {
-            return;
-        }
-        let mut q = self.inner.queue.lock().unwrap_or_else(|p| p.into_inner());
-        q.writing = false;
-        for (_, tx) in q.waiting.drain(..) {
-            let _ = tx.send(Err(StoreError::Task(
-                "the access-log writer stopped before this entry was written".into(),
-            )));
-        }
-    }
 }
 
 #[derive(Debug)]
@@ -124,7 +88,7 @@ impl FileStore {
             inner: Arc::new(Inner {
                 dir,
                 writer: Mutex::new(None),
-                queue: Mutex::new(Queue::default()),
+                group: Group::default(),
                 syncs: AtomicU64::new(0),
             }),
         })
@@ -176,27 +140,21 @@ impl Inner {
         self.dir.join(CONSENTS_FILE)
     }
 
-    /// Queues `new` for the group-commit writer (starting it if idle) and
-    /// waits until the entry is durable.
+    /// Queues `new` for the group-commit writer (starting it on a blocking
+    /// thread if idle) and waits until the entry is durable.
     async fn append(self: &Arc<Self>, new: NewEntry) -> Result<Entry, StoreError> {
         check_entry(&new)?;
-        let (tx, rx) = oneshot::channel();
-        let start = {
-            let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-            q.waiting.push((new, tx));
-            !std::mem::replace(&mut q.writing, true)
-        };
-        if start {
-            let run = WriterRun {
-                inner: self.clone(),
-                finished: false,
-            };
+        let (rx, run) = self.group.enqueue(new);
+        if let Some(mut run) = run {
+            let inner = self.clone();
             // Dropped unrun (runtime shutting down), `run` fails the queue.
-            drop(tokio::task::spawn_blocking(move || write_queued(run)));
+            drop(tokio::task::spawn_blocking(move || {
+                while let Some((batch, replies)) = run.next_batch(MAX_BATCH) {
+                    group::reply(replies, inner.append_batch(batch));
+                }
+            }));
         }
-        rx.await.map_err(|_| {
-            StoreError::Task("the access-log writer stopped before this entry was written".into())
-        })?
+        group::wait(rx).await
     }
 
     /// Appends `batch` as consecutive entries under one `flock` and one
@@ -288,36 +246,6 @@ impl Inner {
             .and_then(|all| f(&mut file, all));
         let _ = flock(&file, FlockOperation::Unlock);
         result
-    }
-}
-
-/// The writer thread: writes batches until the queue is empty.
-fn write_queued(mut run: WriterRun) {
-    loop {
-        let batch: Vec<Waiter> = {
-            let mut q = run.inner.queue.lock().unwrap_or_else(|p| p.into_inner());
-            if q.waiting.is_empty() {
-                // Under the queue lock: the next append starts a new run.
-                q.writing = false;
-                run.finished = true;
-                return;
-            }
-            let n = q.waiting.len().min(MAX_BATCH);
-            q.waiting.drain(..n).collect()
-        };
-        let (entries, senders): (Vec<NewEntry>, Vec<_>) = batch.into_iter().unzip();
-        match run.inner.append_batch(entries) {
-            Ok(done) => {
-                for (tx, r) in senders.into_iter().zip(done) {
-                    let _ = tx.send(r);
-                }
-            }
-            Err(e) => {
-                for tx in senders {
-                    let _ = tx.send(Err(e.duplicate()));
-                }
-            }
-        }
     }
 }
 

@@ -35,6 +35,7 @@ mod citizen;
 mod consent;
 mod error;
 mod file;
+mod group;
 mod log;
 mod postgres;
 pub mod timefmt;

@@ -2,13 +2,17 @@
 //!
 //! Appends serialise on the single row of `chain_head` (`SELECT … FOR
 //! UPDATE` inside a transaction), so concurrent appenders from any number of
-//! instances extend one unbroken chain. All tables live in one schema
-//! (default `xoev_audit`), created on connect if missing.
+//! instances extend one unbroken chain. Within one instance appends use
+//! group commit (`crate::group`): the appends queued while a transaction
+//! runs go into the next one together (one row lock, one multi-row insert,
+//! one commit), each caller answered once its entry is committed. All tables
+//! live in one schema (default `xoev_audit`), created on connect if missing.
 
 use crate::citizen::CitizenRef;
 use crate::consent::{self, Consent, ConsentError, ConsentStore, NewConsent};
 use crate::error::StoreError;
 use crate::file::check_entry;
+use crate::group::{self, Group};
 use crate::log::{
     AccessLog, ChainHead, ChainReport, Entry, GENESIS_HASH, NewEntry, Outcome, Unreadable,
     verify_chain,
@@ -25,6 +29,9 @@ pub const DEFAULT_SCHEMA: &str = "xoev_audit";
 /// this one spells "xoevaud" in ASCII).
 const MIGRATE_LOCK: i64 = 0x0078_6f65_7661_7564;
 
+/// Most entries committed in one transaction.
+const MAX_BATCH: usize = 512;
+
 const ENTRY_COLUMNS: &str = "seq, time, citizen, requester, answerer, evidence_type, period, \
      purpose, consent, outcome, request_message_id, answer_message_id, prev_hash, hash";
 
@@ -35,6 +42,8 @@ const CONSENT_COLUMNS: &str = "id, citizen, requester, evidence_type, purpose, v
 pub struct PgStore {
     pool: Pool,
     schema: String,
+    /// Appends waiting for the group-commit writer (shared by clones).
+    group: Group,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -70,6 +79,7 @@ impl PgStore {
         let store = Self {
             pool,
             schema: schema.to_owned(),
+            group: Group::default(),
         };
         store.migrate().await?;
         Ok(store)
@@ -181,6 +191,76 @@ impl PgStore {
 }
 
 impl PgStore {
+    /// Appends `batch` as consecutive entries in one transaction: the head
+    /// row locked, one multi-row insert, the head moved, one commit.
+    async fn append_batch(&self, batch: Vec<NewEntry>) -> Result<Vec<Entry>, StoreError> {
+        let s = &self.schema;
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let row = tx
+            .query_one(
+                &format!("SELECT seq, hash FROM {s}.chain_head WHERE id = 1 FOR UPDATE"),
+                &[],
+            )
+            .await?;
+        let seq = to_u64(row.try_get(0)?)?;
+        let mut head = if seq > 0 {
+            Some(ChainHead {
+                seq,
+                hash: row.try_get(1)?,
+            })
+        } else {
+            None
+        };
+        let mut entries = Vec::with_capacity(batch.len());
+        for new in batch {
+            let e = Entry::chain(new, head.as_ref(), OffsetDateTime::now_utc());
+            head = Some(e.head());
+            entries.push(e);
+        }
+        let Some(last) = head else {
+            return Ok(entries);
+        };
+        let seqs = entries
+            .iter()
+            .map(|e| to_i64(e.seq))
+            .collect::<Result<Vec<_>, _>>()?;
+        let col = |f: fn(&Entry) -> Option<String>| entries.iter().map(f).collect::<Vec<_>>();
+        let times: Vec<OffsetDateTime> = entries.iter().map(|e| e.time).collect();
+        tx.execute(
+            &format!(
+                "INSERT INTO {s}.access_log ({ENTRY_COLUMNS})
+                 SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[],
+                     $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
+                     $11::text[], $12::text[], $13::text[], $14::text[])"
+            ),
+            &[
+                &seqs,
+                &times,
+                &col(|e| Some(e.citizen.as_str().to_owned())),
+                &col(|e| Some(e.requester.clone())),
+                &col(|e| e.answerer.clone()),
+                &col(|e| Some(e.evidence_type.clone())),
+                &col(|e| e.period.clone()),
+                &col(|e| Some(e.purpose.clone())),
+                &col(|e| e.consent.clone()),
+                &col(|e| Some(e.outcome.to_string())),
+                &col(|e| Some(e.request_message_id.clone())),
+                &col(|e| e.answer_message_id.clone()),
+                &col(|e| Some(e.prev_hash.clone())),
+                &col(|e| Some(e.hash.clone())),
+            ],
+        )
+        .await?;
+        tx.execute(
+            &format!("UPDATE {s}.chain_head SET seq = $1, hash = $2 WHERE id = 1"),
+            &[&to_i64(last.seq)?, &last.hash],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(entries)
+    }
+
     /// Entries whose text `column` (a constant of ours, never input) equals
     /// `value`, in chain order.
     async fn select(&self, column: &'static str, value: &str) -> Result<Vec<Entry>, StoreError> {
@@ -278,57 +358,23 @@ fn consent_from_row(r: &Row) -> Result<Consent, StoreError> {
 impl AccessLog for PgStore {
     async fn append(&self, new: NewEntry) -> Result<Entry, StoreError> {
         check_entry(&new)?;
-        let s = &self.schema;
-        let mut client = self.client().await?;
-        let tx = client.transaction().await?;
-        let row = tx
-            .query_one(
-                &format!("SELECT seq, hash FROM {s}.chain_head WHERE id = 1 FOR UPDATE"),
-                &[],
-            )
-            .await?;
-        let seq = to_u64(row.try_get(0)?)?;
-        let head = if seq > 0 {
-            Some(ChainHead {
-                seq,
-                hash: row.try_get(1)?,
-            })
-        } else {
-            None
-        };
-        let e = Entry::chain(new, head.as_ref(), OffsetDateTime::now_utc());
-        let seq = to_i64(e.seq)?;
-        let outcome = e.outcome.to_string();
-        tx.execute(
-            &format!(
-                "INSERT INTO {s}.access_log ({ENTRY_COLUMNS})
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
-            ),
-            &[
-                &seq,
-                &e.time,
-                &e.citizen.as_str(),
-                &e.requester,
-                &e.answerer,
-                &e.evidence_type,
-                &e.period,
-                &e.purpose,
-                &e.consent,
-                &outcome,
-                &e.request_message_id,
-                &e.answer_message_id,
-                &e.prev_hash,
-                &e.hash,
-            ],
-        )
-        .await?;
-        tx.execute(
-            &format!("UPDATE {s}.chain_head SET seq = $1, hash = $2 WHERE id = 1"),
-            &[&seq, &e.hash],
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(e)
+        let (rx, run) = self.group.enqueue(new);
+        if let Some(mut run) = run {
+            let store = self.clone();
+            // Dropped unrun (runtime shutting down), `run` fails the queue.
+            drop(tokio::spawn(async move {
+                while let Some((batch, replies)) = run.next_batch(MAX_BATCH) {
+                    group::reply(
+                        replies,
+                        store
+                            .append_batch(batch)
+                            .await
+                            .map(|v| v.into_iter().map(Ok).collect()),
+                    );
+                }
+            }));
+        }
+        group::wait(rx).await
     }
 
     async fn entries_for(&self, citizen: &CitizenRef) -> Result<Vec<Entry>, StoreError> {

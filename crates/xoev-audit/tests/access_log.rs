@@ -591,3 +591,85 @@ async fn group_commit_damaged_tail_fails_every_waiter_and_writes_nothing() {
     }
     assert_eq!(std::fs::read(fresh.log_path()).expect("read"), text);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_commit_postgres_concurrent_appends_and_a_failing_batch() {
+    // Two instances × 100 appends at once each: one chain, every caller's
+    // entry committed (read back by a third handle) when its append resolved.
+    let schema = unique_schema("group");
+    let stores = [
+        Arc::new(
+            xoev_audit::PgStore::connect(PG_URL, &schema)
+                .await
+                .expect("connect"),
+        ),
+        Arc::new(
+            xoev_audit::PgStore::connect(PG_URL, &schema)
+                .await
+                .expect("connect"),
+        ),
+    ];
+    let reader = xoev_audit::PgStore::connect(PG_URL, &schema)
+        .await
+        .expect("connect");
+    let mut tasks = Vec::new();
+    for i in 0..200 {
+        let store = stores[i % 2].clone();
+        tasks.push(tokio::spawn(async move {
+            let anna = citizen("86095742719");
+            store
+                .append(entry(&anna, &format!("pg-{i}"), Outcome::Requested))
+                .await
+                .expect("append")
+        }));
+    }
+    let mut entries = Vec::new();
+    for t in tasks {
+        entries.push(t.await.expect("task"));
+    }
+    let mut seqs: Vec<_> = entries.iter().map(|e| e.seq).collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=200).collect::<Vec<u64>>());
+    for e in entries.iter().step_by(23) {
+        let back = reader
+            .entries_for_request(&e.request_message_id)
+            .await
+            .expect("read back");
+        assert_eq!(back, std::slice::from_ref(e));
+    }
+    let report = reader.verify(None).await.expect("verify");
+    assert!(report.is_intact(), "{report:?}");
+    assert_eq!(report.entries, 200);
+
+    // The table is gone: every caller of the failing batches gets an error,
+    // and nothing moves the head.
+    admin()
+        .await
+        .batch_execute(&format!("DROP TABLE {schema}.access_log"))
+        .await
+        .expect("drop table");
+    let mut tasks = Vec::new();
+    for i in 0..30 {
+        let store = stores[0].clone();
+        tasks.push(tokio::spawn(async move {
+            let anna = citizen("86095742719");
+            store
+                .append(entry(&anna, &format!("gone-{i}"), Outcome::Requested))
+                .await
+        }));
+    }
+    for t in tasks {
+        let e = t.await.expect("task").expect_err("no table");
+        assert!(
+            matches!(e.as_str(), "store-postgres" | "store-connection"),
+            "{e}"
+        );
+    }
+    let row = admin()
+        .await
+        .query_one(&format!("SELECT seq FROM {schema}.chain_head"), &[])
+        .await
+        .expect("head");
+    assert_eq!(row.get::<_, i64>(0), 200);
+    reader.drop_schema().await.expect("cleanup");
+}
