@@ -1,6 +1,12 @@
 //! The running gateway: consume the inbound queue, run each message through
 //! the [`Pipeline`] on a blocking thread, publish the outcome (confirmed),
 //! then settle the delivery. Nothing is acked before its outcome is stored.
+//!
+//! Two limits keep both cores busy without letting waits serialise the
+//! service: at most `workers` messages are *processed* (CPU work on blocking
+//! threads) at the same time, while up to `prefetch` messages are *in
+//! flight* — a message waiting for its publisher confirm, its access-log
+//! entry (group commit) or its ack no longer holds a processing slot.
 
 use crate::cases::Status;
 use crate::pipeline::{Decision, Pipeline};
@@ -16,9 +22,12 @@ use xoev_transport::{Delivery, Envelope, Target, Transport};
 /// How the service runs.
 #[derive(Debug, Clone, Copy)]
 pub struct ServiceOptions {
-    /// Messages processed at the same time.
+    /// Messages processed (pipeline on a blocking thread) at the same time;
+    /// about the number of cores.
     pub workers: usize,
-    /// Unacknowledged deliveries held from the broker.
+    /// Unacknowledged deliveries held from the broker: the messages in
+    /// flight, processed or waiting for their confirm, audit entry and ack
+    /// (at least `workers`).
     pub prefetch: u16,
 }
 
@@ -32,7 +41,11 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let queue = transport.topology().inbound_queue.clone();
     let mut consumer = transport.consume(&queue, options.prefetch).await?;
-    let permits = Arc::new(Semaphore::new(options.workers.max(1)));
+    let workers = options.workers.max(1);
+    // The broker holds back beyond `prefetch` unsettled deliveries; this
+    // bound also covers deliveries of a channel that died meanwhile.
+    let permits = Arc::new(Semaphore::new(workers.max(usize::from(options.prefetch))));
+    let processing = Arc::new(Semaphore::new(workers));
     let mut tasks = JoinSet::new();
     let mut duplicates_seen = 0;
     info!(queue = %queue, workers = options.workers, prefetch = options.prefetch, "gateway consuming");
@@ -62,14 +75,14 @@ pub async fn run(
                 break;
             }
         };
-        let (p, t) = (pipeline.clone(), transport.clone());
+        let (p, t, cpu) = (pipeline.clone(), transport.clone(), processing.clone());
         let span = tracing::info_span!(
             "delivery",
             message_id = delivery.properties.message_id.as_deref().unwrap_or("-")
         );
         tasks.spawn(
             async move {
-                handle(&p, &t, delivery).await;
+                handle_limited(&p, &t, delivery, Some(&cpu)).await;
                 drop(permit);
             }
             .instrument(span),
@@ -101,19 +114,36 @@ fn now() -> String {
 
 /// Processes one delivery and settles it exactly once.
 pub async fn handle(pipeline: &Arc<Pipeline>, transport: &Arc<dyn Transport>, delivery: Delivery) {
+    handle_limited(pipeline, transport, delivery, None).await;
+}
+
+/// [`handle`], processing only while holding a permit of `processing` (the
+/// permit is given back before the publish, audit and ack waits).
+async fn handle_limited(
+    pipeline: &Arc<Pipeline>,
+    transport: &Arc<dyn Transport>,
+    delivery: Delivery,
+    processing: Option<&Semaphore>,
+) {
     let _in_flight = crate::http::metrics::InFlight::enter();
-    let started = std::time::Instant::now();
     let payload = delivery.payload.clone();
     let correlation = delivery.properties.correlation_id.clone();
     let p = pipeline.clone();
     let rt = tokio::runtime::Handle::current();
-    let decision = match tokio::task::spawn_blocking(move || {
+    // `None` without a limit (or if the semaphore were closed: it never is).
+    let cpu = match processing {
+        Some(s) => s.acquire().await.ok(),
+        None => None,
+    };
+    let started = std::time::Instant::now();
+    let processed = tokio::task::spawn_blocking(move || {
         let (decision, message) = p.process_shared(&payload, correlation.as_deref(), &rt);
         let labels = crate::http::metrics::Labels::from_message(&p, message.as_ref());
         (decision, labels)
     })
-    .await
-    {
+    .await;
+    drop(cpu);
+    let decision = match processed {
         Ok((d, labels)) => {
             crate::http::metrics::record_decision(&labels, &d, started.elapsed());
             d
