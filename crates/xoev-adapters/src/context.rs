@@ -27,6 +27,13 @@ pub struct Context {
     /// The facts of the original evidence request this message answers
     /// (needed by answer adapters for correlation checks and minimisation).
     pub request: Option<RequestFacts>,
+    /// The facts of the input itself, when it is an evidence request whose
+    /// facts the caller has already read from the same parsed document (the
+    /// gateway has, for the consent check): the request adapter uses them
+    /// instead of reading the document again. `None` (the default): the
+    /// adapter reads them. Facts of another request (another `@id`) are
+    /// ignored.
+    pub input_facts: Option<RequestFacts>,
 }
 
 impl Context {
@@ -37,6 +44,7 @@ impl Context {
             seed,
             municipality: None,
             request: None,
+            input_facts: None,
         }
     }
 

@@ -334,6 +334,16 @@ fn normalize_space(s: &str) -> String {
         .join(" ")
 }
 
+/// Whether `doc` is the evidence request whose `@id` is `request_id`.
+pub(crate) fn is_request(doc: &Document, request_id: &str) -> bool {
+    Reader::new(doc, PREFIXES).is_ok_and(|r| {
+        r.root_is(NS_DE, REQUEST_ROOT)
+            && r.root()
+                .attribute_no_ns("id")
+                .is_some_and(|id| id.trim() == request_id)
+    })
+}
+
 /// A four-digit year.
 pub(crate) fn parse_year(s: &str) -> Option<i32> {
     let s = s.trim();

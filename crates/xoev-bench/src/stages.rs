@@ -79,6 +79,7 @@ fn pipeline_core(
     let facts = xoev_adapters::RequestFacts::from_document(&doc)?;
     let mut ctx = f.request_context();
     ctx.municipality = facts.municipality().map(str::to_owned);
+    ctx.input_facts = Some(facts);
     let out = f
         .translator
         .run_validated(chain, &doc, "XNachweis", "1.2.0", &ctx)?;
@@ -101,6 +102,7 @@ fn adapter_from_document(
     let facts = xoev_adapters::RequestFacts::from_document(doc)?;
     let mut ctx = f.request_context();
     ctx.municipality = facts.municipality().map(str::to_owned);
+    ctx.input_facts = Some(facts);
     Ok(f.translator
         .run_validated(chain, doc, "XNachweis", "1.2.0", &ctx)?)
 }

@@ -64,7 +64,14 @@ impl Adapter for XNachweisToXEStB {
     }
 
     fn translate_document(&self, input: &Document, ctx: &Context) -> Result<Vec<u8>, AdapterError> {
-        let f = RequestFacts::from_document(input)?;
+        let read;
+        let f = match &ctx.input_facts {
+            Some(f) if crate::xnachweis::is_request(input, &f.request_id) => f,
+            _ => {
+                read = RequestFacts::from_document(input)?;
+                &read
+            }
+        };
         let current = ctx.now.year();
         if f.year >= current {
             return Err(AdapterError::YearInFuture {
@@ -79,11 +86,11 @@ impl Adapter for XNachweisToXEStB {
             .is_none()
         {
             return Err(AdapterError::PurposeNotAllowed {
-                evidence_type: f.evidence_type,
-                purpose: f.purpose,
+                evidence_type: f.evidence_type.clone(),
+                purpose: f.purpose.clone(),
             });
         }
-        Ok(write(&f, ctx))
+        Ok(write(f, ctx))
     }
 }
 

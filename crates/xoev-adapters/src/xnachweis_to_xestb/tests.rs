@@ -146,3 +146,46 @@ fn not_xml_is_malformed() {
     let err = translate_text("<a><b></a>").expect_err("must fail");
     assert_eq!(err.as_str(), "malformed-input");
 }
+
+/// Facts the caller read from the same document are used as they are;
+/// facts of another request are ignored and the document is read.
+#[test]
+fn input_facts_of_the_same_request_are_reused_others_ignored() {
+    let bytes = read(KASSEL_REQ);
+    let doc = crate::xml::parse(&bytes).expect("parses");
+    let plain = adapter().translate(&bytes, &ctx()).expect("translates");
+    let facts = RequestFacts::from_document(&doc).expect("facts");
+
+    let mut same = ctx();
+    same.input_facts = Some(facts.clone());
+    let reused = adapter()
+        .translate_document(&doc, &same)
+        .expect("translates");
+    assert_eq!(reused, plain);
+
+    // The facts are taken as given (here: another consent reference) …
+    let mut given = facts.clone();
+    given.consent = "EW-GIVEN".into();
+    let mut with_given = ctx();
+    with_given.input_facts = Some(given);
+    let out = String::from_utf8(
+        adapter()
+            .translate_document(&doc, &with_given)
+            .expect("translates"),
+    )
+    .expect("utf8");
+    assert!(out.contains("<xestb:einwilligungsreferenz>EW-GIVEN<"));
+
+    // … but only for the request they belong to.
+    let mut other = facts;
+    other.request_id = "urn:uuid:00000000-0000-4000-8000-000000000000".into();
+    other.consent = "EW-OTHER".into();
+    let mut with_other = ctx();
+    with_other.input_facts = Some(other);
+    assert_eq!(
+        adapter()
+            .translate_document(&doc, &with_other)
+            .expect("translates"),
+        plain
+    );
+}

@@ -526,6 +526,8 @@ impl Pipeline {
                     }
                 })?;
             ctx.municipality = facts.municipality().map(str::to_owned);
+            // The request adapter reads these instead of the document again.
+            ctx.input_facts = Some(facts.clone());
             request = Some((facts, citizen, consent.id));
         }
 
