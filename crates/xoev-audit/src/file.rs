@@ -56,6 +56,33 @@ struct Inner {
     group: Group,
     /// Access-log batches made durable (one `fsync` each).
     syncs: AtomicU64,
+    /// The consents as last parsed, with the identity of the file version
+    /// they came from (see [`Inner::consents`]).
+    consents: Mutex<Option<(FileVersion, Arc<Vec<Consent>>)>>,
+}
+
+/// Identifies one version of an append-only file: any append (ours or
+/// another process's) changes its length and modification time, a
+/// replacement its inode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileVersion {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    mtime_ns: i128,
+}
+
+impl FileVersion {
+    fn of(file: &File, path: &Path) -> Result<Self, StoreError> {
+        use std::os::unix::fs::MetadataExt;
+        let m = file.metadata().map_err(|e| StoreError::io(path, e))?;
+        Ok(Self {
+            dev: m.dev(),
+            ino: m.ino(),
+            len: m.len(),
+            mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
+        })
+    }
 }
 
 #[derive(Debug)]
@@ -90,6 +117,7 @@ impl FileStore {
                 writer: Mutex::new(None),
                 group: Group::default(),
                 syncs: AtomicU64::new(0),
+                consents: Mutex::new(None),
             }),
         })
     }
@@ -234,6 +262,37 @@ impl Inner {
         Ok(out)
     }
 
+    /// All consents. The access check asks for every message, so the parsed
+    /// file is kept and parsed again only when the file changed (its length,
+    /// modification time or inode; a registration or revocation, by any
+    /// process, appends a line).
+    fn consents(&self) -> Result<Arc<Vec<Consent>>, StoreError> {
+        let path = self.consents_path();
+        let file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Arc::default()),
+            Err(e) => return Err(StoreError::io(&path, e)),
+        };
+        let cache = |v: FileVersion| {
+            self.consents.lock().ok().and_then(|c| {
+                c.as_ref()
+                    .filter(|(at, _)| *at == v)
+                    .map(|(_, all)| all.clone())
+            })
+        };
+        if let Some(all) = cache(FileVersion::of(&file, &path)?) {
+            return Ok(all);
+        }
+        // A shared lock: never read a line a writer is halfway through.
+        let _lock = SharedLock::new(&file, &path)?;
+        let version = FileVersion::of(&file, &path)?;
+        let all = Arc::new(parse_consents(&file, &path)?);
+        if let Ok(mut c) = self.consents.lock() {
+            *c = Some((version, all.clone()));
+        }
+        Ok(all)
+    }
+
     fn consents_locked<T>(
         &self,
         f: impl FnOnce(&mut File, Vec<Consent>) -> Result<T, ConsentError>,
@@ -360,16 +419,6 @@ fn open_append(path: &Path) -> Result<File, StoreError> {
             .map_err(|e| StoreError::io(dir, e))?;
     }
     Ok(file)
-}
-
-fn load_consents(path: &Path) -> Result<Vec<Consent>, StoreError> {
-    let file = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(StoreError::io(path, e)),
-    };
-    let _lock = SharedLock::new(&file, path)?;
-    parse_consents(&file, path)
 }
 
 /// Folds the consent events of `file` (read from its start) into consents.
@@ -523,9 +572,12 @@ impl ConsentStore for FileStore {
     async fn list(&self, citizen: &CitizenRef) -> Result<Vec<Consent>, StoreError> {
         let citizen = citizen.clone();
         self.blocking(move |inner| {
-            let mut all = load_consents(&inner.consents_path())?;
-            all.retain(|c| c.citizen == citizen);
-            Ok(all)
+            Ok(inner
+                .consents()?
+                .iter()
+                .filter(|c| c.citizen == citizen)
+                .cloned()
+                .collect())
         })
         .await
     }

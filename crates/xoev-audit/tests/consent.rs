@@ -230,3 +230,34 @@ async fn damaged_consents_file_fails_closed() {
     assert_eq!(e.as_str(), "store-corrupt");
     assert!(!e.is_rejection(), "a store fault is not a consent decision");
 }
+
+#[tokio::test]
+async fn another_handle_sees_registrations_and_revocations_at_once() {
+    // The gateway's handle keeps the parsed consents; the CLI (another
+    // handle, as another process) registers and revokes. Each change shows
+    // in the gateway's very next check.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gateway = FileStore::open(dir.path()).expect("open");
+    let cli = FileStore::open(dir.path()).expect("open");
+    let anna = citizen("86095742719");
+    let at = datetime!(2026-03-01 10:15 UTC);
+    let check = || gateway.find_valid(&anna, KITA, INCOME, KITA_FEE, at);
+    assert_eq!(check().await.expect_err("none").as_str(), "no-consent");
+    cli.register(consent("C-1", &anna, KITA_FEE))
+        .await
+        .expect("register");
+    assert_eq!(check().await.expect("valid").id, "C-1");
+    assert_eq!(check().await.expect("valid, again").id, "C-1");
+    cli.revoke(&anna, "C-1", at).await.expect("revoke");
+    assert_eq!(
+        check().await.expect_err("revoked").as_str(),
+        "consent-revoked"
+    );
+    // A replaced file (restored from a backup, say) is read again too.
+    let text = std::fs::read(gateway.consents_path()).expect("read");
+    let first_line = text.split(|&b| b == b'\n').next().expect("a line");
+    let tmp = dir.path().join("restored");
+    std::fs::write(&tmp, [first_line, b"\n"].concat()).expect("write");
+    std::fs::rename(&tmp, gateway.consents_path()).expect("rename");
+    assert_eq!(check().await.expect("valid again").id, "C-1");
+}
