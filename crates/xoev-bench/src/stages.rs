@@ -305,11 +305,27 @@ pub fn run(
             other => anyhow::bail!("the demo pipeline does not forward its request: {other:?}"),
         };
         let (audit, h) = (p.audit.clone(), rt_handle.clone());
+        let (audit32, h32, entry32) = (p.audit.clone(), rt_handle.clone(), entry.clone());
         cases.push(case(
             "audit_append",
             "access-log append (service, after publish; demo: file store, fsync)",
             move || {
                 let _ = h.block_on(audit.append(entry.clone()));
+            },
+        ));
+        cases.push(case(
+            "audit_append_x32",
+            "access-log: 32 appends at once (group commit); rate in batches of 32",
+            move || {
+                h32.block_on(async {
+                    let all = (0..32).map(|_| {
+                        let (a, e) = (audit32.clone(), entry32.clone());
+                        tokio::spawn(async move { a.append(e).await })
+                    });
+                    for t in all.collect::<Vec<_>>() {
+                        let _ = t.await;
+                    }
+                });
             },
         ));
         cases.push(case(

@@ -1,6 +1,7 @@
 //! [`DedupWindow`]: remembers recently settled messages so a redelivery takes effect once.
 
 use std::collections::{HashSet, VecDeque};
+use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Mutex};
 
 /// A bounded, in-memory set of recently settled delivery keys (queue,
@@ -12,6 +13,13 @@ use std::sync::{Arc, Mutex};
 /// it to the pipeline again. The window lives in memory: it covers
 /// redeliveries within one gateway process, not a crash of the process (see
 /// docs/transport.md for why and what covers the rest).
+///
+/// It keeps a 128-bit fingerprint of each key (two SipHash values under
+/// random per-process keys), not the key itself: 16 bytes instead of the
+/// queue name and message id, twice (set and order), so a full window of
+/// 100,000 keys takes a few MB. Two different keys share a fingerprint with
+/// a probability of about 2⁻¹²⁸ per pair, and nobody outside the process
+/// knows the hash keys to make them collide on purpose.
 #[derive(Debug, Clone)]
 pub struct DedupWindow {
     inner: Arc<Mutex<Window>>,
@@ -20,8 +28,16 @@ pub struct DedupWindow {
 #[derive(Debug)]
 struct Window {
     capacity: usize,
-    order: VecDeque<String>,
-    keys: HashSet<String>,
+    order: VecDeque<u128>,
+    keys: HashSet<u128>,
+    hashers: (RandomState, RandomState),
+}
+
+impl Window {
+    fn fingerprint(&self, key: &str) -> u128 {
+        let (a, b) = (&self.hashers.0, &self.hashers.1);
+        (u128::from(a.hash_one(key)) << 64) | u128::from(b.hash_one(key))
+    }
 }
 
 impl DedupWindow {
@@ -32,6 +48,7 @@ impl DedupWindow {
                 capacity: capacity.max(1),
                 order: VecDeque::new(),
                 keys: HashSet::new(),
+                hashers: (RandomState::new(), RandomState::new()),
             })),
         }
     }
@@ -43,12 +60,14 @@ impl DedupWindow {
 
     /// Whether `key` was settled before.
     pub fn contains(&self, key: &str) -> bool {
-        self.lock().keys.contains(key)
+        let w = self.lock();
+        w.keys.contains(&w.fingerprint(key))
     }
 
     /// Records `key` as settled.
     pub fn insert(&self, key: String) {
         let mut w = self.lock();
+        let key = w.fingerprint(&key);
         if w.keys.contains(&key) {
             return;
         }
@@ -57,7 +76,7 @@ impl DedupWindow {
         {
             w.keys.remove(&old);
         }
-        w.keys.insert(key.clone());
+        w.keys.insert(key);
         w.order.push_back(key);
     }
 
@@ -92,5 +111,20 @@ mod tests {
         w.insert("c".into());
         assert!(!w.contains("a"));
         assert!(w.contains("b") && w.contains("c"));
+    }
+
+    #[test]
+    fn tells_many_keys_apart() {
+        let w = DedupWindow::new(20_000);
+        for i in 0..10_000 {
+            w.insert(DedupWindow::key("q", &format!("m-{i}"), 1));
+        }
+        assert_eq!(w.len(), 10_000);
+        for i in 0..10_000 {
+            assert!(w.contains(&DedupWindow::key("q", &format!("m-{i}"), 1)));
+            assert!(!w.contains(&DedupWindow::key("q", &format!("m-{i}"), 2)));
+            assert!(!w.contains(&DedupWindow::key("r", &format!("m-{i}"), 1)));
+            assert!(!w.contains(&DedupWindow::key("q", &format!("n-{i}"), 1)));
+        }
     }
 }
