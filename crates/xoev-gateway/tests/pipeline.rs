@@ -180,3 +180,32 @@ async fn a_rejected_answer_does_not_use_up_its_request() {
     let ok = forward(process(&d, &good, Some(&f.message_id)));
     assert_eq!(ok.queue, d.inbox(FEE_OFFICE).expect("inbox"));
 }
+
+/// The delivery's bytes go through without a copy and the envelope the
+/// pipeline read comes back for the metrics labels: readable → the header,
+/// unreadable → none; the decision is the one `process` takes.
+#[tokio::test(flavor = "multi_thread")]
+async fn process_shared_returns_the_envelope_it_read() {
+    let (d, _w) = demo_with(true).await;
+    let (id, request) = d.fee_office().expect("fee").request().expect("request");
+    let rt = tokio::runtime::Handle::current();
+    let p = d.pipeline.clone();
+    let (decision, message, garbage) = std::thread::scope(|s| {
+        s.spawn(move || {
+            let (decision, message) = p.process_shared(&bytes::Bytes::from(request), None, &rt);
+            let (garbage, none) =
+                p.process_shared(&bytes::Bytes::from_static(b"<not xml"), None, &rt);
+            assert!(none.is_none(), "no envelope for unreadable bytes");
+            (decision, message, garbage)
+        })
+        .join()
+        .expect("thread")
+    });
+    let f = forward(decision);
+    let header = message.and_then(|m| m.header).expect("the header it read");
+    assert_eq!(header.message_id.as_str(), id);
+    assert_eq!(f.source_id, id);
+    let r = reject(garbage);
+    assert_eq!(r.stage, Stage::Header);
+    assert_eq!(r.kind, "malformed-xml");
+}
