@@ -214,6 +214,13 @@ pub fn run(
             },
         ),
         case(
+            "verify_ec_xmlsec",
+            "verify ECDSA P-256 with xmlsec1's engine (reference)",
+            || {
+                let _ = f.verifier.verify_with_xmlsec(&doc_ec, None);
+            },
+        ),
+        case(
             "floor_validate",
             "XSD validation of the parsed document",
             || {
@@ -259,6 +266,13 @@ pub fn run(
         case("sign_rsa", "sign RSA-2048, parsed document", || {
             let _ = f.rsa.signer.sign(&out_doc);
         }),
+        case(
+            "sign_ec_xmlsec",
+            "sign ECDSA P-256 with xmlsec1's engine (reference)",
+            || {
+                let _ = f.ec.signer.sign_with_xmlsec(&out_doc);
+            },
+        ),
         case(
             "sign_bytes_ec",
             "sign ECDSA from bytes (parse+sign+serialise)",

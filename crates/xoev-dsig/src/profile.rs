@@ -71,6 +71,31 @@ pub(crate) struct Parsed {
     pub algorithm: SignatureAlgorithm,
     /// The DER certificates of `KeyInfo/X509Data`, in document order.
     pub certs: Vec<Vec<u8>>,
+    /// The `ds:SignedInfo` element.
+    pub signed_info: NodePtr,
+    /// `InclusiveNamespaces PrefixList` of the `CanonicalizationMethod`.
+    pub signed_info_prefixes: Vec<String>,
+    /// `InclusiveNamespaces PrefixList` of the reference's exc-C14N transform.
+    pub reference_prefixes: Vec<String>,
+    /// The text of `ds:DigestValue` (base64).
+    pub digest_value: String,
+    /// The text of `ds:SignatureValue` (base64).
+    pub signature_value: String,
+}
+
+/// The whitespace-separated prefixes of the `ec:InclusiveNamespaces`
+/// children of an exc-C14N algorithm element (checked to be the only
+/// children by [`only_inclusive_namespaces`]).
+fn inclusive_prefixes(node: NodePtr) -> Vec<String> {
+    dom::element_children(node)
+        .into_iter()
+        .filter_map(|c| dom::attr(c, c"PrefixList"))
+        .flat_map(|l| {
+            l.split_ascii_whitespace()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 fn err(kind: DsigErrorKind, detail: impl Into<String>) -> DsigError {
@@ -218,7 +243,8 @@ pub(crate) fn check(doc: &Document) -> Result<Parsed, DsigError> {
             ),
         ));
     }
-    if dom::text(signature_value).trim().is_empty() {
+    let signature_text = dom::text(signature_value);
+    if signature_text.trim().is_empty() {
         return Err(err(
             DsigErrorKind::MalformedSignature,
             "ds:SignatureValue is empty",
@@ -239,6 +265,7 @@ pub(crate) fn check(doc: &Document) -> Result<Parsed, DsigError> {
         ));
     }
     only_inclusive_namespaces(c14n, DsigErrorKind::MalformedSignature)?;
+    let signed_info_prefixes = inclusive_prefixes(c14n);
     let method = expect(&mut it, signed_info, "SignatureMethod")?;
     let method_alg = algorithm_attr(method)?;
     let algorithm = SignatureAlgorithm::from_uri(&method_alg)
@@ -293,17 +320,24 @@ pub(crate) fn check(doc: &Document) -> Result<Parsed, DsigError> {
             ));
         }
     };
-    check_reference(reference)?;
+    let (reference_prefixes, digest_value) = check_reference(reference)?;
     let certs = check_key_info(key_info)?;
     Ok(Parsed {
         signature,
         algorithm,
         certs,
+        signed_info,
+        signed_info_prefixes,
+        reference_prefixes,
+        digest_value,
+        signature_value: signature_text,
     })
 }
 
-/// Reference: Transforms = [enveloped, exc-c14n], DigestMethod SHA-256, DigestValue.
-fn check_reference(reference: NodePtr) -> Result<(), DsigError> {
+/// Reference: Transforms = [enveloped, exc-c14n], DigestMethod SHA-256,
+/// DigestValue. Returns the exc-C14N transform's inclusive prefixes and the
+/// digest value's text.
+fn check_reference(reference: NodePtr) -> Result<(Vec<String>, String), DsigError> {
     let kids = dom::element_children(reference);
     let mut it = kids.iter();
     let transforms = match it.next() {
@@ -316,6 +350,7 @@ fn check_reference(reference: NodePtr) -> Result<(), DsigError> {
         }
     };
     let mut algs = Vec::new();
+    let mut prefixes = Vec::new();
     for t in dom::element_children(transforms) {
         if !dom::is_dsig(t, "Transform") {
             return Err(err(
@@ -333,7 +368,10 @@ fn check_reference(reference: NodePtr) -> Result<(), DsigError> {
                     ));
                 }
             }
-            EXC_C14N => only_inclusive_namespaces(t, DsigErrorKind::DisallowedTransform)?,
+            EXC_C14N => {
+                only_inclusive_namespaces(t, DsigErrorKind::DisallowedTransform)?;
+                prefixes = inclusive_prefixes(t);
+            }
             other => {
                 return Err(err(
                     DsigErrorKind::DisallowedTransform,
@@ -359,14 +397,14 @@ fn check_reference(reference: NodePtr) -> Result<(), DsigError> {
     if digest_alg != SHA256 {
         return Err(algorithm_error("DigestMethod", &digest_alg));
     }
-    expect(&mut it, reference, "DigestValue")?;
+    let digest_value = dom::text(expect(&mut it, reference, "DigestValue")?);
     if let Some(&n) = it.next() {
         return Err(err(
             DsigErrorKind::MalformedSignature,
             format!("unexpected {} in ds:Reference", dom::local_name(n)),
         ));
     }
-    Ok(())
+    Ok((prefixes, digest_value))
 }
 
 /// KeyInfo: exactly one X509Data with at least one X509Certificate.

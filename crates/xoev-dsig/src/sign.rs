@@ -1,5 +1,14 @@
 //! Signing: an enveloped signature of the profile as the root's last child.
+//!
+//! xmlsec1's template functions build the `ds:Signature` skeleton; the
+//! digest, the canonical `SignedInfo` and the signature value are computed
+//! here (libxml2's exclusive C14N, SHA-256 and the key loaded once, see
+//! [`crate::c14n`] and [`crate::crypto`]). [`Signer::sign_with_xmlsec`] lets
+//! xmlsec1 fill the same template; it is the reference the fast path is
+//! tested against.
 
+use crate::c14n::{self, Scope};
+use crate::crypto::SignKey;
 use crate::dom;
 use crate::error::{DsigError, DsigErrorKind};
 use crate::init::{clear_messages, init, take_messages};
@@ -13,6 +22,7 @@ use openssl::pkey::PKey;
 use openssl::x509::X509;
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::ffi::CString;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -45,6 +55,10 @@ struct SignerInner {
     cert_der: Vec<u8>,
     /// Intermediate CA certificates sent along (DER).
     chain_der: Vec<Vec<u8>>,
+    /// The key, loaded once for the fast path.
+    key: SignKey,
+    /// `ds:X509Certificate` texts (base64): the certificate, then the chain.
+    cert_texts: Vec<CString>,
     algorithm: SignatureAlgorithm,
     subject: String,
     fingerprint: String,
@@ -125,12 +139,21 @@ impl Signer {
             ));
         }
         let algorithm = trust::check_key(key, None)?;
+        let cert_der = cert.to_der()?;
+        let chain_der: Vec<Vec<u8>> = chain.iter().map(|c| c.to_der()).collect::<Result<_, _>>()?;
+        let cert_texts = std::iter::once(&cert_der)
+            .chain(&chain_der)
+            .map(|der| CString::new(openssl::base64::encode_block(der)))
+            .collect::<Result<_, _>>()
+            .map_err(|_| DsigError::new(DsigErrorKind::Internal, "base64 produced a NUL"))?;
         let signer = Self {
             inner: Arc::new(SignerInner {
                 id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
                 key_pem: key.private_key_to_pem_pkcs8()?,
-                cert_der: cert.to_der()?,
-                chain_der: chain.iter().map(|c| c.to_der()).collect::<Result<_, _>>()?,
+                cert_der,
+                chain_der,
+                key: SignKey::new(key)?,
+                cert_texts,
                 algorithm,
                 subject: trust::subject(cert),
                 fingerprint: trust::fingerprint(cert)?,
@@ -191,6 +214,19 @@ impl Signer {
     /// and appends a new one as the root's last child. On error the document
     /// is left without a signature.
     pub fn sign(&self, doc: &Document) -> Result<(), DsigError> {
+        self.sign_with(doc, Engine::Fast)
+    }
+
+    /// The same signature as [`Signer::sign`] — same template, same
+    /// algorithms, same certificates in `X509Data` — with the digest and the
+    /// signature value computed by xmlsec1's own transform engine. Slower;
+    /// kept as the reference implementation the fast path is tested against,
+    /// and for the benchmark's comparison.
+    pub fn sign_with_xmlsec(&self, doc: &Document) -> Result<(), DsigError> {
+        self.sign_with(doc, Engine::Xmlsec)
+    }
+
+    fn sign_with(&self, doc: &Document, engine: Engine) -> Result<(), DsigError> {
         init()?;
         dom::silence_thread();
         clear_messages();
@@ -219,7 +255,7 @@ impl Signer {
                 xml::xmlFreeNode(sig.cast());
                 return Err(internal("cannot append the signature template"));
             }
-            let result = self.fill_and_sign(sig);
+            let result = self.fill_and_sign(doc, sig, engine);
             if result.is_err() {
                 dom::remove(sig.cast());
             }
@@ -228,8 +264,13 @@ impl Signer {
     }
 
     /// # Safety
-    /// `sig` must be a fresh signature template linked into a live document.
-    unsafe fn fill_and_sign(&self, sig: xs::xmlNodePtr) -> Result<(), DsigError> {
+    /// `sig` must be a fresh signature template linked into `doc`.
+    unsafe fn fill_and_sign(
+        &self,
+        doc: &Document,
+        sig: xs::xmlNodePtr,
+        engine: Engine,
+    ) -> Result<(), DsigError> {
         // SAFETY: per the contract; all template functions return null on error.
         unsafe {
             let reference = xs::xmlSecTmplSignatureAddReference(
@@ -254,12 +295,64 @@ impl Signer {
                 return Err(internal("cannot build the reference template"));
             }
             let key_info = xs::xmlSecTmplSignatureEnsureKeyInfo(sig, std::ptr::null());
-            if key_info.is_null() || xs::xmlSecTmplKeyInfoAddX509Data(key_info).is_null() {
+            let x509_data = if key_info.is_null() {
+                std::ptr::null_mut()
+            } else {
+                xs::xmlSecTmplKeyInfoAddX509Data(key_info)
+            };
+            if x509_data.is_null() {
                 return Err(internal("cannot build the KeyInfo template"));
             }
-            let ctx = DsigCtx::new(Restriction::Profile(self.inner.algorithm))?;
-            self.with_key(|key| ctx.sign(key, sig.cast()))
+            match engine {
+                Engine::Xmlsec => {
+                    let ctx = DsigCtx::new(Restriction::Profile(self.inner.algorithm))?;
+                    self.with_key(|key| ctx.sign(key, sig.cast()))
+                }
+                Engine::Fast => {
+                    // xmlsec1's template function adds one certificate
+                    // only; the chain needs one element per certificate.
+                    let x509_data: dom::NodePtr = x509_data.cast();
+                    let ns = (*x509_data).ns;
+                    for text in &self.inner.cert_texts {
+                        let node = xml::xmlNewTextChild(
+                            x509_data,
+                            ns,
+                            c"X509Certificate".as_ptr().cast(),
+                            text.as_ptr().cast(),
+                        );
+                        if node.is_null() {
+                            return Err(internal("cannot add an X509Certificate"));
+                        }
+                    }
+                    self.compute(doc, sig.cast(), reference.cast())
+                }
+            }
         }
+    }
+
+    /// Fills `DigestValue` and `SignatureValue` of the template `sig`.
+    fn compute(
+        &self,
+        doc: &Document,
+        sig: dom::NodePtr,
+        reference: dom::NodePtr,
+    ) -> Result<(), DsigError> {
+        let child = |parent: dom::NodePtr, local: &str| {
+            dom::element_children(parent)
+                .into_iter()
+                .find(|&n| dom::is_dsig(n, local))
+                .ok_or_else(|| internal(&format!("the template has no ds:{local}")))
+        };
+        let signed_info = child(sig, "SignedInfo")?;
+        let digest_value = child(reference, "DigestValue")?;
+        let signature_value = child(sig, "SignatureValue")?;
+        let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
+        c14n::exclusive(doc, Scope::DocumentWithout(sig), &[], &mut |b| {
+            digest.update(b)
+        })?;
+        set_text(digest_value, digest.finish().as_ref())?;
+        let canonical = c14n::exclusive_bytes(doc, Scope::Subtree(signed_info), &[])?;
+        set_text(signature_value, &self.inner.key.sign(&canonical)?)
     }
 
     /// Parses `bytes` (hardened, default limits), signs, and serialises.
@@ -269,6 +362,25 @@ impl Signer {
         self.sign(&doc)?;
         Ok(dom::to_bytes(&doc))
     }
+}
+
+/// Who computes the digest and the signature value.
+#[derive(Clone, Copy)]
+enum Engine {
+    /// libxml2's C14N, `ring`/OpenSSL with the key loaded once.
+    Fast,
+    /// xmlsec1's transform engine (the reference).
+    Xmlsec,
+}
+
+/// Sets the text of the empty template element `node` to `bytes` in base64.
+fn set_text(node: dom::NodePtr, bytes: &[u8]) -> Result<(), DsigError> {
+    let text = CString::new(openssl::base64::encode_block(bytes))
+        .map_err(|_| DsigError::new(DsigErrorKind::Internal, "base64 produced a NUL"))?;
+    // SAFETY: `node` is an element of the template linked into the borrowed
+    // document; libxml2 copies the string.
+    unsafe { xml::xmlNodeAddContent(node, text.as_ptr().cast()) };
+    Ok(())
 }
 
 fn internal(what: &str) -> DsigError {

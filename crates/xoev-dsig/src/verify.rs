@@ -1,9 +1,12 @@
-//! Verification: profile → signing certificate → chain (cached) → xmlsec1.
+//! Verification: profile → signing certificate → chain (cached) → digest
+//! and signature value over the exclusive canonical form.
 
+use crate::c14n::{self, Scope};
+use crate::crypto::VerifyKey;
 use crate::dom;
 use crate::error::{DsigError, DsigErrorKind};
 use crate::init::{clear_messages, init};
-use crate::profile::{self, SignatureAlgorithm};
+use crate::profile::{self, Parsed, SignatureAlgorithm};
 use crate::trust::{self, CertMatcher, TrustStore};
 use crate::xmlsec_ctx::{DsigCtx, Key, Restriction, Status};
 use libxml::tree::Document;
@@ -39,6 +42,10 @@ pub struct Verified {
 #[derive(Clone)]
 struct CachedCert {
     window: (i64, i64),
+    /// The certificate's public key, loaded for verification.
+    key: Arc<VerifyKey>,
+    /// For ECDSA keys, the length of a signature value (`r || s`).
+    ec_value_len: Option<usize>,
     key_algorithm: SignatureAlgorithm,
     subject: String,
     issuer: String,
@@ -122,27 +129,67 @@ impl Verifier {
 
     /// Verifies the one top-level signature of `doc` against the profile and
     /// the trust store; with `expected`, the signer must also match it.
+    ///
+    /// The digest and the signature value are computed over libxml2's
+    /// exclusive canonical form of the parsed document (see the crate
+    /// documentation), with the signing certificate's key loaded once per
+    /// certificate.
     pub fn verify(
         &self,
         doc: &Document,
         expected: Option<&CertMatcher>,
     ) -> Result<Verified, DsigError> {
-        init()?;
-        dom::silence_thread();
-        clear_messages();
-        let parsed = profile::check(doc)?;
-        let leaf_der = self.leaf(&parsed.certs)?;
+        let (parsed, leaf, cert) = self.prepare(doc)?;
+        let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
+        c14n::exclusive(
+            doc,
+            Scope::DocumentWithout(parsed.signature),
+            &parsed.reference_prefixes,
+            &mut |b| digest.update(b),
+        )?;
+        let stated = base64(&parsed.digest_value, "ds:DigestValue")?;
+        let status = if digest.finish().as_ref() != stated.as_slice() {
+            Status::DigestMismatch
+        } else {
+            let signed_info = c14n::exclusive_bytes(
+                doc,
+                Scope::Subtree(parsed.signed_info),
+                &parsed.signed_info_prefixes,
+            )?;
+            let value = base64(&parsed.signature_value, "ds:SignatureValue")?;
+            if let Some(size) = cert.ec_value_len
+                && value.len() != size
+            {
+                return Err(DsigError::new(
+                    DsigErrorKind::MalformedSignature,
+                    format!(
+                        "ds:SignatureValue holds {} bytes; ECDSA on the certificate's curve gives {size}",
+                        value.len()
+                    ),
+                ));
+            }
+            if cert.key.verify(&signed_info, &value) {
+                Status::Valid
+            } else {
+                Status::BadSignatureValue
+            }
+        };
+        conclude(status, cert, &parsed, leaf, expected)
+    }
+
+    /// The same verification as [`Verifier::verify`] — same profile, same
+    /// certificate checks, same outcomes — with the digest and signature
+    /// computed by xmlsec1's own transform engine. Slower; kept as the
+    /// reference implementation the fast path is tested against, and for
+    /// the benchmark's comparison.
+    pub fn verify_with_xmlsec(
+        &self,
+        doc: &Document,
+        expected: Option<&CertMatcher>,
+    ) -> Result<Verified, DsigError> {
+        let (parsed, leaf, cert) = self.prepare(doc)?;
+        let leaf_der = parsed.certs[leaf].as_slice();
         let fp: [u8; 32] = openssl::sha::sha256(leaf_der);
-        let cert = self.certificate(fp, leaf_der, &parsed.certs)?;
-        if cert.key_algorithm != parsed.algorithm {
-            return Err(DsigError::new(
-                DsigErrorKind::BadSignatureValue,
-                format!(
-                    "SignatureMethod {} does not fit the certificate's {} key",
-                    parsed.algorithm, cert.key_algorithm
-                ),
-            ));
-        }
         let status = KEYS.with(|keys| -> Result<Status, DsigError> {
             let mut keys = keys.borrow_mut();
             if !keys.contains_key(&fp) {
@@ -159,43 +206,34 @@ impl Verifier {
             // (alive, unmodified) for the whole call.
             unsafe { ctx.verify(key, parsed.signature) }
         })?;
-        match status {
-            Status::Valid => {}
-            Status::DigestMismatch => {
-                return Err(DsigError::new(
-                    DsigErrorKind::DigestMismatch,
-                    "the digest of the document does not match: it was changed after signing",
-                ));
-            }
-            Status::BadSignatureValue => {
-                return Err(DsigError::new(
-                    DsigErrorKind::BadSignatureValue,
-                    format!(
-                        "the signature value does not verify with the key of {}",
-                        cert.subject
-                    ),
-                ));
-            }
-        }
-        if let Some(m) = expected
-            && !m.matches(&cert.subject, &cert.fingerprint, leaf_der)
-        {
+        conclude(status, cert, &parsed, leaf, expected)
+    }
+
+    /// Profile check, signing certificate (its index in `parsed.certs`),
+    /// verified chain (cached), and the key fitting the signature method.
+    fn prepare(&self, doc: &Document) -> Result<(Parsed, usize, CachedCert), DsigError> {
+        init()?;
+        dom::silence_thread();
+        clear_messages();
+        let parsed = profile::check(doc)?;
+        let leaf_der = self.leaf(&parsed.certs)?;
+        let index = parsed
+            .certs
+            .iter()
+            .position(|c| std::ptr::eq(c.as_slice(), leaf_der))
+            .ok_or_else(|| DsigError::new(DsigErrorKind::Internal, "signing certificate lost"))?;
+        let fp: [u8; 32] = openssl::sha::sha256(leaf_der);
+        let cert = self.certificate(fp, leaf_der, &parsed.certs)?;
+        if cert.key_algorithm != parsed.algorithm {
             return Err(DsigError::new(
-                DsigErrorKind::WrongSigner,
+                DsigErrorKind::BadSignatureValue,
                 format!(
-                    "signed by {} ({}), expected {m}",
-                    cert.subject, cert.fingerprint
+                    "SignatureMethod {} does not fit the certificate's {} key",
+                    parsed.algorithm, cert.key_algorithm
                 ),
             ));
         }
-        Ok(Verified {
-            signer_subject: cert.subject,
-            signer_issuer: cert.issuer,
-            signer_serial: cert.serial,
-            signer_cert_sha256: cert.fingerprint,
-            algorithm: parsed.algorithm,
-            chain_valid_until: cert.window.1,
-        })
+        Ok((parsed, index, cert))
     }
 
     /// The signing certificate among `certs` (see [`leaf`]), remembered per list.
@@ -258,9 +296,17 @@ impl Verifier {
         }
         let public = trust::public_key(&leaf)?;
         let key_algorithm = trust::check_key(&public, None)?;
+        let key = Arc::new(VerifyKey::new(&public)?);
+        let ec_value_len = match &*key {
+            VerifyKey::P256(_) => Some(64),
+            VerifyKey::OtherEc(_, size) => Some(2 * size),
+            VerifyKey::Rsa(_) => None,
+        };
         let window = self.inner.trust.verify_chain(&leaf, &intermediates)?;
         let cert = CachedCert {
             window,
+            key,
+            ec_value_len,
             key_algorithm,
             subject: trust::subject(&leaf),
             issuer: trust::name_string(leaf.issuer_name()),
@@ -279,6 +325,65 @@ impl Verifier {
         }
         Ok(cert)
     }
+}
+
+/// Turns the outcome of the digest and signature checks into the result,
+/// checking the expected signer last.
+fn conclude(
+    status: Status,
+    cert: CachedCert,
+    parsed: &Parsed,
+    leaf: usize,
+    expected: Option<&CertMatcher>,
+) -> Result<Verified, DsigError> {
+    match status {
+        Status::Valid => {}
+        Status::DigestMismatch => {
+            return Err(DsigError::new(
+                DsigErrorKind::DigestMismatch,
+                "the digest of the document does not match: it was changed after signing",
+            ));
+        }
+        Status::BadSignatureValue => {
+            return Err(DsigError::new(
+                DsigErrorKind::BadSignatureValue,
+                format!(
+                    "the signature value does not verify with the key of {}",
+                    cert.subject
+                ),
+            ));
+        }
+    }
+    if let Some(m) = expected
+        && !m.matches(&cert.subject, &cert.fingerprint, &parsed.certs[leaf])
+    {
+        return Err(DsigError::new(
+            DsigErrorKind::WrongSigner,
+            format!(
+                "signed by {} ({}), expected {m}",
+                cert.subject, cert.fingerprint
+            ),
+        ));
+    }
+    Ok(Verified {
+        signer_subject: cert.subject,
+        signer_issuer: cert.issuer,
+        signer_serial: cert.serial,
+        signer_cert_sha256: cert.fingerprint,
+        algorithm: parsed.algorithm,
+        chain_valid_until: cert.window.1,
+    })
+}
+
+/// Decodes the base64 text of `element` (whitespace allowed anywhere).
+fn base64(text: &str, element: &str) -> Result<Vec<u8>, DsigError> {
+    let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    openssl::base64::decode_block(&compact).map_err(|_| {
+        DsigError::new(
+            DsigErrorKind::MalformedSignature,
+            format!("{element} is not valid base64"),
+        )
+    })
 }
 
 /// The signing certificate among the `X509Certificate`s: the only one, or

@@ -764,3 +764,93 @@ fn remembered_signing_certificate_changes_no_outcome() {
         );
     }
 }
+
+/// The text of the first `<ds:{element}>`, whitespace removed.
+fn element_text(xml: &str, element: &str) -> String {
+    let open = format!("<ds:{element}>");
+    let a = xml.find(&open).expect("element") + open.len();
+    let b = a + xml[a..].find('<').expect("end");
+    xml[a..b].chars().filter(|c| !c.is_whitespace()).collect()
+}
+
+#[test]
+fn fast_path_and_xmlsec_engine_agree_on_every_outcome() {
+    // `verify`/`sign` compute digest and signature value themselves;
+    // `verify_with_xmlsec`/`sign_with_xmlsec` let xmlsec1's transform engine
+    // do it. Every document, good or tampered, must get the same verdict.
+    let p = pki();
+    let verifier = p.verifier();
+    let outcome = |xml: &str, fast: bool| {
+        let doc = parse(xml.as_bytes());
+        let r = if fast {
+            verifier.verify(&doc, None)
+        } else {
+            verifier.verify_with_xmlsec(&doc, None)
+        };
+        r.map(|v| v.signer_cert_sha256).map_err(|e| e.kind())
+    };
+    let mut checked = 0;
+    for issued in [&p.rsa, &p.ec, &p.ec2] {
+        let signer = p.signer(issued);
+        let fast = signed_sample(&signer);
+        let doc = parse(sample().as_bytes());
+        signer.sign_with_xmlsec(&doc).expect("xmlsec1 signs");
+        let reference = String::from_utf8(to_bytes(&doc)).expect("utf-8");
+        // Same content, same digest, whoever computed it.
+        assert_eq!(
+            element_text(&fast, "DigestValue"),
+            element_text(&reference, "DigestValue")
+        );
+        for signed in [fast, reference] {
+            let variants = [
+                signed.clone(),
+                signed.replace("Finanzamt Musterstadt", "Finanzamt Boeseburg"),
+                signed.replacen(r#"test="true""#, r#"test="false""#, 1),
+                flip_signature_value(&signed),
+                swap_certificate(&signed, &p.ec2),
+                swap_certificate(&signed, &p.rsa),
+            ];
+            for (i, xml) in variants.iter().enumerate() {
+                let (a, b) = (outcome(xml, true), outcome(xml, false));
+                assert_eq!(a, b, "variant {i} signed by {}", signer.subject());
+                if i == 0 {
+                    assert_eq!(a.as_deref(), Ok(signer.cert_sha256()));
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(checked, 36);
+}
+
+#[test]
+fn rsa_signature_values_are_byte_identical_to_xmlsec1s() {
+    // RSA PKCS#1 v1.5 is deterministic: if both engines canonicalise
+    // `SignedInfo` alike, they produce the very same signature value.
+    let p = pki();
+    let signer = p.signer(&p.rsa);
+    let fast = signed_sample(&signer);
+    let doc = parse(sample().as_bytes());
+    signer.sign_with_xmlsec(&doc).expect("xmlsec1 signs");
+    let reference = String::from_utf8(to_bytes(&doc)).expect("utf-8");
+    for element in ["DigestValue", "SignatureValue", "X509Certificate"] {
+        assert_eq!(
+            element_text(&fast, element),
+            element_text(&reference, element),
+            "{element}"
+        );
+    }
+}
+
+#[test]
+fn ecdsa_value_of_the_wrong_length_is_malformed() {
+    let p = pki();
+    let signed = signed_sample(&p.signer(&p.ec));
+    let value = element_text(&signed, "SignatureValue");
+    let raw = openssl::base64::decode_block(&value).expect("base64");
+    assert_eq!(raw.len(), 64, "P-256 values are r || s, 32 bytes each");
+    let short = openssl::base64::encode_block(&raw[..63]);
+    let evil = signed.replacen(&value, &short, 1);
+    assert_ne!(evil, signed);
+    assert_eq!(kind(&evil), DsigErrorKind::MalformedSignature);
+}
