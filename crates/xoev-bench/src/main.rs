@@ -16,6 +16,11 @@ mod setup;
 mod stages;
 mod stats;
 
+/// The same allocator as the gateway binary (see its `main.rs`), so the
+/// figures are the gateway's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use stats::us;
