@@ -52,11 +52,12 @@ struct Cli {
     /// Messages per phase of the broker ceiling.
     #[arg(long, default_value_t = 20_000)]
     broker_messages: usize,
-    /// Gateway workers (messages processed at the same time).
-    #[arg(long, default_value_t = 8)]
+    /// Gateway workers (messages processed at the same time; the gateway's
+    /// default).
+    #[arg(long, default_value_t = 4)]
     workers: usize,
-    /// Gateway prefetch.
-    #[arg(long, default_value_t = 64)]
+    /// Gateway prefetch (the gateway's default).
+    #[arg(long, default_value_t = 256)]
     prefetch: u16,
     /// Only the per-stage cases whose name contains this (for profiling).
     #[arg(long)]

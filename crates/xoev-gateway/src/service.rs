@@ -1,6 +1,8 @@
 //! The running gateway: consume the inbound queue, run each message through
 //! the [`Pipeline`] on a blocking thread, publish the outcome (confirmed),
-//! then settle the delivery. Nothing is acked before its outcome is stored.
+//! then settle the delivery. Nothing is acked before its outcome is stored:
+//! a forwarded request whose access-log entry cannot be written goes to
+//! retry (and finally to the dead-letter queue), not to ack.
 //!
 //! Two limits keep both cores busy without letting waits serialise the
 //! service: at most `workers` messages are *processed* (CPU work on blocking
@@ -187,7 +189,14 @@ async fn handle_limited(
             if let Some(entry) = f.audit
                 && let Err(e) = pipeline.audit.append(entry).await
             {
-                error!(error = %e, "access log append failed");
+                // Forwarded but not logged: the citizen's access log would
+                // miss it. Not acked: the retry forwards again under the same
+                // output id (receivers recognise the duplicate) and appends
+                // again; after the last attempt it is a dead letter for
+                // operations, the destination already has it.
+                error!(error = %e, "access log append failed; message goes to retry");
+                settle_retry(delivery, "audit", "access-log-unavailable", &e.to_string()).await;
+                return;
             }
             let status = Status {
                 state: "forwarded".into(),

@@ -468,3 +468,72 @@ async fn two_gateway_consumers_deliver_every_answer_exactly_once() {
     second.close().await;
     s.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn forwarded_request_whose_access_log_entry_fails_is_retried_not_acked() {
+    let s = setup("auditfail").await;
+    // The embedded access log cannot be written: its file is a directory.
+    let log = s._work.path().join("audit").join(xoev_audit::LOG_FILE);
+    let _ = std::fs::remove_file(&log);
+    std::fs::create_dir_all(&log).expect("directory in the log's place");
+    let mut dlq = s
+        .transport
+        .consume(&s.transport.topology().dead_letter_queue, 4)
+        .await
+        .expect("dlq");
+    let mut tax_inbox = s
+        .transport
+        .consume(&s.demo.inbox(TAX_OFFICE).expect("inbox"), 8)
+        .await
+        .expect("tax inbox");
+    let (stop, gateway) = s.start_gateway(s.dyn_transport());
+
+    let (id, request) = s
+        .demo
+        .fee_office()
+        .expect("fee")
+        .request()
+        .expect("request");
+    s.transport
+        .publish(Envelope::new(Target::Inbound, id.clone(), request))
+        .await
+        .expect("publish");
+
+    // Forwarded (the destination has it) ...
+    let forwarded = next(&mut tax_inbox).await;
+    let forwarded_id = forwarded.properties.message_id.clone().expect("id");
+    forwarded.ack().await.expect("ack");
+    // ... but not acked: retried (max_attempts 2), then a dead letter that
+    // says why, so operations can repair the log and replay it.
+    let dead = next(&mut dlq).await;
+    let h = |n: &str| dead.properties.header(n).map(str::to_owned);
+    assert_eq!(h("x-xoev-stage").as_deref(), Some("audit"));
+    assert_eq!(
+        h("x-xoev-reason-kind").as_deref(),
+        Some("access-log-unavailable")
+    );
+    assert_eq!(h("x-xoev-attempts").as_deref(), Some("2"));
+    assert_eq!(dead.properties.message_id.as_deref(), Some(id.as_str()));
+    dead.ack().await.expect("ack");
+    // The retry forwarded it again under the same output id: the inbox's
+    // consumer recognises the duplicate instead of delivering it twice.
+    let again = tokio::time::timeout(Duration::from_secs(2), tax_inbox.next()).await;
+    match again {
+        Ok(Some(Ok(d))) => {
+            assert_eq!(
+                d.properties.message_id.as_deref(),
+                Some(forwarded_id.as_str())
+            );
+            d.ack().await.expect("ack");
+        }
+        _ => assert_eq!(
+            tax_inbox.duplicates(),
+            1,
+            "the second forward was a duplicate"
+        ),
+    }
+
+    let _ = stop.send(());
+    let _ = gateway.await;
+    s.cleanup().await;
+}

@@ -50,7 +50,12 @@ pub fn run(_g: &Global, args: &RunArgs) -> anyhow::Result<Outcome> {
         }
         let transport: Arc<dyn Transport> =
             Arc::new(assemble::transport(&config, &pipeline).await?);
-        let prefetch = config.amqp.as_ref().map(|a| a.prefetch).unwrap_or(32);
+        let prefetch = config
+            .amqp
+            .as_ref()
+            .map_or(crate::config::AmqpSection::default().prefetch, |a| {
+                a.prefetch
+            });
         let options = ServiceOptions { workers, prefetch };
         // One signal stops both the consumer and the HTTP API.
         let (stop, stopped) = tokio::sync::watch::channel(false);
