@@ -209,14 +209,42 @@ impl AmqpTransport {
                     )
                 })?
                 .map_err(|e| TransportError::lapin(&e, K::Connection, "connect"))?;
-        let ch = connection
-            .create_channel()
-            .await
-            .map_err(|e| TransportError::lapin(&e, K::Connection, "open channel"))?;
-        declare(&ch, &self.inner.config).await?;
-        ch.confirm_select(ConfirmSelectOptions::default())
-            .await
-            .map_err(|e| TransportError::lapin(&e, K::Connection, "confirm.select"))?;
+        // A broker that accepted the connection but does not answer (still
+        // starting, overloaded) must not hold the connection lock forever:
+        // the whole set-up gets the connect timeout, then the caller retries.
+        let setup = async {
+            let ch = connection
+                .create_channel()
+                .await
+                .map_err(|e| TransportError::lapin(&e, K::Connection, "open channel"))?;
+            declare(&ch, &self.inner.config).await?;
+            ch.confirm_select(ConfirmSelectOptions::default())
+                .await
+                .map_err(|e| TransportError::lapin(&e, K::Connection, "confirm.select"))?;
+            Ok::<_, TransportError>(ch)
+        };
+        let ch = match tokio::time::timeout(CONNECT_TIMEOUT, setup).await {
+            Ok(Ok(ch)) => ch,
+            Ok(Err(e)) => {
+                tokio::spawn(async move {
+                    let _ = connection.close(200, "set-up failed".into()).await;
+                });
+                return Err(e);
+            }
+            Err(_) => {
+                // Closing may hang the same way: not awaited.
+                tokio::spawn(async move {
+                    let _ = connection.close(200, "set-up timed out".into()).await;
+                });
+                return Err(TransportError::new(
+                    K::Connection,
+                    format!(
+                        "channel, topology and confirms: no answer within {} s",
+                        CONNECT_TIMEOUT.as_secs()
+                    ),
+                ));
+            }
+        };
         tracing::info!(generation, "connected to RabbitMQ, topology declared");
         Ok(Live {
             generation,
