@@ -159,7 +159,7 @@ fn main() {
     }
     println!("xml op/s: sign a parsed document (re-signing strips the old signature first),");
     println!(
-        "  or verify one (profile check, cached chain, xmlsec1 exc-C14N + digest + signature);"
+        "  or verify one (profile check, cached chain, exc-C14N of the tree + digest + signature);"
     );
     println!("parse+op/s: including the hardened libxml2 parse (and serialisation when signing).");
 }

@@ -27,11 +27,13 @@
 //! # How digest and signature value are computed
 //!
 //! For the one shape the profile allows, the crate computes them itself:
-//! libxml2's exclusive C14N (`xmlC14NExecute`, the canonicaliser xmlsec1 runs
-//! underneath) of the document without the signature and of `SignedInfo`,
-//! streamed into SHA-256, then ECDSA/RSA on `ring` (OpenSSL for P-384/P-521
-//! and RSA signing) with keys loaded once. This skips xmlsec1's generic
-//! transform engine, whose node-set bookkeeping cost more than the signature
+//! exclusive C14N of the document without the signature and of `SignedInfo`
+//! by a direct walk of the parsed libxml2 tree (held byte for byte to
+//! libxml2's own canonicaliser, `xmlC14NExecute`, which xmlsec1 runs
+//! underneath, and which takes over for any node the walk does not handle),
+//! SHA-256, then ECDSA/RSA on `ring` (OpenSSL for P-384/P-521 and RSA
+//! signing) with keys loaded once. This skips xmlsec1's generic transform
+//! engine, whose node-set bookkeeping cost more than the signature
 //! arithmetic. xmlsec1 still builds the signature template, and
 //! [`Verifier::verify_with_xmlsec`] / [`Signer::sign_with_xmlsec`] run the
 //! same profile through xmlsec1's engine (restricted to the same transforms
