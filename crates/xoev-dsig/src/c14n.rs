@@ -760,6 +760,10 @@ mod differential {
             "<?pi one?><!--c--><a><?pi2?><!--in--><b/></a><!--after--><?pi3 three?>",
             // unused declarations on ancestors
             r#"<a xmlns:u="urn:unused" xmlns="urn:d"><b><c xmlns:v="urn:v"/></b></a>"#,
+            // one URI under two prefixes and as the default
+            r#"<a xmlns="urn:x" xmlns:p="urn:x" xmlns:q="urn:x" p:n="1"><q:b p:m="2"/><b/></a>"#,
+            // a prefix bound again to the same URI lower down; non-ASCII text
+            r#"<p:a xmlns:p="urn:p"><p:b xmlns:p="urn:p">Grüße &amp; Einkünfte</p:b></p:a>"#,
         ];
         for xml in cases {
             let doc = xoev_schema::parse_document(xml.as_bytes(), &xoev_core::Limits::default())
