@@ -76,9 +76,20 @@ pub(crate) fn namespace(node: NodePtr) -> Option<String> {
     }
 }
 
-/// True if `node` is the element `{DSIG_NS}local`.
+/// True if `node` is the element `{DSIG_NS}local`. Compares the bytes in
+/// place: it runs for every element of a message (the wrapping defence looks
+/// for signatures anywhere).
 pub(crate) fn is_dsig(node: NodePtr, local: &str) -> bool {
-    namespace(node).as_deref() == Some(DSIG_NS) && local_name(node) == local
+    // SAFETY: `ns` is null or a namespace owned by the tree; href and the
+    // element name are NUL-terminated strings owned by the tree.
+    unsafe {
+        let ns = (*node).ns;
+        if ns.is_null() || (*ns).href.is_null() || (*node).name.is_null() {
+            return false;
+        }
+        CStr::from_ptr((*ns).href.cast()).to_bytes() == DSIG_NS.as_bytes()
+            && CStr::from_ptr((*node).name.cast()).to_bytes() == local.as_bytes()
+    }
 }
 
 /// The value of the first attribute with local name `name`, whatever its

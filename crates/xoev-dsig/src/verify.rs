@@ -377,7 +377,8 @@ fn conclude(
 
 /// Decodes the base64 text of `element` (whitespace allowed anywhere).
 fn base64(text: &str, element: &str) -> Result<Vec<u8>, DsigError> {
-    let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    let mut compact = text.to_owned();
+    compact.retain(|c| !c.is_ascii_whitespace());
     openssl::base64::decode_block(&compact).map_err(|_| {
         DsigError::new(
             DsigErrorKind::MalformedSignature,
