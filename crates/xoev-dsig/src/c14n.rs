@@ -241,12 +241,16 @@ unsafe fn bytes<'a>(p: *const xml::xmlChar) -> &'a [u8] {
     unsafe { std::ffi::CStr::from_ptr(p.cast()).to_bytes() }
 }
 
-/// The namespace URI bound to `prefix` in scope at `node` (`""` for the
-/// default namespace), if any.
+/// The namespace declaration in scope at `node` for `prefix` (`""`: the
+/// default namespace), as (prefix, URI) stored in the tree, if any.
 ///
 /// # Safety
-/// `node` is a live element of `doc`.
-unsafe fn in_scope<'a>(doc: xml::xmlDocPtr, node: NodePtr, prefix: &[u8]) -> Option<&'a [u8]> {
+/// `node` is a live element of `doc`, which outlives `'a`.
+unsafe fn in_scope<'a>(
+    doc: xml::xmlDocPtr,
+    node: NodePtr,
+    prefix: &[u8],
+) -> Option<(&'a [u8], &'a [u8])> {
     let prefix_c = if prefix.is_empty() {
         None
     } else {
@@ -261,11 +265,7 @@ unsafe fn in_scope<'a>(doc: xml::xmlDocPtr, node: NodePtr, prefix: &[u8]) -> Opt
                 .as_ref()
                 .map_or(std::ptr::null(), |c| c.as_ptr().cast()),
         );
-        if ns.is_null() {
-            None
-        } else {
-            Some(bytes((*ns).href))
-        }
+        (!ns.is_null()).then(|| (bytes((*ns).prefix), bytes((*ns).href)))
     }
 }
 
@@ -390,11 +390,8 @@ impl<'a> Walker<'a> {
                 if p.as_slice() == XML_PREFIX {
                     continue;
                 }
-                if let Some(u) = in_scope(doc, node, p) {
-                    // The borrowed prefix must live as long as the tree:
-                    // take the one stored in the namespace declaration.
-                    let stored = self.inclusive_prefix(doc, node, p);
-                    used.push((stored, u));
+                if let Some(declared) = in_scope(doc, node, p) {
+                    used.push(declared);
                 }
             }
             used.sort_unstable_by(|x, y| x.0.cmp(y.0));
@@ -460,33 +457,6 @@ impl<'a> Walker<'a> {
             self.out.push(b'>');
             self.rendered.truncate(mark);
             true
-        }
-    }
-
-    /// `prefix` as stored in the tree (so it lives as long as the tree).
-    ///
-    /// # Safety
-    /// `node` is a live element of `doc`.
-    unsafe fn inclusive_prefix(
-        &self,
-        doc: xml::xmlDocPtr,
-        node: NodePtr,
-        prefix: &[u8],
-    ) -> &'a [u8] {
-        if prefix.is_empty() {
-            return &[];
-        }
-        let Ok(c) = CString::new(prefix) else {
-            return &[];
-        };
-        // SAFETY: per the contract; `in_scope` found it, so this does too.
-        unsafe {
-            let ns = xml::xmlSearchNs(doc, node, c.as_ptr().cast());
-            if ns.is_null() {
-                &[]
-            } else {
-                bytes((*ns).prefix)
-            }
         }
     }
 }

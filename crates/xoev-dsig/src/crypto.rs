@@ -9,11 +9,11 @@
 
 use crate::error::{DsigError, DsigErrorKind};
 use openssl::bn::{BigNum, BigNumContext};
-use openssl::ec::PointConversionForm;
+use openssl::ec::{EcKeyRef, PointConversionForm};
 use openssl::ecdsa::EcdsaSig;
 use openssl::hash::MessageDigest;
 use openssl::nid::Nid;
-use openssl::pkey::{Id, PKey, PKeyRef, Private, Public};
+use openssl::pkey::{HasPublic, Id, PKey, PKeyRef, Private, Public};
 use ring::rand::SystemRandom;
 use ring::signature::{self as rs, KeyPair as _};
 
@@ -29,6 +29,15 @@ pub(crate) enum VerifyKey {
 
 fn internal(e: impl std::fmt::Display) -> DsigError {
     DsigError::new(DsigErrorKind::Internal, e.to_string())
+}
+
+/// The public point of an EC key, uncompressed (`04 || x || y`), the form
+/// `ring` takes and gives.
+fn uncompressed_point<T: HasPublic>(ec: &EcKeyRef<T>) -> Result<Vec<u8>, DsigError> {
+    let mut ctx = BigNumContext::new()?;
+    Ok(ec
+        .public_key()
+        .to_bytes(ec.group(), PointConversionForm::UNCOMPRESSED, &mut ctx)?)
 }
 
 /// The byte size of a scalar on the key's curve.
@@ -49,15 +58,9 @@ impl VerifyKey {
                 let ec = key.ec_key()?;
                 let curve = ec.group().curve_name();
                 if curve == Some(Nid::X9_62_PRIME256V1) {
-                    let mut ctx = BigNumContext::new()?;
-                    let point = ec.public_key().to_bytes(
-                        ec.group(),
-                        PointConversionForm::UNCOMPRESSED,
-                        &mut ctx,
-                    )?;
                     Ok(Self::P256(rs::UnparsedPublicKey::new(
                         &rs::ECDSA_P256_SHA256_FIXED,
-                        point,
+                        uncompressed_point(&ec)?,
                     )))
                 } else {
                     Ok(Self::OtherEc(
@@ -134,14 +137,8 @@ impl SignKey {
                         )
                     })?;
                     // The same key as OpenSSL's, not just any parse.
-                    let ec = key.ec_key()?;
-                    let mut ctx = BigNumContext::new()?;
-                    let point = ec.public_key().to_bytes(
-                        ec.group(),
-                        PointConversionForm::UNCOMPRESSED,
-                        &mut ctx,
-                    )?;
-                    if pair.public_key().as_ref() != point.as_slice() {
+                    if pair.public_key().as_ref() != uncompressed_point(&*key.ec_key()?)?.as_slice()
+                    {
                         return Err(internal("ring and OpenSSL disagree on the public key"));
                     }
                     Ok(Self::P256(Box::new(pair), rng))
