@@ -780,4 +780,121 @@ mod differential {
         let err = exclusive_bytes(&doc, Scope::Subtree(top), &[]).expect_err("refused");
         assert_eq!(err.kind(), DsigErrorKind::Internal);
     }
+
+    /// A small deterministic generator of namespace-heavy documents.
+    struct Gen(u64);
+
+    impl Gen {
+        fn next(&mut self) -> u64 {
+            // xorshift64*
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+
+        fn pick<'s>(&mut self, items: &[&'s str]) -> &'s str {
+            items[(self.next() % items.len() as u64) as usize]
+        }
+
+        fn element(&mut self, depth: u32, out: &mut String) {
+            const PREFIXES: &[&str] = &["", "a", "b", "xml"];
+            const URIS: &[&str] = &["urn:1", "urn:2", "http://example.org/3"];
+            const TEXT: &[&str] = &[
+                "x",
+                " ",
+                "&amp;",
+                "&lt;",
+                "&gt;",
+                "\"",
+                "&#13;",
+                "&#9;",
+                "ü",
+                "<![CDATA[<&>]]>",
+            ];
+            // the element's own prefix is one it declares, or none
+            let own = self.pick(&PREFIXES[..3]);
+            out.push('<');
+            if !own.is_empty() {
+                out.push_str(own);
+                out.push(':');
+            }
+            out.push('e');
+            if !own.is_empty() {
+                out.push_str(&format!(" xmlns:{own}=\"{}\"", self.pick(URIS)));
+            }
+            match self.next() % 4 {
+                0 => out.push_str(&format!(" xmlns=\"{}\"", self.pick(URIS))),
+                1 if depth > 0 => out.push_str(" xmlns=\"\""),
+                _ => {}
+            }
+            for (i, p) in ["", "a", "xml"].iter().enumerate() {
+                if self.next().is_multiple_of(2) {
+                    let name = if p.is_empty() {
+                        format!("n{i}")
+                    } else {
+                        format!("{p}:n{i}")
+                    };
+                    if *p == "a" && own != "a" {
+                        out.push_str(&format!(" xmlns:a=\"{}\"", self.pick(URIS)));
+                    }
+                    let value = self.pick(&["v", "&amp;&lt;&quot;", "&#9;&#10;&#13;", "z y"]);
+                    out.push_str(&format!(" {name}=\"{value}\""));
+                }
+            }
+            out.push('>');
+            let children = if depth >= 4 { 0 } else { self.next() % 4 };
+            for _ in 0..children {
+                match self.next() % 5 {
+                    0 => out.push_str(self.pick(TEXT)),
+                    1 => out.push_str("<?pi data?>"),
+                    2 => out.push_str("<!-- c -->"),
+                    _ => self.element(depth + 1, out),
+                }
+            }
+            out.push_str("</");
+            if !own.is_empty() {
+                out.push_str(own);
+                out.push(':');
+            }
+            out.push_str("e>");
+        }
+    }
+
+    #[test]
+    fn generated_namespace_heavy_documents_match_libxml2() {
+        crate::init().expect("init");
+        let mut g = Gen(0x9E37_79B9_7F4A_7C15);
+        let (mut parsed, mut compared) = (0, 0);
+        for _ in 0..2000 {
+            let mut xml = String::new();
+            g.element(0, &mut xml);
+            let Ok(doc) =
+                xoev_schema::parse_document(xml.as_bytes(), &xoev_core::Limits::default())
+            else {
+                panic!("the generator made a malformed document: {xml}");
+            };
+            parsed += 1;
+            let top = crate::dom::root(&doc).expect("root");
+            let mut all = Vec::new();
+            elements(top, &mut all);
+            let mut scopes: Vec<Scope> = all.iter().map(|&n| Scope::Subtree(n)).collect();
+            scopes.extend(all[1..].iter().map(|&n| Scope::DocumentWithout(n)));
+            for scope in scopes {
+                for inclusive in [vec![], vec!["#default".to_string(), "a".to_string()]] {
+                    let (ours, reference) = both(&doc, scope, &inclusive);
+                    assert_eq!(
+                        String::from_utf8_lossy(&ours.expect("handled")),
+                        String::from_utf8_lossy(&reference),
+                        "{xml} {scope:?} {inclusive:?}"
+                    );
+                    compared += 1;
+                }
+            }
+        }
+        assert!(
+            parsed == 2000 && compared > 10_000,
+            "{parsed} documents, {compared} comparisons"
+        );
+    }
 }
