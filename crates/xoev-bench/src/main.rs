@@ -56,7 +56,8 @@ struct Cli {
     /// default).
     #[arg(long, default_value_t = 4)]
     workers: usize,
-    /// Gateway prefetch (the gateway's default).
+    /// Gateway prefetch (the gateway's default is 32; 256 lets the gateway
+    /// keep both cores busy here, see docs/performance.md).
     #[arg(long, default_value_t = 256)]
     prefetch: u16,
     /// Only the per-stage cases whose name contains this (for profiling).

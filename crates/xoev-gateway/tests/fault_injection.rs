@@ -14,7 +14,8 @@
 //! that were waiting in the inbox when the length limit is applied; they are
 //! counted from the dead-letter queue, where operations can replay them.) The scenarios run one after another in one test
 //! because (b) affects the whole broker. Bounded: `XOEV_FAULT_N` requests
-//! (default 1500) and a timeout per scenario.
+//! (default 1500) and a timeout per scenario (`XOEV_FAULT_TIMEOUT`, seconds);
+//! `XOEV_FAULT_LOG` sets the gateways' log level (default `warn`).
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -84,7 +85,10 @@ fn spawn_gateway(config: &PathBuf, log: &PathBuf) -> Child {
             "XOEV_CITIZEN_SECRET",
             String::from_utf8_lossy(demo::DEMO_SECRET).as_ref(),
         )
-        .env("XOEV_LOG", "warn")
+        .env(
+            "XOEV_LOG",
+            std::env::var("XOEV_FAULT_LOG").unwrap_or_else(|_| "warn".into()),
+        )
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
@@ -245,7 +249,7 @@ async fn scenario(fault: Fault, n: usize) -> Outcome {
         }
         assert!(
             Instant::now() < deadline,
-            "{fault:?}: only {} of {n} answers before the deadline; gateway logs: {logs:?}",
+            "{fault:?}: only {} of {n} answers and {dead_depth} dead letters before the deadline; gateway logs (XOEV_FAULT_LOG=info for more): {logs:?}",
             by_request.len()
         );
         let Ok(next) = tokio::time::timeout(Duration::from_secs(3), inbox.next()).await else {
