@@ -219,6 +219,7 @@ async fn scenario(fault: Fault, n: usize) -> Outcome {
     let policy = format!("block-{prefix}");
     let dlq_name = transport.topology().dead_letter_queue.clone();
     let mut dead_depth = 0usize;
+    let mut timed_out = false;
     while by_request.len() + dead_depth < n {
         if !faulted && by_request.len() >= n / 3 {
             faulted = true;
@@ -247,11 +248,10 @@ async fn scenario(fault: Fault, n: usize) -> Outcome {
                 }
             }
         }
-        assert!(
-            Instant::now() < deadline,
-            "{fault:?}: only {} of {n} answers and {dead_depth} dead letters before the deadline; gateway logs (XOEV_FAULT_LOG=info for more): {logs:?}",
-            by_request.len()
-        );
+        if Instant::now() >= deadline {
+            timed_out = true;
+            break;
+        }
         let Ok(next) = tokio::time::timeout(Duration::from_secs(3), inbox.next()).await else {
             dead_depth = transport.queue_depth(&dlq_name).await.unwrap_or(0) as usize;
             continue;
@@ -279,6 +279,19 @@ async fn scenario(fault: Fault, n: usize) -> Outcome {
         let _ = delivery.ack().await;
     }
     let sent = sender.await.expect("sender");
+    if timed_out {
+        // Name the requests still without an answer, so they can be
+        // followed through the gateways' logs (their case ids).
+        let missing: Vec<&String> = sent
+            .iter()
+            .filter(|c| !by_request.contains_key(*c))
+            .take(20)
+            .collect();
+        panic!(
+            "{fault:?}: only {} of {n} answers and {dead_depth} dead letters before the deadline; without an answer (case ids, at most 20): {missing:?}; gateway logs (XOEV_FAULT_LOG=info for more): {logs:?}",
+            by_request.len()
+        );
+    }
     let answered: HashSet<&String> = by_request.keys().collect();
     assert!(
         answered.iter().all(|c| sent.contains(*c)),
