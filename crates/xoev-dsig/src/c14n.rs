@@ -98,26 +98,8 @@ unsafe extern "C" fn write(context: *mut c_void, buffer: *const c_char, len: c_i
     len
 }
 
-/// Canonicalises `scope` of `doc` with exclusive C14N 1.0 (no comments),
-/// treating the namespace prefixes in `inclusive` (`InclusiveNamespaces
-/// PrefixList`, `#default` for the default namespace) inclusively, and
-/// writes the result into `out`.
-pub(crate) fn exclusive(
-    doc: &Document,
-    scope: Scope,
-    inclusive: &[String],
-    out: &mut dyn FnMut(&[u8]),
-) -> Result<(), DsigError> {
-    match native(doc, scope, inclusive) {
-        Some(bytes) => {
-            out(&bytes);
-            Ok(())
-        }
-        None => libxml2(doc, scope, inclusive, out),
-    }
-}
-
-/// [`exclusive`] through libxml2's `xmlC14NExecute`, streamed into `out`.
+/// The exclusive canonical form through libxml2's `xmlC14NExecute`, streamed
+/// into `out` (the reference for, and fallback of, [`native`]).
 pub(crate) fn libxml2(
     doc: &Document,
     scope: Scope,
@@ -183,8 +165,11 @@ pub(crate) fn libxml2(
     Ok(())
 }
 
-/// [`exclusive`] into a buffer.
-pub(crate) fn exclusive_bytes(
+/// Canonicalises `scope` of `doc` with exclusive C14N 1.0 (no comments),
+/// treating the namespace prefixes in `inclusive` (`InclusiveNamespaces
+/// PrefixList`, `#default` for the default namespace) inclusively: the
+/// direct walk ([`native`]), or libxml2 where the walk hands over.
+pub(crate) fn exclusive(
     doc: &Document,
     scope: Scope,
     inclusive: &[String],
@@ -540,7 +525,7 @@ mod tests {
         let root = crate::dom::root(&doc).expect("root");
         let node = find(root, element).expect("element");
         let inclusive: Vec<String> = inclusive.iter().map(|s| s.to_string()).collect();
-        String::from_utf8(exclusive_bytes(&doc, Scope::Subtree(node), &inclusive).expect("c14n"))
+        String::from_utf8(exclusive(&doc, Scope::Subtree(node), &inclusive).expect("c14n"))
             .expect("utf-8")
     }
 
@@ -595,7 +580,7 @@ mod tests {
         let doc = parse("example2_4.xml");
         let root = crate::dom::root(&doc).expect("root");
         let stuff = find(root, "stuff").expect("stuff");
-        let out = exclusive_bytes(&doc, Scope::DocumentWithout(stuff), &[]).expect("c14n");
+        let out = exclusive(&doc, Scope::DocumentWithout(stuff), &[]).expect("c14n");
         assert_eq!(
             String::from_utf8(out).expect("utf-8"),
             r#"<dsig:local xmlns:dsig="foo:bar"><etsi:test xmlns:etsi="http://example.net"><etsi:elem2></etsi:elem2></etsi:test></dsig:local>"#
@@ -777,7 +762,7 @@ mod differential {
         // (an error, not a guess).
         let mut sink = |_: &[u8]| {};
         assert!(libxml2(&doc, Scope::Subtree(top), &[], &mut sink).is_err());
-        let err = exclusive_bytes(&doc, Scope::Subtree(top), &[]).expect_err("refused");
+        let err = exclusive(&doc, Scope::Subtree(top), &[]).expect_err("refused");
         assert_eq!(err.kind(), DsigErrorKind::Internal);
     }
 

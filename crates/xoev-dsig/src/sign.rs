@@ -160,7 +160,7 @@ impl Signer {
                 not_after: trust::unix(cert.not_after())?,
             }),
         };
-        // Fail early (and warm this thread) if xmlsec1 cannot load the key.
+        // Fail early if xmlsec1 (the reference engine) cannot load the key.
         init()?;
         signer.with_key(|_| Ok(()))?;
         Ok(signer)
@@ -346,12 +346,12 @@ impl Signer {
         let signed_info = child(sig, "SignedInfo")?;
         let digest_value = child(reference, "DigestValue")?;
         let signature_value = child(sig, "SignatureValue")?;
-        let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
-        c14n::exclusive(doc, Scope::DocumentWithout(sig), &[], &mut |b| {
-            digest.update(b)
-        })?;
-        set_text(digest_value, digest.finish().as_ref())?;
-        let canonical = c14n::exclusive_bytes(doc, Scope::Subtree(signed_info), &[])?;
+        let content = c14n::exclusive(doc, Scope::DocumentWithout(sig), &[])?;
+        set_text(
+            digest_value,
+            ring::digest::digest(&ring::digest::SHA256, &content).as_ref(),
+        )?;
+        let canonical = c14n::exclusive(doc, Scope::Subtree(signed_info), &[])?;
         set_text(signature_value, &self.inner.key.sign(&canonical)?)
     }
 

@@ -140,18 +140,17 @@ impl Verifier {
         expected: Option<&CertMatcher>,
     ) -> Result<Verified, DsigError> {
         let (parsed, leaf, cert) = self.prepare(doc)?;
-        let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
-        c14n::exclusive(
+        let content = c14n::exclusive(
             doc,
             Scope::DocumentWithout(parsed.signature),
             &parsed.reference_prefixes,
-            &mut |b| digest.update(b),
         )?;
+        let digest = ring::digest::digest(&ring::digest::SHA256, &content);
         let stated = base64(&parsed.digest_value, "ds:DigestValue")?;
-        let status = if digest.finish().as_ref() != stated.as_slice() {
+        let status = if digest.as_ref() != stated.as_slice() {
             Status::DigestMismatch
         } else {
-            let signed_info = c14n::exclusive_bytes(
+            let signed_info = c14n::exclusive(
                 doc,
                 Scope::Subtree(parsed.signed_info),
                 &parsed.signed_info_prefixes,
