@@ -6,6 +6,7 @@
 use xoev_gateway::cli;
 
 use clap::Parser;
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 /// mimalloc for the whole process. Its `override` feature also replaces
@@ -25,6 +26,9 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
+        // colours only on a terminal: logs redirected to a file or a
+        // journal stay plain text that grep and log shippers can read
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     match cli::run(cli) {
         Ok(outcome) => outcome.exit_code(),

@@ -178,3 +178,24 @@ fn usage_errors_exit_two() {
     assert_eq!(gateway(&["validate"]).status.code(), Some(2));
     assert_eq!(gateway(&["no-such-command"]).status.code(), Some(2));
 }
+
+#[test]
+fn logs_written_to_a_file_carry_no_colour_codes() {
+    // stderr is a pipe here, as when operations redirect it to a file or
+    // a journal: the log lines must be plain text
+    let o = Command::new(env!("CARGO_BIN_EXE_xoev-gateway"))
+        .args(["demo", "--work"])
+        .arg(std::env::temp_dir().join(format!("xoev-cli-log-{}", std::process::id())))
+        .current_dir(root())
+        .env_remove("XOEV_SCHEMAS")
+        .env("XOEV_LOG", "info")
+        .output()
+        .expect("run xoev-gateway demo");
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains(" INFO "), "info lines expected: {err}");
+    assert!(
+        !err.contains('\u{1b}'),
+        "ANSI escape codes in a redirected log: {err}"
+    );
+}
