@@ -31,6 +31,10 @@ const PERSISTENT: u8 = 2;
 /// How long one connection attempt may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How often a consumer waiting for deliveries checks that its channel and
+/// connection are still open (see [`AmqpSource::next`]).
+const CONSUMER_WATCH: Duration = Duration::from_secs(5);
+
 /// Source of unique consumer tags within the process.
 static CONSUMER_TAGS: AtomicU64 = AtomicU64::new(0);
 
@@ -443,14 +447,24 @@ struct AmqpSource {
     transport: AmqpTransport,
     queue: String,
     prefetch: u16,
-    current: Option<(Channel, lapin::Consumer)>,
+    current: Option<Subscription>,
+}
+
+/// A live subscription: the consumer, its channel and the connection under it.
+struct Subscription {
+    connection: Arc<Connection>,
+    channel: Channel,
+    consumer: lapin::Consumer,
+}
+
+impl Subscription {
+    fn open(&self) -> bool {
+        self.connection.status().connected() && self.channel.status().connected()
+    }
 }
 
 impl AmqpSource {
-    async fn subscribe(
-        &self,
-        deadline: Option<Instant>,
-    ) -> Result<(Channel, lapin::Consumer), TransportError> {
+    async fn subscribe(&self, deadline: Option<Instant>) -> Result<Subscription, TransportError> {
         let live = self.transport.live(deadline).await?;
         let ch = live
             .connection
@@ -477,7 +491,11 @@ impl AmqpSource {
             .map_err(|e| {
                 TransportError::lapin(&e, K::Topology, &format!("consume from {}", self.queue))
             })?;
-        Ok((ch, consumer))
+        Ok(Subscription {
+            connection: live.connection,
+            channel: ch,
+            consumer,
+        })
     }
 }
 
@@ -489,7 +507,7 @@ impl Source for AmqpSource {
             if self.transport.inner.closed.load(Ordering::SeqCst) {
                 return None;
             }
-            let Some((_, consumer)) = self.current.as_mut() else {
+            let Some(sub) = self.current.as_mut() else {
                 match self.subscribe(None).await {
                     Ok(c) => self.current = Some(c),
                     Err(e) if e.kind == K::Closed => return None,
@@ -501,7 +519,20 @@ impl Source for AmqpSource {
                 }
                 continue;
             };
-            match consumer.next().await {
+            // Waiting for the next delivery, look every few seconds whether
+            // channel and connection are still open: a consumer that was
+            // not told its connection died (e.g. one subscribed just as the
+            // broker shut down) would otherwise wait forever.
+            let next = match tokio::time::timeout(CONSUMER_WATCH, sub.consumer.next()).await {
+                Ok(next) => next,
+                Err(_) if sub.open() => continue,
+                Err(_) => {
+                    tracing::warn!(queue = %self.queue, "consumer's channel closed without notice, resubscribing");
+                    self.current = None;
+                    continue;
+                }
+            };
+            match next {
                 Some(Ok(d)) if !d.acker.usable() => {
                     // Buffered before its channel died: the broker redelivers it.
                     tracing::debug!(queue = %self.queue, "skipping a delivery of a dead channel");
