@@ -24,7 +24,8 @@
 //! counted from the dead-letter queue, where operations can replay them.) The scenarios run one after another in one test
 //! because (b) affects the whole broker. Bounded: `XOEV_FAULT_N` requests
 //! (default 1500) and a timeout per scenario (`XOEV_FAULT_TIMEOUT`, seconds);
-//! `XOEV_FAULT_LOG` sets the gateways' log level (default `warn`).
+//! `XOEV_FAULT_LOG` sets the gateways' log level (default `warn`);
+//! `XOEV_FAULT_ONLY=<KillInstance|RestartBroker|BlockInbox>` runs one scenario.
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -63,6 +64,52 @@ fn rabbitmqctl(args: &[&str]) {
         "rabbitmqctl {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Every queue starting with `prefix`: ready, unacknowledged, consumers
+/// (rabbitmqctl) — printed when a scenario misses its deadline, to show
+/// where the missing messages wait.
+fn queue_states(prefix: &str) -> Vec<String> {
+    let out = Command::new("rabbitmqctl")
+        .args([
+            "list_queues",
+            "-q",
+            "--no-table-headers",
+            "name",
+            "messages_ready",
+            "messages_unacknowledged",
+            "consumers",
+        ])
+        .output();
+    let Ok(out) = out else {
+        return vec!["rabbitmqctl failed".into()];
+    };
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with(prefix))
+        .map(|l| l.replace('\t', " "))
+        .collect()
+}
+
+/// The last `n` warnings and errors of a log file, shortened: CI keeps the
+/// test's output but not the files, so a failure carries its own evidence.
+fn log_tail(path: &std::path::Path, n: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains(" WARN ") || l.contains(" ERROR "))
+        .collect();
+    let from = lines.len().saturating_sub(n);
+    let mut out = format!(
+        "--- {} ({} warnings/errors, last {n}):\n",
+        path.display(),
+        lines.len()
+    );
+    for l in &lines[from..] {
+        out.extend(l.chars().take(400));
+        out.push('\n');
+    }
+    out
 }
 
 /// Consumers of `queue` (rabbitmqctl).
@@ -296,9 +343,20 @@ async fn scenario(fault: Fault, n: usize) -> Outcome {
             .filter(|c| !by_request.contains_key(*c))
             .take(20)
             .collect();
+        let tax_office = if tax_task.is_finished() {
+            format!("ended: {:?}", tax_task.await)
+        } else {
+            "running".to_owned()
+        };
+        let own_log = std::env::temp_dir().join("xoev-fault-test.log");
+        for log in logs.iter().chain([&own_log]) {
+            eprintln!("{}", log_tail(log, 25));
+        }
         panic!(
-            "{fault:?}: only {} of {n} answers and {dead_depth} dead letters before the deadline; without an answer (case ids, at most 20): {missing:?}; gateway logs (XOEV_FAULT_LOG=info for more): {logs:?}",
-            by_request.len()
+            "{fault:?}: only {} of {n} answers and {dead_depth} dead letters before the deadline; without an answer (case ids, at most 20): {missing:?}; queues (ready, unacked, consumers): {:?}; tax office task: {tax_office}; gateway logs (XOEV_FAULT_LOG=info for more): {logs:?}, the test's own: {:?}",
+            by_request.len(),
+            queue_states(&prefix),
+            std::env::temp_dir().join("xoev-fault-test.log"),
         );
     }
     let answered: HashSet<&String> = by_request.keys().collect();
@@ -353,6 +411,17 @@ async fn scenario(fault: Fault, n: usize) -> Outcome {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn faults_lose_nothing_and_answer_each_request_once() {
+    // The test process's own side (fee office sender and inbox, tax office,
+    // their transport) logs to a file too, at the gateways' level.
+    let own_log = std::env::temp_dir().join("xoev-fault-test.log");
+    if let Ok(file) = std::fs::File::create(&own_log) {
+        let level = std::env::var("XOEV_FAULT_LOG").unwrap_or_else(|_| "warn".into());
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(level))
+            .with_ansi(false)
+            .with_writer(std::sync::Mutex::new(file))
+            .try_init();
+    }
     let n: usize = std::env::var("XOEV_FAULT_N")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -360,6 +429,14 @@ async fn faults_lose_nothing_and_answer_each_request_once() {
     let mut faults = vec![Fault::KillInstance, Fault::RestartBroker];
     if std::env::var("XOEV_FAULT_BLOCK_INBOX").is_ok_and(|v| v == "1") {
         faults.push(Fault::BlockInbox);
+    }
+    // `XOEV_FAULT_ONLY=RestartBroker` (a scenario's name) runs just that one.
+    if let Ok(only) = std::env::var("XOEV_FAULT_ONLY") {
+        faults.retain(|f| format!("{f:?}") == only);
+        assert!(
+            !faults.is_empty(),
+            "XOEV_FAULT_ONLY={only}: no such scenario"
+        );
     }
     for fault in faults {
         let started = Instant::now();
