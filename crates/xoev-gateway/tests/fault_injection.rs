@@ -8,9 +8,9 @@
 //! (c) the fee office's inbox refuses messages for a while (a policy with
 //!     `max-length 0, overflow reject-publish`), then is restored. (This
 //!     scenario once lost about one answer in three runs: lapin could
-//!     report a refused publish as confirmed when two were handed to the
-//!     channel at once — fixed in the transport, which now hands them over
-//!     one at a time; see `xoev-transport/tests/reject_publish.rs`.)
+//!     report a refused publish as confirmed when several shared a confirm
+//!     channel — fixed in the transport, which now gives each publish a
+//!     channel of its own; see `xoev-transport/tests/concurrent_confirms.rs`.)
 //!
 //! After each: every request has exactly one answer (duplicates, if any,
 //! carry an id already seen, so the receiver recognises them) or one dead

@@ -63,19 +63,69 @@ struct Inner {
     dedup: DedupWindow,
 }
 
-/// The current connection and its publishing channel (confirm mode).
+/// The current connection and its confirm channels.
 #[derive(Clone)]
 struct Live {
     generation: u64,
     connection: Arc<Connection>,
-    publish: Channel,
-    /// Held while a message is handed to `publish` (see [`AmqpTransport::try_publish`]).
-    publish_order: Arc<Mutex<()>>,
+    publishers: Arc<Publishers>,
 }
 
 impl Live {
     fn usable(&self) -> bool {
-        self.connection.status().connected() && self.publish.status().connected()
+        self.connection.status().connected()
+    }
+}
+
+/// How many confirm channels one connection publishes on at most: as many
+/// messages can wait for their confirms at the same time.
+const PUBLISH_CHANNELS: usize = 64;
+
+/// The confirm channels of one connection. Each carries **one** message at
+/// a time, from `basic.publish` until its confirm; concurrent publishes use
+/// different channels.
+///
+/// Why not one shared channel with many messages in flight: lapin (4.12)
+/// attributes confirms wrongly then, in two ways, both reproduced in
+/// `tests/concurrent_confirms.rs`. (1) It numbers a message for its confirm
+/// before it queues the message's frames, with no lock in between, so two
+/// publishes on different threads can reach the wire in the opposite order
+/// of their numbers; the broker's nack for one is reported for the other —
+/// under `overflow reject-publish` a refused message was reported confirmed
+/// and lost (10–52 of 4,000). (2) A returned (unroutable) message is handed
+/// to whichever confirm lapin completes first among those a `multiple` ack
+/// covers (a hash map's order), so an unroutable message can be reported
+/// confirmed — lost — and a routed one unroutable (68 of 4,000). With one
+/// message per channel every ack, nack and return belongs to it.
+struct Publishers {
+    idle: std::sync::Mutex<Vec<Channel>>,
+    slots: tokio::sync::Semaphore,
+}
+
+impl Publishers {
+    fn new(first: Channel) -> Self {
+        Self {
+            idle: std::sync::Mutex::new(vec![first]),
+            slots: tokio::sync::Semaphore::new(PUBLISH_CHANNELS),
+        }
+    }
+
+    /// An idle open channel, if there is one.
+    fn take(&self) -> Option<Channel> {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        while let Some(ch) = idle.pop() {
+            if ch.status().connected() {
+                return Some(ch);
+            }
+        }
+        None
+    }
+
+    /// Gives a channel back after its message was settled (if it is still open).
+    fn give_back(&self, ch: Channel) {
+        if ch.status().connected() {
+            self.idle.lock().unwrap_or_else(|e| e.into_inner()).push(ch);
+        }
     }
 }
 
@@ -255,8 +305,7 @@ impl AmqpTransport {
         Ok(Live {
             generation,
             connection: Arc::new(connection),
-            publish: ch,
-            publish_order: Arc::new(Mutex::new(())),
+            publishers: Arc::new(Publishers::new(ch)),
         })
     }
 
@@ -309,6 +358,34 @@ impl AmqpTransport {
         }
     }
 
+    /// Opens one more confirm channel on `live`'s connection.
+    async fn confirm_channel(
+        &self,
+        live: &Live,
+        deadline: Instant,
+    ) -> Result<Channel, TransportError> {
+        let open = async {
+            let ch = live
+                .connection
+                .create_channel()
+                .await
+                .map_err(|e| TransportError::lapin(&e, K::Connection, "open channel"))?;
+            ch.confirm_select(ConfirmSelectOptions::default())
+                .await
+                .map_err(|e| TransportError::lapin(&e, K::Connection, "confirm.select"))?;
+            Ok::<_, TransportError>(ch)
+        };
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        tokio::time::timeout(remaining.min(CONNECT_TIMEOUT), open)
+            .await
+            .unwrap_or_else(|_| {
+                Err(TransportError::new(
+                    K::Timeout,
+                    "opening a confirm channel: no answer in time",
+                ))
+            })
+    }
+
     async fn try_publish(&self, env: &Envelope, deadline: Instant) -> Result<(), TransportError> {
         if self.inner.closed.load(Ordering::SeqCst) {
             return Err(TransportError::new(K::Closed, "the transport is closed"));
@@ -321,24 +398,27 @@ impl AmqpTransport {
             Target::DeadLetter => (c.dead_letter_exchange.as_str(), ""),
         };
         let props = properties(env)?;
+        let (exchange_name, routing_name) = (queue_name(exchange)?, queue_name(routing_key)?);
         let live = self.live(Some(deadline)).await?;
-        // One message at a time is handed to the channel. lapin (4.12)
-        // numbers a message for its publisher confirm before it queues the
-        // message's frames, without a lock between the two: two tasks
-        // publishing at once on different threads can put their frames on
-        // the wire in the opposite order of their numbers, and the broker's
-        // ack or nack for one is then reported for the other. Under a
-        // `reject-publish` limit a refused message was reported confirmed
-        // and lost (reproduced with raw lapin on RabbitMQ 3.10: 5–17 of
-        // 4,000 messages, 32 in flight, none on a single-threaded runtime;
-        // test `concurrent_publishes_into_a_refusing_queue_lose_nothing`).
-        // Only the hand-over is serialised; confirms are awaited in parallel.
-        let order = live.publish_order.lock().await;
-        let pending = live
-            .publish
+        // A channel of its own until the confirm (see `Publishers`); one
+        // whose confirm did not come is dropped (closed), never reused.
+        let Ok(_slot) = live.publishers.slots.acquire().await else {
+            return Err(TransportError::new(K::Closed, "the transport is closed"));
+        };
+        let ch = match live.publishers.take() {
+            Some(ch) => ch,
+            None => match self.confirm_channel(&live, deadline).await {
+                Ok(ch) => ch,
+                Err(e) => {
+                    self.invalidate(live.generation).await;
+                    return Err(e);
+                }
+            },
+        };
+        let pending = ch
             .basic_publish(
-                queue_name(exchange)?,
-                queue_name(routing_key)?,
+                exchange_name,
+                routing_name,
                 BasicPublishOptions {
                     mandatory: true,
                     immediate: false,
@@ -347,7 +427,6 @@ impl AmqpTransport {
                 props,
             )
             .await;
-        drop(order);
         let pending = match pending {
             Ok(p) => p,
             Err(e) => {
@@ -376,6 +455,7 @@ impl AmqpTransport {
             }
             Ok(Ok(c)) => c,
         };
+        live.publishers.give_back(ch);
         match confirmation {
             Confirmation::Ack(None) => Ok(()),
             Confirmation::Ack(Some(returned)) | Confirmation::Nack(Some(returned)) => {
