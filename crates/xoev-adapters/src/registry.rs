@@ -194,8 +194,10 @@ impl Translator {
     /// is the first adapter's source standard, and the first adapter reads
     /// the document itself — no serialisation, no parse, no validation of
     /// the input again. Every step's output is still validated; the last
-    /// output is returned as the document that was validated, ready to be
-    /// signed without another parse.
+    /// output is returned as its bytes and the document parsed from them
+    /// that was validated, ready to be signed without another parse (and
+    /// serialised by splicing the signature into the bytes,
+    /// `xoev_dsig::signed_bytes`).
     pub fn run_validated(
         &self,
         chain: &Chain,
@@ -203,7 +205,7 @@ impl Translator {
         standard: &str,
         version: &str,
         ctx: &Context,
-    ) -> Result<xoev_schema::Document, AdapterError> {
+    ) -> Result<(Vec<u8>, xoev_schema::Document), AdapterError> {
         let source = &chain.first()?.info().source;
         if !source.standard.eq_ignore_ascii_case(standard) || source.version != version {
             return Err(AdapterError::UnexpectedMessage {
@@ -212,7 +214,7 @@ impl Translator {
                 found: format!("{standard} {version}"),
             });
         }
-        Ok(self.run_steps(chain, input, ctx)?.1)
+        self.run_steps(chain, input, ctx)
     }
 
     /// Runs every step on the previous step's validated document; returns
@@ -309,7 +311,7 @@ mod tests {
             Err(e) => assert_eq!(e.as_str(), "unexpected-message"),
             Ok(_) => panic!("input of another standard was accepted"),
         }
-        let Ok(doc) = t.run_validated(&chain, &parsed, "XNachweis", "1.2.0", &ctx) else {
+        let Ok((bytes, doc)) = t.run_validated(&chain, &parsed, "XNachweis", "1.2.0", &ctx) else {
             panic!("valid input refused");
         };
         // the input document is left as it was
@@ -324,6 +326,10 @@ mod tests {
         )
         .unwrap_or_else(|_| panic!("output parses"));
         assert_eq!(doc.to_string(), reparsed.to_string());
+        // and the bytes returned are the ones it was parsed from
+        let from_bytes = xoev_schema::parse_document(&bytes, &xoev_core::Limits::default())
+            .unwrap_or_else(|_| panic!("output bytes parse"));
+        assert_eq!(doc.to_string(), from_bytes.to_string());
     }
 
     #[test]

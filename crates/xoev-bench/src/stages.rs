@@ -60,7 +60,8 @@ fn xnachweis_schema(f: &Fixture) -> anyhow::Result<Arc<CompiledSchema>> {
 /// the broker: header, one parse, verify, strip, XSD, the request's facts
 /// and the adapter chain read from that same document (its output
 /// validated), sign, header of the output read from the signed buffer — the
-/// same calls, in the same order, as `Pipeline::process`.
+/// same calls, in the same order, as `Pipeline::process` (the signed output
+/// serialised by splicing the signature into the adapter's bytes).
 fn pipeline_core(
     f: &Fixture,
     schema: &CompiledSchema,
@@ -80,12 +81,12 @@ fn pipeline_core(
     let mut ctx = f.request_context();
     ctx.municipality = facts.municipality().map(str::to_owned);
     ctx.input_facts = Some(facts);
-    let out = f
+    let (unsigned, out) = f
         .translator
         .run_validated(chain, &doc, "XNachweis", "1.2.0", &ctx)?;
     drop(doc);
     signer.sign(&out)?;
-    let out = Message::parse(xoev_dsig::to_bytes(&out), &f.limits)?;
+    let out = Message::parse(xoev_dsig::signed_bytes(&unsigned, &out), &f.limits)?;
     out.require_header()?;
     let raw = out.raw().clone();
     drop(out);
@@ -104,7 +105,8 @@ fn adapter_from_document(
     ctx.municipality = facts.municipality().map(str::to_owned);
     ctx.input_facts = Some(facts);
     Ok(f.translator
-        .run_validated(chain, doc, "XNachweis", "1.2.0", &ctx)?)
+        .run_validated(chain, doc, "XNachweis", "1.2.0", &ctx)?
+        .1)
 }
 
 /// The per-stage results.

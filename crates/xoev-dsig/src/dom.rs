@@ -163,6 +163,54 @@ pub(crate) fn to_bytes(doc: &Document) -> Vec<u8> {
     }
 }
 
+/// Serialises one element (with its subtree) as UTF-8 without reformatting.
+pub(crate) fn node_to_bytes(doc: &Document, node: NodePtr) -> Vec<u8> {
+    // SAFETY: `node` is a live node of the borrowed `doc` (module contract);
+    // the buffer is created, read and freed here.
+    unsafe {
+        let buf = xml::xmlBufferCreate();
+        if buf.is_null() {
+            return Vec::new();
+        }
+        let written = xml::xmlNodeDump(buf, doc.doc_ptr(), node, 0, 0);
+        let content = xml::xmlBufferContent(buf);
+        let out = if written < 0 || content.is_null() {
+            Vec::new()
+        } else {
+            let len = usize::try_from(xml::xmlBufferLength(buf)).unwrap_or(0);
+            std::slice::from_raw_parts(content, len).to_vec()
+        };
+        xml::xmlBufferFree(buf);
+        out
+    }
+}
+
+/// The element's qualified name as written (`prefix:local` or `local`).
+pub(crate) fn qualified_name(node: NodePtr) -> Vec<u8> {
+    // SAFETY: a live element node; `ns` and its prefix are NULL or valid.
+    unsafe {
+        let mut out = Vec::new();
+        let ns = (*node).ns;
+        if !ns.is_null() && !(*ns).prefix.is_null() {
+            out.extend_from_slice(CStr::from_ptr((*ns).prefix.cast()).to_bytes());
+            out.push(b':');
+        }
+        if !(*node).name.is_null() {
+            out.extend_from_slice(CStr::from_ptr((*node).name.cast()).to_bytes());
+        }
+        out
+    }
+}
+
+/// The last child node of `node` if it is an element.
+pub(crate) fn last_child_element(node: NodePtr) -> Option<NodePtr> {
+    // SAFETY: `node` is a live node (module contract).
+    unsafe {
+        let last = (*node).last;
+        (!last.is_null() && is_element(last)).then_some(last)
+    }
+}
+
 /// Copies and frees a string allocated by libxml2.
 ///
 /// # Safety

@@ -75,6 +75,6 @@ pub use error::{DsigError, DsigErrorKind};
 pub use init::init;
 pub use libxml::tree::Document;
 pub use profile::{ECDSA_SHA256, ENVELOPED, EXC_C14N, RSA_SHA256, SHA256, SignatureAlgorithm};
-pub use sign::{Signer, strip_signature, to_bytes};
+pub use sign::{Signer, signed_bytes, strip_signature, to_bytes};
 pub use trust::{CertMatcher, TrustStore};
 pub use verify::{Verified, Verifier};

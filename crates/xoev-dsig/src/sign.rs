@@ -360,7 +360,7 @@ impl Signer {
         let doc = xoev_schema::parse_document(bytes, &Limits::default())
             .map_err(|e| DsigError::new(DsigErrorKind::MalformedXml, e.to_string()))?;
         self.sign(&doc)?;
-        Ok(dom::to_bytes(&doc))
+        Ok(signed_bytes(bytes, &doc))
     }
 }
 
@@ -423,4 +423,40 @@ pub fn strip_signature(doc: &Document) -> usize {
 /// Serialises a document as UTF-8 without reformatting (what [`Signer::sign_bytes`] returns).
 pub fn to_bytes(doc: &Document) -> Vec<u8> {
     dom::to_bytes(doc)
+}
+
+/// The signed document's bytes, built from `unsigned` — the bytes `doc`
+/// was parsed from before [`Signer::sign`] appended its signature — with
+/// only the new `ds:Signature` serialised and put before the root's end
+/// tag, where `sign` linked it in. Parsing the result gives the same tree
+/// as `doc`, at a fraction of serialising the whole document again.
+/// Falls back to [`to_bytes`] when `unsigned` mentions the XML Signature
+/// namespace (an old signature `sign` removed from the tree is still in
+/// the bytes), does not end with the root's end tag (e.g. a comment after
+/// the root), or the root's last child is not a signature.
+pub fn signed_bytes(unsigned: &[u8], doc: &Document) -> Vec<u8> {
+    let old_signature = memchr::memmem::find(unsigned, dom::DSIG_NS.as_bytes()).is_some();
+    let spliced = dom::root(doc).filter(|_| !old_signature).and_then(|root| {
+        let sig = dom::last_child_element(root).filter(|&s| dom::is_dsig(s, "Signature"))?;
+        let at = root_end_tag(unsigned, &dom::qualified_name(root))?;
+        let sig = dom::node_to_bytes(doc, sig);
+        (!sig.is_empty()).then(|| [&unsigned[..at], &sig, &unsigned[at..]].concat())
+    });
+    spliced.unwrap_or_else(|| to_bytes(doc))
+}
+
+/// Where the root's end tag `</qname>` starts, if `bytes` ends with it
+/// (trailing whitespace allowed).
+fn root_end_tag(bytes: &[u8], qname: &[u8]) -> Option<usize> {
+    let trailing = bytes
+        .iter()
+        .rev()
+        .take_while(|b| b.is_ascii_whitespace())
+        .count();
+    let body = bytes.get(..bytes.len() - trailing)?;
+    let inner = body.strip_suffix(b">")?;
+    let start = inner.windows(2).rposition(|w| w == b"</")?;
+    let name = inner.get(start + 2..)?;
+    let name = name.trim_ascii_end();
+    (!qname.is_empty() && name == qname).then_some(start)
 }

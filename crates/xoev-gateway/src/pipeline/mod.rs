@@ -587,16 +587,21 @@ impl Pipeline {
         // adapters (each step's output is validated against its target XSD)
         // The document to sign: the validated inbound content itself, or the
         // adapter chain's validated output — no further parse either way.
-        let output = if route.adapters.is_empty() {
-            doc
+        // With the bytes the document was parsed from, if they are still
+        // what the tree holds (the adapter's output; not the inbound
+        // message, whose signature was stripped from the tree).
+        let (unsigned, output) = if route.adapters.is_empty() {
+            (None, doc)
         } else {
             let chain = self
                 .registry
                 .chain(&route.adapters)
                 .map_err(|e| Failure::reject(Stage::Adapter, e.as_str(), e.to_string()))?;
-            self.translator
+            let (bytes, output) = self
+                .translator
                 .run_validated(&chain, &doc, &entry.name, &entry.version, &ctx)
-                .map_err(|e| Failure::reject(Stage::Adapter, e.as_str(), e.to_string()))?
+                .map_err(|e| Failure::reject(Stage::Adapter, e.as_str(), e.to_string()))?;
+            (Some(bytes), output)
         };
 
         clock.lap(Stage::Adapter);
@@ -604,7 +609,10 @@ impl Pipeline {
         self.signer
             .sign(&output)
             .map_err(|e| Failure::transient(Stage::Signing, e.kind().as_str(), e.to_string()))?;
-        let signed = Bytes::from(xoev_dsig::to_bytes(&output));
+        let signed = Bytes::from(match &unsigned {
+            Some(bytes) => xoev_dsig::signed_bytes(bytes, &output),
+            None => xoev_dsig::to_bytes(&output),
+        });
         drop(output);
         clock.lap(Stage::Signing);
         // The output's header, read from the same buffer (no copy).
