@@ -173,6 +173,8 @@ pub fn run(
     f.translator
         .run(&ans_chain, &f.answer, &f.answer_context())?;
     let out_doc = parse(f, &xestb_request)?;
+    let signed_out = parse(f, &xestb_request)?;
+    f.ec.signer.sign(&signed_out)?;
     pipeline_core(f, &schema, &req_chain, &signed_ec, &f.ec.signer)?;
     adapter_from_document(f, &req_chain, &content)?;
 
@@ -233,6 +235,20 @@ pub fn run(
             let _ = xoev_dsig::to_bytes(&content);
         }),
         case(
+            "serialise_signed",
+            "serialise the signed output: whole tree (to_bytes)",
+            || {
+                let _ = xoev_dsig::to_bytes(&signed_out);
+            },
+        ),
+        case(
+            "splice_signed",
+            "serialise the signed output: splice (signed_bytes)",
+            || {
+                let _ = xoev_dsig::signed_bytes(&xestb_request, &signed_out);
+            },
+        ),
+        case(
             "adapter_raw",
             "adapter XNachweis→XEStB, translate only",
             || {
@@ -277,7 +293,7 @@ pub fn run(
         ),
         case(
             "sign_bytes_ec",
-            "sign ECDSA from bytes (parse+sign+serialise)",
+            "sign ECDSA from bytes (parse+sign+splice)",
             || {
                 let _ = f.ec.signer.sign_bytes(&xestb_request);
             },
