@@ -74,6 +74,10 @@ impl Setup {
             "xoev-bench-{}",
             &uuid::Uuid::new_v4().simple().to_string()[..8]
         );
+        // The service records its metrics into the recorder the HTTP API
+        // serves at /metrics, as in `xoev-gateway run`; nobody scrapes it
+        // during the run (its memory must stay bounded all the same).
+        xoev_gateway::http::metrics::install();
         let mut o = DemoOptions::new(root, work.join(&prefix));
         o.inbox_prefix = Some(prefix.clone());
         let demo = xoev_gateway::demo::setup(o).await?;

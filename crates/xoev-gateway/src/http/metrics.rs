@@ -39,8 +39,19 @@ const BUCKETS: &[f64] = &[
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
+/// How often the recorder folds recorded histogram samples into its buckets.
+const UPKEEP: Duration = Duration::from_secs(5);
+
 /// Installs the Prometheus recorder as the process's global recorder (once;
-/// later calls return the same handle).
+/// later calls return the same handle), with its upkeep running every
+/// [`UPKEEP`] on a thread of its own.
+///
+/// The recorder keeps every histogram sample until upkeep (or a scrape)
+/// folds it into the buckets; `build_recorder` does not schedule upkeep,
+/// so a gateway nobody scraped grew by every sample it recorded: in
+/// `xoev-bench --messages 100000 e2e` (which installs this recorder) RSS
+/// rose 83 → 100 MiB from 50,000 to 100,000 messages without upkeep, and
+/// 77 → 81 MiB, flat from 70,000, with it.
 pub fn install() -> PrometheusHandle {
     HANDLE
         .get_or_init(|| {
@@ -51,6 +62,18 @@ pub fn install() -> PrometheusHandle {
             let handle = recorder.handle();
             if metrics::set_global_recorder(recorder).is_err() {
                 tracing::warn!("another metrics recorder is installed; /metrics stays empty");
+            }
+            let upkeep = handle.clone();
+            let spawned = std::thread::Builder::new()
+                .name("metrics-upkeep".into())
+                .spawn(move || {
+                    loop {
+                        std::thread::sleep(UPKEEP);
+                        upkeep.run_upkeep();
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::warn!(error = %e, "no metrics upkeep thread: histogram samples are kept until /metrics is scraped");
             }
             handle
         })
