@@ -84,6 +84,7 @@ enum Cmd {
 }
 
 fn main() -> anyhow::Result<()> {
+    xoev_gateway::allocator::purge_freed_memory_promptly();
     let cli = Cli::parse();
     // The gateway's own logs, when asked for (RUST_LOG=info); off by default
     // so that logging does not distort the figures.

@@ -7,8 +7,10 @@
 //! - [`cases`]: answers matched to requests, message status;
 //! - [`demo`]: the whole once-only case on the in-process transport;
 //! - [`http`]: the HTTP API (submit, inbox leases, status, health, metrics, citizens);
-//! - [`cli`]: the subcommands of the `xoev-gateway` binary.
+//! - [`cli`]: the subcommands of the `xoev-gateway` binary;
+//! - [`allocator`]: tuning of the binaries' allocator.
 
+pub mod allocator;
 pub mod assemble;
 pub mod cases;
 pub mod cli;

@@ -19,6 +19,7 @@ use std::process::ExitCode;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    xoev_gateway::allocator::purge_freed_memory_promptly();
     let cli = cli::Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
