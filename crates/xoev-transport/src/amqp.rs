@@ -246,7 +246,7 @@ impl AmqpTransport {
         Instant::now() + self.inner.config.publish_timeout
     }
 
-    /// Connects, declares the topology and opens the publishing channel.
+    /// Connects, declares the topology and opens the first confirm channel.
     async fn open(&self) -> Result<Live, TransportError> {
         let generation = self.inner.generation.fetch_add(1, Ordering::SeqCst) + 1;
         // The name shows in the management UI and `rabbitmqctl list_connections`.
@@ -317,8 +317,8 @@ impl AmqpTransport {
             return Ok(l.clone());
         }
         if let Some(old) = guard.take() {
-            // Its publishing channel or the connection itself failed: close
-            // what is left, so consumers on it resubscribe on the new one.
+            // The connection failed: close what is left, so consumers on
+            // it resubscribe on the new one.
             tokio::spawn(async move {
                 let _ = old.connection.close(200, "reconnecting".into()).await;
             });
