@@ -503,9 +503,18 @@ impl Transport for AmqpTransport {
             queue: queue.to_owned(),
             prefetch,
             current: None,
+            pending: None,
         };
         // The first subscription reports its error (e.g. no such queue).
-        source.current = Some(source.subscribe(Some(self.deadline())).await?);
+        source.current = Some(
+            subscribe(
+                self.clone(),
+                queue.to_owned(),
+                prefetch,
+                Some(self.deadline()),
+            )
+            .await?,
+        );
         Ok(Consumer::new(Box::new(source), self.inner.dedup.clone()))
     }
 
@@ -544,6 +553,13 @@ struct AmqpSource {
     queue: String,
     prefetch: u16,
     current: Option<Subscription>,
+    /// A resubscription under way, as a task of its own: `next` may be
+    /// dropped while it waits (a caller's timeout or `select!`), and a
+    /// `basic.consume` abandoned half-way left a consumer registered at the
+    /// broker that nobody read — holding up to `prefetch` messages
+    /// unacknowledged for as long as the connection lived (the fault test's
+    /// broker restart: 64 answers stuck on an orphaned subscription).
+    pending: Option<tokio::task::JoinHandle<Result<Subscription, TransportError>>>,
 }
 
 /// A live subscription: the consumer, its channel and the connection under it.
@@ -559,40 +575,42 @@ impl Subscription {
     }
 }
 
-impl AmqpSource {
-    async fn subscribe(&self, deadline: Option<Instant>) -> Result<Subscription, TransportError> {
-        let live = self.transport.live(deadline).await?;
-        let ch = live
-            .connection
-            .create_channel()
-            .await
-            .map_err(|e| TransportError::lapin(&e, K::Connection, "open channel"))?;
-        ch.basic_qos(self.prefetch, BasicQosOptions::default())
-            .await
-            .map_err(|e| TransportError::lapin(&e, K::Connection, "basic.qos"))?;
-        let tag = format!(
-            "xoev-{}-{}",
-            self.queue,
-            CONSUMER_TAGS.fetch_add(1, Ordering::Relaxed)
-        );
-        let consumer = ch
-            .basic_consume(
-                queue_name(&self.queue)?,
-                ShortString::try_new(tag)
-                    .map_err(|e| TransportError::new(K::InvalidMessage, e.to_string()))?,
-                BasicConsumeOptions::default(),
-                FieldTable::default(),
-            )
-            .await
-            .map_err(|e| {
-                TransportError::lapin(&e, K::Topology, &format!("consume from {}", self.queue))
-            })?;
-        Ok(Subscription {
-            connection: live.connection,
-            channel: ch,
-            consumer,
-        })
-    }
+/// Opens a channel on the live connection (reconnecting until `deadline`)
+/// and subscribes to `queue` with manual acks and `prefetch`.
+async fn subscribe(
+    transport: AmqpTransport,
+    queue: String,
+    prefetch: u16,
+    deadline: Option<Instant>,
+) -> Result<Subscription, TransportError> {
+    let live = transport.live(deadline).await?;
+    let ch = live
+        .connection
+        .create_channel()
+        .await
+        .map_err(|e| TransportError::lapin(&e, K::Connection, "open channel"))?;
+    ch.basic_qos(prefetch, BasicQosOptions::default())
+        .await
+        .map_err(|e| TransportError::lapin(&e, K::Connection, "basic.qos"))?;
+    let tag = format!(
+        "xoev-{queue}-{}",
+        CONSUMER_TAGS.fetch_add(1, Ordering::Relaxed)
+    );
+    let consumer = ch
+        .basic_consume(
+            queue_name(&queue)?,
+            ShortString::try_new(tag)
+                .map_err(|e| TransportError::new(K::InvalidMessage, e.to_string()))?,
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .map_err(|e| TransportError::lapin(&e, K::Topology, &format!("consume from {queue}")))?;
+    Ok(Subscription {
+        connection: live.connection,
+        channel: ch,
+        consumer,
+    })
 }
 
 #[async_trait]
@@ -604,7 +622,23 @@ impl Source for AmqpSource {
                 return None;
             }
             let Some(sub) = self.current.as_mut() else {
-                match self.subscribe(None).await {
+                let task = self.pending.get_or_insert_with(|| {
+                    tokio::spawn(subscribe(
+                        self.transport.clone(),
+                        self.queue.clone(),
+                        self.prefetch,
+                        None,
+                    ))
+                });
+                let subscribed = task.await;
+                self.pending = None;
+                let subscribed = subscribed.unwrap_or_else(|e| {
+                    Err(TransportError::new(
+                        K::Connection,
+                        format!("subscribe task: {e}"),
+                    ))
+                });
+                match subscribed {
                     Ok(c) => self.current = Some(c),
                     Err(e) if e.kind == K::Closed => return None,
                     Err(e) => {

@@ -69,10 +69,15 @@ impl Consumer {
                     queue = %delivery.queue,
                     "duplicate delivery of a settled message: acked without processing"
                 );
+                // Acked on a task of its own: if the caller drops this
+                // future (a timeout, `select!`), the ack still goes out
+                // rather than the delivery holding a prefetch slot.
                 let mut settle = delivery.settle;
-                if let Err(e) = settle.ack().await {
-                    tracing::warn!(error = %e, "could not ack a duplicate delivery; it will come again");
-                }
+                tokio::spawn(async move {
+                    if let Err(e) = settle.ack().await {
+                        tracing::warn!(error = %e, "could not ack a duplicate delivery; it will come again");
+                    }
+                });
                 continue;
             }
             return Some(Ok(delivery));

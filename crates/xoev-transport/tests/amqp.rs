@@ -8,6 +8,7 @@ mod common;
 
 use common::*;
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 use xoev_transport::{
     AmqpTransport, Envelope, QueueKind, Target, TopologyConfig, Transport, TransportErrorKind,
@@ -334,6 +335,84 @@ async fn deleted_exchange_is_declared_again() {
     let got = drain(&t, &format!("{p}.dlq"), 1).await;
     assert_eq!(got[0].0.message_id.as_deref(), Some("dl-1"));
     assert_eq!(got[0].0.header("k"), Some("v"));
+    t.delete_topology().await.unwrap();
+    t.close().await;
+}
+
+/// Consumers of `queue` (rabbitmqctl).
+fn consumer_count(queue: &str) -> usize {
+    let out = std::process::Command::new("rabbitmqctl")
+        .args([
+            "list_queues",
+            "-q",
+            "--no-table-headers",
+            "name",
+            "consumers",
+        ])
+        .output()
+        .expect("rabbitmqctl");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once('\t'))
+        .find(|(name, _)| *name == queue)
+        .and_then(|(_, n)| n.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// A caller that gives up waiting (`timeout` around `next`, as a poll loop
+/// or `select!` does) while the consumer resubscribes after a lost
+/// connection must not leave an orphaned subscription behind that holds
+/// messages nobody reads: every message still arrives, on one consumer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waits_given_up_during_resubscription_orphan_no_consumer() {
+    let p = prefix("cancel");
+    let t = connect(topology(&p)).await;
+    let q = p_inbound(&p);
+    let mut c = t.consume(&q, 4).await.unwrap();
+    // Lose the connection, then give up waiting after 0, 20, 40, … µs
+    // (a thread's sleep: tokio's timers are too coarse), so that some
+    // give-ups land between `basic.consume` and its answer.
+    for step in 0..150u64 {
+        t.reset_connection().await;
+        let give_up = Arc::new(tokio::sync::Notify::new());
+        let g = give_up.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_micros(step * 20));
+            g.notify_one();
+        });
+        tokio::select! {
+            _ = c.next() => {}
+            () = give_up.notified() => {}
+        }
+    }
+    // then wait for the subscription to settle and check the broker's view
+    let _ = tokio::time::timeout(Duration::from_millis(500), c.next()).await;
+    let n = 40;
+    let (_, body) = request(Some("fa:9198"));
+    for i in 0..n {
+        t.publish(Envelope::new(
+            Target::Inbound,
+            format!("{p}-{i}"),
+            body.clone(),
+        ))
+        .await
+        .unwrap();
+    }
+    let mut got = BTreeSet::new();
+    while got.len() < n {
+        match tokio::time::timeout(Duration::from_secs(5), c.next()).await {
+            Ok(Some(Ok(d))) => {
+                got.insert(d.properties.message_id.clone().unwrap_or_default());
+                d.ack().await.unwrap();
+            }
+            other => panic!(
+                "only {} of {n} messages arrived ({other:?}); consumers on the queue: {}",
+                got.len(),
+                consumer_count(&q)
+            ),
+        }
+    }
+    assert_eq!(consumer_count(&q), 1, "one subscription, no orphans");
     t.delete_topology().await.unwrap();
     t.close().await;
 }
