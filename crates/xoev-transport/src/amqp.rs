@@ -575,6 +575,26 @@ impl Subscription {
     }
 }
 
+impl Drop for Subscription {
+    /// Closes the channel at the broker when a subscription is given up
+    /// while its channel still looks open: dropping lapin's consumer alone
+    /// does not close a channel that other handles (e.g. the ackers of
+    /// deliveries buffered in lapin) still reference, and the broker would
+    /// keep a consumer there that nobody reads, holding up to `prefetch`
+    /// messages unacknowledged. Closing it requeues them.
+    fn drop(&mut self) {
+        if !self.channel.status().connected() {
+            return;
+        }
+        let ch = self.channel.clone();
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                let _ = ch.close(200, "subscription given up".into()).await;
+            });
+        }
+    }
+}
+
 /// Opens a channel on the live connection (reconnecting until `deadline`)
 /// and subscribes to `queue` with manual acks and `prefetch`.
 async fn subscribe(

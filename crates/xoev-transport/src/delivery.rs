@@ -25,7 +25,8 @@ pub(crate) trait Source: Send {
     async fn next(&mut self) -> Option<Result<Delivery, TransportError>>;
 }
 
-/// A stream of deliveries from one queue.
+/// A stream of deliveries from one queue. Dropping it ends the
+/// subscription: deliveries not settled by then go back to the queue.
 pub struct Consumer {
     source: Box<dyn Source>,
     dedup: DedupWindow,
