@@ -35,6 +35,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// connection are still open (see [`AmqpSource::next`]).
 const CONSUMER_WATCH: Duration = Duration::from_secs(5);
 
+/// How long opening a consumer's channel and subscribing may take.
+const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// Source of unique consumer tags within the process.
 static CONSUMER_TAGS: AtomicU64 = AtomicU64::new(0);
 
@@ -604,31 +607,50 @@ async fn subscribe(
     deadline: Option<Instant>,
 ) -> Result<Subscription, TransportError> {
     let live = transport.live(deadline).await?;
-    let ch = live
-        .connection
-        .create_channel()
+    // The broker answers each step at once when the connection is well; a
+    // connection closed or lost meanwhile can leave lapin waiting for an
+    // answer forever, so the steps get a bound and the caller tries again.
+    let steps = async {
+        let ch = live
+            .connection
+            .create_channel()
+            .await
+            .map_err(|e| TransportError::lapin(&e, K::Connection, "open channel"))?;
+        ch.basic_qos(prefetch, BasicQosOptions::default())
+            .await
+            .map_err(|e| TransportError::lapin(&e, K::Connection, "basic.qos"))?;
+        let tag = format!(
+            "xoev-{queue}-{}",
+            CONSUMER_TAGS.fetch_add(1, Ordering::Relaxed)
+        );
+        let consumer = ch
+            .basic_consume(
+                queue_name(&queue)?,
+                ShortString::try_new(tag)
+                    .map_err(|e| TransportError::new(K::InvalidMessage, e.to_string()))?,
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .map_err(|e| {
+                TransportError::lapin(&e, K::Topology, &format!("consume from {queue}"))
+            })?;
+        Ok::<_, TransportError>((ch, consumer))
+    };
+    let (channel, consumer) = tokio::time::timeout(SUBSCRIBE_TIMEOUT, steps)
         .await
-        .map_err(|e| TransportError::lapin(&e, K::Connection, "open channel"))?;
-    ch.basic_qos(prefetch, BasicQosOptions::default())
-        .await
-        .map_err(|e| TransportError::lapin(&e, K::Connection, "basic.qos"))?;
-    let tag = format!(
-        "xoev-{queue}-{}",
-        CONSUMER_TAGS.fetch_add(1, Ordering::Relaxed)
-    );
-    let consumer = ch
-        .basic_consume(
-            queue_name(&queue)?,
-            ShortString::try_new(tag)
-                .map_err(|e| TransportError::new(K::InvalidMessage, e.to_string()))?,
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .map_err(|e| TransportError::lapin(&e, K::Topology, &format!("consume from {queue}")))?;
+        .map_err(|_| {
+            TransportError::new(
+                K::Connection,
+                format!(
+                    "subscribing to {queue}: no answer within {} s",
+                    SUBSCRIBE_TIMEOUT.as_secs()
+                ),
+            )
+        })??;
     Ok(Subscription {
         connection: live.connection,
-        channel: ch,
+        channel,
         consumer,
     })
 }
@@ -669,6 +691,14 @@ impl Source for AmqpSource {
                 }
                 continue;
             };
+            if !sub.open() {
+                // Closed under us (e.g. the transport reconnected): lapin
+                // does not always tell a consumer when its connection was
+                // closed from this side.
+                tracing::info!(queue = %self.queue, "consumer's channel is closed, resubscribing");
+                self.current = None;
+                continue;
+            }
             // Waiting for the next delivery, look every few seconds whether
             // channel and connection are still open: a consumer that was
             // not told its connection died (e.g. one subscribed just as the

@@ -400,7 +400,7 @@ async fn waits_given_up_during_resubscription_orphan_no_consumer() {
     }
     let mut got = BTreeSet::new();
     while got.len() < n {
-        match tokio::time::timeout(Duration::from_secs(5), c.next()).await {
+        match tokio::time::timeout(Duration::from_secs(15), c.next()).await {
             Ok(Some(Ok(d))) => {
                 got.insert(d.properties.message_id.clone().unwrap_or_default());
                 d.ack().await.unwrap();
