@@ -62,25 +62,22 @@ fn rabbitmqctl(args: &[&str]) {
     );
 }
 
-/// Every queue starting with `prefix`: ready, unacknowledged, consumers
-/// (rabbitmqctl) — printed when a scenario misses its deadline, to show
-/// where the missing messages wait.
+/// `rabbitmqctl list_queues` with `columns` after the name: one line per
+/// queue, tab-separated (empty if rabbitmqctl fails).
+fn list_queues(columns: &[&str]) -> String {
+    Command::new("rabbitmqctl")
+        .args(["list_queues", "-q", "--no-table-headers", "name"])
+        .args(columns)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
+}
+
+/// Every queue starting with `prefix`: ready, unacknowledged, consumers —
+/// printed when a scenario misses its deadline, to show where the missing
+/// messages wait.
 fn queue_states(prefix: &str) -> Vec<String> {
-    let out = Command::new("rabbitmqctl")
-        .args([
-            "list_queues",
-            "-q",
-            "--no-table-headers",
-            "name",
-            "messages_ready",
-            "messages_unacknowledged",
-            "consumers",
-        ])
-        .output();
-    let Ok(out) = out else {
-        return vec!["rabbitmqctl failed".into()];
-    };
-    String::from_utf8_lossy(&out.stdout)
+    list_queues(&["messages_ready", "messages_unacknowledged", "consumers"])
         .lines()
         .filter(|l| l.starts_with(prefix))
         .map(|l| l.replace('\t', " "))
@@ -110,17 +107,7 @@ fn log_tail(path: &std::path::Path, n: usize) -> String {
 
 /// Consumers of `queue` (rabbitmqctl).
 fn consumers(queue: &str) -> usize {
-    let out = Command::new("rabbitmqctl")
-        .args([
-            "list_queues",
-            "-q",
-            "--no-table-headers",
-            "name",
-            "consumers",
-        ])
-        .output()
-        .expect("rabbitmqctl");
-    String::from_utf8_lossy(&out.stdout)
+    list_queues(&["consumers"])
         .lines()
         .filter_map(|l| l.split_once('\t'))
         .find(|(name, _)| *name == queue)
