@@ -619,6 +619,16 @@ mod differential {
         }
     }
 
+    /// Every element as a subtree, and the document without each element
+    /// below the root.
+    fn every_scope(top: NodePtr) -> Vec<Scope> {
+        let mut all = Vec::new();
+        elements(top, &mut all);
+        let mut scopes: Vec<Scope> = all.iter().map(|&n| Scope::Subtree(n)).collect();
+        scopes.extend(all[1..].iter().map(|&n| Scope::DocumentWithout(n)));
+        scopes
+    }
+
     fn both(doc: &Document, scope: Scope, inclusive: &[String]) -> (Option<Vec<u8>>, Vec<u8>) {
         let mut reference = Vec::new();
         libxml2(doc, scope, inclusive, &mut |b| {
@@ -724,11 +734,7 @@ mod differential {
             let doc = xoev_schema::parse_document(xml.as_bytes(), &xoev_core::Limits::default())
                 .expect("parses");
             let top = crate::dom::root(&doc).expect("root");
-            let mut all = Vec::new();
-            elements(top, &mut all);
-            let mut scopes: Vec<Scope> = all.iter().map(|&n| Scope::Subtree(n)).collect();
-            scopes.extend(all[1..].iter().map(|&n| Scope::DocumentWithout(n)));
-            for scope in scopes {
+            for scope in every_scope(top) {
                 for inclusive in [
                     vec![],
                     vec!["#default".to_string(), "u".to_string(), "p".to_string()],
@@ -861,11 +867,7 @@ mod differential {
             };
             parsed += 1;
             let top = crate::dom::root(&doc).expect("root");
-            let mut all = Vec::new();
-            elements(top, &mut all);
-            let mut scopes: Vec<Scope> = all.iter().map(|&n| Scope::Subtree(n)).collect();
-            scopes.extend(all[1..].iter().map(|&n| Scope::DocumentWithout(n)));
-            for scope in scopes {
+            for scope in every_scope(top) {
                 for inclusive in [vec![], vec!["#default".to_string(), "a".to_string()]] {
                     let (ours, reference) = both(&doc, scope, &inclusive);
                     assert_eq!(
