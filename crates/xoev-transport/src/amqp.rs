@@ -692,25 +692,17 @@ impl Source for AmqpSource {
                 continue;
             };
             if !sub.open() {
-                // Closed under us (e.g. the transport reconnected): lapin
-                // does not always tell a consumer when its connection was
-                // closed from this side.
-                tracing::info!(queue = %self.queue, "consumer's channel is closed, resubscribing");
+                // Closed under us without the consumer being told: lapin
+                // does not always tell it (a connection closed from this
+                // side, one subscribed just as the broker shut down).
+                tracing::warn!(queue = %self.queue, "consumer's channel closed without notice, resubscribing");
                 self.current = None;
                 continue;
             }
-            // Waiting for the next delivery, look every few seconds whether
-            // channel and connection are still open: a consumer that was
-            // not told its connection died (e.g. one subscribed just as the
-            // broker shut down) would otherwise wait forever.
-            let next = match tokio::time::timeout(CONSUMER_WATCH, sub.consumer.next()).await {
-                Ok(next) => next,
-                Err(_) if sub.open() => continue,
-                Err(_) => {
-                    tracing::warn!(queue = %self.queue, "consumer's channel closed without notice, resubscribing");
-                    self.current = None;
-                    continue;
-                }
+            // Waiting for the next delivery, look again every few seconds
+            // whether channel and connection are still open (above).
+            let Ok(next) = tokio::time::timeout(CONSUMER_WATCH, sub.consumer.next()).await else {
+                continue;
             };
             match next {
                 Some(Ok(d)) if !d.acker.usable() => {
