@@ -41,7 +41,7 @@ pub struct GatewaySection {
     pub adapters_root: PathBuf,
     /// Largest message accepted, in bytes.
     pub max_message_bytes: usize,
-    /// Messages processed at the same time (each on a blocking thread).
+    /// Messages processed at the same time: the number of pipeline threads.
     pub workers: usize,
 }
 

@@ -20,4 +20,5 @@ pub mod http;
 pub mod peers;
 pub mod pipeline;
 pub mod service;
+pub mod workers;
 pub mod xml;

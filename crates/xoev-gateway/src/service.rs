@@ -1,17 +1,18 @@
 //! The running gateway: consume the inbound queue, run each message through
-//! the [`Pipeline`] on a blocking thread, publish the outcome (confirmed),
+//! the [`Pipeline`] on one of the worker threads ([`Workers`]), publish the outcome (confirmed),
 //! then settle the delivery. Nothing is acked before its outcome is stored:
 //! a forwarded request whose access-log entry cannot be written goes to
 //! retry (and finally to the dead-letter queue), not to ack.
 //!
 //! Two limits keep both cores busy without letting waits serialise the
-//! service: at most `workers` messages are *processed* (CPU work on blocking
-//! threads) at the same time, while up to `prefetch` messages are *in
+//! service: at most `workers` messages are *processed* (CPU work on the
+//! `workers` threads of the pool) at the same time, while up to `prefetch` messages are *in
 //! flight* — a message waiting for its publisher confirm, its access-log
 //! entry (group commit) or its ack no longer holds a processing slot.
 
 use crate::cases::Status;
 use crate::pipeline::{Decision, Pipeline};
+use crate::workers::Workers;
 use std::future::Future;
 use std::sync::Arc;
 use time::OffsetDateTime;
@@ -24,7 +25,7 @@ use xoev_transport::{Delivery, Envelope, Target, Transport};
 /// How the service runs.
 #[derive(Debug, Clone, Copy)]
 pub struct ServiceOptions {
-    /// Messages processed (pipeline on a blocking thread) at the same time;
+    /// Messages processed at the same time: the number of pipeline threads;
     /// about the number of cores.
     pub workers: usize,
     /// Unacknowledged deliveries held from the broker: the messages in
@@ -47,7 +48,11 @@ pub async fn run(
     // The broker holds back beyond `prefetch` unsettled deliveries; this
     // bound also covers deliveries of a channel that died meanwhile.
     let permits = Arc::new(Semaphore::new(workers.max(usize::from(options.prefetch))));
-    let processing = Arc::new(Semaphore::new(workers));
+    let workers_pool = Arc::new(Workers::start(
+        "xoev-pipeline",
+        workers,
+        &tokio::runtime::Handle::current(),
+    )?);
     let mut tasks = JoinSet::new();
     let mut duplicates_seen = 0;
     info!(queue = %queue, workers = options.workers, prefetch = options.prefetch, "gateway consuming");
@@ -77,7 +82,7 @@ pub async fn run(
                 break;
             }
         };
-        let (p, t, cpu) = (pipeline.clone(), transport.clone(), processing.clone());
+        let (p, t, cpu) = (pipeline.clone(), transport.clone(), workers_pool.clone());
         let span = tracing::info_span!(
             "delivery",
             message_id = delivery.properties.message_id.as_deref().unwrap_or("-")
@@ -119,41 +124,43 @@ pub async fn handle(pipeline: &Arc<Pipeline>, transport: &Arc<dyn Transport>, de
     handle_limited(pipeline, transport, delivery, None).await;
 }
 
-/// [`handle`], processing only while holding a permit of `processing` (the
-/// permit is given back before the publish, audit and ack waits).
+/// [`handle`], processing on a thread of `workers` (or, without one, on
+/// tokio's blocking pool); the thread is free again before the publish,
+/// audit and ack waits.
 async fn handle_limited(
     pipeline: &Arc<Pipeline>,
     transport: &Arc<dyn Transport>,
     delivery: Delivery,
-    processing: Option<&Semaphore>,
+    workers: Option<&Workers>,
 ) {
     let _in_flight = crate::http::metrics::InFlight::enter();
     let payload = delivery.payload.clone();
     let correlation = delivery.properties.correlation_id.clone();
     let p = pipeline.clone();
     let rt = tokio::runtime::Handle::current();
-    // `None` without a limit (or if the semaphore were closed: it never is).
-    let cpu = match processing {
-        Some(s) => s.acquire().await.ok(),
-        None => None,
-    };
-    let started = std::time::Instant::now();
-    let processed = tokio::task::spawn_blocking(move || {
+    // Timed on the thread: the processing time, without the wait for one.
+    let job = move || {
+        let started = std::time::Instant::now();
         let (decision, message) = p.process_shared(&payload, correlation.as_deref(), &rt);
         let labels = crate::http::metrics::Labels::from_message(&p, message.as_ref());
-        (decision, labels)
-    })
-    .await;
-    drop(cpu);
+        (decision, labels, started.elapsed())
+    };
+    let started = std::time::Instant::now();
+    let processed = match workers {
+        Some(w) => w.run(job).await.map_err(|e| e.to_string()),
+        None => tokio::task::spawn_blocking(job)
+            .await
+            .map_err(|e| e.to_string()),
+    };
     let decision = match processed {
-        Ok((d, labels)) => {
-            crate::http::metrics::record_decision(&labels, &d, started.elapsed());
+        Ok((d, labels, took)) => {
+            crate::http::metrics::record_decision(&labels, &d, took);
             d
         }
         Err(e) => {
             crate::http::metrics::record_task_failure(started.elapsed());
             error!(error = %e, "pipeline task failed; message goes to retry");
-            settle_retry(delivery, "pipeline", "internal-error", &e.to_string()).await;
+            settle_retry(delivery, "pipeline", "internal-error", &e).await;
             return;
         }
     };
