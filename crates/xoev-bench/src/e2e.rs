@@ -4,7 +4,9 @@
 //! like a back-office system), `xoev_gateway::service::run` consuming them,
 //! and a sink that consumes the translated, signed XEStB requests from the
 //! tax office's inbox (acked). Latency is from the feeder's publish to the
-//! sink's delivery; RSS is sampled along the way.
+//! sink's delivery; RSS is sampled along the way. The feeder and the sink
+//! run on a runtime of their own (`xoev-bench-client` threads), so the CPU
+//! time of each role can be told apart ([`crate::cpu`]).
 
 use crate::broker::Broker;
 use crate::stats::{percentile, proc_status_kib};
@@ -48,13 +50,19 @@ pub struct Run {
     pub peak_kib: u64,
     /// The target rate of a paced run.
     pub paced: Option<f64>,
+    /// CPU time per message by role during the run.
+    pub cpu: crate::cpu::Use,
 }
 
 /// The running installation.
 pub struct Setup {
     demo: Demo,
     transport: Arc<AmqpTransport>,
-    pool: Vec<(String, Vec<u8>)>,
+    pool: Arc<Vec<(String, Vec<u8>)>>,
+    /// The feeder's and the sink's runtime.
+    clients: Option<tokio::runtime::Runtime>,
+    /// The gateway's lapin I/O threads (alive before the clients connect).
+    gateway_io: crate::cpu::GatewayIo,
     inbound_exchange: String,
     destination: String,
     dlq: String,
@@ -107,10 +115,17 @@ impl Setup {
                 let _ = rx.await;
             },
         ));
+        let clients = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("xoev-bench-client")
+            .enable_all()
+            .build()?;
         Ok(Self {
             demo,
             transport,
-            pool,
+            pool: Arc::new(pool),
+            clients: Some(clients),
+            gateway_io: crate::cpu::lapin_threads(),
             inbound_exchange: t.inbound_exchange,
             destination,
             dlq: t.dead_letter_queue,
@@ -123,33 +138,40 @@ impl Setup {
     /// many messages per second, else as fast as the gateway takes them
     /// ([`IN_FLIGHT`] at most).
     pub async fn run(&self, url: &str, n: usize, paced: Option<f64>) -> anyhow::Result<Run> {
-        let b = Broker::connect(url).await?;
-        let pub_ch = b.confirm_channel().await?;
-        let sink_ch = b.channel().await?;
-        let sent: Arc<Mutex<HashMap<String, VecDeque<Instant>>>> = Arc::default();
-        let permits = Arc::new(Semaphore::new(IN_FLIGHT));
-        let start = Instant::now();
-        let sink = tokio::spawn(sink(
-            sink_ch,
+        let clients = self
+            .clients
+            .as_ref()
+            .context("the clients' runtime is gone")?;
+        let (url, exchange, destination, pool) = (
+            url.to_owned(),
+            self.inbound_exchange.clone(),
             self.destination.clone(),
-            n,
-            sent.clone(),
-            permits.clone(),
-        ));
-        let feeder = feed(
-            &pub_ch,
-            &self.inbound_exchange,
-            &self.pool,
-            n,
-            paced,
-            sent,
-            permits,
+            self.pool.clone(),
         );
-        let sink = async { sink.await.map_err(anyhow::Error::from)? };
-        // Whichever fails first ends the run (a stalled sink must not leave
-        // the feeder waiting for permits).
-        let ((), (mut lat, rss)) = tokio::try_join!(feeder, sink)?;
+        let cpu_before = crate::cpu::sample();
+        let start = Instant::now();
+        let ((mut lat, rss), connection) = clients
+            .spawn(async move {
+                let b = Broker::connect(&url).await?;
+                let pub_ch = b.confirm_channel().await?;
+                let sink_ch = b.channel().await?;
+                let sent: Arc<Mutex<HashMap<String, VecDeque<Instant>>>> = Arc::default();
+                let permits = Arc::new(Semaphore::new(IN_FLIGHT));
+                let sink =
+                    tokio::spawn(sink(sink_ch, destination, n, sent.clone(), permits.clone()));
+                let feeder = feed(&pub_ch, &exchange, &pool, n, paced, sent, permits);
+                let sink = async { sink.await.map_err(anyhow::Error::from)? };
+                // Whichever fails first ends the run (a stalled sink must not
+                // leave the feeder waiting for permits).
+                let ((), result) = tokio::try_join!(feeder, sink)?;
+                // The connection (and its I/O thread, whose CPU time is
+                // counted) lives until after the second CPU sample.
+                Ok::<_, anyhow::Error>((result, b))
+            })
+            .await??;
         let elapsed = start.elapsed();
+        let cpu = crate::cpu::diff(&cpu_before, &crate::cpu::sample(), &self.gateway_io, n);
+        drop(connection);
         lat.sort();
         let dead = self.transport.queue_depth(&self.dlq).await.unwrap_or(0);
         anyhow::ensure!(
@@ -164,6 +186,7 @@ impl Setup {
             rss,
             peak_kib: proc_status_kib("VmHWM").unwrap_or(0),
             paced,
+            cpu,
         })
     }
 
@@ -183,6 +206,10 @@ impl Setup {
             eprintln!("warning: topology not deleted: {e}");
         }
         self.transport.close().await;
+        if let Some(clients) = self.clients.take() {
+            // Not dropped in place: dropping a runtime blocks, and this is async.
+            clients.shutdown_background();
+        }
         let _ = &self.demo;
     }
 }

@@ -10,6 +10,7 @@
 //! docs/performance.md.
 
 mod broker;
+mod cpu;
 mod e2e;
 mod python;
 mod setup;
@@ -277,6 +278,8 @@ fn print_e2e(long: &e2e::Run, paced: &e2e::Run, ceiling: Option<&broker::Ceiling
         paced.p50.as_secs_f64() * 1e3,
         paced.p99.as_secs_f64() * 1e3
     );
+    print_cpu("saturated", &long.cpu);
+    print_cpu("paced", &paced.cpu);
     let samples: Vec<String> = long
         .rss
         .iter()
@@ -295,6 +298,42 @@ fn print_e2e(long: &e2e::Run, paced: &e2e::Run, ceiling: Option<&broker::Ceiling
         println!(
             "  (run fewer than 50,000 messages: no 50k→end RSS comparison); peak (VmHWM) {:.0} MiB",
             long.peak_kib as f64 / 1024.0
+        );
+    }
+}
+
+/// Where the cores went during a run, per delivered message, and the rate
+/// the gateway and the broker alone would allow on this machine's cores.
+fn print_cpu(label: &str, c: &cpu::Use) {
+    let roles: Vec<String> = c
+        .roles
+        .iter()
+        .map(|(role, us)| format!("{role} {us:.0}"))
+        .collect();
+    println!(
+        "  CPU µs per message ({label}): {}; RabbitMQ {}; whole machine {:.0} ({:.0} % of its cores busy)",
+        roles.join(" · "),
+        c.broker
+            .map(|b| format!("{b:.0}"))
+            .unwrap_or_else(|| "(not on this machine)".into()),
+        c.machine,
+        100.0 * c.machine_busy
+    );
+    if label == "saturated"
+        && let Some(broker) = c.broker
+    {
+        // Everything of this process except the bench's own clients.
+        let gateway: f64 = c
+            .roles
+            .iter()
+            .filter(|(role, _)| !role.starts_with("bench clients"))
+            .map(|(_, us)| us)
+            .sum();
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+        println!(
+            "  gateway {gateway:.0} + broker {broker:.0} = {:.0} µs of CPU per message: at most {:.0}/s on {cores:.0} cores without the bench's clients",
+            gateway + broker,
+            cores * 1e6 / (gateway + broker)
         );
     }
 }
