@@ -123,6 +123,8 @@ pub fn diff(a: &Sample, b: &Sample, gateway_io: &GatewayIo, messages: usize) -> 
     let mut by_role = [0u64; 5];
     for (tid, (name, end)) in &b.threads {
         let start = a.threads.get(tid).map_or(0, |(_, t)| *t);
+        // `comm` is the thread name cut to 15 bytes: `xoev-bench-client`
+        // reads `xoev-bench-clie`.
         let role = match name.as_str() {
             n if n.starts_with("xoev-pipeline") => 0,
             "tokio-rt-worker" => 1,
