@@ -33,7 +33,10 @@ pub fn run(_g: &Global, args: &RunArgs) -> anyhow::Result<Outcome> {
     let workers = config.gateway.workers;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .max_blocking_threads(workers.max(1) + 4)
+        // The pipeline runs on its own `workers` threads (service.rs); tokio's
+        // blocking pool only serves the access log's file I/O and the HTTP
+        // API's header reads.
+        .max_blocking_threads(8)
         .build()?;
     rt.block_on(async {
         let pipeline = Arc::new(assemble::pipeline(&config).await?);
