@@ -29,7 +29,6 @@ type Job = Box<dyn FnOnce() + Send + 'static>;
 /// end; they are not joined.
 pub struct Workers {
     shared: Arc<Shared>,
-    threads: usize,
 }
 
 /// The queue and the idle threads, under one lock; one condition variable
@@ -55,10 +54,16 @@ impl Shared {
     }
 }
 
-/// A job that panicked: the panic message, for the log and the dead letter.
+/// Why a job gave no result.
 #[derive(Debug, thiserror::Error)]
-#[error("the pipeline panicked: {0}")]
-pub struct JobPanicked(pub String);
+pub enum JobError {
+    /// The job panicked; the panic message, for the log and the dead letter.
+    #[error("the pipeline panicked: {0}")]
+    Panicked(String),
+    /// The job was dropped without running to its end.
+    #[error("the pipeline job was dropped unfinished")]
+    Lost,
+}
 
 impl Workers {
     /// Starts `threads` (at least one) threads named `{name}-{i}`; each
@@ -70,8 +75,11 @@ impl Workers {
             state: Mutex::default(),
             wake: (0..threads).map(|_| Condvar::new()).collect(),
         });
+        // Built first: if a thread cannot be started, dropping the pool
+        // ends the ones that were.
+        let pool = Self { shared };
         for me in 0..threads {
-            let (shared, rt) = (shared.clone(), rt.clone());
+            let (shared, rt) = (pool.shared.clone(), rt.clone());
             std::thread::Builder::new()
                 .name(format!("{name}-{me}"))
                 .spawn(move || {
@@ -79,18 +87,13 @@ impl Workers {
                     work(&shared, me);
                 })?;
         }
-        Ok(Self { shared, threads })
-    }
-
-    /// The number of threads.
-    pub fn threads(&self) -> usize {
-        self.threads
+        Ok(pool)
     }
 
     /// Runs `f` on a pool thread and waits (asynchronously) for its result.
-    /// A panic in `f` is caught and returned as [`JobPanicked`]; the thread
-    /// goes on with the next job.
-    pub async fn run<T, F>(&self, f: F) -> Result<T, JobPanicked>
+    /// A panic in `f` is caught and returned as [`JobError::Panicked`]; the
+    /// thread goes on with the next job.
+    pub async fn run<T, F>(&self, f: F) -> Result<T, JobError>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
@@ -98,23 +101,19 @@ impl Workers {
         let (done, result) = oneshot::channel();
         let job: Job = Box::new(move || {
             let outcome = std::panic::catch_unwind(AssertUnwindSafe(f))
-                .map_err(|panic| JobPanicked(panic_message(panic.as_ref())));
+                .map_err(|panic| JobError::Panicked(panic_message(panic.as_ref())));
             // The caller may have gone (its task cancelled): nothing to tell.
             let _ = done.send(outcome);
         });
         {
+            // Never closed here: only dropping the pool closes it.
             let mut state = self.shared.lock();
-            if state.closed {
-                return Err(JobPanicked("the worker threads have ended".into()));
-            }
             state.jobs.push_back(job);
             if let Some(thread) = state.idle.pop() {
                 self.shared.wake[thread].notify_one();
             }
         }
-        result
-            .await
-            .map_err(|_| JobPanicked("the worker thread ended during the job".into()))?
+        result.await.map_err(|_| JobError::Lost)?
     }
 }
 
