@@ -1,14 +1,16 @@
 //! The running gateway: consume the inbound queue, run each message through
-//! the [`Pipeline`] on one of the worker threads ([`Workers`]), publish the outcome (confirmed),
-//! then settle the delivery. Nothing is acked before its outcome is stored:
-//! a forwarded request whose access-log entry cannot be written goes to
-//! retry (and finally to the dead-letter queue), not to ack.
+//! the [`Pipeline`] on one of the pipeline threads ([`Workers`]), publish
+//! the outcome (confirmed), then settle the delivery. Nothing is acked
+//! before its outcome is stored: a forwarded request whose access-log entry
+//! cannot be written goes to retry (and finally to the dead-letter queue),
+//! not to ack.
 //!
 //! Two limits keep both cores busy without letting waits serialise the
 //! service: at most `workers` messages are *processed* (CPU work on the
-//! `workers` threads of the pool) at the same time, while up to `prefetch` messages are *in
-//! flight* — a message waiting for its publisher confirm, its access-log
-//! entry (group commit) or its ack no longer holds a processing slot.
+//! pool's `workers` threads) at the same time, while up to `prefetch`
+//! messages are *in flight* — a message waiting for its publisher confirm,
+//! its access-log entry (group commit) or its ack no longer holds a
+//! pipeline thread.
 
 use crate::cases::Status;
 use crate::pipeline::{Decision, Pipeline};
@@ -48,7 +50,7 @@ pub async fn run(
     // The broker holds back beyond `prefetch` unsettled deliveries; this
     // bound also covers deliveries of a channel that died meanwhile.
     let permits = Arc::new(Semaphore::new(workers.max(usize::from(options.prefetch))));
-    let workers_pool = Arc::new(Workers::start(
+    let pool = Arc::new(Workers::start(
         "xoev-pipeline",
         workers,
         &tokio::runtime::Handle::current(),
@@ -82,14 +84,14 @@ pub async fn run(
                 break;
             }
         };
-        let (p, t, cpu) = (pipeline.clone(), transport.clone(), workers_pool.clone());
+        let (p, t, pool) = (pipeline.clone(), transport.clone(), pool.clone());
         let span = tracing::info_span!(
             "delivery",
             message_id = delivery.properties.message_id.as_deref().unwrap_or("-")
         );
         tasks.spawn(
             async move {
-                handle_limited(&p, &t, delivery, Some(&cpu)).await;
+                handle_limited(&p, &t, delivery, Some(&pool)).await;
                 drop(permit);
             }
             .instrument(span),
