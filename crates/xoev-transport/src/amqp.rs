@@ -37,6 +37,11 @@ const CONSUMER_WATCH: Duration = Duration::from_secs(5);
 
 /// How long opening a consumer's channel and subscribing may take.
 const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long an ack or nack may take to go out. lapin can wait forever on a
+/// connection that died meanwhile; an ack that did not go out is reported
+/// lost (the broker redelivers the message when the channel closes, and the
+/// redelivery is recognised).
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Source of unique consumer tags within the process.
 static CONSUMER_TAGS: AtomicU64 = AtomicU64::new(0);
@@ -405,7 +410,17 @@ impl AmqpTransport {
         let live = self.live(Some(deadline)).await?;
         // A channel of its own until the confirm (see `Publishers`); one
         // whose confirm did not come is dropped (closed), never reused.
-        let Ok(_slot) = live.publishers.slots.acquire().await else {
+        let left = || deadline.saturating_duration_since(Instant::now());
+        let Ok(slot) = tokio::time::timeout(left(), live.publishers.slots.acquire()).await else {
+            return Err(TransportError::new(
+                K::Timeout,
+                format!(
+                    "no publishing channel free in time for message {}",
+                    env.message_id
+                ),
+            ));
+        };
+        let Ok(_slot) = slot else {
             return Err(TransportError::new(K::Closed, "the transport is closed"));
         };
         let ch = match live.publishers.take() {
@@ -418,27 +433,36 @@ impl AmqpTransport {
                 }
             },
         };
-        let pending = ch
-            .basic_publish(
-                exchange_name,
-                routing_name,
-                BasicPublishOptions {
-                    mandatory: true,
-                    immediate: false,
-                },
-                &env.payload,
-                props,
-            )
-            .await;
-        let pending = match pending {
-            Ok(p) => p,
-            Err(e) => {
+        let pending = ch.basic_publish(
+            exchange_name,
+            routing_name,
+            BasicPublishOptions {
+                mandatory: true,
+                immediate: false,
+            },
+            &env.payload,
+            props,
+        );
+        // Bounded too: lapin can wait forever to hand the frames to a
+        // connection that died meanwhile; such a connection is replaced.
+        let pending = match tokio::time::timeout(left(), pending).await {
+            Ok(Ok(p)) => p,
+            Ok(Err(e)) => {
                 self.invalidate(live.generation).await;
                 return Err(TransportError::lapin(&e, K::Connection, "publish"));
             }
+            Err(_) => {
+                self.invalidate(live.generation).await;
+                return Err(TransportError::new(
+                    K::Connection,
+                    format!(
+                        "publish: the connection did not take message {} in time",
+                        env.message_id
+                    ),
+                ));
+            }
         };
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        let confirmation = match tokio::time::timeout(remaining, pending).await {
+        let confirmation = match tokio::time::timeout(left(), pending).await {
             Err(_) => {
                 return Err(TransportError::new(
                     K::Timeout,
@@ -740,14 +764,7 @@ struct AmqpSettle {
 #[async_trait]
 impl Settle for AmqpSettle {
     async fn ack(&mut self) -> Result<(), TransportError> {
-        match self.acker.ack(BasicAckOptions::default()).await {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(TransportError::new(
-                K::AckLost,
-                "the channel is gone; the broker will redeliver the message",
-            )),
-            Err(e) => Err(TransportError::new(K::AckLost, format!("ack: {e}"))),
-        }
+        settled("ack", self.acker.ack(BasicAckOptions::default())).await
     }
 
     async fn nack(&mut self, requeue: bool) -> Result<(), TransportError> {
@@ -755,14 +772,29 @@ impl Settle for AmqpSettle {
             multiple: false,
             requeue,
         };
-        match self.acker.nack(options).await {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(TransportError::new(
-                K::AckLost,
-                "the channel is gone; the broker will redeliver the message",
-            )),
-            Err(e) => Err(TransportError::new(K::AckLost, format!("nack: {e}"))),
-        }
+        settled("nack", self.acker.nack(options)).await
+    }
+}
+
+/// The outcome of an ack or nack (`what`), bounded by [`SETTLE_TIMEOUT`].
+async fn settled(
+    what: &str,
+    sent: impl Future<Output = lapin::Result<bool>>,
+) -> Result<(), TransportError> {
+    match tokio::time::timeout(SETTLE_TIMEOUT, sent).await {
+        Ok(Ok(true)) => Ok(()),
+        Ok(Ok(false)) => Err(TransportError::new(
+            K::AckLost,
+            "the channel is gone; the broker will redeliver the message",
+        )),
+        Ok(Err(e)) => Err(TransportError::new(K::AckLost, format!("{what}: {e}"))),
+        Err(_) => Err(TransportError::new(
+            K::AckLost,
+            format!(
+                "{what} did not go out within {} s; the broker will redeliver the message",
+                SETTLE_TIMEOUT.as_secs()
+            ),
+        )),
     }
 }
 
