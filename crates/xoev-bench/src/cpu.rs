@@ -108,12 +108,15 @@ pub struct Use {
     pub machine: f64,
 }
 
+/// The role of the bench's own feeder and sink (not the gateway's work).
+pub const CLIENTS: &str = "bench clients (feeder, sink, their AMQP I/O)";
+
 /// The roles of this process's threads, in print order.
 pub const ROLES: [&str; 5] = [
     "pipeline threads",
     "gateway async tasks",
     "gateway AMQP I/O",
-    "bench clients (feeder, sink, their AMQP I/O)",
+    CLIENTS,
     "other threads",
 ];
 

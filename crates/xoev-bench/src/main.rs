@@ -279,6 +279,7 @@ fn print_e2e(long: &e2e::Run, paced: &e2e::Run, ceiling: Option<&broker::Ceiling
         paced.p99.as_secs_f64() * 1e3
     );
     print_cpu("saturated", &long.cpu);
+    print_budget(&long.cpu);
     print_cpu("paced", &paced.cpu);
     let samples: Vec<String> = long
         .rss
@@ -302,8 +303,7 @@ fn print_e2e(long: &e2e::Run, paced: &e2e::Run, ceiling: Option<&broker::Ceiling
     }
 }
 
-/// Where the cores went during a run, per delivered message, and the rate
-/// the gateway and the broker alone would allow on this machine's cores.
+/// Where the cores went during a run, per delivered message.
 fn print_cpu(label: &str, c: &cpu::Use) {
     let roles: Vec<String> = c
         .roles
@@ -319,23 +319,25 @@ fn print_cpu(label: &str, c: &cpu::Use) {
         c.machine,
         100.0 * c.machine_busy
     );
-    if label == "saturated"
-        && let Some(broker) = c.broker
-    {
-        // Everything of this process except the bench's own clients.
-        let gateway: f64 = c
-            .roles
-            .iter()
-            .filter(|(role, _)| !role.starts_with("bench clients"))
-            .map(|(_, us)| us)
-            .sum();
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
-        println!(
-            "  gateway {gateway:.0} + broker {broker:.0} = {:.0} µs of CPU per message: at most {:.0}/s on {cores:.0} cores without the bench's clients",
-            gateway + broker,
-            cores * 1e6 / (gateway + broker)
-        );
-    }
+}
+
+/// The rate the gateway and the broker alone allow on this machine's cores,
+/// at the CPU per message of a (saturated) run.
+fn print_budget(c: &cpu::Use) {
+    let Some(broker) = c.broker else { return };
+    // Everything of this process except the bench's own clients.
+    let gateway: f64 = c
+        .roles
+        .iter()
+        .filter(|(role, _)| *role != cpu::CLIENTS)
+        .map(|(_, us)| us)
+        .sum();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    println!(
+        "  gateway {gateway:.0} + broker {broker:.0} = {:.0} µs of CPU per message: at most {:.0}/s on {cores:.0} cores without the bench's clients",
+        gateway + broker,
+        cores * 1e6 / (gateway + broker)
+    );
 }
 
 fn summary(

@@ -3,6 +3,7 @@
 //!
 //! - [`pipeline`]: every stage a message goes through (one place to read);
 //! - [`service`]: the consume → process → publish → settle loop;
+//! - [`workers`]: the threads the pipeline runs on;
 //! - [`assemble`]: builds a pipeline and transport from `gateway.toml`;
 //! - [`cases`]: answers matched to requests, message status;
 //! - [`demo`]: the whole once-only case on the in-process transport;
