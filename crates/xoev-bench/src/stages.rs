@@ -173,6 +173,15 @@ pub fn run(
     f.translator
         .run(&ans_chain, &f.answer, &f.answer_context())?;
     let out_doc = parse(f, &xestb_request)?;
+    let xestb_schema = f
+        .validator
+        .catalogue()
+        .get("XEStB", "1.0.0")
+        .context("XEStB 1.0.0 is not in the catalogue")?
+        .schema()?;
+    xestb_schema
+        .validate(&out_doc)
+        .map_err(|i| anyhow::anyhow!("the adapter's output does not validate: {i:?}"))?;
     let signed_out = parse(f, &xestb_request)?;
     f.ec.signer.sign(&signed_out)?;
     pipeline_core(f, &schema, &req_chain, &signed_ec, &f.ec.signer)?;
@@ -229,6 +238,20 @@ pub fn run(
             "XSD validation of the parsed document",
             || {
                 let _ = schema.validate(&content);
+            },
+        ),
+        case(
+            "output_parse",
+            "parse the adapter's output (XEStB request)",
+            || {
+                let _ = parse_document(&xestb_request, &f.limits);
+            },
+        ),
+        case(
+            "output_validate",
+            "XSD validation of the adapter's output (parsed)",
+            || {
+                let _ = xestb_schema.validate(&out_doc);
             },
         ),
         case("serialise", "serialise the document (to_bytes)", || {
