@@ -188,6 +188,8 @@ pub(crate) fn native(doc: &Document, scope: Scope, inclusive: &[String]) -> Opti
     let mut w = Walker {
         out: Vec::with_capacity(8 * 1024),
         rendered: Vec::with_capacity(16),
+        used: Vec::with_capacity(8),
+        attrs: Vec::with_capacity(8),
         inclusive: inclusive
             .iter()
             .map(|p| {
@@ -262,6 +264,12 @@ struct Walker<'a> {
     /// Namespace declarations rendered by the output ancestors of the
     /// current element, innermost last: (prefix, URI); `""` is the default.
     rendered: Vec<(&'a [u8], &'a [u8])>,
+    /// Scratch for the namespaces an element visibly uses (reused from
+    /// element to element: it is empty again before the children are
+    /// walked).
+    used: Vec<(&'a [u8], &'a [u8])>,
+    /// Scratch for an element's attributes: (namespace URI, local name, node).
+    attrs: Vec<(&'a [u8], &'a [u8], NodePtr)>,
     /// `InclusiveNamespaces` prefixes (`""` for `#default`).
     inclusive: Vec<Vec<u8>>,
     /// The element left out with everything in it (or NULL).
@@ -329,7 +337,8 @@ impl<'a> Walker<'a> {
             let data = bytes((*node).content);
             if !data.is_empty() {
                 self.out.push(b' ');
-                escape(&mut self.out, data, Escape::Pi);
+                // PI data is written as it is
+                self.out.extend_from_slice(data);
             }
             self.out.extend_from_slice(b"?>");
         }
@@ -352,9 +361,11 @@ impl<'a> Walker<'a> {
                 (bytes((*(*node).ns).prefix), bytes((*(*node).ns).href))
             };
             // Visibly utilised namespaces: the element's and its attributes'.
-            let mut used: Vec<(&'a [u8], &'a [u8])> = Vec::with_capacity(4);
+            let mut used = std::mem::take(&mut self.used);
+            let mut attrs = std::mem::take(&mut self.attrs);
+            used.clear();
+            attrs.clear();
             used.push((prefix, uri));
-            let mut attrs: Vec<(&'a [u8], &'a [u8], NodePtr)> = Vec::new();
             let mut a = (*node).properties;
             while !a.is_null() {
                 if (*a).type_ != xml::xmlElementType_XML_ATTRIBUTE_NODE {
@@ -394,7 +405,7 @@ impl<'a> Walker<'a> {
                     self.out.extend_from_slice(p);
                     self.out.extend_from_slice(b"=\"");
                 }
-                escape(&mut self.out, u, Escape::Attribute);
+                escape_attribute(&mut self.out, u);
                 self.out.push(b'"');
                 self.rendered.push((p, u));
             }
@@ -413,12 +424,17 @@ impl<'a> Walker<'a> {
                     if (*v).type_ != xml::xmlElementType_XML_TEXT_NODE {
                         return false;
                     }
-                    escape(&mut self.out, bytes((*v).content), Escape::Attribute);
+                    escape_c(&mut self.out, (*v).content, &ATTRIBUTE);
                     v = (*v).next;
                 }
                 self.out.push(b'"');
             }
             self.out.push(b'>');
+            // Hand the scratch back (empty) for the children.
+            used.clear();
+            attrs.clear();
+            self.used = used;
+            self.attrs = attrs;
             let mut c = (*node).children;
             while !c.is_null() {
                 match (*c).type_ {
@@ -429,7 +445,7 @@ impl<'a> Walker<'a> {
                     }
                     xml::xmlElementType_XML_TEXT_NODE
                     | xml::xmlElementType_XML_CDATA_SECTION_NODE => {
-                        escape(&mut self.out, bytes((*c).content), Escape::Text);
+                        escape_c(&mut self.out, (*c).content, &TEXT);
                     }
                     xml::xmlElementType_XML_PI_NODE => self.pi(c),
                     xml::xmlElementType_XML_COMMENT_NODE => {}
@@ -454,39 +470,78 @@ fn qname(out: &mut Vec<u8>, prefix: &[u8], local: &[u8]) {
     out.extend_from_slice(local);
 }
 
-/// Which characters C14N escapes (§2.3 / §5).
-#[derive(Clone, Copy, PartialEq)]
-enum Escape {
-    /// Text: `&`, `<`, `>`, CR.
-    Text,
-    /// Attribute values: `&`, `<`, `"`, TAB, LF, CR.
-    Attribute,
-    /// Processing-instruction data: nothing.
-    Pi,
+/// Bytes that end a plain run of text: what C14N §2.3 escapes in text
+/// (`&`, `<`, `>`, CR) and NUL, the end of a libxml2 string.
+const TEXT: [bool; 256] = stops(b"&<>\r\0");
+/// The same for attribute values: `&`, `<`, `"`, TAB, LF, CR, NUL.
+const ATTRIBUTE: [bool; 256] = stops(b"&<\"\t\n\r\0");
+
+const fn stops(bytes: &[u8]) -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < bytes.len() {
+        t[bytes[i] as usize] = true;
+        i += 1;
+    }
+    t
 }
 
-fn escape(out: &mut Vec<u8>, text: &[u8], how: Escape) {
-    if how == Escape::Pi {
-        out.extend_from_slice(text);
+/// What C14N (§2.3, §5) writes for a byte that `TEXT` or `ATTRIBUTE` stops
+/// at other than NUL (the table says which of them apply; CR is the last).
+fn replacement(b: u8) -> &'static [u8] {
+    match b {
+        b'&' => b"&amp;",
+        b'<' => b"&lt;",
+        b'>' => b"&gt;",
+        b'"' => b"&quot;",
+        b'\t' => b"&#x9;",
+        b'\n' => b"&#xA;",
+        _ => b"&#xD;",
+    }
+}
+
+/// Escapes `text` (a namespace URI: read from a C string, so without NUL)
+/// as an attribute value.
+fn escape_attribute(out: &mut Vec<u8>, text: &[u8]) {
+    let mut rest = text;
+    while let Some(i) = rest.iter().position(|&b| ATTRIBUTE[usize::from(b)]) {
+        out.extend_from_slice(&rest[..i]);
+        out.extend_from_slice(replacement(rest[i]));
+        rest = &rest[i + 1..];
+    }
+    out.extend_from_slice(rest);
+}
+
+/// Escapes the NUL-terminated libxml2 string `p` by the table `stops` (one
+/// pass: the string's end is found by the same scan that finds what to
+/// escape, instead of a `strlen` first). Text and attribute values are
+/// most of what a canonicalisation writes.
+///
+/// # Safety
+/// `p` is NULL or a NUL-terminated string alive for the call.
+unsafe fn escape_c(out: &mut Vec<u8>, p: *const xml::xmlChar, stops: &[bool; 256]) {
+    if p.is_null() {
         return;
     }
-    let mut start = 0;
-    for (i, &b) in text.iter().enumerate() {
-        let rep: &[u8] = match (b, how) {
-            (b'&', _) => b"&amp;",
-            (b'<', _) => b"&lt;",
-            (b'>', Escape::Text) => b"&gt;",
-            (b'"', Escape::Attribute) => b"&quot;",
-            (b'\t', Escape::Attribute) => b"&#x9;",
-            (b'\n', Escape::Attribute) => b"&#xA;",
-            (b'\r', _) => b"&#xD;",
-            _ => continue,
-        };
-        out.extend_from_slice(&text[start..i]);
-        out.extend_from_slice(rep);
-        start = i + 1;
+    let mut start = p;
+    let mut q = p;
+    // SAFETY: per the contract, every byte up to and including the NUL is
+    // readable; `q` never moves past the NUL.
+    unsafe {
+        loop {
+            let b = *q;
+            if stops[usize::from(b)] {
+                let run = q.offset_from(start) as usize;
+                out.extend_from_slice(std::slice::from_raw_parts(start, run));
+                if b == 0 {
+                    return;
+                }
+                out.extend_from_slice(replacement(b));
+                start = q.add(1);
+            }
+            q = q.add(1);
+        }
     }
-    out.extend_from_slice(&text[start..]);
 }
 
 #[cfg(test)]
@@ -729,6 +784,8 @@ mod differential {
             r#"<a xmlns="urn:x" xmlns:p="urn:x" xmlns:q="urn:x" p:n="1"><q:b p:m="2"/><b/></a>"#,
             // a prefix bound again to the same URI lower down; non-ASCII text
             r#"<p:a xmlns:p="urn:p"><p:b xmlns:p="urn:p">Grüße &amp; Einkünfte</p:b></p:a>"#,
+            // values that are nothing but one escape
+            r#"<p:a xmlns:p="urn:p" x="&amp;" y=""><p:b>&lt;</p:b><p:c>&#13;</p:c></p:a>"#,
         ];
         for xml in cases {
             let doc = xoev_schema::parse_document(xml.as_bytes(), &xoev_core::Limits::default())
