@@ -218,15 +218,23 @@ impl RequestFacts {
                 "a tax identification number has exactly 11 digits and does not start with 0",
             ));
         }
-        // bk:SectorSpecificAttribute[normalize-space(bk:AttributeURI)=uri]/bk:AttributeValue
+        // bk:SectorSpecificAttribute[normalize-space(bk:AttributeURI)=uri]/bk:AttributeValue,
+        // the attributes read once for the three look-ups
+        let attributes: Vec<_> = r
+            .nodes("bk:SectorSpecificAttribute", Some(person))
+            .into_iter()
+            .map(|a| {
+                let uri = r
+                    .first("bk:AttributeURI", Some(a))
+                    .map(|u| normalize_space(&u.text()));
+                (uri, r.first("bk:AttributeValue", Some(a)))
+            })
+            .collect();
         let attr = |uri: &str| {
-            r.nodes("bk:SectorSpecificAttribute", Some(person))
-                .into_iter()
-                .filter(|a| {
-                    r.first("bk:AttributeURI", Some(*a))
-                        .is_some_and(|u| normalize_space(&u.text()) == uri)
-                })
-                .find_map(|a| r.first("bk:AttributeValue", Some(a)))
+            attributes
+                .iter()
+                .filter(|(u, _)| u.as_deref() == Some(uri))
+                .find_map(|(_, value)| *value)
                 .map(|v| v.text().trim().to_owned())
                 .filter(|s| !s.is_empty())
         };
