@@ -113,6 +113,23 @@ pub(crate) fn text(node: NodePtr) -> String {
     unsafe { take_string(xml::xmlNodeGetContent(node)) }
 }
 
+/// Decodes base64 text as XML Signature carries it (whitespace, e.g. line
+/// breaks, allowed anywhere); `None` if it is not base64.
+pub(crate) fn decode_base64(text: &str) -> Option<Vec<u8>> {
+    // Bytes, not chars: the text is scanned once per certificate and value
+    // of every message, and only ASCII whitespace is removed.
+    let compact;
+    let text = if text.bytes().any(|b| b.is_ascii_whitespace()) {
+        let kept: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+        // removing ASCII bytes from valid UTF-8 leaves valid UTF-8
+        compact = String::from_utf8(kept).ok()?;
+        compact.as_str()
+    } else {
+        text
+    };
+    openssl::base64::decode_block(text).ok()
+}
+
 /// The XPath-like path of `node` (for messages).
 pub(crate) fn path(node: NodePtr) -> String {
     // SAFETY: xmlGetNodePath returns a string we own and free.
@@ -248,4 +265,23 @@ unsafe extern "C" fn silent(_user: *mut c_void, _err: xml::xmlErrorPtr) {}
 pub(crate) fn silence_thread() {
     // SAFETY: installing a no-op handler for the calling thread is always valid.
     unsafe { xml::xmlSetStructuredErrorFunc(std::ptr::null_mut(), Some(silent)) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decode_base64;
+
+    #[test]
+    fn base64_with_whitespace_anywhere_decodes_and_junk_does_not() {
+        assert_eq!(decode_base64("aGVsbG8="), Some(b"hello".to_vec()));
+        assert_eq!(
+            decode_base64("\n  aGVs\r\n\tbG8=\n"),
+            Some(b"hello".to_vec())
+        );
+        assert_eq!(decode_base64(""), Some(Vec::new()));
+        assert_eq!(decode_base64("aGVs bG8*"), None);
+        assert_eq!(decode_base64("aGVsbG8=ä"), None);
+        // a non-breaking space is not XML whitespace: not removed, refused
+        assert_eq!(decode_base64("aGVs\u{a0}bG8="), None);
+    }
 }

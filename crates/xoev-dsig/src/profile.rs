@@ -432,9 +432,7 @@ fn check_key_info(key_info: NodePtr) -> Result<Vec<Vec<u8>>, DsigError> {
     let mut certs = Vec::new();
     for c in dom::element_children(x509) {
         if dom::is_dsig(c, "X509Certificate") {
-            let mut b64 = dom::text(c);
-            b64.retain(|ch| !ch.is_ascii_whitespace());
-            let der = openssl::base64::decode_block(&b64).map_err(|_| {
+            let der = dom::decode_base64(&dom::text(c)).ok_or_else(|| {
                 err(
                     DsigErrorKind::MalformedSignature,
                     "ds:X509Certificate is not valid base64",

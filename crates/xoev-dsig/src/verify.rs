@@ -376,9 +376,7 @@ fn conclude(
 
 /// Decodes the base64 text of `element` (whitespace allowed anywhere).
 fn base64(text: &str, element: &str) -> Result<Vec<u8>, DsigError> {
-    let mut compact = text.to_owned();
-    compact.retain(|c| !c.is_ascii_whitespace());
-    openssl::base64::decode_block(&compact).map_err(|_| {
+    dom::decode_base64(text).ok_or_else(|| {
         DsigError::new(
             DsigErrorKind::MalformedSignature,
             format!("{element} is not valid base64"),
