@@ -92,9 +92,10 @@ pub struct AmqpSection {
     pub prefix: String,
     /// `classic` (durable) or `quorum` queues.
     pub queue_kind: String,
-    /// Unacknowledged deliveries per consumer (default 32; 256 gave the
-    /// 2-core bench machine ≈ 20 % more messages per second, see
-    /// docs/performance.md).
+    /// Unacknowledged deliveries per consumer (default 32: up to this many
+    /// messages of up to `max_message_bytes` are held at once; 256 carried
+    /// ≈ 44 % more messages per second on the 2-core bench machine, see
+    /// docs/configuration.md).
     pub prefetch: u16,
     /// Processing attempts of a transiently failing message before it is dead-lettered.
     pub max_attempts: u32,
