@@ -196,7 +196,7 @@ async fn handle_limited(
             }
             info!(case = %f.case_id, to = %f.queue, forwarded_id = %f.message_id, "forwarded");
             if let Some(entry) = f.audit
-                && let Err(e) = pipeline.audit.append(entry).await
+                && let Err(e) = append_access_log(pipeline, entry).await
             {
                 // Forwarded but not logged: the citizen's access log would
                 // miss it. Not acked: the retry forwards again under the same
@@ -239,7 +239,7 @@ async fn handle_limited(
                 }
             }
             if let Some(entry) = r.audit
-                && let Err(e) = pipeline.audit.append(entry).await
+                && let Err(e) = append_access_log(pipeline, entry).await
             {
                 error!(error = %e, "access log append failed");
             }
@@ -268,6 +268,17 @@ async fn handle_limited(
             settle_retry(delivery, stage.as_str(), &kind, &detail).await;
         }
     }
+}
+
+/// Appends to the access log, timed for `/metrics`.
+async fn append_access_log(
+    pipeline: &Pipeline,
+    entry: xoev_audit::NewEntry,
+) -> Result<(), xoev_audit::StoreError> {
+    let started = std::time::Instant::now();
+    let appended = pipeline.audit.append(entry).await.map(drop);
+    crate::http::metrics::record_access_log(started.elapsed(), appended.is_ok());
+    appended
 }
 
 async fn settle_dead(delivery: Delivery, stage: &str, kind: &str, detail: &str) {

@@ -606,6 +606,12 @@ async fn status_metrics_and_citizen_view_after_a_case() {
         );
     }
     assert!(value("xoev_publish_duration_seconds_count", &[("outcome", "ok")]) >= 1.0);
+    assert!(
+        value(
+            "xoev_access_log_duration_seconds_count",
+            &[("outcome", "ok")]
+        ) >= 1.0
+    );
     assert!(value("xoev_http_submissions_total", &[("outcome", "accepted")]) >= 2.0);
     assert!(
         value(

@@ -10,6 +10,7 @@
 //! | `xoev_validation_failures_total` | counter | `reason` (XSD and schema stage) |
 //! | `xoev_pipeline_duration_seconds` | histogram | `outcome` (forward, reject, retry, error) |
 //! | `xoev_publish_duration_seconds` | histogram | `outcome` (ok, error) |
+//! | `xoev_access_log_duration_seconds` | histogram | `outcome` (ok, error) |
 //! | `xoev_in_flight` | gauge | |
 //! | `xoev_dedupe_hits_total` | counter | `queue` |
 //! | `xoev_broker_reconnects_total` | counter | (connection attempts after the first) |
@@ -194,6 +195,14 @@ pub fn record_task_failure(took: Duration) {
 pub fn record_publish(took: Duration, ok: bool) {
     let outcome = if ok { "ok" } else { "error" };
     metrics::histogram!("xoev_publish_duration_seconds", "outcome" => outcome)
+        .record(took.as_secs_f64());
+}
+
+/// Records one access-log append of the service (after the publish, before
+/// the ack: its time counts against the prefetch like the publish's).
+pub fn record_access_log(took: Duration, ok: bool) {
+    let outcome = if ok { "ok" } else { "error" };
+    metrics::histogram!("xoev_access_log_duration_seconds", "outcome" => outcome)
         .record(took.as_secs_f64());
 }
 
