@@ -52,6 +52,63 @@ pub struct Run {
     pub paced: Option<f64>,
     /// CPU time per message by role during the run.
     pub cpu: crate::cpu::Use,
+    /// Where a message's time in the gateway went, from the service's own
+    /// metrics during the run.
+    pub times: ServiceTimes,
+}
+
+/// Mean times per message from the service's histograms (`/metrics`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ServiceTimes {
+    /// The pipeline on its thread (`xoev_pipeline_duration_seconds`).
+    pub pipeline: Duration,
+    /// The publish until the broker's confirm (`xoev_publish_duration_seconds`).
+    pub publish: Duration,
+    /// The access-log append after it (`xoev_access_log_duration_seconds`).
+    pub access_log: Duration,
+}
+
+/// (sum of seconds, count) of a histogram over all its label sets, read
+/// from the recorder's Prometheus text.
+fn histogram_totals(text: &str, name: &str) -> (f64, u64) {
+    let value = |suffix: &str| -> f64 {
+        let metric = format!("{name}{suffix}");
+        text.lines()
+            .filter(|l| {
+                l.strip_prefix(metric.as_str())
+                    .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    (value("_sum"), value("_count") as u64)
+}
+
+/// The service's histogram totals now: pipeline, publish, access log.
+fn service_totals() -> [(f64, u64); 3] {
+    let text = xoev_gateway::http::metrics::install().render();
+    [
+        histogram_totals(&text, "xoev_pipeline_duration_seconds"),
+        histogram_totals(&text, "xoev_publish_duration_seconds"),
+        histogram_totals(&text, "xoev_access_log_duration_seconds"),
+    ]
+}
+
+/// Mean times between two [`service_totals`].
+fn service_times(before: [(f64, u64); 3], after: [(f64, u64); 3]) -> ServiceTimes {
+    let mean = |(s0, c0): (f64, u64), (s1, c1): (f64, u64)| {
+        let n = c1.saturating_sub(c0);
+        if n == 0 {
+            Duration::ZERO
+        } else {
+            Duration::from_secs_f64(((s1 - s0) / n as f64).max(0.0))
+        }
+    };
+    ServiceTimes {
+        pipeline: mean(before[0], after[0]),
+        publish: mean(before[1], after[1]),
+        access_log: mean(before[2], after[2]),
+    }
 }
 
 /// The running installation.
@@ -149,6 +206,7 @@ impl Setup {
             self.pool.clone(),
         );
         let cpu_before = crate::cpu::sample();
+        let totals_before = service_totals();
         let start = Instant::now();
         let ((mut lat, rss), connection) = clients
             .spawn(async move {
@@ -171,6 +229,7 @@ impl Setup {
             .await??;
         let elapsed = start.elapsed();
         let cpu = crate::cpu::diff(&cpu_before, &crate::cpu::sample(), &self.gateway_io, n);
+        let times = service_times(totals_before, service_totals());
         drop(connection);
         lat.sort();
         let dead = self.transport.queue_depth(&self.dlq).await.unwrap_or(0);
@@ -187,6 +246,7 @@ impl Setup {
             peak_kib: proc_status_kib("VmHWM").unwrap_or(0),
             paced,
             cpu,
+            times,
         })
     }
 
@@ -318,4 +378,30 @@ async fn sink(
         }
     }
     Ok((lat, rss))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::histogram_totals;
+
+    #[test]
+    fn histogram_totals_add_up_every_label_set_of_one_metric_only() {
+        let text = "# TYPE xoev_publish_duration_seconds histogram\n\
+            xoev_publish_duration_seconds_bucket{outcome=\"ok\",le=\"0.005\"} 3\n\
+            xoev_publish_duration_seconds_sum{outcome=\"ok\"} 1.5\n\
+            xoev_publish_duration_seconds_count{outcome=\"ok\"} 3\n\
+            xoev_publish_duration_seconds_sum{outcome=\"error\"} 0.5\n\
+            xoev_publish_duration_seconds_count{outcome=\"error\"} 1\n\
+            xoev_publish_duration_seconds_total_sum 9\n\
+            xoev_pipeline_duration_seconds_sum 7\n";
+        assert_eq!(
+            histogram_totals(text, "xoev_publish_duration_seconds"),
+            (2.0, 4)
+        );
+        assert_eq!(
+            histogram_totals(text, "xoev_pipeline_duration_seconds"),
+            (7.0, 0)
+        );
+        assert_eq!(histogram_totals(text, "xoev_other"), (0.0, 0));
+    }
 }

@@ -242,7 +242,7 @@ fn run(
         });
         rt.block_on(setup.stop());
         let (long, paced) = result?;
-        print_e2e(&long, &paced, ceiling.as_ref());
+        print_e2e(&long, &paced, ceiling.as_ref(), cli.prefetch);
         e2e_run = Some((long, paced));
     }
 
@@ -257,7 +257,7 @@ fn run(
     Ok(())
 }
 
-fn print_e2e(long: &e2e::Run, paced: &e2e::Run, ceiling: Option<&broker::Ceiling>) {
+fn print_e2e(long: &e2e::Run, paced: &e2e::Run, ceiling: Option<&broker::Ceiling>, prefetch: u16) {
     println!(
         "  saturated: {} messages, {:.0}/s, p50 {:.1} ms, p99 {:.1} ms{}",
         long.messages,
@@ -281,6 +281,8 @@ fn print_e2e(long: &e2e::Run, paced: &e2e::Run, ceiling: Option<&broker::Ceiling
     print_cpu("saturated", &long.cpu);
     print_budget(&long.cpu);
     print_cpu("paced", &paced.cpu);
+    print_times("saturated", long, prefetch);
+    print_times("paced", paced, prefetch);
     let samples: Vec<String> = long
         .rss
         .iter()
@@ -301,6 +303,21 @@ fn print_e2e(long: &e2e::Run, paced: &e2e::Run, ceiling: Option<&broker::Ceiling
             long.peak_kib as f64 / 1024.0
         );
     }
+}
+
+/// Where a message's time in the gateway went, and the time in flight the
+/// prefetch allowed at the run's rate (Little's law: at most `prefetch`
+/// messages are unsettled, so rate × time in flight ≤ prefetch).
+fn print_times(label: &str, run: &e2e::Run, prefetch: u16) {
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+    println!(
+        "  time per message in the gateway ({label}): pipeline on its thread {:.2} ms, publish until confirmed {:.2} ms, access-log append {:.2} ms; prefetch {prefetch} at {:.0}/s allows {:.1} ms in flight (delivery to ack)",
+        ms(run.times.pipeline),
+        ms(run.times.publish),
+        ms(run.times.access_log),
+        run.rate,
+        1e3 * f64::from(prefetch) / run.rate
+    );
 }
 
 /// Where the cores went during a run, per delivered message.
