@@ -267,3 +267,83 @@ fn deep_header_is_refused() {
     );
     assert_eq!(parse_err(deep.as_bytes()).kind, MessageErrorKind::TooDeep);
 }
+
+/// The root's namespace as quick-xml's namespace resolver gives it.
+fn resolved_root_namespace(bytes: &[u8]) -> Option<String> {
+    use quick_xml::events::Event;
+    use quick_xml::name::ResolveResult;
+    let mut r = quick_xml::NsReader::from_reader(bytes);
+    loop {
+        match r.read_resolved_event() {
+            Ok((ns, Event::Start(_) | Event::Empty(_))) => {
+                return match ns {
+                    ResolveResult::Bound(n) => {
+                        Some(String::from_utf8_lossy(n.as_ref()).into_owned())
+                    }
+                    _ => None,
+                };
+            }
+            Ok((_, Event::Eof)) | Err(_) => return None,
+            Ok(_) => {}
+        }
+    }
+}
+
+#[test]
+fn root_namespace_is_what_a_namespace_resolver_gives_on_every_sample() {
+    let mut files = Vec::new();
+    let mut dirs = vec![std::path::PathBuf::from(format!(
+        "{}/../../tests/samples",
+        env!("CARGO_MANIFEST_DIR")
+    ))];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).expect("dir") {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p.extension().is_some_and(|x| x == "xml") {
+                files.push(p);
+            }
+        }
+    }
+    let mut compared = 0;
+    for f in &files {
+        let bytes = std::fs::read(f).expect("read");
+        if let Ok(m) = Message::parse(bytes.clone(), &Limits::default()) {
+            assert_eq!(
+                m.root.namespace,
+                resolved_root_namespace(&bytes),
+                "{}",
+                f.display()
+            );
+            compared += 1;
+        }
+    }
+    assert!(compared >= 30, "only {compared} samples compared");
+}
+
+#[test]
+fn root_namespace_comes_from_the_roots_own_declarations() {
+    let cases: &[(&str, Option<&str>)] = &[
+        (r#"<p:a xmlns:p="urn:p"/>"#, Some("urn:p")),
+        (r#"<a xmlns="urn:d" xmlns:p="urn:p"/>"#, Some("urn:d")),
+        (
+            r#"<p:a xmlns="urn:d" xmlns:p="urn:p"><b/></p:a>"#,
+            Some("urn:p"),
+        ),
+        (r#"<a xmlns:p="urn:p"/>"#, None),
+        (r#"<a xmlns=""/>"#, None),
+        (r#"<q:a xmlns:p="urn:p"/>"#, None),
+        (r#"<a/>"#, None),
+    ];
+    for (xml, want) in cases {
+        let m = parse(xml.as_bytes());
+        assert_eq!(m.root.namespace.as_deref(), *want, "{xml}");
+        assert_eq!(m.root.local_name, "a", "{xml}");
+        assert_eq!(
+            resolved_root_namespace(xml.as_bytes()).as_deref(),
+            *want,
+            "{xml}"
+        );
+    }
+}
