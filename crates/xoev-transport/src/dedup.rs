@@ -40,14 +40,32 @@ impl Window {
     }
 }
 
+/// Windows up to this many keys get their tables at once (larger ones
+/// grow as they fill).
+const PREALLOCATE_UP_TO: usize = 1 << 20;
+
 impl DedupWindow {
     /// A window remembering up to `capacity` keys (oldest forgotten first).
+    ///
+    /// Its tables are allocated here, at their final size (≈ 6 MB for the
+    /// default 100,000 keys), so memory does not step up while the window
+    /// fills and no insert rehashes the set under the lock. The set gets
+    /// room for twice the window: a full window forgets a key for every key
+    /// it learns, removals leave tombstones in the table, and a table more
+    /// than half full that runs out of free slots is grown rather than
+    /// cleaned in place.
     pub fn new(capacity: usize) -> Self {
+        let capacity = capacity.max(1);
+        let reserve = if capacity <= PREALLOCATE_UP_TO {
+            capacity
+        } else {
+            0
+        };
         Self {
             inner: Arc::new(Mutex::new(Window {
-                capacity: capacity.max(1),
-                order: VecDeque::new(),
-                keys: HashSet::new(),
+                capacity,
+                order: VecDeque::with_capacity(reserve),
+                keys: HashSet::with_capacity(reserve * 2),
                 hashers: (RandomState::new(), RandomState::new()),
             })),
         }
@@ -111,6 +129,32 @@ mod tests {
         w.insert("c".into());
         assert!(!w.contains("a"));
         assert!(w.contains("b") && w.contains("c"));
+    }
+
+    #[test]
+    fn a_full_window_keeps_its_tables() {
+        let w = DedupWindow::new(20_000);
+        let sizes = |w: &DedupWindow| {
+            let g = w.lock();
+            (g.keys.capacity(), g.order.capacity())
+        };
+        let allocated = sizes(&w);
+        assert!(
+            allocated.0 >= 40_000 && allocated.1 >= 20_000,
+            "{allocated:?}"
+        );
+        for i in 0..100_000 {
+            w.insert(DedupWindow::key("q", &i.to_string(), 1));
+        }
+        assert_eq!(w.len(), 20_000);
+        // `capacity()` is live keys + free slots: tombstones make it read a
+        // little lower, a grown table much higher
+        let (keys, order) = sizes(&w);
+        assert!(
+            keys <= allocated.0 && keys >= 20_000,
+            "{keys} vs {allocated:?}"
+        );
+        assert_eq!(order, allocated.1);
     }
 
     #[test]
