@@ -208,6 +208,7 @@ impl Catalogue {
             return Err(SchemaError::UnknownStandard {
                 root: message.root.to_string(),
                 namespace: message.root.namespace.clone(),
+                related: ns.map(|ns| self.related(ns)).unwrap_or_default(),
             });
         };
         let known = || {
@@ -236,6 +237,26 @@ impl Catalogue {
         }
     }
 
+    /// The entries (as `name version (namespace)`) with a namespace that
+    /// differs from `ns` only in a trailing version: the same text once
+    /// digits, dots, underscores and hyphens are cut from the end of both.
+    fn related(&self, ns: &str) -> Vec<String> {
+        let stem = version_stem(ns);
+        if stem.len() == ns.len() || stem.is_empty() {
+            return Vec::new();
+        }
+        self.entries
+            .iter()
+            .filter_map(|e| {
+                let n = e.namespaces.iter().find(|n| {
+                    let s = version_stem(n);
+                    s.len() < n.len() && s == stem
+                })?;
+                Some(format!("{} {} ({n})", e.name, e.version))
+            })
+            .collect()
+    }
+
     /// Compiles every schema now (a service does this at start, so that a
     /// broken catalogue fails at start and the first message is not slow).
     pub fn compile_all(&self) -> Result<(), Vec<SchemaError>> {
@@ -250,4 +271,11 @@ impl Catalogue {
             Err(errors)
         }
     }
+}
+
+/// A namespace without its trailing version: `urn:xoev-de:xdomea:schema:`
+/// for `urn:xoev-de:xdomea:schema:3.0.0`, `…/xbeteiligung/` for
+/// `…/xbeteiligung/12`, `…/V` for `…/V1_0_0`.
+fn version_stem(ns: &str) -> &str {
+    ns.trim_end_matches(|c: char| c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
 }

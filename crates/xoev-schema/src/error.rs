@@ -74,12 +74,17 @@ pub enum SchemaError {
     #[error("malformed XML: {0}")]
     Malformed(Issue),
     /// No catalogue entry for the root element's namespace.
-    #[error("unknown standard: no schema for root element {root} (namespace {namespace:?})")]
+    #[error("unknown standard: {}", unknown_standard_text(.root, .namespace.as_deref(), .related))]
     UnknownStandard {
         /// The root element, `{ns}local`.
         root: String,
         /// Its namespace.
         namespace: Option<String>,
+        /// Catalogue entries whose namespace differs from the document's
+        /// only in a trailing version (`xdomea 3.0.0` for a document in
+        /// `urn:xoev-de:xdomea:schema:4.0.0`): most likely another version
+        /// of the same standard, named so an operator sees it at once.
+        related: Vec<String>,
     },
     /// The standard is known but not in this version.
     #[error("unknown version: {standard} {version} is not in the catalogue (known: {known})")]
@@ -143,4 +148,22 @@ impl SchemaError {
             }],
         }
     }
+}
+
+/// The text of [`SchemaError::UnknownStandard`].
+fn unknown_standard_text(root: &str, namespace: Option<&str>, related: &[String]) -> String {
+    let local = root.rsplit_once('}').map_or(root, |(_, local)| local);
+    let mut text = match namespace {
+        Some(ns) => format!("no schema in the catalogue for namespace {ns} (root element {local})"),
+        None => format!(
+            "the root element {local} has no namespace, and every standard in the catalogue has one"
+        ),
+    };
+    if !related.is_empty() {
+        text.push_str(&format!(
+            "; the catalogue has {} — another version of the same standard?",
+            related.join(", ")
+        ));
+    }
+    text
 }

@@ -147,6 +147,34 @@ fn wrong_namespace_is_an_unknown_standard() {
 }
 
 #[test]
+fn another_version_of_a_known_standard_is_named_in_the_error() {
+    let sample = String::from_utf8(read(
+        &root().join("tests/samples/xdomea/pattern-3.0.0_xx_Aussonderung.Aussonderung.0503.xml"),
+    ))
+    .expect("utf-8");
+    let newer = sample.replace(
+        "urn:xoev-de:xdomea:schema:3.0.0",
+        "urn:xoev-de:xdomea:schema:4.0.0",
+    );
+    let e = err_of(newer);
+    assert_eq!(e.kind(), SchemaErrorKind::UnknownStandard);
+    let text = e.to_string();
+    assert!(
+        text.contains("namespace urn:xoev-de:xdomea:schema:4.0.0")
+            && text.contains("xdomea 3.0.0 (urn:xoev-de:xdomea:schema:3.0.0)")
+            && text.contains("another version of the same standard"),
+        "{text}"
+    );
+    // A namespace that merely shares a prefix is no hint.
+    let other = kita_request().replace(
+        "urn:xoev-de:bva:standard:xnachweis:schema:xnachweis-de-noots",
+        "urn:xoev-de:xdomea:schema:3.0.0x",
+    );
+    let text = err_of(other).to_string();
+    assert!(!text.contains("another version"), "{text}");
+}
+
+#[test]
 fn unknown_version_names_the_known_ones() {
     let bad = kita_request().replace(r#"version="1.2.0""#, r#"version="9.9""#);
     let e = err_of(bad);
