@@ -21,6 +21,6 @@ pub use catalogue::{Catalogue, CatalogueError, SchemaEntry};
 pub use error::{Issue, SchemaError, SchemaErrorKind};
 pub use init::init;
 pub use libxml::tree::Document;
-pub use parse::parse_document;
+pub use parse::{MAX_DEPTH, parse_document};
 pub use redact::{REDACTED, redact_values};
 pub use validate::{CompiledSchema, Validated, Validator, fill_columns};

@@ -12,8 +12,15 @@ use xoev_core::{Limits, MessageError, MessageErrorKind};
 /// - larger than `limits.max_bytes` → refused before parsing;
 /// - a DOCTYPE anywhere in the prolog → refused before parsing (no DTD,
 ///   hence no entity of any kind, can be declared);
-/// - `XML_PARSE_NONET`, no entity substitution, no DTD loading, libxml2's
-///   default depth and amplification limits (no `XML_PARSE_HUGE`);
+/// - `XML_PARSE_NONET`, no entity substitution, no DTD loading;
+/// - at most [`MAX_DEPTH`] levels of nesting;
+/// - the size of one attribute value, comment or text node is bounded by
+///   `limits.max_bytes` only: libxml2's own cap on them (10,000,000 bytes)
+///   is lifted with `XML_PARSE_HUGE` for documents larger than that, so a
+///   message the configured limit allows is not refused as "malformed".
+///   `XML_PARSE_HUGE` also lifts libxml2's nesting and entity-amplification
+///   limits: nesting is then checked on the parsed tree, and no entity can
+///   be declared (no DOCTYPE);
 /// - the process-wide entity loader (see [`init`]) refuses every file
 ///   outside the registered schema directories.
 ///
@@ -44,7 +51,11 @@ pub fn parse_document(bytes: &[u8], limits: &Limits) -> Result<Document, SchemaE
         return Err(MessageError::new(MessageErrorKind::Oversize, "message exceeds 2 GiB").into());
     };
     silence_thread();
-    let options = xml::xmlParserOption_XML_PARSE_NONET as i32;
+    let huge = bytes.len() > LIBXML_TEXT_LIMIT;
+    let mut options = xml::xmlParserOption_XML_PARSE_NONET as i32;
+    if huge {
+        options |= xml::xmlParserOption_XML_PARSE_HUGE as i32;
+    }
     // SAFETY: the context is created, used and freed here; the buffer
     // outlives the call and its length is passed; the URL and encoding
     // are valid C strings or null.
@@ -67,27 +78,93 @@ pub fn parse_document(bytes: &[u8], limits: &Limits) -> Result<Document, SchemaE
             }
             Err(malformed(last_error(ctxt.cast())))
         } else {
-            Ok(Document::new_ptr(doc))
+            // Without XML_PARSE_HUGE libxml2 enforced its own limit (one
+            // level more than MAX_DEPTH: it counts from zero).
+            let too_deep = if huge {
+                element_deeper_than(doc, MAX_DEPTH)
+            } else {
+                None
+            };
+            let document = Document::new_ptr(doc);
+            match too_deep {
+                Some(line) => Err(too_deep_error(line, None)),
+                None => Ok(document),
+            }
         };
         xml::xmlFreeParserCtxt(ctxt);
         result
     }
 }
 
-/// A parse failure as an error: libxml2's nesting limit (256 levels without
-/// `XML_PARSE_HUGE`) is [`MessageErrorKind::TooDeep`], as the same excess in
-/// the header is; everything else is malformed XML.
+/// The deepest nesting of elements a message may have: libxml2's own limit
+/// without `XML_PARSE_HUGE` (which lets one level more through), checked on
+/// the tree when that option is set.
+pub const MAX_DEPTH: usize = 256;
+
+/// libxml2's cap on one text node, comment or attribute value without
+/// `XML_PARSE_HUGE` (`XML_MAX_TEXT_LENGTH`). A document no larger than this
+/// cannot reach it, so only larger ones are parsed with the option.
+const LIBXML_TEXT_LIMIT: usize = xml::XML_MAX_TEXT_LENGTH as usize;
+
+/// A parse failure as an error: libxml2's nesting limit is
+/// [`MessageErrorKind::TooDeep`], as the same excess in the header is;
+/// everything else is malformed XML.
 fn malformed(issue: Issue) -> SchemaError {
     if issue.message.starts_with("Excessive depth in document") {
-        return MessageError {
-            kind: MessageErrorKind::TooDeep,
-            detail: "the document nests deeper than 256 levels".into(),
-            line: issue.line,
-            column: issue.column,
-        }
-        .into();
+        return too_deep_error(issue.line, issue.column);
     }
     SchemaError::Malformed(issue)
+}
+
+fn too_deep_error(line: Option<u32>, column: Option<u32>) -> SchemaError {
+    MessageError {
+        kind: MessageErrorKind::TooDeep,
+        detail: format!("the document nests deeper than {MAX_DEPTH} levels"),
+        line,
+        column,
+    }
+    .into()
+}
+
+/// The line of the first element nested deeper than `max` levels, if any.
+/// Iterative: the tree it guards against may be millions of levels deep.
+///
+/// # Safety
+/// `doc` must be a live document that nothing modifies during the call.
+unsafe fn element_deeper_than(doc: xml::xmlDocPtr, max: usize) -> Option<Option<u32>> {
+    // SAFETY: per the contract, every pointer followed here belongs to the
+    // live, unmodified tree of `doc`.
+    unsafe {
+        let mut node = (*doc).children;
+        // Elements from the root to `node`, `node` included if an element.
+        let mut depth = 0usize;
+        while !node.is_null() {
+            let element = (*node).type_ == xml::xmlElementType_XML_ELEMENT_NODE;
+            if element {
+                depth += 1;
+                if depth > max {
+                    return Some(u32::try_from(xml::xmlGetLineNo(node)).ok());
+                }
+                if !(*node).children.is_null() {
+                    node = (*node).children;
+                    continue;
+                }
+                depth -= 1;
+            }
+            // No children to enter: the next sibling, else up until one.
+            while !node.is_null() && (*node).next.is_null() {
+                node = (*node).parent;
+                if node.is_null() || node.cast::<xml::xmlDoc>() == doc {
+                    return None;
+                }
+                depth -= 1;
+            }
+            if !node.is_null() {
+                node = (*node).next;
+            }
+        }
+        None
+    }
 }
 
 /// Finds `<!DOCTYPE` before the root element. Only the prolog can hold one,
@@ -177,6 +254,96 @@ mod tests {
         assert_eq!(e.kind().as_str(), "too-deep", "{e}");
         let shallow = format!("<a>{}x{}</a>", "<b>".repeat(200), "</b>".repeat(200));
         assert!(parse_document(shallow.as_bytes(), &limits).is_ok());
+    }
+
+    /// Limits that let documents past libxml2's own 10,000,000-byte cap in.
+    fn large() -> Limits {
+        Limits {
+            max_bytes: 64 << 20,
+            ..Limits::default()
+        }
+    }
+
+    #[test]
+    fn a_comment_beyond_libxml2s_cap_parses_when_the_limit_allows_it() {
+        let doc = format!("<a><!--{}--><b>after</b></a>", "x".repeat(10_500_000));
+        let parsed = parse_document(doc.as_bytes(), &large()).expect("parses");
+        let root = parsed.get_root_element().expect("root");
+        assert_eq!(root.get_content(), "after");
+    }
+
+    #[test]
+    fn a_large_text_node_parses_whole() {
+        let payload = "QUJD".repeat(3_000_000); // 12,000,000 bytes of base64
+        let doc = format!("<a><b>{payload}</b><c>after</c></a>");
+        let parsed = parse_document(doc.as_bytes(), &large()).expect("parses");
+        let root = parsed.get_root_element().expect("root");
+        let b = root.get_first_element_child().expect("b");
+        assert_eq!(b.get_content().len(), payload.len());
+        assert_eq!(
+            b.get_next_element_sibling().map(|c| c.get_content()),
+            Some("after".to_owned())
+        );
+        // The same document over the configured limit is still refused.
+        let small = Limits {
+            max_bytes: 1 << 20,
+            ..Limits::default()
+        };
+        let e = parse_document(doc.as_bytes(), &small)
+            .err()
+            .expect("oversize");
+        assert_eq!(e.kind().as_str(), "oversize", "{e}");
+    }
+
+    #[test]
+    fn an_attribute_beyond_libxml2s_cap_parses_when_the_limit_allows_it() {
+        let value = "x".repeat(10_500_000);
+        let doc = format!(r#"<a v="{value}"/>"#);
+        let parsed = parse_document(doc.as_bytes(), &large()).expect("parses");
+        let root = parsed.get_root_element().expect("root");
+        assert_eq!(root.get_property("v").map(|v| v.len()), Some(value.len()));
+    }
+
+    #[test]
+    fn large_documents_keep_the_nesting_limit() {
+        // Over 10,000,000 bytes, so parsed with XML_PARSE_HUGE.
+        let pad = "p".repeat(10_100_000);
+        let nested = |levels: usize| {
+            format!(
+                "<a>{pad}{}x{}</a>",
+                "<b>".repeat(levels - 1),
+                "</b>".repeat(levels - 1)
+            )
+        };
+        assert!(parse_document(nested(MAX_DEPTH).as_bytes(), &large()).is_ok());
+        let Err(e) = parse_document(nested(MAX_DEPTH + 1).as_bytes(), &large()) else {
+            panic!("{} levels parsed", MAX_DEPTH + 1);
+        };
+        assert_eq!(e.kind().as_str(), "too-deep", "{e}");
+        // Siblings after a deep branch are counted from their own depth.
+        let wide = format!(
+            "<a>{pad}{}{}{}</a>",
+            "<b>".repeat(200),
+            "</b>".repeat(200),
+            "<c><d/></c>".repeat(1000)
+        );
+        assert!(parse_document(wide.as_bytes(), &large()).is_ok());
+    }
+
+    #[test]
+    fn millions_of_levels_are_refused_without_exhausting_the_stack() {
+        // ≈ 3.4 million levels in 10.2 MB: libxml2 builds the tree without
+        // recursion; the depth check and the tree's release must not recurse.
+        let levels = 3_400_000;
+        let doc = format!("{}{}", "<a>".repeat(levels), "</a>".repeat(levels));
+        let e = std::thread::Builder::new()
+            .stack_size(256 << 10)
+            .spawn(move || parse_document(doc.as_bytes(), &large()).err())
+            .expect("thread")
+            .join()
+            .expect("no panic")
+            .expect("too deep");
+        assert_eq!(e.kind().as_str(), "too-deep", "{e}");
     }
 
     #[test]
