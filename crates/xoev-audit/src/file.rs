@@ -74,14 +74,18 @@ struct FileVersion {
 
 impl FileVersion {
     fn of(file: &File, path: &Path) -> Result<Self, StoreError> {
-        use std::os::unix::fs::MetadataExt;
         let m = file.metadata().map_err(|e| StoreError::io(path, e))?;
-        Ok(Self {
+        Ok(Self::from_metadata(&m))
+    }
+
+    fn from_metadata(m: &std::fs::Metadata) -> Self {
+        use std::os::unix::fs::MetadataExt;
+        Self {
             dev: m.dev(),
             ino: m.ino(),
             len: m.len(),
             mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
-        })
+        }
     }
 }
 
@@ -292,21 +296,29 @@ impl Inner {
     /// process, appends a line).
     fn consents(&self) -> Result<Arc<Vec<Consent>>, StoreError> {
         let path = self.consents_path();
+        // The usual case, an unchanged file, costs one `stat` of the path
+        // (was: open, `fstat`, close). The version kept with the cache was
+        // read from the open file under the shared lock; a file that
+        // differs in device, inode, length or modification time is opened
+        // and parsed again.
+        let current = match std::fs::metadata(&path) {
+            Ok(m) => FileVersion::from_metadata(&m),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Arc::default()),
+            Err(e) => return Err(StoreError::io(&path, e)),
+        };
+        let cached = self.consents.lock().ok().and_then(|c| {
+            c.as_ref()
+                .filter(|(at, _)| *at == current)
+                .map(|(_, all)| all.clone())
+        });
+        if let Some(all) = cached {
+            return Ok(all);
+        }
         let file = match File::open(&path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Arc::default()),
             Err(e) => return Err(StoreError::io(&path, e)),
         };
-        let cache = |v: FileVersion| {
-            self.consents.lock().ok().and_then(|c| {
-                c.as_ref()
-                    .filter(|(at, _)| *at == v)
-                    .map(|(_, all)| all.clone())
-            })
-        };
-        if let Some(all) = cache(FileVersion::of(&file, &path)?) {
-            return Ok(all);
-        }
         // A shared lock: never read a line a writer is halfway through.
         let _lock = SharedLock::new(&file, &path)?;
         let version = FileVersion::of(&file, &path)?;
