@@ -434,6 +434,26 @@ fn print(r: &StageReport, cases: &[Case<'_>]) {
             100.0 * floor / o
         );
     }
+    // The same steps measured one by one, each in a loop of its own, next
+    // to the sequence: the difference is what the steps cost each other
+    // (caches; docs/performance.md, the sixth machine's profiles).
+    let steps = [
+        ("header", 2.0),
+        ("floor_parse", 1.0),
+        ("verify_ec", 1.0),
+        ("floor_validate", 1.0),
+        ("adapter_document", 1.0),
+        ("sign_ec", 1.0),
+        ("splice_signed", 1.0),
+    ];
+    if steps.iter().all(|(k, _)| r.rates.contains_key(k)) && r.rates.contains_key("pipeline_ec") {
+        let sum: f64 = steps.iter().map(|(k, n)| n * us(rate(k))).sum();
+        let o = us(rate("pipeline_ec"));
+        println!(
+            "  the same steps one by one (2 header reads, parse, verify EC, XSD, adapter from the parsed doc, sign EC, splice): {sum:.0} µs; in sequence {o:.0} µs = {:+.0} %",
+            100.0 * (o / sum - 1.0)
+        );
+    }
     if r.rates.contains_key("process") {
         let o = us(rate("process"));
         println!(
