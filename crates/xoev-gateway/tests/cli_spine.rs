@@ -174,6 +174,95 @@ fn schemas_lists_the_catalogue() {
 }
 
 #[test]
+fn schemas_check_compiles_every_entry() {
+    let o = gateway(&["schemas", "--check"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let out = stdout(&o);
+    for s in [
+        "XNachweis 1.2.0",
+        "XWasser 1.0.0",
+        "XBeteiligung 1.2",
+        "xdomea 3.0.0",
+        "OOTS-EDM 1.0.0",
+        "XEStB 1.0.0",
+    ] {
+        assert!(out.contains(&format!("{s}: compiles (")), "{s}: {out}");
+    }
+    // Without --check nothing is compiled, so nothing is reported.
+    let o = gateway(&["schemas"]);
+    assert!(!stdout(&o).contains("compiles"), "{}", stdout(&o));
+}
+
+#[test]
+fn schemas_check_names_the_entry_that_does_not_compile_and_why() {
+    // An integrator's catalogue: one good entry, one whose XSD imports a
+    // remote location that is not mapped to a local file.
+    let dir = std::env::temp_dir().join(format!("xoev-cli-check-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("good/1.0")).expect("tmp");
+    std::fs::create_dir_all(dir.join("broken/2.0")).expect("tmp");
+    std::fs::write(
+        dir.join("good/1.0/good.xsd"),
+        r#"<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" targetNamespace="urn:t:good"><xs:element name="a" type="xs:string"/></xs:schema>"#,
+    )
+    .expect("write");
+    let remote = "http://example.org/not-mapped/other.xsd";
+    std::fs::write(
+        dir.join("broken/2.0/broken.xsd"),
+        format!(
+            r#"<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:o="urn:t:other" targetNamespace="urn:t:broken">
+  <xs:import namespace="urn:t:other" schemaLocation="{remote}"/>
+  <xs:element name="b" type="o:Missing"/>
+</xs:schema>"#
+        ),
+    )
+    .expect("write");
+    std::fs::write(
+        dir.join("catalogue.toml"),
+        "[[standard]]\nname = \"Good\"\nversion = \"1.0\"\nnamespaces = [\"urn:t:good\"]\nentry = \"good/1.0/good.xsd\"\n\n\
+         [[standard]]\nname = \"Broken\"\nversion = \"2.0\"\nnamespaces = [\"urn:t:broken\"]\nentry = \"broken/2.0/broken.xsd\"\n",
+    )
+    .expect("write");
+    let cat = dir.to_str().expect("utf-8");
+
+    let o = gateway(&["schemas", "--check", "--schemas", cat]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let out = stdout(&o);
+    assert!(out.contains("Good 1.0: compiles ("), "{out}");
+    assert!(
+        out.contains(
+            "Broken 2.0: does not compile: schema broken/2.0/broken.xsd failed to compile"
+        ),
+        "{out}"
+    );
+    assert!(out.contains(&format!("not loaded: {remote}")), "{out}");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("1 of 2 schema(s) do not compile"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+
+    let o = gateway(&["schemas", "--check", "--schemas", cat, "--format", "json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v[0]["standard"], "Good");
+    assert_eq!(v[0]["compiles"], true);
+    assert!(v[0]["compile_ms"].is_u64(), "{v}");
+    assert_eq!(v[1]["standard"], "Broken");
+    assert_eq!(v[1]["compiles"], false);
+    assert!(
+        v[1]["error"].as_str().is_some_and(|e| e.contains(remote)),
+        "{v}"
+    );
+
+    // Listing alone does not compile: it succeeds on the same catalogue.
+    assert_eq!(
+        gateway(&["schemas", "--schemas", cat]).status.code(),
+        Some(0)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn usage_errors_exit_two() {
     assert_eq!(gateway(&["validate"]).status.code(), Some(2));
     assert_eq!(gateway(&["no-such-command"]).status.code(), Some(2));

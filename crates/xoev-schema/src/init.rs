@@ -28,6 +28,27 @@ struct Resolver {
 
 static RESOLVER: RwLock<Option<Resolver>> = RwLock::new(None);
 
+thread_local! {
+    /// Locations the loader refused on this thread since the last
+    /// [`take_refused`] (a schema compile reports them with its error).
+    static REFUSED: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The locations the entity loader refused on this thread since the last
+/// call, oldest first, without repeats (at most 20 kept).
+pub(crate) fn take_refused() -> Vec<String> {
+    REFUSED.with(|r| std::mem::take(&mut *r.borrow_mut()))
+}
+
+fn note_refused(url: &str) {
+    REFUSED.with(|r| {
+        let mut r = r.borrow_mut();
+        if r.len() < 20 && !r.iter().any(|u| u == url) {
+            r.push(url.to_owned());
+        }
+    });
+}
+
 /// Initialises libxml2 once for the whole process. Safe to call repeatedly.
 pub fn init() {
     INIT.call_once(|| {
@@ -98,6 +119,7 @@ unsafe extern "C" fn local_only_loader(
     // SAFETY: libxml2 passes a NUL-terminated string valid for this call.
     let url = unsafe { CStr::from_ptr(url) }.to_string_lossy();
     let Some(path) = resolve(&url) else {
+        note_refused(&url);
         return std::ptr::null_mut();
     };
     let Ok(c_path) = CString::new(path.to_string_lossy().as_bytes()) else {

@@ -95,6 +95,7 @@ impl CompiledSchema {
         let c_path = CString::new(path.to_string_lossy().as_bytes())
             .map_err(|_| compile_err("path contains NUL".into()))?;
         let mut issues: Vec<Issue> = Vec::new();
+        let _ = crate::init::take_refused();
         // SAFETY: the parser context is created, used and freed here; the
         // issue vector outlives the context that calls back into it.
         let ptr = unsafe {
@@ -107,13 +108,22 @@ impl CompiledSchema {
             xml::xmlSchemaFreeParserCtxt(pctxt);
             schema
         };
+        let refused = crate::init::take_refused();
         if ptr.is_null() {
-            let detail = issues
+            let mut detail = issues
                 .iter()
                 .take(5)
                 .map(|i| i.message.clone())
                 .collect::<Vec<_>>()
                 .join("; ");
+            if !refused.is_empty() {
+                // libxml2 says only that it could not load a resource; say
+                // why: the loader reads local schema files and nothing else.
+                detail.push_str(&format!(
+                    " — not loaded: {} (a remote location must be mapped to a local file under [remote] or [remote_prefix] in catalogue.toml, nothing is fetched; a local file must be an .xsd inside the catalogue's directory)",
+                    refused.join(", ")
+                ));
+            }
             return Err(compile_err(detail));
         }
         Ok(Self { ptr })

@@ -378,6 +378,13 @@ fn schema_imports_never_reach_the_network() {
     let e = compile_importing("net", &url).expect_err("unmapped remote import");
     assert_eq!(e.kind(), SchemaErrorKind::Compile);
     assert!(e.to_string().contains(&url), "{e}");
+    // The error says why the location was not loaded, and what to do.
+    assert!(
+        e.to_string().contains(&format!(
+            "not loaded: {url} (a remote location must be mapped"
+        )) && e.to_string().contains("[remote]"),
+        "{e}"
+    );
     match listener.accept() {
         Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {}
         other => panic!("the schema compiler connected to the network: {other:?}"),
@@ -392,9 +399,14 @@ fn schema_imports_never_read_files_outside_the_catalogue() {
         r#"<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" targetNamespace="urn:elsewhere"/>"#,
     )
     .expect("write");
-    let e = compile_importing("file", &format!("file://{}", outside.display()))
-        .expect_err("file outside the catalogue");
+    let location = format!("file://{}", outside.display());
+    let e = compile_importing("file", &location).expect_err("file outside the catalogue");
     assert_eq!(e.kind(), SchemaErrorKind::Compile);
+    assert!(
+        e.to_string().contains(&format!("not loaded: {location}"))
+            && e.to_string().contains("inside the catalogue's directory"),
+        "{e}"
+    );
     let _ = std::fs::remove_file(&outside);
 }
 

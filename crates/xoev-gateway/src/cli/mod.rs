@@ -76,8 +76,9 @@ pub enum Command {
     Validate(validate::ValidateArgs),
     /// Print the parsed XÖV message header of a message.
     Inspect(inspect::InspectArgs),
-    /// List the schema catalogue: standard, version, namespaces, entry file.
-    Schemas,
+    /// List the schema catalogue: standard, version, namespaces, entry file
+    /// (`--check`: compile every entry too).
+    Schemas(schemas::SchemasArgs),
     /// Sign a message (enveloped XML Signature, exclusive C14N, SHA-256).
     Sign(sign::SignArgs),
     /// Verify signed messages against a trust store (exit 1 with the reason if rejected).
@@ -149,7 +150,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Demo(args) => demo::run(g, args),
         Command::Validate(args) => validate::run(g, args),
         Command::Inspect(args) => inspect::run(g, args),
-        Command::Schemas => schemas::run(g),
+        Command::Schemas(args) => schemas::run(g, args),
         Command::Sign(args) => sign::run(g, args),
         Command::Verify(args) => verify::run(g, args),
         Command::Keys(args) => keys::run(g, args),
