@@ -34,6 +34,17 @@ pub enum HeaderForm {
     XdomeaKopf,
 }
 
+impl HeaderForm {
+    /// Where this header form names the sending authority, for error
+    /// messages: the reader of a rejection should find the element.
+    pub fn author_element(self) -> &'static str {
+        match self {
+            Self::G2g | Self::Nachrichtenkopf => "autor with a kennung",
+            Self::XdomeaKopf => "Absender with a Behoerdenkennung",
+        }
+    }
+}
+
 /// A message identifier (the header's `nachrichtenUUID`).
 ///
 /// Non-empty, at most 255 bytes of printable ASCII without spaces, so it can

@@ -209,3 +209,47 @@ async fn process_shared_returns_the_envelope_it_read() {
     assert_eq!(r.stage, Stage::Header);
     assert_eq!(r.kind, "malformed-xml");
 }
+
+/// `text` without its first `<open…` … `close` span.
+fn without(text: &str, open: &str, close: &str) -> String {
+    let start = text.find(open).expect("open tag");
+    let end = start + text[start..].find(close).expect("close tag") + close.len();
+    format!("{}{}", &text[..start], &text[end..])
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_header_without_an_identified_sender_is_refused_naming_the_element() {
+    let (d, _w) = demo_with(true).await;
+    // xdomea: an Absender named only by its institution (as real archival
+    // transfers are) cannot be looked up in the directory.
+    let xdomea = std::fs::read_to_string(
+        root().join("tests/samples/xdomea/pattern-3.0.0_xx_Aussonderung.Aussonderung.0503.xml"),
+    )
+    .expect("sample");
+    let xdomea = without(
+        &xdomea,
+        "<xdomea:Behoerdenkennung>",
+        "</xdomea:Behoerdenkennung>",
+    );
+    let r = reject(process(&d, xdomea.as_bytes(), None));
+    assert_eq!(
+        (r.stage, r.kind.as_str()),
+        (Stage::Header, "invalid-header")
+    );
+    assert_eq!(
+        r.detail,
+        "the header names no author (Absender with a Behoerdenkennung)"
+    );
+    // The XÖV header (XNachweis): no autor at all.
+    let request = std::fs::read_to_string(root().join(demo::REQUEST)).expect("request");
+    let request = without(&request, "<bn-g2g:autor>", "</bn-g2g:autor>");
+    let r = reject(process(&d, request.as_bytes(), None));
+    assert_eq!(
+        (r.stage, r.kind.as_str()),
+        (Stage::Header, "invalid-header")
+    );
+    assert_eq!(
+        r.detail,
+        "the header names no author (autor with a kennung)"
+    );
+}

@@ -77,7 +77,10 @@ async fn accept(state: &AppState, authority: &str, body: Body) -> Result<Respons
         ApiError::new(
             StatusCode::BAD_REQUEST,
             "invalid-header",
-            "the header names no author (autor)",
+            format!(
+                "the header names no author ({})",
+                header.form.author_element()
+            ),
         )
     })?;
     if author.key() != authority {

@@ -421,7 +421,10 @@ impl Pipeline {
             Failure::reject(
                 Stage::Header,
                 "invalid-header",
-                "the header names no author (autor)",
+                format!(
+                    "the header names no author ({})",
+                    header.form.author_element()
+                ),
             )
         })?;
         let sender = author.key();
