@@ -220,36 +220,34 @@ fn without(text: &str, open: &str, close: &str) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_header_without_an_identified_sender_is_refused_naming_the_element() {
     let (d, _w) = demo_with(true).await;
-    // xdomea: an Absender named only by its institution (as real archival
-    // transfers are) cannot be looked up in the directory.
-    let xdomea = std::fs::read_to_string(
-        root().join("tests/samples/xdomea/pattern-3.0.0_xx_Aussonderung.Aussonderung.0503.xml"),
-    )
-    .expect("sample");
-    let xdomea = without(
-        &xdomea,
-        "<xdomea:Behoerdenkennung>",
-        "</xdomea:Behoerdenkennung>",
-    );
-    let r = reject(process(&d, xdomea.as_bytes(), None));
-    assert_eq!(
-        (r.stage, r.kind.as_str()),
-        (Stage::Header, "invalid-header")
-    );
-    assert_eq!(
-        r.detail,
-        "the header names no author (Absender with a Behoerdenkennung)"
-    );
-    // The XÖV header (XNachweis): no autor at all.
-    let request = std::fs::read_to_string(root().join(demo::REQUEST)).expect("request");
-    let request = without(&request, "<bn-g2g:autor>", "</bn-g2g:autor>");
-    let r = reject(process(&d, request.as_bytes(), None));
-    assert_eq!(
-        (r.stage, r.kind.as_str()),
-        (Stage::Header, "invalid-header")
-    );
-    assert_eq!(
-        r.detail,
-        "the header names no author (autor with a kennung)"
-    );
+    // (message, the sender's identification removed, the element named)
+    let cases = [
+        // xdomea: an Absender named only by its institution (as real
+        // archival transfers are) cannot be looked up in the directory.
+        (
+            "tests/samples/xdomea/pattern-3.0.0_xx_Aussonderung.Aussonderung.0503.xml",
+            ("<xdomea:Behoerdenkennung>", "</xdomea:Behoerdenkennung>"),
+            "Absender with a Behoerdenkennung",
+        ),
+        // The XÖV header (XNachweis): no autor at all.
+        (
+            demo::REQUEST,
+            ("<bn-g2g:autor>", "</bn-g2g:autor>"),
+            "autor with a kennung",
+        ),
+    ];
+    for (file, (open, close), element) in cases {
+        let text = std::fs::read_to_string(root().join(file)).expect("sample");
+        let r = reject(process(&d, without(&text, open, close).as_bytes(), None));
+        assert_eq!(
+            (r.stage, r.kind.as_str()),
+            (Stage::Header, "invalid-header"),
+            "{file}"
+        );
+        assert_eq!(
+            r.detail,
+            format!("the header names no author ({element})"),
+            "{file}"
+        );
+    }
 }
