@@ -7,6 +7,10 @@
 //! sink's delivery; RSS is sampled along the way. The feeder and the sink
 //! run on a runtime of their own (`xoev-bench-client` threads), so the CPU
 //! time of each role can be told apart ([`crate::cpu`]).
+//!
+//! The same installation carries the size runs: a message of each size sent
+//! by its author, collected from its reader's inbox, on a route without
+//! adapter ([`Setup::load`]).
 
 use crate::broker::Broker;
 use crate::stats::{percentile, proc_status_kib};
@@ -20,6 +24,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
+use xoev_core::{Limits, Message};
 use xoev_gateway::demo::{Demo, DemoOptions, TAX_OFFICE};
 use xoev_gateway::service::{self, ServiceOptions};
 use xoev_transport::{AmqpTransport, TopologyConfig, Transport};
@@ -28,6 +33,10 @@ use xoev_transport::{AmqpTransport, TopologyConfig, Transport};
 const POOL: usize = 500;
 /// Messages in flight (published, not yet delivered to the sink) at most.
 const IN_FLIGHT: usize = 1_000;
+/// The author and reader of the XWasser receipt of the size runs
+/// (`tests/samples/xwasser/administration_receipt.xml`); the bench's
+/// installation adds them to the demo's directory.
+const WATER_AUTHORITIES: [&str; 2] = ["psw:11113110", "psw:01003110"];
 /// RSS is sampled every this many delivered messages.
 const RSS_EVERY: usize = 10_000;
 /// A run fails when nothing arrives for this long.
@@ -111,17 +120,98 @@ fn service_times(before: [(f64, u64); 3], after: [(f64, u64); 3]) -> ServiceTime
     }
 }
 
+/// What the feeder sends and where the sink collects it.
+pub struct Load {
+    /// Signed messages by XÖV message id, sent in turn.
+    pool: Arc<Vec<(String, Vec<u8>)>>,
+    /// The queue they arrive in.
+    destination: String,
+    /// Messages in flight at most.
+    in_flight: usize,
+}
+
+impl Load {
+    /// Size of the first signed message.
+    pub fn signed_bytes(&self) -> usize {
+        self.pool.first().map_or(0, |(_, m)| m.len())
+    }
+}
+
+/// [`Setup::load`]: `copies` copies of `message` (unsigned), each with a message id of
+/// its own, signed by the author its header names; collected from the
+/// inbox of the reader it names; at most `in_flight` at a time.
+fn load(demo: &Demo, message: &[u8], copies: usize, in_flight: usize) -> anyhow::Result<Load> {
+    let parsed = Message::parse(message.to_vec(), &Limits::default())?;
+    let header = parsed.require_header()?;
+    let party = |a: &Option<xoev_core::Authority>, what: &str| {
+        a.as_ref()
+            .map(xoev_core::Authority::key)
+            .with_context(|| format!("the message names no {what}"))
+    };
+    let signer = demo.signer(&party(&header.author, "author")?)?;
+    let destination = demo.inbox(&party(&header.reader, "reader")?)?;
+    let pool = (0..copies.max(1))
+        .map(|_| {
+            let id = uuid::Uuid::new_v4().to_string();
+            let xml = xoev_gateway::peers::rewrite(
+                message,
+                &[("identifikation.nachricht/nachrichtenUUID", &id)],
+                None,
+            )?;
+            Ok((id, signer.sign_bytes(&xml)?))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(Load {
+        pool: Arc::new(pool),
+        destination,
+        in_flight: in_flight.max(1),
+    })
+}
+
+/// The directory entries, the route (no adapter) and the access rule of the
+/// XWasser receipt of the size runs: the demo's directory has no water
+/// authorities. Inboxes under `prefix`, like the demo's.
+fn water_routing(prefix: &str) -> Vec<(String, String)> {
+    let [author, reader] = WATER_AUTHORITIES;
+    let authority = |id: &str, name: &str| {
+        format!(
+            "[[authority]]\nid = \"{id}\"\nname = \"{name}\"\ninbox = \"{prefix}.inbox.{}\"\n\n",
+            id.replace(':', "-")
+        )
+    };
+    vec![
+        (
+            "authorities.toml".into(),
+            authority(author, "Wasserversorger (xoev-bench)")
+                + &authority(reader, "Gesundheitsamt (xoev-bench)"),
+        ),
+        (
+            "rules.toml".into(),
+            format!(
+                "[[rule]]\nname = \"xoev-bench-water-receipt\"\npriority = 100\n\
+                 standard = \"XWasser\"\nversion = \"1.0.0\"\nmessage_type = \"0010\"\n\
+                 sender = \"{author}\"\nrecipient = \"reader\"\nadapters = []\n"
+            ),
+        ),
+        (
+            "access.toml".into(),
+            format!(
+                "[[allow]]\nsender = \"{author}\"\nreader = \"{reader}\"\nmessage_type = \"0010\"\n"
+            ),
+        ),
+    ]
+}
+
 /// The running installation.
 pub struct Setup {
     demo: Demo,
     transport: Arc<AmqpTransport>,
-    pool: Arc<Vec<(String, Vec<u8>)>>,
+    requests: Load,
     /// The feeder's and the sink's runtime.
     clients: Option<tokio::runtime::Runtime>,
     /// The gateway's lapin I/O threads (alive before the clients connect).
     gateway_io: crate::cpu::GatewayIo,
     inbound_exchange: String,
-    destination: String,
     dlq: String,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     service: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -145,6 +235,7 @@ impl Setup {
         xoev_gateway::http::metrics::install();
         let mut o = DemoOptions::new(root, work.join(&prefix));
         o.inbox_prefix = Some(prefix.clone());
+        o.routing_append = water_routing(&prefix);
         let demo = xoev_gateway::demo::setup(o).await?;
         let topology = TopologyConfig::with_prefix(&prefix).with_inboxes(
             demo.pipeline
@@ -180,30 +271,53 @@ impl Setup {
         Ok(Self {
             demo,
             transport,
-            pool: Arc::new(pool),
+            requests: Load {
+                pool: Arc::new(pool),
+                destination,
+                in_flight: IN_FLIGHT,
+            },
             clients: Some(clients),
             gateway_io: crate::cpu::lapin_threads(),
             inbound_exchange: t.inbound_exchange,
-            destination,
             dlq: t.dead_letter_queue,
             shutdown: Some(tx),
             service: Some(service),
         })
     }
 
-    /// Feeds `n` requests and waits until all arrived; with `paced`, at that
-    /// many messages per second, else as fast as the gateway takes them
-    /// ([`IN_FLIGHT`] at most).
+    /// `copies` copies of `message` (unsigned), each with a message id of
+    /// its own, signed by the author its header names; collected from the
+    /// inbox of the reader it names; at most `in_flight` at a time.
+    pub fn load(&self, message: &[u8], copies: usize, in_flight: usize) -> anyhow::Result<Load> {
+        load(&self.demo, message, copies, in_flight)
+    }
+
+    /// Feeds `n` fee-office requests and waits until all arrived in the tax
+    /// office's inbox; with `paced`, at that many messages per second, else
+    /// as fast as the gateway takes them ([`IN_FLIGHT`] at most).
     pub async fn run(&self, url: &str, n: usize, paced: Option<f64>) -> anyhow::Result<Run> {
+        self.run_load(url, &self.requests, n, paced).await
+    }
+
+    /// Feeds `n` messages of `load` and waits until all arrived; `paced` as
+    /// in [`Setup::run`].
+    pub async fn run_load(
+        &self,
+        url: &str,
+        load: &Load,
+        n: usize,
+        paced: Option<f64>,
+    ) -> anyhow::Result<Run> {
         let clients = self
             .clients
             .as_ref()
             .context("the clients' runtime is gone")?;
-        let (url, exchange, destination, pool) = (
+        let (url, exchange, destination, pool, in_flight) = (
             url.to_owned(),
             self.inbound_exchange.clone(),
-            self.destination.clone(),
-            self.pool.clone(),
+            load.destination.clone(),
+            load.pool.clone(),
+            load.in_flight,
         );
         let cpu_before = crate::cpu::sample();
         let totals_before = service_totals();
@@ -214,7 +328,7 @@ impl Setup {
                 let pub_ch = b.confirm_channel().await?;
                 let sink_ch = b.channel().await?;
                 let sent: Arc<Mutex<HashMap<String, VecDeque<Instant>>>> = Arc::default();
-                let permits = Arc::new(Semaphore::new(IN_FLIGHT));
+                let permits = Arc::new(Semaphore::new(in_flight));
                 let sink =
                     tokio::spawn(sink(sink_ch, destination, n, sent.clone(), permits.clone()));
                 let feeder = feed(&pub_ch, &exchange, &pool, n, paced, sent, permits);
@@ -383,6 +497,51 @@ async fn sink(
 #[cfg(test)]
 mod tests {
     use super::histogram_totals;
+    use xoev_gateway::pipeline::Decision;
+
+    /// Every message of the size runs gets through the bench's installation
+    /// to the inbox `load` expects it in, signed by the gateway — the
+    /// smallest (the XWasser receipt, on the route the bench adds) and a
+    /// large XNachweis answer (the demo's route without adapter). A message
+    /// refused here would be dead-lettered in the run, which then fails.
+    #[test]
+    fn the_size_runs_deliver_each_message_to_the_inbox_they_wait_at() {
+        let root = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
+        let work = root
+            .join("target/xoev-bench-test")
+            .join(uuid::Uuid::new_v4().simple().to_string());
+        let rt = tokio::runtime::Runtime::new().expect("runtime");
+        let prefix = "xoev-bench-test";
+        let mut o = super::DemoOptions::new(root, &work);
+        o.inbox_prefix = Some(prefix.into());
+        o.routing_append = super::water_routing(prefix);
+        let demo = rt.block_on(xoev_gateway::demo::setup(o)).expect("demo");
+        let fixture = crate::setup::Fixture::new(root).expect("fixture");
+        for (target, inbox) in [
+            (1024, "xoev-bench-test.inbox.psw-01003110"),
+            (100 * 1024, "xoev-bench-test.inbox.ags-06611000"),
+        ] {
+            let message = crate::stages::sized_message(&fixture, target).expect("message");
+            let load = super::load(&demo, &message, 2, 8).expect("load");
+            assert_eq!(load.destination, inbox);
+            let ids: Vec<_> = load.pool.iter().map(|(id, _)| id.as_str()).collect();
+            assert_ne!(ids[0], ids[1], "each copy has an id of its own");
+            for (id, signed) in load.pool.iter() {
+                match demo.pipeline.process(signed, None, rt.handle()) {
+                    Decision::Forward(f) => {
+                        assert_eq!(f.queue, inbox);
+                        assert_eq!(&f.case_id, id, "the sink matches by this id");
+                        demo.fee_office()
+                            .expect("fee office")
+                            .check_answer(&f.payload)
+                            .expect("signed by the gateway");
+                    }
+                    other => panic!("{target} B: {other:?}"),
+                }
+            }
+        }
+        let _ = std::fs::remove_dir_all(&work);
+    }
 
     #[test]
     fn histogram_totals_add_up_every_label_set_of_one_metric_only() {

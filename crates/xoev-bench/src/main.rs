@@ -78,7 +78,8 @@ enum Cmd {
     Python,
     /// The RabbitMQ ceiling (raw lapin).
     Broker,
-    /// Scaling with message size (1 KB … 1 MB).
+    /// Scaling with message size (1 KB … 1 MB): per core, the broker's
+    /// ceiling, and end to end through the service.
     Sizes,
     /// End to end through RabbitMQ and RSS over a long run.
     E2e,
@@ -199,13 +200,13 @@ fn run(
             "{:<8} {:>9} {:>10} {:>10} {:>10} {:>12}",
             "size", "bytes", "msg/s", "p50 ms", "p99 ms", "broker/s"
         );
-        for row in stages::sizes(&fixture, cli.secs * 2.0)? {
-            let signed = fixture
-                .ec
-                .signer
-                .sign_bytes(&stages::sized_message(&fixture, row.bytes)?)?;
+        let rows = stages::sizes(&fixture, cli.secs * 2.0)?;
+        let mut broker_rates = Vec::new();
+        for row in &rows {
+            let signed = fixture.ec.signer.sign_bytes(&row.message)?;
             let n = (20_000_000 / signed.len()).clamp(200, cli.broker_messages);
             let b = rt.block_on(broker::ceiling(&cli.amqp_url, &signed, n))?;
+            broker_rates.push(b.both);
             println!(
                 "{:<8} {:>9} {:>10.0} {:>10.2} {:>10.2} {:>12.0}",
                 row.label,
@@ -216,6 +217,7 @@ fn run(
                 b.both
             );
         }
+        sizes_end_to_end(cli, rt, root, work, &rows, &broker_rates)?;
     }
 
     let mut e2e_run = None;
@@ -255,6 +257,67 @@ fn run(
         );
     }
     Ok(())
+}
+
+/// The size runs end to end: each size's message sent by its author
+/// through the gateway (verify EC, XSD, access, routing, sign EC, confirmed
+/// publish; a route without adapter) to its reader's inbox — saturated for
+/// the rate, then at half that rate for the latency.
+fn sizes_end_to_end(
+    cli: &Cli,
+    rt: &tokio::runtime::Runtime,
+    root: &std::path::Path,
+    work: &std::path::Path,
+    rows: &[stages::SizeRow],
+    broker_rates: &[f64],
+) -> anyhow::Result<()> {
+    println!(
+        "\n== Scaling with size, end to end: author → gateway (verify EC, XSD, access, routing, sign EC, confirmed publish; no adapter) → reader's inbox; workers {}, prefetch {} ==",
+        cli.workers, cli.prefetch
+    );
+    println!(
+        "{:<8} {:>9} {:>9} {:>10} {:>12} {:>14} {:>14}",
+        "size", "bytes", "messages", "msg/s", "of broker", "half: p50 ms", "half: p99 ms"
+    );
+    let options = ServiceOptions {
+        workers: cli.workers,
+        prefetch: cli.prefetch,
+    };
+    let setup = rt.block_on(e2e::Setup::start(root, work, &cli.amqp_url, options))?;
+    let result = (|| {
+        for (row, both) in rows.iter().zip(broker_rates) {
+            let size = row.message.len().max(1);
+            // Memory, not time, bounds the big sizes: ≈ 32 MiB of distinct
+            // messages, ≈ 64 MiB in flight, ≈ 200 MiB per saturated run.
+            let load = setup.load(
+                &row.message,
+                (32 << 20) / size,
+                ((64 << 20) / size).min(1_000),
+            )?;
+            let n = ((200 << 20) / size).clamp(300, 10_000);
+            let (long, paced) = rt.block_on(async {
+                setup.run_load(&cli.amqp_url, &load, n / 10, None).await?;
+                let long = setup.run_load(&cli.amqp_url, &load, n, None).await?;
+                let half = long.rate / 2.0;
+                let m = ((half * 5.0) as usize).clamp(100, n);
+                let paced = setup.run_load(&cli.amqp_url, &load, m, Some(half)).await?;
+                Ok::<_, anyhow::Error>((long, paced))
+            })?;
+            println!(
+                "{:<8} {:>9} {:>9} {:>10.0} {:>11.0} % {:>14.2} {:>14.2}",
+                row.label,
+                load.signed_bytes(),
+                n,
+                long.rate,
+                100.0 * long.rate / both,
+                paced.p50.as_secs_f64() * 1e3,
+                paced.p99.as_secs_f64() * 1e3,
+            );
+        }
+        Ok::<_, anyhow::Error>(())
+    })();
+    rt.block_on(setup.stop());
+    result
 }
 
 fn print_e2e(long: &e2e::Run, paced: &e2e::Run, ceiling: Option<&broker::Ceiling>, prefetch: u16) {

@@ -506,6 +506,9 @@ pub struct SizeRow {
     pub label: &'static str,
     /// Bytes, signed.
     pub bytes: usize,
+    /// The message, unsigned (the same bytes for the broker and end-to-end
+    /// runs at this size).
+    pub message: Vec<u8>,
     /// Messages per second.
     pub rate: f64,
     /// Median latency.
@@ -553,6 +556,7 @@ pub fn sizes(f: &Fixture, secs: f64) -> anyhow::Result<Vec<SizeRow>> {
         rows.push(SizeRow {
             label,
             bytes: signed.len(),
+            message: unsigned,
             rate: lat.len() as f64 / total.as_secs_f64(),
             p50: percentile(&lat, 50.0),
             p99: percentile(&lat, 99.0),
