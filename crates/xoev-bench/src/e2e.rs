@@ -137,9 +137,8 @@ impl Load {
     }
 }
 
-/// [`Setup::load`]: `copies` copies of `message` (unsigned), each with a message id of
-/// its own, signed by the author its header names; collected from the
-/// inbox of the reader it names; at most `in_flight` at a time.
+/// [`Setup::load`], from the demo installation alone (so a test can check
+/// it without the broker).
 fn load(demo: &Demo, message: &[u8], copies: usize, in_flight: usize) -> anyhow::Result<Load> {
     let parsed = Message::parse(message.to_vec(), &Limits::default())?;
     let header = parsed.require_header()?;
