@@ -192,34 +192,6 @@ fn run(
         ceiling = Some(c);
     }
 
-    if want(Cmd::Sizes) {
-        println!(
-            "\n== Scaling with size: parse + verify EC + XSD + sign EC, one core; broker both at once =="
-        );
-        println!(
-            "{:<8} {:>9} {:>10} {:>10} {:>10} {:>12}",
-            "size", "bytes", "msg/s", "p50 ms", "p99 ms", "broker/s"
-        );
-        let rows = stages::sizes(&fixture, cli.secs * 2.0)?;
-        let mut broker_rates = Vec::new();
-        for row in &rows {
-            let signed = fixture.ec.signer.sign_bytes(&row.message)?;
-            let n = (20_000_000 / signed.len()).clamp(200, cli.broker_messages);
-            let b = rt.block_on(broker::ceiling(&cli.amqp_url, &signed, n))?;
-            broker_rates.push(b.both);
-            println!(
-                "{:<8} {:>9} {:>10.0} {:>10.2} {:>10.2} {:>12.0}",
-                row.label,
-                row.bytes,
-                row.rate,
-                row.p50.as_secs_f64() * 1e3,
-                row.p99.as_secs_f64() * 1e3,
-                b.both
-            );
-        }
-        sizes_end_to_end(cli, rt, root, work, &rows, &broker_rates)?;
-    }
-
     let mut e2e_run = None;
     if want(Cmd::E2e) {
         let options = ServiceOptions {
@@ -246,6 +218,36 @@ fn run(
         let (long, paced) = result?;
         print_e2e(&long, &paced, ceiling.as_ref(), cli.prefetch);
         e2e_run = Some((long, paced));
+    }
+
+    // After the long end-to-end run, so that its peak RSS (VmHWM) is not
+    // the big sizes' pools and payloads in flight.
+    if want(Cmd::Sizes) {
+        println!(
+            "\n== Scaling with size: parse + verify EC + XSD + sign EC, one core; broker both at once =="
+        );
+        println!(
+            "{:<8} {:>9} {:>10} {:>10} {:>10} {:>12}",
+            "size", "bytes", "msg/s", "p50 ms", "p99 ms", "broker/s"
+        );
+        let rows = stages::sizes(&fixture, cli.secs * 2.0)?;
+        let mut broker_rates = Vec::new();
+        for row in &rows {
+            let signed = fixture.ec.signer.sign_bytes(&row.message)?;
+            let n = (20_000_000 / signed.len()).clamp(200, cli.broker_messages);
+            let b = rt.block_on(broker::ceiling(&cli.amqp_url, &signed, n))?;
+            broker_rates.push(b.both);
+            println!(
+                "{:<8} {:>9} {:>10.0} {:>10.2} {:>10.2} {:>12.0}",
+                row.label,
+                row.bytes,
+                row.rate,
+                row.p50.as_secs_f64() * 1e3,
+                row.p99.as_secs_f64() * 1e3,
+                b.both
+            );
+        }
+        sizes_end_to_end(cli, rt, root, work, &rows, &broker_rates)?;
     }
 
     if all {
