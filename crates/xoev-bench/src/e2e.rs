@@ -75,6 +75,9 @@ pub struct ServiceTimes {
     pub publish: Duration,
     /// The access-log append after it (`xoev_access_log_duration_seconds`).
     pub access_log: Duration,
+    /// A delivery's whole stay, taken up to settled
+    /// (`xoev_message_duration_seconds`).
+    pub whole: Duration,
 }
 
 /// (sum of seconds, count) of a histogram over all its label sets, read
@@ -93,18 +96,20 @@ fn histogram_totals(text: &str, name: &str) -> (f64, u64) {
     (value("_sum"), value("_count") as u64)
 }
 
-/// The service's histogram totals now: pipeline, publish, access log.
-fn service_totals() -> [(f64, u64); 3] {
+/// The service's histogram totals now: pipeline, publish, access log, the
+/// whole stay.
+fn service_totals() -> [(f64, u64); 4] {
     let text = xoev_gateway::http::metrics::install().render();
     [
         histogram_totals(&text, "xoev_pipeline_duration_seconds"),
         histogram_totals(&text, "xoev_publish_duration_seconds"),
         histogram_totals(&text, "xoev_access_log_duration_seconds"),
+        histogram_totals(&text, "xoev_message_duration_seconds"),
     ]
 }
 
 /// Mean times between two [`service_totals`].
-fn service_times(before: [(f64, u64); 3], after: [(f64, u64); 3]) -> ServiceTimes {
+fn service_times(before: [(f64, u64); 4], after: [(f64, u64); 4]) -> ServiceTimes {
     let mean = |(s0, c0): (f64, u64), (s1, c1): (f64, u64)| {
         let n = c1.saturating_sub(c0);
         if n == 0 {
@@ -117,6 +122,7 @@ fn service_times(before: [(f64, u64); 3], after: [(f64, u64); 3]) -> ServiceTime
         pipeline: mean(before[0], after[0]),
         publish: mean(before[1], after[1]),
         access_log: mean(before[2], after[2]),
+        whole: mean(before[3], after[3]),
     }
 }
 

@@ -376,10 +376,11 @@ fn print_e2e(long: &e2e::Run, paced: &e2e::Run, ceiling: Option<&broker::Ceiling
 fn print_times(label: &str, run: &e2e::Run, prefetch: u16) {
     let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
     println!(
-        "  time per message in the gateway ({label}): pipeline on its thread {:.2} ms, publish until confirmed {:.2} ms, access-log append {:.2} ms; prefetch {prefetch} at {:.0}/s allows {:.1} ms in flight (delivery to ack)",
+        "  time per message in the gateway ({label}): pipeline on its thread {:.2} ms, publish until confirmed {:.2} ms, access-log append {:.2} ms, taken up to settled {:.2} ms; prefetch {prefetch} at {:.0}/s allows {:.1} ms in flight (delivery to ack)",
         ms(run.times.pipeline),
         ms(run.times.publish),
         ms(run.times.access_log),
+        ms(run.times.whole),
         run.rate,
         1e3 * f64::from(prefetch) / run.rate
     );

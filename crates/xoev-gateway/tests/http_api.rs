@@ -639,6 +639,12 @@ async fn status_metrics_and_citizen_view_after_a_case() {
         "{}",
         m.text
     );
+    // every settled delivery, forwarded or rejected, is timed as a whole
+    assert!(
+        value("xoev_message_duration_seconds_count", &[]) >= 2.0,
+        "{}",
+        m.text
+    );
 
     // the citizen's access log names who asked whom, in plain language
     let citizen = h.demo.citizen.clone();

@@ -12,6 +12,7 @@
 //! | `xoev_publish_duration_seconds` | histogram | `outcome` (ok, error) |
 //! | `xoev_access_log_duration_seconds` | histogram | `outcome` (ok, error) |
 //! | `xoev_in_flight` | gauge | |
+//! | `xoev_message_duration_seconds` | histogram | (a delivery from taken up to settled) |
 //! | `xoev_dedupe_hits_total` | counter | `queue` |
 //! | `xoev_broker_reconnects_total` | counter | (connection attempts after the first) |
 //! | `xoev_http_submissions_total` | counter | `authority`, `outcome` |
@@ -216,20 +217,30 @@ pub fn record_duplicates(queue: &str, seen: &mut u64, now: u64) {
     }
 }
 
-/// Keeps `xoev_in_flight` raised while alive.
+/// Keeps `xoev_in_flight` raised while alive, and records how long it was
+/// alive in `xoev_message_duration_seconds`: a delivery's whole stay in the
+/// gateway, from taken up to settled (acked, dead-lettered or sent to
+/// retry) — the time it holds its prefetch slot on the gateway's side.
 #[derive(Debug)]
-pub struct InFlight(());
+pub struct InFlight {
+    since: std::time::Instant,
+}
 
 impl InFlight {
-    /// Raises the gauge; dropping lowers it.
+    /// Raises the gauge and starts the clock; dropping lowers the gauge and
+    /// records the time.
     pub fn enter() -> Self {
         metrics::gauge!("xoev_in_flight").increment(1.0);
-        Self(())
+        Self {
+            since: std::time::Instant::now(),
+        }
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
         metrics::gauge!("xoev_in_flight").decrement(1.0);
+        metrics::histogram!("xoev_message_duration_seconds")
+            .record(self.since.elapsed().as_secs_f64());
     }
 }
