@@ -21,16 +21,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     xoev_gateway::allocator::purge_freed_memory_promptly();
     let cli = cli::Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("XOEV_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        // colours only on a terminal: logs redirected to a file or a
-        // journal stay plain text that grep and log shippers can read
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    if let Err(e) = init_logging() {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
     match cli::run(cli) {
         Ok(outcome) => outcome.exit_code(),
         Err(err) => {
@@ -38,4 +32,35 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Logs to stderr, filtered by `XOEV_LOG` (default `warn`), as plain text
+/// or, with `XOEV_LOG_FORMAT=json`, as one JSON object per line for log
+/// shippers (the fields of the event and of its spans — message id, sender,
+/// case — as JSON fields).
+fn init_logging() -> Result<(), String> {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("XOEV_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let format = std::env::var("XOEV_LOG_FORMAT").unwrap_or_default();
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format.as_str() {
+        "" | "text" => builder
+            // colours only on a terminal: logs redirected to a file or a
+            // journal stay plain text that grep and log shippers can read
+            .with_ansi(std::io::stderr().is_terminal())
+            .init(),
+        "json" => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .init(),
+        other => {
+            return Err(format!(
+                "XOEV_LOG_FORMAT is {other:?}; it must be \"text\" or \"json\""
+            ));
+        }
+    }
+    Ok(())
 }

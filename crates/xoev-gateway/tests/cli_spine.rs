@@ -288,3 +288,55 @@ fn logs_written_to_a_file_carry_no_colour_codes() {
         "ANSI escape codes in a redirected log: {err}"
     );
 }
+
+#[test]
+fn json_logs_are_one_object_per_line_with_the_span_fields() {
+    let o = Command::new(env!("CARGO_BIN_EXE_xoev-gateway"))
+        .args(["demo", "--work"])
+        .arg(std::env::temp_dir().join(format!("xoev-cli-json-log-{}", std::process::id())))
+        .current_dir(root())
+        .env_remove("XOEV_SCHEMAS")
+        .env("XOEV_LOG", "info")
+        .env("XOEV_LOG_FORMAT", "json")
+        .output()
+        .expect("run xoev-gateway demo");
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    let lines: Vec<serde_json::Value> = err
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(!lines.is_empty(), "no log lines");
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["level"].is_string() && l["fields"].is_object())
+    );
+    // the pipeline's events carry their message's span: id, sender, case
+    let routed = lines
+        .iter()
+        .find(|l| l["fields"]["message"] == "routed")
+        .unwrap_or_else(|| panic!("no routed event: {err}"));
+    assert_eq!(routed["span"]["name"], "message", "{routed}");
+    assert!(routed["span"]["id"].is_string(), "{routed}");
+    assert_eq!(routed["span"]["sender"], "ags:06611000", "{routed}");
+    assert!(routed["fields"]["to"].is_string(), "{routed}");
+}
+
+#[test]
+fn an_unknown_log_format_is_refused() {
+    let o = Command::new(env!("CARGO_BIN_EXE_xoev-gateway"))
+        .args(["schemas"])
+        .current_dir(root())
+        .env_remove("XOEV_SCHEMAS")
+        .env("XOEV_LOG_FORMAT", "xml")
+        .output()
+        .expect("run xoev-gateway schemas");
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("XOEV_LOG_FORMAT") && err.contains("\"xml\""),
+        "{err}"
+    );
+}
