@@ -2,7 +2,7 @@
 //! read and every schema compiled here, at start, so that a broken
 //! installation fails before the first message.
 
-use crate::cases::{CaseStore, MemoryCases, PgCases};
+use crate::cases::{CaseStore, FileCases, MemoryCases, PgCases};
 use crate::config::Config;
 use crate::pipeline::{Parts, Pipeline};
 use anyhow::Context as _;
@@ -83,8 +83,18 @@ pub fn matchers_from_directory(router: &Router) -> anyhow::Result<HashMap<String
     Ok(out)
 }
 
+/// What the pipeline is built for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// The service: stores opened for writing.
+    Run,
+    /// `run --check`: everything loaded and checked; an embedded case
+    /// store is read, not opened (a live instance may hold it).
+    Check,
+}
+
 /// Builds the pipeline from the configuration.
-pub async fn pipeline(config: &Config) -> anyhow::Result<Pipeline> {
+pub async fn pipeline(config: &Config, purpose: Purpose) -> anyhow::Result<Pipeline> {
     xoev_dsig::init()?;
     let limits = Limits {
         max_bytes: config.gateway.max_message_bytes,
@@ -113,7 +123,17 @@ pub async fn pipeline(config: &Config) -> anyhow::Result<Pipeline> {
         let schema = config.audit.pg_schema.as_deref().unwrap_or("xoev_audit");
         Arc::new(PgCases::connect(&config.audit.store, &format!("{schema}_cases")).await?)
     } else {
-        Arc::new(MemoryCases::default())
+        // the embedded store's directory: the journal survives restarts
+        let dir = std::path::PathBuf::from(config.audit.store_path(config));
+        match purpose {
+            Purpose::Run => {
+                Arc::new(tokio::task::spawn_blocking(move || FileCases::open(&dir)).await??)
+            }
+            Purpose::Check => {
+                tokio::task::spawn_blocking(move || FileCases::check(&dir)).await??;
+                Arc::new(MemoryCases::default())
+            }
+        }
     };
     Pipeline::new(Parts {
         limits,

@@ -1,10 +1,11 @@
-//! The case store, in memory and on the real PostgreSQL (127.0.0.1:5432):
+//! The case store, in memory, in a journal file and on the real PostgreSQL
+//! (127.0.0.1:5432):
 //! an answer claims its request once; a rejected answer gives the claim back.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use xoev_adapters::RequestFacts;
-use xoev_gateway::cases::{CaseError, CaseStore, MemoryCases, PgCases, Status};
+use xoev_gateway::cases::{CaseError, CaseStore, FileCases, MemoryCases, PgCases, Status};
 
 const PG: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
@@ -69,6 +70,19 @@ async fn exercise(store: Arc<dyn CaseStore>) {
 #[tokio::test]
 async fn memory_case_store() {
     exercise(Arc::new(MemoryCases::default())).await;
+}
+
+#[tokio::test]
+async fn file_case_store() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    exercise(Arc::new(FileCases::open(dir.path()).expect("open"))).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_case_store_on_the_service_runtime() {
+    // the service's runtime: the file work runs in `block_in_place`
+    let dir = tempfile::tempdir().expect("tempdir");
+    exercise(Arc::new(FileCases::open(dir.path()).expect("open"))).await;
 }
 
 #[tokio::test]

@@ -441,19 +441,7 @@ async fn run_serves_the_http_api_and_stops_on_sigterm() {
 
     let citizen_key = "citizen token key of the run test, 32 bytes or more";
     let log = work.path().join("gateway.log");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_xoev-gateway"))
-        .args(["run", "--config"])
-        .arg(&config)
-        .env(
-            "XOEV_CITIZEN_SECRET",
-            String::from_utf8_lossy(demo::DEMO_SECRET).as_ref(),
-        )
-        .env(http::CITIZEN_TOKEN_ENV, citizen_key)
-        .env("XOEV_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(&log).expect("log"))
-        .spawn()
-        .expect("spawn xoev-gateway run");
+    let mut child = spawn_run(&config, &log, &[(http::CITIZEN_TOKEN_ENV, citizen_key)]);
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
     let mut healthy = false;
@@ -524,6 +512,48 @@ async fn run_serves_the_http_api_and_stops_on_sigterm() {
     );
 
     // SIGTERM stops consumer and API; exit code 0
+    stop_run(&mut child, &log).await;
+    assert!(client.get(format!("{base}/healthz")).send().await.is_err());
+
+    let topology = TopologyConfig::with_prefix(&prefix).with_inboxes(
+        demo.pipeline
+            .router
+            .directory()
+            .inboxes()
+            .map(str::to_owned),
+    );
+    if let Ok(t) = AmqpTransport::connect(&amqp_url(), topology).await {
+        let _ = t.delete_topology().await;
+        t.close().await;
+    }
+}
+
+/// Starts `xoev-gateway run --config <config>` with the demo's citizen
+/// secret, its log in `log`.
+fn spawn_run(
+    config: &std::path::Path,
+    log: &std::path::Path,
+    env: &[(&str, &str)],
+) -> std::process::Child {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_xoev-gateway"));
+    command
+        .args(["run", "--config"])
+        .arg(config)
+        .env(
+            "XOEV_CITIZEN_SECRET",
+            String::from_utf8_lossy(demo::DEMO_SECRET).as_ref(),
+        )
+        .env("XOEV_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(log).expect("log"));
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command.spawn().expect("spawn xoev-gateway run")
+}
+
+/// Sends SIGTERM and waits (10 s at most) for exit code 0.
+async fn stop_run(child: &mut std::process::Child, log: &std::path::Path) {
     let pid = child.id().to_string();
     let killed = std::process::Command::new("kill")
         .args(["-TERM", &pid])
@@ -545,10 +575,33 @@ async fn run_serves_the_http_api_and_stops_on_sigterm() {
     assert!(
         exited.success(),
         "{exited}: {}",
-        std::fs::read_to_string(&log).unwrap_or_default()
+        std::fs::read_to_string(log).unwrap_or_default()
     );
-    assert!(client.get(format!("{base}/healthz")).send().await.is_err());
+}
 
+/// An answer that reaches the gateway after a restart still finds its
+/// request: `xoev-gateway run` with the embedded store keeps forwarded
+/// requests in the store's directory (`cases.jsonl`), not in memory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_after_a_restart_finds_its_request() {
+    let work = tempfile::tempdir().expect("tmp");
+    let prefix = format!("xoev-test-restart-{}", uuid::Uuid::new_v4().simple());
+    let mut o = DemoOptions::new(root(), work.path().join("demo"));
+    o.inbox_prefix = Some(prefix.clone());
+    let demo = demo::setup(o).await.expect("demo setup");
+    let store = work.path().join("demo/audit");
+    let config = demo
+        .write_installation(
+            &work.path().join("install"),
+            &demo::Services {
+                amqp_url: &amqp_url(),
+                prefix: &prefix,
+                audit_store: &store.to_string_lossy(),
+                pg_schema: None,
+                retry_delay_ms: 5000,
+            },
+        )
+        .expect("installation");
     let topology = TopologyConfig::with_prefix(&prefix).with_inboxes(
         demo.pipeline
             .router
@@ -556,8 +609,74 @@ async fn run_serves_the_http_api_and_stops_on_sigterm() {
             .inboxes()
             .map(str::to_owned),
     );
-    if let Ok(t) = AmqpTransport::connect(&amqp_url(), topology).await {
-        let _ = t.delete_topology().await;
-        t.close().await;
+    let transport = Arc::new(
+        AmqpTransport::connect(&amqp_url(), topology)
+            .await
+            .expect("RabbitMQ at 127.0.0.1:5672"),
+    );
+    let tax_inbox = demo.inbox(TAX_OFFICE).expect("tax inbox");
+    let fee_inbox = demo.inbox(FEE_OFFICE).expect("fee inbox");
+
+    // the request is forwarded by the first instance ...
+    let log = work.path().join("gateway-1.log");
+    let mut first = spawn_run(&config, &log, &[]);
+    let fee = demo.fee_office().expect("fee office");
+    let (request_id, request) = fee.request().expect("request");
+    transport
+        .publish(Envelope::new(Target::Inbound, request_id.clone(), request))
+        .await
+        .expect("publish");
+    let mut forwarded = false;
+    for _ in 0..150 {
+        if transport.queue_depth(&tax_inbox).await.expect("depth") == 1 {
+            forwarded = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    assert!(
+        forwarded,
+        "not forwarded: {}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    // ... which then stops (an update, say) before the tax office answers
+    stop_run(&mut first, &log).await;
+    assert!(store.join(xoev_gateway::cases::CASES_FILE).is_file());
+
+    // the answer reaches a new instance
+    let log = work.path().join("gateway-2.log");
+    let mut second = spawn_run(&config, &log, &[]);
+    let tax = Arc::new(demo.tax_office().expect("tax office"));
+    let t: Arc<dyn Transport> = transport.clone();
+    let answered = serve_tax_office(tax, t, &tax_inbox, Some(1))
+        .await
+        .expect("tax office");
+    assert_eq!(answered, 1);
+    let mut inbox = transport.consume(&fee_inbox, 4).await.expect("consume");
+    let d = match tokio::time::timeout(Duration::from_secs(30), inbox.next()).await {
+        Ok(Some(Ok(d))) => d,
+        other => panic!(
+            "no answer in the fee office's inbox within 30 s ({:?}): {}",
+            other.map(|o| o.map(|r| r.map(|d| d.properties))),
+            std::fs::read_to_string(&log).unwrap_or_default()
+        ),
+    };
+    assert_eq!(
+        d.properties.correlation_id.as_deref(),
+        Some(request_id.as_str())
+    );
+    let answer = d.payload.to_vec();
+    d.ack().await.expect("ack");
+    let message =
+        xoev_core::Message::parse(answer.clone(), &xoev_core::Limits::default()).expect("parse");
+    assert_eq!(
+        message.root.local_name, "DE.EvidenceResponse.0102",
+        "not the evidence but {}",
+        message.root.local_name
+    );
+    fee.check_answer(&answer).expect("signed by the gateway");
+    stop_run(&mut second, &log).await;
+
+    let _ = transport.delete_topology().await;
+    transport.close().await;
 }

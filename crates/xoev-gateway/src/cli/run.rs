@@ -39,7 +39,12 @@ pub fn run(_g: &Global, args: &RunArgs) -> anyhow::Result<Outcome> {
         .max_blocking_threads(8)
         .build()?;
     rt.block_on(async {
-        let pipeline = Arc::new(assemble::pipeline(&config).await?);
+        let purpose = if args.check {
+            assemble::Purpose::Check
+        } else {
+            assemble::Purpose::Run
+        };
+        let pipeline = Arc::new(assemble::pipeline(&config, purpose).await?);
         if args.check {
             println!(
                 "configuration {} is ready: {} schemas, {} authorities, {} rules, {} adapters",

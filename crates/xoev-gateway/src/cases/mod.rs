@@ -1,13 +1,19 @@
 //! The case store: which evidence request an answer belongs to, and the
 //! status of every message the gateway has seen (for `GET /messages/{id}`).
 //!
-//! Two backends: in memory (one instance, the demo) and PostgreSQL (several
-//! instances: an answer may reach another instance than its request).
+//! Three backends: in memory (the demo, tests), a journal file in the
+//! embedded store's directory (one instance, [`FileCases`]) and PostgreSQL
+//! (several instances: an answer may reach another instance than its
+//! request).
 //!
 //! The stored request facts include the citizen's tax id, which the answer
 //! check needs (same tax id, same year). They are kept only until the
 //! request is answered plus [`RETENTION_DAYS`]; the access log never holds
 //! them (it has the pseudonymous citizen reference).
+
+mod file;
+
+pub use file::{CASES_FILE, FileCases, STATUS_CAPACITY};
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};

@@ -1,0 +1,658 @@
+//! The case store of the embedded store: a journal file, `cases.jsonl`, in
+//! the same directory as the access log and the consents (one instance).
+//!
+//! Without it, a single gateway instance kept its forwarded requests in
+//! memory only: after a restart (an update, a crash) the tax office's
+//! answer to a request forwarded before it matched nothing and was
+//! dead-lettered as `no-matching-request`. Here every change is a JSON line
+//! appended and synced (`fdatasync`) before the call returns; opening the
+//! store replays the lines, and rewrites the file with what is still live:
+//! answered requests are dropped [`RETENTION_DAYS`] after their answer, as
+//! in the PostgreSQL store, and only the last [`STATUS_CAPACITY`] statuses
+//! are kept. A line torn by a crash mid-write (the last one, without its
+//! newline) is dropped; any other unreadable line stops the opening with
+//! its line number rather than forget requests silently.
+//!
+//! Written by hand rather than on an embedded database: it is the same
+//! append-and-sync discipline as the access log next to it, with one file
+//! and no new native dependency.
+
+use super::{Bounded, CaseError, CaseStore, RETENTION_DAYS, Status};
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use xoev_adapters::RequestFacts;
+
+/// Name of the journal in the store's directory.
+pub const CASES_FILE: &str = "cases.jsonl";
+
+/// Held locked (`flock`, exclusive) while a store is open: a second gateway
+/// instance on the same directory is refused instead of interleaving its
+/// journal with this one's.
+const LOCK_FILE: &str = "cases.lock";
+
+/// How many message statuses (`GET /messages/{id}`) the file store keeps;
+/// the oldest are forgotten first.
+pub const STATUS_CAPACITY: usize = 100_000;
+
+/// Lines appended since the last rewrite before the file is rewritten with
+/// the live state only (at least this many, and at least twice the live
+/// lines).
+const COMPACT_AFTER: usize = 50_000;
+
+/// One line of the journal.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "kebab-case")]
+enum Record {
+    /// A request was forwarded under `id`.
+    Request {
+        id: String,
+        facts: Box<RequestFacts>,
+    },
+    /// Answer `answer` claimed request `id` at `at` (Unix seconds).
+    Claim { id: String, answer: String, at: i64 },
+    /// Answer `answer` gave its claim on request `id` back.
+    Release { id: String, answer: String },
+    /// The status of message `id`.
+    Status { id: String, status: Status },
+}
+
+/// A forwarded request and its claim.
+#[derive(Debug)]
+struct Request {
+    facts: RequestFacts,
+    /// The answer that claimed it, and when.
+    claim: Option<(String, i64)>,
+}
+
+/// Durable case store in a directory (one gateway instance).
+pub struct FileCases {
+    path: PathBuf,
+    state: Mutex<State>,
+    /// The open lock file; its `flock` ends when the store is dropped.
+    _lock: File,
+    /// [`COMPACT_AFTER`], lower in tests.
+    compact_after: usize,
+}
+
+impl std::fmt::Debug for FileCases {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileCases")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+struct State {
+    file: File,
+    requests: HashMap<String, Request>,
+    statuses: Bounded<Status>,
+    /// Lines appended since the file was last rewritten.
+    appended: usize,
+}
+
+impl FileCases {
+    /// Opens (or creates) the journal in `dir`, replays it and rewrites it
+    /// with the live state.
+    pub fn open(dir: &Path) -> Result<Self, CaseError> {
+        Self::open_at(dir, unix_now())
+    }
+
+    /// [`Self::open`] as if it were `now` (Unix seconds): retention is
+    /// counted from it (tests).
+    pub fn open_at(dir: &Path, now: i64) -> Result<Self, CaseError> {
+        std::fs::create_dir_all(dir).map_err(|e| io(dir, &e))?;
+        let lock_path = dir.join(LOCK_FILE);
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| io(&lock_path, &e))?;
+        rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive).map_err(
+            |_| {
+                CaseError::Store(format!(
+                    "{} is in use by another gateway instance: the embedded store serves one \
+                     instance; several share a PostgreSQL store ([audit] store = \"postgres://…\")",
+                    dir.display()
+                ))
+            },
+        )?;
+        let path = dir.join(CASES_FILE);
+        let mut requests = HashMap::new();
+        let mut statuses = Bounded::new(STATUS_CAPACITY);
+        match std::fs::read(&path) {
+            Ok(bytes) => replay(&path, &bytes, &mut requests, &mut statuses)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io(&path, &e)),
+        }
+        let expired = now - i64::from(RETENTION_DAYS) * 86_400;
+        requests.retain(|_, r: &mut Request| r.claim.as_ref().is_none_or(|(_, at)| *at >= expired));
+        let file = rewrite(&path, &requests, &statuses)?;
+        Ok(Self {
+            path,
+            _lock: lock,
+            state: Mutex::new(State {
+                file,
+                requests,
+                statuses,
+                appended: 0,
+            }),
+            compact_after: COMPACT_AFTER,
+        })
+    }
+
+    /// Reads the journal in `dir` (if any) as [`Self::open`] would, without
+    /// taking the lock or changing anything: for `run --check`, which may
+    /// run beside a live instance. Returns how many requests it holds.
+    pub fn check(dir: &Path) -> Result<usize, CaseError> {
+        let path = dir.join(CASES_FILE);
+        let mut requests = HashMap::new();
+        let mut statuses = Bounded::new(STATUS_CAPACITY);
+        match std::fs::read(&path) {
+            Ok(bytes) => replay(&path, &bytes, &mut requests, &mut statuses)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io(&path, &e)),
+        }
+        Ok(requests.len())
+    }
+
+    /// The journal's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn lock(&self) -> Result<MutexGuard<'_, State>, CaseError> {
+        self.state
+            .lock()
+            .map_err(|_| CaseError::Store("case store poisoned".into()))
+    }
+
+    /// Runs `f` on the locked state, off the async reactor: the lock may be
+    /// held through another caller's `fdatasync`.
+    fn with_state<T>(
+        &self,
+        f: impl FnOnce(&mut State) -> Result<T, CaseError>,
+    ) -> Result<T, CaseError> {
+        off_reactor(|| f(&mut *self.lock()?))
+    }
+
+    /// Appends `record` and syncs it, then rewrites the file when enough
+    /// has been appended since the last rewrite (a failed rewrite is
+    /// logged; the journal goes on growing).
+    fn append(&self, state: &mut State, record: &Record) -> Result<(), CaseError> {
+        let mut line = serde_json::to_vec(record).map_err(|e| CaseError::Store(e.to_string()))?;
+        line.push(b'\n');
+        state
+            .file
+            .write_all(&line)
+            .and_then(|()| state.file.sync_data())
+            .map_err(|e| io(&self.path, &e))?;
+        state.appended += 1;
+        let live = state.requests.len() + state.statuses.map.len();
+        if state.appended >= self.compact_after.max(2 * live) {
+            match rewrite(&self.path, &state.requests, &state.statuses) {
+                Ok(file) => {
+                    state.file = file;
+                    state.appended = 0;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "case store: rewrite failed; appending to the old journal");
+                    state.appended = 0;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl CaseStore for FileCases {
+    async fn put_request(&self, id: &str, facts: &RequestFacts) -> Result<(), CaseError> {
+        self.with_state(|state| {
+            if state.requests.contains_key(id) {
+                return Ok(());
+            }
+            let record = Record::Request {
+                id: id.to_owned(),
+                facts: Box::new(facts.clone()),
+            };
+            self.append(state, &record)?;
+            let request = Request {
+                facts: facts.clone(),
+                claim: None,
+            };
+            state.requests.insert(id.to_owned(), request);
+            Ok(())
+        })
+    }
+
+    async fn claim_request(&self, id: &str, answer: &str) -> Result<RequestFacts, CaseError> {
+        self.with_state(|state| {
+            let request = state
+                .requests
+                .get(id)
+                .ok_or_else(|| CaseError::NoMatchingRequest(id.to_owned()))?;
+            match &request.claim {
+                Some((by, _)) if by == answer => return Ok(request.facts.clone()),
+                Some((by, _)) => {
+                    return Err(CaseError::AlreadyAnswered {
+                        request: id.to_owned(),
+                        by: by.clone(),
+                    });
+                }
+                None => {}
+            }
+            let at = unix_now();
+            let record = Record::Claim {
+                id: id.to_owned(),
+                answer: answer.to_owned(),
+                at,
+            };
+            self.append(state, &record)?;
+            let request = state
+                .requests
+                .get_mut(id)
+                .ok_or_else(|| CaseError::NoMatchingRequest(id.to_owned()))?;
+            request.claim = Some((answer.to_owned(), at));
+            Ok(request.facts.clone())
+        })
+    }
+
+    async fn release_claim(&self, id: &str, answer: &str) -> Result<(), CaseError> {
+        self.with_state(|state| {
+            let claimed_by_answer = state
+                .requests
+                .get(id)
+                .and_then(|r| r.claim.as_ref())
+                .is_some_and(|(by, _)| by == answer);
+            if !claimed_by_answer {
+                return Ok(());
+            }
+            let record = Record::Release {
+                id: id.to_owned(),
+                answer: answer.to_owned(),
+            };
+            self.append(state, &record)?;
+            if let Some(r) = state.requests.get_mut(id) {
+                r.claim = None;
+            }
+            Ok(())
+        })
+    }
+
+    async fn set_status(&self, id: &str, status: &Status) -> Result<(), CaseError> {
+        self.with_state(|state| {
+            let record = Record::Status {
+                id: id.to_owned(),
+                status: status.clone(),
+            };
+            self.append(state, &record)?;
+            apply_status(&mut state.statuses, id, status.clone());
+            Ok(())
+        })
+    }
+
+    async fn status(&self, id: &str) -> Result<Option<Status>, CaseError> {
+        self.with_state(|state| Ok(state.statuses.map.get(id).cloned()))
+    }
+}
+
+/// Applies the journal's complete lines; drops a torn last line.
+fn replay(
+    path: &Path,
+    bytes: &[u8],
+    requests: &mut HashMap<String, Request>,
+    statuses: &mut Bounded<Status>,
+) -> Result<(), CaseError> {
+    let complete = match bytes.iter().rposition(|&b| b == b'\n') {
+        Some(end) => &bytes[..=end],
+        None => &[][..],
+    };
+    if complete.len() < bytes.len() {
+        tracing::warn!(
+            path = %path.display(),
+            bytes = bytes.len() - complete.len(),
+            "case store: dropping a torn last line (a write cut off by a crash)"
+        );
+    }
+    for (n, line) in complete.split(|&b| b == b'\n').enumerate() {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let record: Record = serde_json::from_slice(line).map_err(|e| {
+            CaseError::Store(format!(
+                "{} line {}: unreadable ({e}); the file needs repair, nothing was changed",
+                path.display(),
+                n + 1
+            ))
+        })?;
+        match record {
+            Record::Request { id, facts } => {
+                requests.entry(id).or_insert(Request {
+                    facts: *facts,
+                    claim: None,
+                });
+            }
+            Record::Claim { id, answer, at } => {
+                if let Some(r) = requests.get_mut(&id) {
+                    r.claim = Some((answer, at));
+                }
+            }
+            Record::Release { id, answer } => {
+                if let Some(r) = requests.get_mut(&id)
+                    && r.claim.as_ref().is_some_and(|(by, _)| *by == answer)
+                {
+                    r.claim = None;
+                }
+            }
+            Record::Status { id, status } => apply_status(statuses, &id, status),
+        }
+    }
+    Ok(())
+}
+
+fn apply_status(statuses: &mut Bounded<Status>, id: &str, status: Status) {
+    match statuses.map.get_mut(id) {
+        Some(old) => *old = status,
+        None => {
+            statuses.entry(id, || status);
+        }
+    }
+}
+
+/// Writes the live state to a new file, syncs it, puts it in place of the
+/// journal and returns the new journal opened for appending.
+fn rewrite(
+    path: &Path,
+    requests: &HashMap<String, Request>,
+    statuses: &Bounded<Status>,
+) -> Result<File, CaseError> {
+    let tmp = path.with_extension("jsonl.tmp");
+    let file = File::create(&tmp).map_err(|e| io(&tmp, &e))?;
+    let mut out = BufWriter::new(file);
+    let mut write = |record: &Record| -> Result<(), CaseError> {
+        serde_json::to_writer(&mut out, record).map_err(|e| CaseError::Store(e.to_string()))?;
+        out.write_all(b"\n").map_err(|e| io(&tmp, &e))
+    };
+    for (id, r) in requests {
+        write(&Record::Request {
+            id: id.clone(),
+            facts: Box::new(r.facts.clone()),
+        })?;
+        if let Some((answer, at)) = &r.claim {
+            write(&Record::Claim {
+                id: id.clone(),
+                answer: answer.clone(),
+                at: *at,
+            })?;
+        }
+    }
+    // oldest first, so a replay keeps the same ones
+    for id in &statuses.order {
+        if let Some(status) = statuses.map.get(id) {
+            write(&Record::Status {
+                id: id.clone(),
+                status: status.clone(),
+            })?;
+        }
+    }
+    let file = out.into_inner().map_err(|e| io(&tmp, e.error()))?;
+    file.sync_all().map_err(|e| io(&tmp, &e))?;
+    drop(file);
+    std::fs::rename(&tmp, path).map_err(|e| io(path, &e))?;
+    if let Some(dir) = path.parent() {
+        // the rename itself is durable once the directory is synced
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| io(dir, &e))?;
+    }
+    OpenOptions::new()
+        .append(true)
+        .open(path)
+        .map_err(|e| io(path, &e))
+}
+
+/// Runs blocking file work in place: with `block_in_place` on a
+/// multi-thread runtime (its worker hands its other tasks on first), as is
+/// on the gateway's pipeline threads and outside a runtime.
+fn off_reactor<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
+}
+
+fn io(path: &Path, e: &std::io::Error) -> CaseError {
+    CaseError::Store(format!("{}: {e}", path.display()))
+}
+
+fn unix_now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(tax_id: &str) -> RequestFacts {
+        let path =
+            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")).join(crate::demo::REQUEST);
+        let mut f =
+            RequestFacts::from_xnachweis(&std::fs::read(path).expect("request")).expect("facts");
+        f.tax_id = tax_id.to_owned();
+        f
+    }
+
+    fn status(state: &str) -> Status {
+        Status {
+            state: state.into(),
+            stage: None,
+            reason: None,
+            destination: Some("xoev.inbox.fa-2613".into()),
+            forwarded_id: None,
+            sender: Some("ags:06611000".into()),
+            updated: "2026-11-26T17:00:00Z".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn requests_claims_and_statuses_survive_a_restart() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let store = FileCases::open(dir.path()).expect("open");
+            store
+                .put_request("req-1", &facts("12345678901"))
+                .await
+                .expect("put");
+            store
+                .put_request("req-2", &facts("23456789012"))
+                .await
+                .expect("put");
+            store
+                .put_request("req-3", &facts("34567890123"))
+                .await
+                .expect("put");
+            store
+                .claim_request("req-2", "answer-2")
+                .await
+                .expect("claim");
+            store
+                .claim_request("req-3", "answer-3")
+                .await
+                .expect("claim");
+            store
+                .release_claim("req-3", "answer-3")
+                .await
+                .expect("release");
+            store
+                .set_status("msg-1", &status("forwarded"))
+                .await
+                .expect("status");
+            store
+                .set_status("msg-1", &status("rejected"))
+                .await
+                .expect("status");
+        }
+        let store = FileCases::open(dir.path()).expect("reopen");
+        // the answer to a request forwarded before the restart matches it
+        let f = store
+            .claim_request("req-1", "answer-1")
+            .await
+            .expect("claim after restart");
+        assert_eq!(f.tax_id, "12345678901");
+        // a claim made before the restart still holds
+        match store.claim_request("req-2", "another-answer").await {
+            Err(CaseError::AlreadyAnswered { by, .. }) => assert_eq!(by, "answer-2"),
+            other => panic!("expected already-answered, got {other:?}"),
+        }
+        store
+            .claim_request("req-2", "answer-2")
+            .await
+            .expect("the same answer again (a retry)");
+        // a released claim stays released
+        store
+            .claim_request("req-3", "corrected-answer-3")
+            .await
+            .expect("released before the restart");
+        assert_eq!(
+            store
+                .status("msg-1")
+                .await
+                .expect("status")
+                .map(|s| s.state),
+            Some("rejected".to_owned())
+        );
+        assert!(matches!(
+            store.claim_request("unknown", "a").await,
+            Err(CaseError::NoMatchingRequest(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn answered_requests_are_dropped_after_the_retention_period() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let store = FileCases::open(dir.path()).expect("open");
+            store
+                .put_request("answered", &facts("12345678901"))
+                .await
+                .expect("put");
+            store
+                .put_request("open", &facts("23456789012"))
+                .await
+                .expect("put");
+            store
+                .claim_request("answered", "answer")
+                .await
+                .expect("claim");
+        }
+        let day = 86_400;
+        let later = unix_now() + i64::from(RETENTION_DAYS) * day - day;
+        let store = FileCases::open_at(dir.path(), later).expect("reopen within retention");
+        assert!(store.claim_request("answered", "answer").await.is_ok());
+        drop(store);
+        let after = unix_now() + i64::from(RETENTION_DAYS) * day + day;
+        let store = FileCases::open_at(dir.path(), after).expect("reopen after retention");
+        assert!(matches!(
+            store.claim_request("answered", "answer").await,
+            Err(CaseError::NoMatchingRequest(_))
+        ));
+        // an unanswered request is kept (as in the PostgreSQL store)
+        assert!(store.claim_request("open", "answer-2").await.is_ok());
+        // and the rewritten file no longer holds the dropped tax id
+        drop(store);
+        let text = std::fs::read_to_string(dir.path().join(CASES_FILE)).expect("read");
+        assert!(!text.contains("12345678901"), "{text}");
+        assert!(text.contains("23456789012"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn a_torn_last_line_is_dropped_and_a_corrupt_line_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let store = FileCases::open(dir.path()).expect("open");
+            store
+                .put_request("req-1", &facts("12345678901"))
+                .await
+                .expect("put");
+        }
+        let path = dir.path().join(CASES_FILE);
+        let mut text = std::fs::read_to_string(&path).expect("read");
+        // a crash in the middle of appending the next line
+        let torn = "{\"op\":\"claim\",\"id\":\"req-1\",\"ans";
+        std::fs::write(&path, format!("{text}{torn}")).expect("write");
+        let store = FileCases::open(dir.path()).expect("a torn last line is tolerated");
+        store
+            .claim_request("req-1", "answer")
+            .await
+            .expect("the torn claim never happened");
+        drop(store);
+        // the rewrite left whole lines only
+        let rewritten = std::fs::read_to_string(&path).expect("read");
+        assert!(rewritten.ends_with('\n'), "{rewritten}");
+        for line in rewritten.lines() {
+            serde_json::from_str::<serde_json::Value>(line)
+                .unwrap_or_else(|e| panic!("{e}: {line}"));
+        }
+
+        text = std::fs::read_to_string(&path).expect("read");
+        std::fs::write(&path, format!("garbage\n{text}")).expect("write");
+        let err = FileCases::open(dir.path()).expect_err("a corrupt line is refused");
+        assert!(err.to_string().contains("line 1"), "{err}");
+        let err = FileCases::check(dir.path()).expect_err("and reported by the check");
+        assert!(err.to_string().contains("line 1"), "{err}");
+        assert!(
+            std::fs::read_to_string(&path)
+                .expect("read")
+                .starts_with("garbage\n"),
+            "the file is left as it was"
+        );
+    }
+
+    #[test]
+    fn a_second_instance_on_the_same_directory_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let first = FileCases::open(dir.path()).expect("open");
+        let err = FileCases::open(dir.path()).expect_err("second open");
+        assert!(
+            err.to_string().contains("another gateway instance"),
+            "{err}"
+        );
+        // `run --check` beside a running instance only reads
+        assert_eq!(FileCases::check(dir.path()).expect("check"), 0);
+        drop(first);
+        FileCases::open(dir.path()).expect("free again once the first is gone");
+    }
+
+    #[tokio::test]
+    async fn the_journal_is_rewritten_when_it_grows() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut store = FileCases::open(dir.path()).expect("open");
+        store.compact_after = 100;
+        store
+            .put_request("req-1", &facts("12345678901"))
+            .await
+            .expect("put");
+        let status = status("forwarded");
+        for _ in 0..100 {
+            store.set_status("msg-1", &status).await.expect("status");
+        }
+        // one request and one status are live: the rewrite kept two lines
+        let lines = std::fs::read_to_string(store.path())
+            .expect("read")
+            .lines()
+            .count();
+        assert!(lines <= 3, "{lines} lines after the rewrite");
+        drop(store);
+        let store = FileCases::open(dir.path()).expect("reopen");
+        assert!(store.claim_request("req-1", "a").await.is_ok());
+        assert!(store.status("msg-1").await.expect("status").is_some());
+    }
+}
