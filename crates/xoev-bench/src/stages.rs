@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use xoev_core::Message;
 use xoev_dsig::{Document, Signer};
+use xoev_gateway::cases::CaseStore as _;
 use xoev_gateway::pipeline::{Decision, Pipeline};
 use xoev_schema::{CompiledSchema, parse_document};
 
@@ -381,6 +382,32 @@ pub fn run(
                         let _ = t.await;
                     }
                 });
+            },
+        ));
+        // `xoev-gateway run` with a directory store keeps its cases in a
+        // journal file (the demo and the end-to-end runs keep them in memory)
+        let journal_dir = tempfile::tempdir()?;
+        let journal = xoev_gateway::cases::FileCases::open(journal_dir.path())?;
+        let facts = xoev_adapters::RequestFacts::from_xnachweis(&f.request)?;
+        let status = xoev_gateway::cases::Status {
+            state: "forwarded".into(),
+            stage: None,
+            reason: None,
+            destination: Some("xoev.inbox.fa-2613".into()),
+            forwarded_id: Some("bench".into()),
+            sender: Some("ags:06611000".into()),
+            updated: "2026-11-26T17:00:00Z".into(),
+        };
+        let (hc, mut n) = (rt_handle.clone(), 0u64);
+        cases.push(case(
+            "cases_file",
+            "case store, request + status (run, directory store: journal, fsync each)",
+            move || {
+                n += 1;
+                let id = format!("bench-{n}");
+                let _ = hc.block_on(journal.put_request(&id, &facts));
+                let _ = hc.block_on(journal.set_status(&id, &status));
+                let _ = journal_dir.path();
             },
         ));
         cases.push(case(
