@@ -675,6 +675,42 @@ async fn an_answer_after_a_restart_finds_its_request() {
         message.root.local_name
     );
     fee.check_answer(&answer).expect("signed by the gateway");
+
+    // beside the running instance, `run --check` only reads the store, and
+    // a second `run` on the same directory is refused
+    let gateway = |args: &[&str]| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_xoev-gateway"));
+        command
+            .args(args)
+            .arg("--config")
+            .arg(&config)
+            .env(
+                "XOEV_CITIZEN_SECRET",
+                String::from_utf8_lossy(demo::DEMO_SECRET).as_ref(),
+            )
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = command.spawn().expect("xoev-gateway");
+        // a `run` that was not refused would consume until stopped
+        let mut waited = 0;
+        while child.try_wait().expect("wait").is_none() && waited < 300 {
+            std::thread::sleep(Duration::from_millis(100));
+            waited += 1;
+        }
+        let _ = child.kill();
+        child.wait_with_output().expect("output")
+    };
+    let check = gateway(&["run", "--check"]);
+    assert!(
+        check.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let third = gateway(&["run"]);
+    let err = String::from_utf8_lossy(&third.stderr);
+    assert_eq!(third.status.code(), Some(2), "{err}");
+    assert!(err.contains("in use by another gateway instance"), "{err}");
     stop_run(&mut second, &log).await;
 
     let _ = transport.delete_topology().await;
