@@ -401,7 +401,7 @@ pub fn run(
         let (hc, mut n) = (rt_handle.clone(), 0u64);
         cases.push(case(
             "cases_file",
-            "case store, request + status (run, directory store: journal, fsync each)",
+            "case store, request + status, one caller (run, directory store: journal)",
             move || {
                 n += 1;
                 let id = format!("bench-{n}");

@@ -175,3 +175,41 @@ async fn memory_case_store_default_is_bounded() {
         .await
         .expect("the newest is kept");
 }
+
+/// Group commit: changes that arrive while the journal is being synced share
+/// the next sync, and each returns only once its own line is on disk.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn file_case_store_syncs_concurrent_changes_together() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Arc::new(FileCases::open(dir.path()).expect("open"));
+    let f = facts();
+    let tasks: Vec<_> = (0..300)
+        .map(|i| {
+            let (store, f) = (store.clone(), f.clone());
+            tokio::spawn(async move {
+                let id = format!("req-{i}");
+                store.put_request(&id, &f).await.expect("put");
+                // durable when it returns: the line is in the file
+                let text = std::fs::read_to_string(store.path()).expect("read");
+                assert!(
+                    text.contains(&format!("\"id\":\"{id}\"")),
+                    "{id} returned before it was written"
+                );
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.expect("task");
+    }
+    let syncs = store.syncs();
+    eprintln!("300 concurrent requests, {syncs} fdatasyncs");
+    assert!((1..300).contains(&syncs), "{syncs} syncs for 300 requests");
+    drop(store);
+    let again = FileCases::open(dir.path()).expect("reopen");
+    for i in 0..300 {
+        again
+            .claim_request(&format!("req-{i}"), "answer")
+            .await
+            .unwrap_or_else(|e| panic!("req-{i}: {e}"));
+    }
+}

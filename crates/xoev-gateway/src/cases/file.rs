@@ -5,7 +5,10 @@
 //! memory only: after a restart (an update, a crash) the tax office's
 //! answer to a request forwarded before it matched nothing and was
 //! dead-lettered as `no-matching-request`. Here every change is a JSON line
-//! appended and synced (`fdatasync`) before the call returns; opening the
+//! appended and synced (`fdatasync`) before the call returns — changes that
+//! arrive while a sync runs share the next one (group commit: without it the
+//! journal took ≈ 40 % off the end-to-end rate, with it ≈ 20 %,
+//! docs/data-sovereignty.md); opening the
 //! store replays the lines, and rewrites the file with what is still live:
 //! answered requests are dropped [`RETENTION_DAYS`] after their answer, as
 //! in the PostgreSQL store, and only the last [`STATUS_CAPACITY`] statuses
@@ -24,6 +27,7 @@ use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use xoev_adapters::RequestFacts;
 
@@ -72,7 +76,15 @@ struct Request {
 /// Durable case store in a directory (one gateway instance).
 pub struct FileCases {
     path: PathBuf,
+    /// The maps and the append handle. Lock order: `state`, then `sync`.
     state: Mutex<State>,
+    /// Lines written so far (to this journal or a rewritten one); raised
+    /// under `state` once a line is in the file.
+    written: AtomicU64,
+    /// The syncing side: never takes `state`.
+    sync: Mutex<Synced>,
+    /// `fdatasync` calls made (group commit: fewer than the changes).
+    syncs: AtomicU64,
     /// The open lock file; its `flock` ends when the store is dropped.
     _lock: File,
     /// [`COMPACT_AFTER`], lower in tests.
@@ -85,6 +97,13 @@ impl std::fmt::Debug for FileCases {
             .field("path", &self.path)
             .finish_non_exhaustive()
     }
+}
+
+/// How far the journal is durable, and a handle to sync it with.
+struct Synced {
+    /// Every line up to this number is on disk.
+    through: u64,
+    file: File,
 }
 
 struct State {
@@ -133,9 +152,16 @@ impl FileCases {
         let expired = now - i64::from(RETENTION_DAYS) * 86_400;
         requests.retain(|_, r: &mut Request| r.claim.as_ref().is_none_or(|(_, at)| *at >= expired));
         let file = rewrite(&path, &requests, &statuses)?;
+        let sync_handle = file.try_clone().map_err(|e| io(&path, &e))?;
         Ok(Self {
             path,
             _lock: lock,
+            written: AtomicU64::new(0),
+            sync: Mutex::new(Synced {
+                through: 0,
+                file: sync_handle,
+            }),
+            syncs: AtomicU64::new(0),
             state: Mutex::new(State {
                 file,
                 requests,
@@ -166,46 +192,90 @@ impl FileCases {
         &self.path
     }
 
+    /// `fdatasync` calls so far; with concurrent changes fewer than the
+    /// changes (group commit).
+    pub fn syncs(&self) -> u64 {
+        self.syncs.load(Ordering::Relaxed)
+    }
+
     fn lock(&self) -> Result<MutexGuard<'_, State>, CaseError> {
         self.state
             .lock()
             .map_err(|_| CaseError::Store("case store poisoned".into()))
     }
 
-    /// Runs `f` on the locked state, off the async reactor: the lock may be
-    /// held through another caller's `fdatasync`.
+    /// Runs `f` on the locked state, then — with the state unlocked —
+    /// waits until every line written so far is on disk, so what `f` read
+    /// or wrote is durable when this returns. Off the async reactor.
     fn with_state<T>(
         &self,
         f: impl FnOnce(&mut State) -> Result<T, CaseError>,
     ) -> Result<T, CaseError> {
-        off_reactor(|| f(&mut *self.lock()?))
+        off_reactor(|| {
+            let (value, through) = {
+                let mut state = self.lock()?;
+                let value = f(&mut state)?;
+                // after `f` has applied its change, so the rewrite holds it
+                let live = state.requests.len() + state.statuses.map.len();
+                if state.appended >= self.compact_after.max(2 * live) {
+                    state.appended = 0;
+                    if let Err(e) = self.compact(&mut state) {
+                        tracing::warn!(error = %e, "case store: rewrite failed; appending to the old journal");
+                    }
+                }
+                (value, self.written.load(Ordering::Acquire))
+            };
+            self.sync_through(through)?;
+            Ok(value)
+        })
     }
 
-    /// Appends `record` and syncs it, then rewrites the file when enough
-    /// has been appended since the last rewrite (a failed rewrite is
-    /// logged; the journal goes on growing).
+    /// Makes lines up to `through` durable: one `fdatasync` covers every
+    /// line written before it starts, so callers that queue behind a
+    /// running sync usually find their line already covered.
+    fn sync_through(&self, through: u64) -> Result<(), CaseError> {
+        let mut synced = self
+            .sync
+            .lock()
+            .map_err(|_| CaseError::Store("case store poisoned".into()))?;
+        if synced.through >= through {
+            return Ok(());
+        }
+        let target = self.written.load(Ordering::Acquire);
+        synced.file.sync_data().map_err(|e| io(&self.path, &e))?;
+        self.syncs.fetch_add(1, Ordering::Relaxed);
+        synced.through = synced.through.max(target);
+        Ok(())
+    }
+
+    /// Writes `record` (synced by [`Self::with_state`], which also rewrites
+    /// the file when enough has been appended since the last rewrite; a
+    /// failed rewrite is logged and the journal goes on growing).
     fn append(&self, state: &mut State, record: &Record) -> Result<(), CaseError> {
         let mut line = serde_json::to_vec(record).map_err(|e| CaseError::Store(e.to_string()))?;
         line.push(b'\n');
         state
             .file
             .write_all(&line)
-            .and_then(|()| state.file.sync_data())
             .map_err(|e| io(&self.path, &e))?;
+        self.written.fetch_add(1, Ordering::Release);
         state.appended += 1;
-        let live = state.requests.len() + state.statuses.map.len();
-        if state.appended >= self.compact_after.max(2 * live) {
-            match rewrite(&self.path, &state.requests, &state.statuses) {
-                Ok(file) => {
-                    state.file = file;
-                    state.appended = 0;
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "case store: rewrite failed; appending to the old journal");
-                    state.appended = 0;
-                }
-            }
-        }
+        Ok(())
+    }
+
+    /// Rewrites the journal with the live state (synced as a whole, so
+    /// every line written so far is durable in it) and switches both
+    /// handles to it.
+    fn compact(&self, state: &mut State) -> Result<(), CaseError> {
+        let file = rewrite(&self.path, &state.requests, &state.statuses)?;
+        let sync_handle = file.try_clone().map_err(|e| io(&self.path, &e))?;
+        let mut synced = self
+            .sync
+            .lock()
+            .map_err(|_| CaseError::Store("case store poisoned".into()))?;
+        synced.file = sync_handle;
+        synced.through = self.written.load(Ordering::Acquire);
+        state.file = file;
         Ok(())
     }
 }
@@ -636,23 +706,52 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut store = FileCases::open(dir.path()).expect("open");
         store.compact_after = 100;
-        store
-            .put_request("req-1", &facts("12345678901"))
-            .await
-            .expect("put");
         let status = status("forwarded");
-        for _ in 0..100 {
+        for _ in 0..150 {
             store.set_status("msg-1", &status).await.expect("status");
         }
-        // one request and one status are live: the rewrite kept two lines
+        // one status is live: the rewrite after 100 lines kept one, and 50
+        // were appended since
         let lines = std::fs::read_to_string(store.path())
             .expect("read")
             .lines()
             .count();
-        assert!(lines <= 3, "{lines} lines after the rewrite");
+        assert!(lines <= 51, "{lines} lines after the rewrite");
+        // the change that triggers a rewrite is in the rewritten file
+        for i in 0..300 {
+            let id = format!("req-{i}");
+            store
+                .put_request(&id, &facts("12345678901"))
+                .await
+                .expect("put");
+        }
         drop(store);
         let store = FileCases::open(dir.path()).expect("reopen");
-        assert!(store.claim_request("req-1", "a").await.is_ok());
+        for i in 0..300 {
+            assert!(
+                store.claim_request(&format!("req-{i}"), "a").await.is_ok(),
+                "req-{i} lost"
+            );
+        }
         assert!(store.status("msg-1").await.expect("status").is_some());
+        drop(store);
+
+        // the change that triggers a rewrite is in the rewritten file: with
+        // one live request, its claim is the second line, and 2 lines for 1
+        // live request starts a rewrite
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut store = FileCases::open(dir.path()).expect("open");
+        store.compact_after = 1;
+        store
+            .put_request("req", &facts("12345678901"))
+            .await
+            .expect("put");
+        store.claim_request("req", "x").await.expect("claim");
+        drop(store);
+        let store = FileCases::open(dir.path()).expect("reopen");
+        match store.claim_request("req", "y").await {
+            Err(CaseError::AlreadyAnswered { by, .. }) => assert_eq!(by, "x"),
+            other => panic!("the claim that started the rewrite was lost: {other:?}"),
+        }
     }
 }
