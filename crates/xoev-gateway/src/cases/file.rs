@@ -4,12 +4,13 @@
 //! Without it, a single gateway instance kept its forwarded requests in
 //! memory only: after a restart (an update, a crash) the tax office's
 //! answer to a request forwarded before it matched nothing and was
-//! dead-lettered as `no-matching-request`. Here every change is a JSON line
-//! appended and synced (`fdatasync`) before the call returns — changes that
-//! arrive while a sync runs share the next one (group commit: without it the
-//! journal took ≈ 40 % off the end-to-end rate, with it ≈ 20 %,
-//! docs/data-sovereignty.md); opening the
-//! store replays the lines, and rewrites the file with what is still live:
+//! dead-lettered as `no-matching-request`.
+//!
+//! Every change is a JSON line, appended and synced (`fdatasync`) before
+//! the call returns; changes that arrive while a sync runs share the next
+//! one (group commit — without it the journal took ≈ 40 % off the
+//! end-to-end rate, with it ≈ 20 %: docs/data-sovereignty.md). Opening the
+//! store replays the lines and rewrites the file with what is still live:
 //! answered requests are dropped [`RETENTION_DAYS`] after their answer, as
 //! in the PostgreSQL store, and only the last [`STATUS_CAPACITY`] statuses
 //! are kept. A line torn by a crash mid-write (the last one, without its
@@ -133,12 +134,13 @@ impl FileCases {
             .open(&lock_path)
             .map_err(|e| io(&lock_path, &e))?;
         rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive).map_err(
-            |_| {
-                CaseError::Store(format!(
+            |e| match e {
+                rustix::io::Errno::WOULDBLOCK => CaseError::Store(format!(
                     "{} is in use by another gateway instance: the embedded store serves one \
                      instance; several share a PostgreSQL store ([audit] store = \"postgres://…\")",
                     dir.display()
-                ))
+                )),
+                other => io(&lock_path, &other.into()),
             },
         )?;
         let path = dir.join(CASES_FILE);
