@@ -109,6 +109,8 @@ struct Synced {
 
 struct State {
     file: File,
+    /// The journal's length after its last whole line.
+    len: u64,
     requests: HashMap<String, Request>,
     statuses: Bounded<Status>,
     /// Lines appended since the file was last rewritten.
@@ -155,6 +157,7 @@ impl FileCases {
         requests.retain(|_, r: &mut Request| r.claim.as_ref().is_none_or(|(_, at)| *at >= expired));
         let file = rewrite(&path, &requests, &statuses)?;
         let sync_handle = file.try_clone().map_err(|e| io(&path, &e))?;
+        let len = file.metadata().map_err(|e| io(&path, &e))?.len();
         Ok(Self {
             path,
             _lock: lock,
@@ -166,6 +169,7 @@ impl FileCases {
             syncs: AtomicU64::new(0),
             state: Mutex::new(State {
                 file,
+                len,
                 requests,
                 statuses,
                 appended: 0,
@@ -256,10 +260,13 @@ impl FileCases {
     fn append(&self, state: &mut State, record: &Record) -> Result<(), CaseError> {
         let mut line = serde_json::to_vec(record).map_err(|e| CaseError::Store(e.to_string()))?;
         line.push(b'\n');
-        state
-            .file
-            .write_all(&line)
-            .map_err(|e| io(&self.path, &e))?;
+        if let Err(e) = state.file.write_all(&line) {
+            // a partly written line (disk full) would be a corrupt line in
+            // the middle once the next one follows: cut it off again
+            let _ = state.file.set_len(state.len);
+            return Err(io(&self.path, &e));
+        }
+        state.len += line.len() as u64;
         self.written.fetch_add(1, Ordering::Release);
         state.appended += 1;
         Ok(())
@@ -271,12 +278,14 @@ impl FileCases {
     fn compact(&self, state: &mut State) -> Result<(), CaseError> {
         let file = rewrite(&self.path, &state.requests, &state.statuses)?;
         let sync_handle = file.try_clone().map_err(|e| io(&self.path, &e))?;
+        let len = file.metadata().map_err(|e| io(&self.path, &e))?.len();
         let mut synced = self
             .sync
             .lock()
             .map_err(|_| CaseError::Store("case store poisoned".into()))?;
         synced.file = sync_handle;
         synced.through = self.written.load(Ordering::Acquire);
+        state.len = len;
         state.file = file;
         Ok(())
     }
