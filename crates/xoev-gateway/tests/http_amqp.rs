@@ -401,23 +401,7 @@ async fn submit_over_http_and_pull_the_answer_over_http() {
 async fn run_serves_the_http_api_and_stops_on_sigterm() {
     use sha2::Digest as _;
     let work = tempfile::tempdir().expect("tmp");
-    let prefix = format!("xoev-test-httprun-{}", uuid::Uuid::new_v4().simple());
-    let mut o = DemoOptions::new(root(), work.path().join("demo"));
-    o.inbox_prefix = Some(prefix.clone());
-    let demo = demo::setup(o).await.expect("demo setup");
-    let store = work.path().join("demo/audit");
-    let config = demo
-        .write_installation(
-            &work.path().join("install"),
-            &demo::Services {
-                amqp_url: &amqp_url(),
-                prefix: &prefix,
-                audit_store: &store.to_string_lossy(),
-                pg_schema: None,
-                retry_delay_ms: 5000,
-            },
-        )
-        .expect("installation");
+    let (demo, prefix, _store, config) = installation(work.path(), "httprun").await;
     // the fee office's token hash in the directory, and an [http] section
     let authorities = work.path().join("install/routing/authorities.toml");
     let hash = hex::encode(sha2::Sha256::digest(FEE_TOKEN.as_bytes()));
@@ -585,23 +569,7 @@ async fn stop_run(child: &mut std::process::Child, log: &std::path::Path) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_answer_after_a_restart_finds_its_request() {
     let work = tempfile::tempdir().expect("tmp");
-    let prefix = format!("xoev-test-restart-{}", uuid::Uuid::new_v4().simple());
-    let mut o = DemoOptions::new(root(), work.path().join("demo"));
-    o.inbox_prefix = Some(prefix.clone());
-    let demo = demo::setup(o).await.expect("demo setup");
-    let store = work.path().join("demo/audit");
-    let config = demo
-        .write_installation(
-            &work.path().join("install"),
-            &demo::Services {
-                amqp_url: &amqp_url(),
-                prefix: &prefix,
-                audit_store: &store.to_string_lossy(),
-                pg_schema: None,
-                retry_delay_ms: 5000,
-            },
-        )
-        .expect("installation");
+    let (demo, prefix, store, config) = installation(work.path(), "restart").await;
     let topology = TopologyConfig::with_prefix(&prefix).with_inboxes(
         demo.pipeline
             .router
@@ -715,4 +683,29 @@ async fn an_answer_after_a_restart_finds_its_request() {
 
     let _ = transport.delete_topology().await;
     transport.close().await;
+}
+
+/// The demo under a unique queue prefix (`xoev-test-<tag>-…`) and an
+/// installation of it for `xoev-gateway run` in `work/install` (embedded
+/// store in `work/demo/audit`): the demo, the prefix, the store directory
+/// and the configuration file.
+async fn installation(work: &std::path::Path, tag: &str) -> (demo::Demo, String, PathBuf, PathBuf) {
+    let prefix = format!("xoev-test-{tag}-{}", uuid::Uuid::new_v4().simple());
+    let mut o = DemoOptions::new(root(), work.join("demo"));
+    o.inbox_prefix = Some(prefix.clone());
+    let demo = demo::setup(o).await.expect("demo setup");
+    let store = work.join("demo/audit");
+    let config = demo
+        .write_installation(
+            &work.join("install"),
+            &demo::Services {
+                amqp_url: &amqp_url(),
+                prefix: &prefix,
+                audit_store: &store.to_string_lossy(),
+                pg_schema: None,
+                retry_delay_ms: 5000,
+            },
+        )
+        .expect("installation");
+    (demo, prefix, store, config)
 }
