@@ -222,6 +222,25 @@ pub struct Setup {
     service: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 
+/// The gateway's case store in an end-to-end run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum CaseStore {
+    /// In memory, as in the demo.
+    Memory,
+    /// The journal file of `xoev-gateway run` with a directory store.
+    Journal,
+}
+
+impl CaseStore {
+    /// The name given on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Memory => "memory",
+            Self::Journal => "journal",
+        }
+    }
+}
+
 impl Setup {
     /// Builds the demo on RabbitMQ under a unique prefix and starts the service.
     pub async fn start(
@@ -229,6 +248,7 @@ impl Setup {
         work: &Path,
         url: &str,
         options: ServiceOptions,
+        cases: CaseStore,
     ) -> anyhow::Result<Self> {
         let prefix = format!(
             "xoev-bench-{}",
@@ -241,6 +261,13 @@ impl Setup {
         let mut o = DemoOptions::new(root, work.join(&prefix));
         o.inbox_prefix = Some(prefix.clone());
         o.routing_append = water_routing(&prefix);
+        if cases == CaseStore::Journal {
+            let dir = work.join(&prefix).join("cases");
+            let journal =
+                tokio::task::spawn_blocking(move || xoev_gateway::cases::FileCases::open(&dir))
+                    .await??;
+            o.cases = Some(Arc::new(journal));
+        }
         let demo = xoev_gateway::demo::setup(o).await?;
         let topology = TopologyConfig::with_prefix(&prefix).with_inboxes(
             demo.pipeline

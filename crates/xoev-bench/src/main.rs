@@ -61,6 +61,11 @@ struct Cli {
     /// keep both cores busy here, see docs/performance.md).
     #[arg(long, default_value_t = 256)]
     prefetch: u16,
+    /// The gateway's case store in the end-to-end runs: `memory` (as the
+    /// demo) or `journal` (the `cases.jsonl` journal of `xoev-gateway run`
+    /// with a directory store, synced before each forward).
+    #[arg(long, value_enum, default_value_t = e2e::CaseStore::Memory)]
+    case_store: e2e::CaseStore,
     /// Only the per-stage cases whose name contains this (for profiling).
     #[arg(long)]
     only: Option<String>,
@@ -199,10 +204,18 @@ fn run(
             prefetch: cli.prefetch,
         };
         println!(
-            "\n== End to end through RabbitMQ: fee-office request → gateway (verify EC, XSD, consent, routing, adapter, sign EC, confirmed publish) → tax office inbox; workers {}, prefetch {} ==",
-            options.workers, options.prefetch
+            "\n== End to end through RabbitMQ: fee-office request → gateway (verify EC, XSD, consent, routing, adapter, sign EC, confirmed publish) → tax office inbox; workers {}, prefetch {}, case store {} ==",
+            options.workers,
+            options.prefetch,
+            cli.case_store.as_str()
         );
-        let setup = rt.block_on(e2e::Setup::start(root, work, &cli.amqp_url, options))?;
+        let setup = rt.block_on(e2e::Setup::start(
+            root,
+            work,
+            &cli.amqp_url,
+            options,
+            cli.case_store,
+        ))?;
         let result = rt.block_on(async {
             // Warm-up, then the long run, then latency at half that rate.
             setup
@@ -285,7 +298,13 @@ fn sizes_end_to_end(
         workers: cli.workers,
         prefetch: cli.prefetch,
     };
-    let setup = rt.block_on(e2e::Setup::start(root, work, &cli.amqp_url, options))?;
+    let setup = rt.block_on(e2e::Setup::start(
+        root,
+        work,
+        &cli.amqp_url,
+        options,
+        cli.case_store,
+    ))?;
     let result = (|| {
         for (row, both) in rows.iter().zip(broker_rates) {
             let size = row.message.len().max(1);
