@@ -401,11 +401,12 @@ pub fn run(
         let (hc, mut n) = (rt_handle.clone(), 0u64);
         cases.push(case(
             "cases_file",
-            "case store, request + status, one caller (run, directory store: journal)",
+            "case store, request + flush + status, one caller (run, directory store: journal)",
             move || {
                 n += 1;
                 let id = format!("bench-{n}");
                 let _ = hc.block_on(journal.put_request(&id, &facts));
+                let _ = hc.block_on(journal.flush());
                 let _ = hc.block_on(journal.set_status(&id, &status));
                 let _ = journal_dir.path();
             },

@@ -13,7 +13,7 @@
 //! pipeline thread.
 
 use crate::cases::Status;
-use crate::pipeline::{Decision, Pipeline};
+use crate::pipeline::{Decision, Pipeline, Stage};
 use crate::workers::Workers;
 use std::future::Future;
 use std::sync::Arc;
@@ -168,6 +168,21 @@ async fn handle_limited(
     };
     match decision {
         Decision::Forward(f) => {
+            // Nothing leaves before the case store holds what it relies on:
+            // the request an answer will name, or the claim of this answer.
+            if f.flush_cases
+                && let Err(e) = pipeline.cases.flush().await
+            {
+                warn!(error = %e, "case store not durable; message goes to retry");
+                settle_retry(
+                    delivery,
+                    Stage::Correlation.as_str(),
+                    e.as_str(),
+                    &e.to_string(),
+                )
+                .await;
+                return;
+            }
             let mut env = Envelope::new(
                 Target::Queue(f.queue.clone()),
                 f.message_id.clone(),

@@ -177,7 +177,8 @@ async fn memory_case_store_default_is_bounded() {
 }
 
 /// Group commit: changes that arrive while the journal is being synced share
-/// the next sync, and each returns only once its own line is on disk.
+/// the next sync; each is in the file when its call returns and on disk
+/// once a flush after it has returned.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn file_case_store_syncs_concurrent_changes_together() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -189,12 +190,13 @@ async fn file_case_store_syncs_concurrent_changes_together() {
             tokio::spawn(async move {
                 let id = format!("req-{i}");
                 store.put_request(&id, &f).await.expect("put");
-                // durable when it returns: the line is in the file
+                // written when it returns: the line is in the file
                 let text = std::fs::read_to_string(store.path()).expect("read");
                 assert!(
                     text.contains(&format!("\"id\":\"{id}\"")),
                     "{id} returned before it was written"
                 );
+                store.flush().await.expect("flush");
             })
         })
         .collect();

@@ -8,7 +8,9 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+use xoev_adapters::RequestFacts;
 use xoev_core::{Limits, Message};
+use xoev_gateway::cases::{CaseError, CaseStore, MemoryCases, Status};
 use xoev_gateway::demo::{self, Demo, DemoOptions, FEE_OFFICE, TAX_OFFICE};
 use xoev_gateway::peers::{rewrite, serve_tax_office, text_at};
 use xoev_gateway::service::{self, ServiceOptions};
@@ -36,11 +38,20 @@ async fn setup(tag: &str) -> Setup {
 }
 
 async fn setup_with(tag: &str, routing_append: Vec<(String, String)>) -> Setup {
+    setup_full(tag, routing_append, None).await
+}
+
+async fn setup_full(
+    tag: &str,
+    routing_append: Vec<(String, String)>,
+    cases: Option<Arc<dyn CaseStore>>,
+) -> Setup {
     let work = tempfile::tempdir().expect("tmp");
     let prefix = format!("xoev-test-{tag}-{}", uuid::Uuid::new_v4().simple());
     let mut o = DemoOptions::new(root(), work.path());
     o.inbox_prefix = Some(prefix.clone());
     o.routing_append = routing_append;
+    o.cases = cases;
     let demo = demo::setup(o).await.expect("demo setup");
     let mut topology = TopologyConfig::with_prefix(&prefix).with_inboxes(
         demo.pipeline
@@ -532,6 +543,126 @@ async fn forwarded_request_whose_access_log_entry_fails_is_retried_not_acked() {
             "the second forward was a duplicate"
         ),
     }
+
+    let _ = stop.send(());
+    let _ = gateway.await;
+    s.cleanup().await;
+}
+
+/// A case store whose `flush` waits until the test opens it — or fails.
+struct HeldFlush {
+    inner: MemoryCases,
+    open: tokio::sync::Semaphore,
+    fail: std::sync::atomic::AtomicBool,
+    flushes: std::sync::atomic::AtomicUsize,
+}
+
+impl HeldFlush {
+    fn new() -> Self {
+        Self {
+            inner: MemoryCases::default(),
+            open: tokio::sync::Semaphore::new(0),
+            fail: Default::default(),
+            flushes: Default::default(),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl CaseStore for HeldFlush {
+    async fn put_request(&self, id: &str, facts: &RequestFacts) -> Result<(), CaseError> {
+        self.inner.put_request(id, facts).await
+    }
+    async fn claim_request(&self, id: &str, answer: &str) -> Result<RequestFacts, CaseError> {
+        self.inner.claim_request(id, answer).await
+    }
+    async fn release_claim(&self, id: &str, answer: &str) -> Result<(), CaseError> {
+        self.inner.release_claim(id, answer).await
+    }
+    async fn set_status(&self, id: &str, status: &Status) -> Result<(), CaseError> {
+        self.inner.set_status(id, status).await
+    }
+    async fn status(&self, id: &str) -> Result<Option<Status>, CaseError> {
+        self.inner.status(id).await
+    }
+    async fn flush(&self) -> Result<(), CaseError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.flushes.fetch_add(1, SeqCst);
+        if self.fail.load(SeqCst) {
+            return Err(CaseError::Store(
+                "cases.jsonl: disk unavailable (test)".into(),
+            ));
+        }
+        self.open
+            .acquire()
+            .await
+            .map_err(|e| CaseError::Store(e.to_string()))?
+            .forget();
+        Ok(())
+    }
+}
+
+/// The forwarded request leaves only once the case store holds it durably
+/// (else an answer after a crash would find no request); a store that
+/// cannot make it durable sends the request to retry and then to the
+/// dead letters, never to the tax office.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_request_is_forwarded_only_after_the_case_store_flushed() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let store = Arc::new(HeldFlush::new());
+    let s = setup_full("flush", Vec::new(), Some(store.clone())).await;
+    let mut dlq = s
+        .transport
+        .consume(&s.transport.topology().dead_letter_queue, 4)
+        .await
+        .expect("dlq");
+    let mut tax_inbox = s
+        .transport
+        .consume(&s.demo.inbox(TAX_OFFICE).expect("inbox"), 8)
+        .await
+        .expect("tax inbox");
+    let (stop, gateway) = s.start_gateway(s.dyn_transport());
+    let fee = s.demo.fee_office().expect("fee");
+
+    let (id, request) = fee.request().expect("request");
+    s.transport
+        .publish(Envelope::new(Target::Inbound, id.clone(), request))
+        .await
+        .expect("publish");
+    // processed and waiting for the flush: nothing reaches the inbox
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while store.flushes.load(SeqCst) == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "never flushed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let early = tokio::time::timeout(Duration::from_millis(800), tax_inbox.next()).await;
+    assert!(
+        early.is_err(),
+        "published before the case store was flushed"
+    );
+    store.open.add_permits(1);
+    let forwarded = next(&mut tax_inbox).await;
+    forwarded.ack().await.expect("ack");
+
+    // a flush that fails: retried (max_attempts 2), then a dead letter
+    store.fail.store(true, SeqCst);
+    let (id, request) = fee.request().expect("request");
+    s.transport
+        .publish(Envelope::new(Target::Inbound, id.clone(), request))
+        .await
+        .expect("publish");
+    let dead = next(&mut dlq).await;
+    let h = |n: &str| dead.properties.header(n).map(str::to_owned);
+    assert_eq!(h("x-xoev-stage").as_deref(), Some("correlation"));
+    assert_eq!(
+        h("x-xoev-reason-kind").as_deref(),
+        Some("case-store-unavailable")
+    );
+    assert_eq!(h("x-xoev-attempts").as_deref(), Some("2"));
+    assert_eq!(dead.properties.message_id.as_deref(), Some(id.as_str()));
+    dead.ack().await.expect("ack");
+    let leaked = tokio::time::timeout(Duration::from_millis(500), tax_inbox.next()).await;
+    assert!(leaked.is_err(), "forwarded although the store failed");
 
     let _ = stop.send(());
     let _ = gateway.await;

@@ -6,10 +6,14 @@
 //! answer to a request forwarded before it matched nothing and was
 //! dead-lettered as `no-matching-request`.
 //!
-//! Every change is a JSON line, appended and synced (`fdatasync`) before
-//! the call returns; changes that arrive while a sync runs share the next
-//! one (group commit — without it the journal took ≈ 40 % off the
-//! end-to-end rate, with it ≈ 20 %: docs/data-sovereignty.md). Opening the
+//! Every change is a JSON line, appended at once and made durable by the
+//! store's sync thread (`fdatasync`): one sync covers every line written
+//! before it starts (group commit). A remembered or claimed request is
+//! durable once [`CaseStore::flush`] returns, which the service awaits
+//! before it publishes the forwarded message — on its async task, so the
+//! pipeline threads never wait for the disk; a released claim is durable
+//! when the call returns; a status rides along with the next sync (it is
+//! information, not a promise to anyone). Opening the
 //! store replays the lines and rewrites the file with what is still live:
 //! answered requests are dropped [`RETENTION_DAYS`] after their answer, as
 //! in the PostgreSQL store, and only the last [`STATUS_CAPACITY`] statuses
@@ -29,7 +33,8 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, mpsc};
+use tokio::sync::watch;
 use xoev_adapters::RequestFacts;
 
 /// Name of the journal in the store's directory.
@@ -77,19 +82,40 @@ struct Request {
 /// Durable case store in a directory (one gateway instance).
 pub struct FileCases {
     path: PathBuf,
-    /// The maps and the append handle. Lock order: `state`, then `sync`.
+    /// The maps and the append handle. Lock order: `state`, then the
+    /// journal's `sync`.
     state: Mutex<State>,
-    /// Lines written so far (to this journal or a rewritten one); raised
-    /// under `state` once a line is in the file.
-    written: AtomicU64,
-    /// The syncing side: never takes `state`.
-    sync: Mutex<Synced>,
-    /// `fdatasync` calls made (group commit: fewer than the changes).
-    syncs: AtomicU64,
+    /// The syncing side, shared with the sync thread.
+    journal: Arc<Journal>,
+    /// Wakes the sync thread; dropping it ends the thread.
+    wake: mpsc::Sender<()>,
     /// The open lock file; its `flock` ends when the store is dropped.
     _lock: File,
     /// [`COMPACT_AFTER`], lower in tests.
     compact_after: usize,
+}
+
+/// The syncing side of the journal: never takes the state's lock.
+struct Journal {
+    path: PathBuf,
+    /// Lines written so far (to this journal or a rewritten one); raised
+    /// under the state's lock once a line is in the file.
+    written: AtomicU64,
+    /// How far the journal is synced, and the handle to sync it with.
+    sync: Mutex<Synced>,
+    /// `fdatasync` calls made (group commit: fewer than the changes).
+    syncs: AtomicU64,
+    /// How far the journal is durable, for those waiting on it.
+    durable: watch::Sender<Durable>,
+}
+
+/// What waiters see of the sync thread's work.
+#[derive(Clone, Debug, Default)]
+struct Durable {
+    /// Every line up to this number is on disk.
+    through: u64,
+    /// The last failed sync: the lines it was to make durable, and why.
+    failed: Option<(u64, String)>,
 }
 
 impl std::fmt::Debug for FileCases {
@@ -158,15 +184,27 @@ impl FileCases {
         let file = rewrite(&path, &requests, &statuses)?;
         let sync_handle = file.try_clone().map_err(|e| io(&path, &e))?;
         let len = file.metadata().map_err(|e| io(&path, &e))?.len();
-        Ok(Self {
-            path,
-            _lock: lock,
+        let journal = Arc::new(Journal {
+            path: path.clone(),
             written: AtomicU64::new(0),
             sync: Mutex::new(Synced {
                 through: 0,
                 file: sync_handle,
             }),
             syncs: AtomicU64::new(0),
+            durable: watch::Sender::new(Durable::default()),
+        });
+        let (wake, woken) = mpsc::channel();
+        let syncing = journal.clone();
+        std::thread::Builder::new()
+            .name("xoev-case-sync".into())
+            .spawn(move || syncing.run(&woken))
+            .map_err(|e| io(&path, &e))?;
+        Ok(Self {
+            path,
+            _lock: lock,
+            journal,
+            wake,
             state: Mutex::new(State {
                 file,
                 len,
@@ -201,7 +239,7 @@ impl FileCases {
     /// `fdatasync` calls so far; with concurrent changes fewer than the
     /// changes (group commit).
     pub fn syncs(&self) -> u64 {
-        self.syncs.load(Ordering::Relaxed)
+        self.journal.syncs.load(Ordering::Relaxed)
     }
 
     fn lock(&self) -> Result<MutexGuard<'_, State>, CaseError> {
@@ -210,51 +248,58 @@ impl FileCases {
             .map_err(|_| CaseError::Store("case store poisoned".into()))
     }
 
-    /// Runs `f` on the locked state, then — with the state unlocked —
-    /// waits until every line written so far is on disk, so what `f` read
-    /// or wrote is durable when this returns. Off the async reactor.
-    fn with_state<T>(
+    /// Runs `f` on the locked state (off the async reactor: the state may
+    /// be rewritten to a new file here) and returns its value with the
+    /// number of lines written so far: what `f` wrote is durable once the
+    /// journal is synced that far.
+    fn change<T>(
         &self,
         f: impl FnOnce(&mut State) -> Result<T, CaseError>,
-    ) -> Result<T, CaseError> {
+    ) -> Result<(T, u64), CaseError> {
         off_reactor(|| {
-            let (value, through) = {
-                let mut state = self.lock()?;
-                let value = f(&mut state)?;
-                // after `f` has applied its change, so the rewrite holds it
-                let live = state.requests.len() + state.statuses.map.len();
-                if state.appended >= self.compact_after.max(2 * live) {
-                    state.appended = 0;
-                    if let Err(e) = self.compact(&mut state) {
-                        tracing::warn!(error = %e, "case store: rewrite failed; appending to the old journal");
-                    }
+            let mut state = self.lock()?;
+            let value = f(&mut state)?;
+            // after `f` has applied its change, so the rewrite holds it
+            let live = state.requests.len() + state.statuses.map.len();
+            if state.appended >= self.compact_after.max(2 * live) {
+                state.appended = 0;
+                if let Err(e) = self.compact(&mut state) {
+                    tracing::warn!(error = %e, "case store: rewrite failed; appending to the old journal");
                 }
-                (value, self.written.load(Ordering::Acquire))
-            };
-            self.sync_through(through)?;
-            Ok(value)
+            }
+            Ok((value, self.journal.written.load(Ordering::Acquire)))
         })
     }
 
-    /// Makes lines up to `through` durable: one `fdatasync` covers every
-    /// line written before it starts, so callers that queue behind a
-    /// running sync usually find their line already covered.
-    fn sync_through(&self, through: u64) -> Result<(), CaseError> {
-        let mut synced = self
-            .sync
-            .lock()
-            .map_err(|_| CaseError::Store("case store poisoned".into()))?;
-        if synced.through >= through {
-            return Ok(());
-        }
-        let target = self.written.load(Ordering::Acquire);
-        synced.file.sync_data().map_err(|e| io(&self.path, &e))?;
-        self.syncs.fetch_add(1, Ordering::Relaxed);
-        synced.through = synced.through.max(target);
-        Ok(())
+    /// Asks the sync thread to sync what is written so far, without waiting.
+    fn wake(&self) {
+        // fails only once the thread is gone, which it never is before
+        // `self` is dropped
+        let _ = self.wake.send(());
     }
 
-    /// Writes `record` (synced by [`Self::with_state`], which also rewrites
+    /// Waits (asynchronously) until the journal is durable through line
+    /// `target`, or the sync meant to cover it failed.
+    async fn durable(&self, target: u64) -> Result<(), CaseError> {
+        let ready = |d: &Durable| {
+            d.through >= target || d.failed.as_ref().is_some_and(|(t, _)| *t >= target)
+        };
+        let mut seen = self.journal.durable.subscribe();
+        if !ready(&seen.borrow()) {
+            self.wake();
+        }
+        let durable = seen
+            .wait_for(ready)
+            .await
+            .map_err(|_| CaseError::Store("case store closed".into()))?
+            .clone();
+        match durable.failed {
+            Some((_, why)) if durable.through < target => Err(CaseError::Store(why)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Writes `record` (durable once synced; [`Self::change`] also rewrites
     /// the file when enough has been appended since the last rewrite; a
     /// failed rewrite is logged and the journal goes on growing).
     fn append(&self, state: &mut State, record: &Record) -> Result<(), CaseError> {
@@ -267,7 +312,7 @@ impl FileCases {
             return Err(io(&self.path, &e));
         }
         state.len += line.len() as u64;
-        self.written.fetch_add(1, Ordering::Release);
+        self.journal.written.fetch_add(1, Ordering::Release);
         state.appended += 1;
         Ok(())
     }
@@ -280,21 +325,67 @@ impl FileCases {
         let sync_handle = file.try_clone().map_err(|e| io(&self.path, &e))?;
         let len = file.metadata().map_err(|e| io(&self.path, &e))?.len();
         let mut synced = self
+            .journal
             .sync
             .lock()
             .map_err(|_| CaseError::Store("case store poisoned".into()))?;
         synced.file = sync_handle;
-        synced.through = self.written.load(Ordering::Acquire);
+        synced.through = self.journal.written.load(Ordering::Acquire);
+        self.journal.published(synced.through);
         state.len = len;
         state.file = file;
         Ok(())
     }
 }
 
+impl Journal {
+    /// The sync thread: syncs whatever is written each time it is woken
+    /// (wake-ups that came meanwhile are one), until the store is dropped.
+    fn run(&self, woken: &mpsc::Receiver<()>) {
+        while woken.recv().is_ok() {
+            while woken.try_recv().is_ok() {}
+            let target = self.written.load(Ordering::Acquire);
+            if let Err(e) = self.sync_through(target) {
+                // Waiters get the error; the next wake-up tries again.
+                tracing::error!(error = %e, "case store: sync failed");
+                self.durable
+                    .send_modify(|d| d.failed = Some((target, e.to_string())));
+            }
+        }
+    }
+
+    /// Makes lines up to `through` durable: one `fdatasync` covers every
+    /// line written before it starts.
+    fn sync_through(&self, through: u64) -> Result<(), CaseError> {
+        let mut synced = self
+            .sync
+            .lock()
+            .map_err(|_| CaseError::Store("case store poisoned".into()))?;
+        if synced.through >= through {
+            return Ok(());
+        }
+        let target = self.written.load(Ordering::Acquire);
+        synced.file.sync_data().map_err(|e| io(&self.path, &e))?;
+        self.syncs.fetch_add(1, Ordering::Relaxed);
+        synced.through = synced.through.max(target);
+        self.published(synced.through);
+        Ok(())
+    }
+
+    /// Tells the waiters that lines up to `through` are durable.
+    fn published(&self, through: u64) {
+        self.durable.send_if_modified(|d| {
+            let raised = through > d.through;
+            d.through = d.through.max(through);
+            raised
+        });
+    }
+}
+
 #[async_trait]
 impl CaseStore for FileCases {
     async fn put_request(&self, id: &str, facts: &RequestFacts) -> Result<(), CaseError> {
-        self.with_state(|state| {
+        self.change(|state| {
             if state.requests.contains_key(id) {
                 return Ok(());
             }
@@ -309,11 +400,14 @@ impl CaseStore for FileCases {
             };
             state.requests.insert(id.to_owned(), request);
             Ok(())
-        })
+        })?;
+        // durable once flushed; the sync starts now
+        self.wake();
+        Ok(())
     }
 
     async fn claim_request(&self, id: &str, answer: &str) -> Result<RequestFacts, CaseError> {
-        self.with_state(|state| {
+        let (facts, _) = self.change(|state| {
             let request = state
                 .requests
                 .get(id)
@@ -341,11 +435,14 @@ impl CaseStore for FileCases {
                 .ok_or_else(|| CaseError::NoMatchingRequest(id.to_owned()))?;
             request.claim = Some((answer.to_owned(), at));
             Ok(request.facts.clone())
-        })
+        })?;
+        // durable once flushed; the sync starts now
+        self.wake();
+        Ok(facts)
     }
 
     async fn release_claim(&self, id: &str, answer: &str) -> Result<(), CaseError> {
-        self.with_state(|state| {
+        let ((), through) = self.change(|state| {
             let claimed_by_answer = state
                 .requests
                 .get(id)
@@ -363,11 +460,12 @@ impl CaseStore for FileCases {
                 r.claim = None;
             }
             Ok(())
-        })
+        })?;
+        self.durable(through).await
     }
 
     async fn set_status(&self, id: &str, status: &Status) -> Result<(), CaseError> {
-        self.with_state(|state| {
+        self.change(|state| {
             let record = Record::Status {
                 id: id.to_owned(),
                 status: status.clone(),
@@ -375,11 +473,19 @@ impl CaseStore for FileCases {
             self.append(state, &record)?;
             apply_status(&mut state.statuses, id, status.clone());
             Ok(())
-        })
+        })?;
+        // not waited for: on disk with the next sync
+        self.wake();
+        Ok(())
     }
 
     async fn status(&self, id: &str) -> Result<Option<Status>, CaseError> {
-        self.with_state(|state| Ok(state.statuses.map.get(id).cloned()))
+        Ok(self.lock()?.statuses.map.get(id).cloned())
+    }
+
+    async fn flush(&self) -> Result<(), CaseError> {
+        self.durable(self.journal.written.load(Ordering::Acquire))
+            .await
     }
 }
 
@@ -764,5 +870,54 @@ mod tests {
             Err(CaseError::AlreadyAnswered { by, .. }) => assert_eq!(by, "x"),
             other => panic!("the claim that started the rewrite was lost: {other:?}"),
         }
+    }
+
+    /// How far the journal is synced, and how many lines it has.
+    fn synced(store: &FileCases) -> (u64, u64) {
+        let through = store.journal.sync.lock().expect("lock").through;
+        (through, store.journal.written.load(Ordering::Acquire))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_request_is_durable_once_flushed_and_a_failed_sync_is_reported() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = FileCases::open(dir.path()).expect("open");
+        store
+            .put_request("req-1", &facts("12345678901"))
+            .await
+            .expect("put");
+        store.flush().await.expect("flush");
+        let (through, written) = synced(&store);
+        assert_eq!((through, written), (1, 1));
+        assert!(store.syncs() >= 1);
+        // nothing new: a flush needs no sync
+        let before = store.syncs();
+        store.flush().await.expect("flush");
+        assert_eq!(store.syncs(), before);
+
+        // A handle that cannot be synced (a pipe: EINVAL) stands in for a
+        // failing disk: the flush reports it, the request stays in memory.
+        let (_reader, writer) = std::io::pipe().expect("pipe");
+        let good = std::mem::replace(
+            &mut store.journal.sync.lock().expect("lock").file,
+            File::from(std::os::fd::OwnedFd::from(writer)),
+        );
+        store
+            .put_request("req-2", &facts("23456789012"))
+            .await
+            .expect("written");
+        let err = store.flush().await.expect_err("the sync failed");
+        assert!(err.to_string().contains("cases.jsonl"), "{err}");
+        assert_eq!(err.as_str(), "case-store-unavailable");
+        // the disk is back: the next flush covers the line
+        store.journal.sync.lock().expect("lock").file = good;
+        store
+            .set_status("msg-2", &status("forwarded"))
+            .await
+            .expect("status");
+        store.flush().await.expect("flush after repair");
+        let (through, written) = synced(&store);
+        assert_eq!(through, written);
+        assert_eq!(written, 3);
     }
 }

@@ -94,12 +94,14 @@ pub struct Status {
 /// The case store.
 #[async_trait]
 pub trait CaseStore: Send + Sync {
-    /// Remembers the request forwarded under `forwarded_id`.
+    /// Remembers the request forwarded under `forwarded_id`: durable once
+    /// [`Self::flush`] has returned.
     async fn put_request(&self, forwarded_id: &str, facts: &RequestFacts) -> Result<(), CaseError>;
 
     /// The request that `forwarded_id` names, claimed by answer `answer_id`.
     /// Claiming again with the same answer id succeeds (a retried answer);
-    /// a different answer id is [`CaseError::AlreadyAnswered`].
+    /// a different answer id is [`CaseError::AlreadyAnswered`]. The claim
+    /// is durable once [`Self::flush`] has returned.
     async fn claim_request(
         &self,
         forwarded_id: &str,
@@ -116,6 +118,14 @@ pub trait CaseStore: Send + Sync {
 
     /// The status of message `id`.
     async fn status(&self, id: &str) -> Result<Option<Status>, CaseError>;
+
+    /// Waits until every request remembered and every claim made so far is
+    /// durable: awaited before the message that relies on it is published.
+    /// The file store syncs its journal here (many callers share one sync);
+    /// the memory store has nothing to keep and PostgreSQL has committed.
+    async fn flush(&self) -> Result<(), CaseError> {
+        Ok(())
+    }
 }
 
 /// How many requests and how many message statuses [`MemoryCases::default`]

@@ -124,6 +124,9 @@ pub struct Forward {
     pub audit: Option<NewEntry>,
     /// The author of the source message.
     pub headers_sender: Option<String>,
+    /// A request was remembered or claimed in the case store: flush it
+    /// ([`CaseStore::flush`]) before publishing.
+    pub flush_cases: bool,
 }
 
 /// A rejected message.
@@ -641,6 +644,8 @@ impl Pipeline {
         let (out_id, out_standard, out_version, out_type) = out;
 
         let case_id;
+        // the request remembered below, or the claim made above
+        let flush_cases = request.is_some() || answered.is_some();
         let audit = if let Some((facts, citizen, consent)) = request {
             rt.block_on(self.cases.put_request(&out_id, &facts))
                 .map_err(|e| Failure::transient(Stage::Correlation, e.as_str(), e.to_string()))?;
@@ -701,6 +706,7 @@ impl Pipeline {
             headers,
             audit,
             headers_sender: Some(sender),
+            flush_cases,
         })
     }
 }
