@@ -79,6 +79,14 @@ impl Setup {
         self.transport.clone()
     }
 
+    /// A consumer on `queue`.
+    async fn consumer(&self, queue: &str) -> Consumer {
+        self.transport
+            .consume(queue, 8)
+            .await
+            .unwrap_or_else(|e| panic!("consume {queue}: {e}"))
+    }
+
     /// Starts one gateway consumer; returns a handle that stops it.
     fn start_gateway(
         &self,
@@ -135,11 +143,7 @@ async fn founding_case_over_rabbitmq() {
         .await
         .expect("publish");
 
-    let mut inbox = s
-        .transport
-        .consume(&s.demo.inbox(FEE_OFFICE).expect("inbox"), 4)
-        .await
-        .expect("consume");
+    let mut inbox = s.consumer(&s.demo.inbox(FEE_OFFICE).expect("inbox")).await;
     let d = next(&mut inbox).await;
     assert_eq!(
         d.properties.correlation_id.as_deref(),
@@ -279,16 +283,8 @@ async fn every_rejection_stage_dead_letters_and_answers_the_sender() {
     let s = setup_with("reject", vec![("access.toml".into(), allow.into())]).await;
     let (stop, gateway) = s.start_gateway(s.dyn_transport());
     let signer = s.demo.signer(FEE_OFFICE).expect("key");
-    let mut dlq = s
-        .transport
-        .consume(&s.transport.topology().dead_letter_queue, 4)
-        .await
-        .expect("dlq");
-    let mut inbox = s
-        .transport
-        .consume(&s.demo.inbox(FEE_OFFICE).expect("inbox"), 4)
-        .await
-        .expect("inbox");
+    let mut dlq = s.consumer(&s.transport.topology().dead_letter_queue).await;
+    let mut inbox = s.consumer(&s.demo.inbox(FEE_OFFICE).expect("inbox")).await;
     let template = std::fs::read(root().join(demo::REQUEST)).expect("request");
     let fresh = |xml: &[u8], extra: &[(&str, &str)]| -> (String, Vec<u8>) {
         let id = uuid::Uuid::new_v4().to_string();
@@ -487,16 +483,8 @@ async fn forwarded_request_whose_access_log_entry_fails_is_retried_not_acked() {
     let log = s._work.path().join("audit").join(xoev_audit::LOG_FILE);
     let _ = std::fs::remove_file(&log);
     std::fs::create_dir_all(&log).expect("directory in the log's place");
-    let mut dlq = s
-        .transport
-        .consume(&s.transport.topology().dead_letter_queue, 4)
-        .await
-        .expect("dlq");
-    let mut tax_inbox = s
-        .transport
-        .consume(&s.demo.inbox(TAX_OFFICE).expect("inbox"), 8)
-        .await
-        .expect("tax inbox");
+    let mut dlq = s.consumer(&s.transport.topology().dead_letter_queue).await;
+    let mut tax_inbox = s.consumer(&s.demo.inbox(TAX_OFFICE).expect("inbox")).await;
     let (stop, gateway) = s.start_gateway(s.dyn_transport());
 
     let (id, request) = s
@@ -611,16 +599,8 @@ async fn a_request_is_forwarded_only_after_the_case_store_flushed() {
     use std::sync::atomic::Ordering::SeqCst;
     let store = Arc::new(HeldFlush::new());
     let s = setup_full("flush", Vec::new(), Some(store.clone())).await;
-    let mut dlq = s
-        .transport
-        .consume(&s.transport.topology().dead_letter_queue, 4)
-        .await
-        .expect("dlq");
-    let mut tax_inbox = s
-        .transport
-        .consume(&s.demo.inbox(TAX_OFFICE).expect("inbox"), 8)
-        .await
-        .expect("tax inbox");
+    let mut dlq = s.consumer(&s.transport.topology().dead_letter_queue).await;
+    let mut tax_inbox = s.consumer(&s.demo.inbox(TAX_OFFICE).expect("inbox")).await;
     let (stop, gateway) = s.start_gateway(s.dyn_transport());
     let fee = s.demo.fee_office().expect("fee");
 

@@ -480,7 +480,8 @@ impl CaseStore for FileCases {
     }
 
     async fn status(&self, id: &str) -> Result<Option<Status>, CaseError> {
-        Ok(self.lock()?.statuses.map.get(id).cloned())
+        // off the reactor: a rewrite may hold the state for a while
+        off_reactor(|| Ok(self.lock()?.statuses.map.get(id).cloned()))
     }
 
     async fn flush(&self) -> Result<(), CaseError> {
