@@ -516,20 +516,25 @@ fn extract_header(form: HeaderForm, nodes: &[Node]) -> Result<Header, MessageErr
 
 /// Reads an authority from the shapes real headers use: `kennung` directly
 /// (XÖV base message 1.1), `behoerdenkennung/kennung` + `praefix` (older
-/// XÖV), `Behoerdenkennung/Behoerdenschluessel` + `Praefix` (xdomea).
+/// XÖV), `Behoerdenkennung/Behoerdenschluessel` + `Praefix` (xdomea 3),
+/// `Behoerdenkennung/verzeichnisdienst` + `kennung` (xdomea 4).
 fn authority(nodes: &[Node], role: &str) -> Option<Authority> {
     find(nodes, &[role])?;
     let id = text_or_code(nodes, &[role, "kennung"])
         .or_else(|| text_or_code(nodes, &[role, "behoerdenkennung", "kennung"]))
         .or_else(|| text_or_code(nodes, &[role, "Behoerdenkennung", "Behoerdenschluessel"]))
-        .or_else(|| text_or_code(nodes, &[role, "Behoerdenkennung", "Kennung"]))?;
+        .or_else(|| text_or_code(nodes, &[role, "Behoerdenkennung", "Kennung"]))
+        .or_else(|| text_or_code(nodes, &[role, "Behoerdenkennung", "kennung"]))?;
     let prefix = text_or_code(nodes, &[role, "behoerdenkennung", "praefix"])
         .or_else(|| text_or_code(nodes, &[role, "Behoerdenkennung", "Praefix"]));
     let name = text_at(nodes, &[role, "name"])
         .or_else(|| text_at(nodes, &[role, "Institution", "Name"]))
+        .or_else(|| text_at(nodes, &[role, "NameInstitution", "Name"]))
         .or_else(|| text_at(nodes, &[role, "behoerdenkennung", "name"]));
+    let directory = text_or_code(nodes, &[role, "verzeichnisdienst"])
+        .or_else(|| text_or_code(nodes, &[role, "Behoerdenkennung", "verzeichnisdienst"]));
     Some(Authority {
-        directory: text_or_code(nodes, &[role, "verzeichnisdienst"]).map(str::to_owned),
+        directory: directory.map(str::to_owned),
         prefix: prefix.map(str::to_owned),
         id: id.to_owned(),
         name: name.map(str::to_owned),

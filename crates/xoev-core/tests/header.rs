@@ -113,6 +113,33 @@ fn xdomea_kopf() {
     assert_eq!(author.key(), "AbsBehoerdenkennungPraefixCode:LATh");
 }
 
+/// xdomea 4 moved to the XÖV `nachrichtenkopf`, with its authorities as
+/// `Behoerdenkennung/verzeichnisdienst` + `kennung` and the institution's
+/// name under `NameInstitution`.
+#[test]
+fn xdomea_4_nachrichtenkopf() {
+    let m = parse(&sample(
+        "xdomea/synthetic-4.0.0_Aussonderung.Anbieteverzeichnis.0501.xml",
+    ));
+    assert_eq!(m.version.as_deref(), Some("4.0.0"));
+    let h = m.header.as_ref().expect("header");
+    assert_eq!(h.form, HeaderForm::Nachrichtenkopf);
+    assert_eq!(
+        h.message_id.as_str(),
+        "0c9e7d42-5b1a-4f68-8e3d-2a7b9c1f4e60"
+    );
+    assert_eq!(h.message_type.code, "0501");
+    assert_eq!(h.created, "2026-11-18T14:02:31");
+    let author = h.author.as_ref().expect("author");
+    assert_eq!(author.id, "dvdv:06411-kita-gebuehren");
+    assert_eq!(author.directory.as_deref(), Some("DVDV"));
+    assert_eq!(author.name.as_deref(), Some("Wissenschaftsstadt Darmstadt"));
+    assert_eq!(author.key(), "dvdv:06411-kita-gebuehren");
+    let reader = h.reader.as_ref().expect("reader");
+    assert_eq!(reader.id, "dvdv:06411-stadtarchiv");
+    assert_eq!(reader.name.as_deref(), Some("Stadtarchiv Darmstadt"));
+}
+
 #[test]
 fn oots_has_no_xoev_header() {
     let m = parse(&sample(

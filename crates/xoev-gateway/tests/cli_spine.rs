@@ -183,6 +183,7 @@ fn schemas_check_compiles_every_entry() {
         "XWasser 1.0.0",
         "XBeteiligung 1.2",
         "xdomea 3.0.0",
+        "xdomea 4.0.0",
         "OOTS-EDM 1.0.0",
         "XEStB 1.0.0",
     ] {

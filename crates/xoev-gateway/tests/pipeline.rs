@@ -229,6 +229,12 @@ async fn a_header_without_an_identified_sender_is_refused_naming_the_element() {
             ("<xdomea:Behoerdenkennung>", "</xdomea:Behoerdenkennung>"),
             "Absender with a Behoerdenkennung",
         ),
+        // xdomea 4 (the XÖV nachrichtenkopf): no autor at all.
+        (
+            "tests/samples/xdomea/synthetic-4.0.0_Aussonderung.Anbieteverzeichnis.0501.xml",
+            ("<xdomea:autor>", "</xdomea:autor>"),
+            "autor with a kennung",
+        ),
         // The XÖV header (XNachweis): no autor at all.
         (
             demo::REQUEST,

@@ -82,7 +82,7 @@ pub enum SchemaError {
         namespace: Option<String>,
         /// Catalogue entries whose namespace differs from the document's
         /// only in a trailing version (`xdomea 3.0.0` for a document in
-        /// `urn:xoev-de:xdomea:schema:4.0.0`): most likely another version
+        /// `urn:xoev-de:xdomea:schema:5.0.0`): most likely another version
         /// of the same standard, named so an operator sees it at once.
         related: Vec<String>,
     },

@@ -154,14 +154,15 @@ fn another_version_of_a_known_standard_is_named_in_the_error() {
     .expect("utf-8");
     let newer = sample.replace(
         "urn:xoev-de:xdomea:schema:3.0.0",
-        "urn:xoev-de:xdomea:schema:4.0.0",
+        "urn:xoev-de:xdomea:schema:5.0.0",
     );
     let e = err_of(newer);
     assert_eq!(e.kind(), SchemaErrorKind::UnknownStandard);
     let text = e.to_string();
     assert!(
-        text.contains("namespace urn:xoev-de:xdomea:schema:4.0.0")
+        text.contains("namespace urn:xoev-de:xdomea:schema:5.0.0")
             && text.contains("xdomea 3.0.0 (urn:xoev-de:xdomea:schema:3.0.0)")
+            && text.contains("xdomea 4.0.0 (urn:xoev-de:xdomea:schema:4.0.0)")
             && text.contains("another version of the same standard"),
         "{text}"
     );
@@ -172,6 +173,50 @@ fn another_version_of_a_known_standard_is_named_in_the_error() {
     );
     let text = err_of(other).to_string();
     assert!(!text.contains("another version"), "{text}");
+}
+
+/// xdomea 3.0.0 and 4.0.0 live side by side: each message is checked
+/// against its own version's schema, found by namespace. A 3.0.0 message
+/// moved into the 4.0.0 namespace is invalid under 4.0.0 (its `Kopf`, its
+/// missing root attributes); a 4.0.0 message in the 3.0.0 namespace is
+/// refused for its `nachrichtenkopf`.
+#[test]
+fn xdomea_versions_are_validated_each_against_its_own_schema() {
+    let v = validator();
+    let four = String::from_utf8(read(&root().join(
+        "tests/samples/xdomea/synthetic-4.0.0_Aussonderung.Anbieteverzeichnis.0501.xml",
+    )))
+    .expect("utf-8");
+    let valid = v.validate(four.clone().into_bytes()).expect("valid 4.0.0");
+    assert_eq!(
+        (valid.entry.name.as_str(), valid.entry.version.as_str()),
+        ("xdomea", "4.0.0")
+    );
+
+    let three_kopf = String::from_utf8(read(
+        &root().join("tests/samples/xdomea/pattern-3.0.0_xx_Aussonderung.Aussonderung.0503.xml"),
+    ))
+    .expect("utf-8")
+    .replace(
+        "urn:xoev-de:xdomea:schema:3.0.0",
+        "urn:xoev-de:xdomea:schema:4.0.0",
+    );
+    let e = err_of(three_kopf);
+    assert_eq!(e.kind(), SchemaErrorKind::Invalid);
+    assert!(e.to_string().starts_with("xdomea 4.0.0: "), "{e}");
+    let named = |e: &SchemaError, what: &str| e.issues().iter().any(|i| i.message.contains(what));
+    assert!(named(&e, "}Kopf'"), "{:?}", e.issues());
+
+    let four_in_three = four
+        .replace(
+            "urn:xoev-de:xdomea:schema:4.0.0",
+            "urn:xoev-de:xdomea:schema:3.0.0",
+        )
+        .replace(r#"version="4.0.0""#, r#"version="3.0.0""#);
+    let e = err_of(four_in_three);
+    assert_eq!(e.kind(), SchemaErrorKind::Invalid);
+    assert!(e.to_string().starts_with("xdomea 3.0.0: "), "{e}");
+    assert!(named(&e, "}nachrichtenkopf'"), "{:?}", e.issues());
 }
 
 #[test]
