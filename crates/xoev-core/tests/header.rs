@@ -131,12 +131,12 @@ fn xdomea_4_nachrichtenkopf() {
     assert_eq!(h.message_type.code, "0501");
     assert_eq!(h.created, "2026-11-18T14:02:31");
     let author = h.author.as_ref().expect("author");
-    assert_eq!(author.id, "dvdv:06411-kita-gebuehren");
+    assert_eq!(author.id, "ags:06411000");
     assert_eq!(author.directory.as_deref(), Some("DVDV"));
     assert_eq!(author.name.as_deref(), Some("Wissenschaftsstadt Darmstadt"));
-    assert_eq!(author.key(), "dvdv:06411-kita-gebuehren");
+    assert_eq!(author.key(), "ags:06411000");
     let reader = h.reader.as_ref().expect("reader");
-    assert_eq!(reader.id, "dvdv:06411-stadtarchiv");
+    assert_eq!(reader.id, "archiv:06411000");
     assert_eq!(reader.name.as_deref(), Some("Stadtarchiv Darmstadt"));
 }
 

@@ -155,6 +155,97 @@ fn route_rejects_unknown_sender_and_non_xoev_input() {
     assert_eq!(o.status.code(), Some(2));
 }
 
+/// Another standard is routed once the directory and a rule name it: the
+/// fee office offers closed files to the city archive in xdomea 4.0.0
+/// (an archival transfer, forwarded unchanged to the reader the header
+/// names). The rule names the version, so xdomea 3.0.0 is not routed by it.
+#[test]
+fn route_an_xdomea_4_archival_offer_to_the_archive_a_rule_names() {
+    let dir = temp_dir("xdomea");
+    for f in ["authorities.toml", "access.toml", "rules.toml"] {
+        let mut text = std::fs::read_to_string(root().join("routing").join(f)).expect("read");
+        text.push_str(match f {
+            "authorities.toml" => {
+                r#"
+[[authority]]
+id = "archiv:06411000"
+name = "Stadtarchiv Darmstadt"
+inbox = "xoev.inbox.archiv-06411000"
+subject = "CN=Stadtarchiv,O=Wissenschaftsstadt Darmstadt (fiktiv),C=DE"
+"#
+            }
+            "access.toml" => {
+                r#"
+[[allow]]
+description = "The fee office offers closed files to the city archive"
+sender = "ags:06411000"
+reader = "archiv:06411000"
+message_type = ["0501", "0503"]
+"#
+            }
+            _ => {
+                r#"
+[[rule]]
+name = "archival-offer-to-archive"
+description = "xdomea 4.0.0 offer lists and transfers go to the archive the header names"
+priority = 100
+standard = "xdomea"
+version = "4.0.0"
+message_type = ["0501", "0503"]
+sender = "ags:06411000"
+recipient = "reader"
+"#
+            }
+        });
+        std::fs::write(dir.join(f), text).expect("write");
+    }
+    let routing = dir.to_str().expect("utf-8 path");
+    let o = gateway(&["routing", "check", "--routing", routing]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+
+    let offer = "tests/samples/xdomea/synthetic-4.0.0_Aussonderung.Anbieteverzeichnis.0501.xml";
+    let o = gateway(&["route", "--routing", routing, offer]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("rule:       archival-offer-to-archive (rules.toml:"),
+        "{out}"
+    );
+    assert!(
+        out.contains("recipient:  archiv:06411000 Stadtarchiv Darmstadt"),
+        "{out}"
+    );
+    assert!(
+        out.contains("queue:      xoev.inbox.archiv-06411000"),
+        "{out}"
+    );
+
+    // The same offer in xdomea 3.0.0: no rule names that version.
+    let text = std::fs::read_to_string(root().join(offer)).expect("read");
+    let three = dir.join("offer-3.0.0.xml");
+    std::fs::write(
+        &three,
+        text.replace(
+            "urn:xoev-de:xdomea:schema:4.0.0",
+            "urn:xoev-de:xdomea:schema:3.0.0",
+        )
+        .replace(r#"version="4.0.0""#, r#"version="3.0.0""#),
+    )
+    .expect("write");
+    let o = gateway(&[
+        "route",
+        "--routing",
+        routing,
+        three.to_str().expect("utf-8 path"),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("version is \"3.0.0\", the rule wants \"4.0.0\""),
+        "{out}"
+    );
+}
+
 #[test]
 fn routing_check_sample_is_ok() {
     let o = gateway(&["routing", "check"]);

@@ -257,3 +257,88 @@ async fn a_header_without_an_identified_sender_is_refused_naming_the_element() {
         );
     }
 }
+
+/// Another standard through the whole pipeline, once the directory, the
+/// access rules and a rule name it: the fee office's xdomea 4.0.0 offer
+/// list, signed by the fee office, is header-read, verified, validated
+/// against xdomea 4.0.0, access-checked, routed to the archive the header
+/// names, forwarded unchanged and signed by the gateway. The same offer
+/// signed by an authority the access rules do not allow is refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_xdomea_4_offer_list_goes_to_the_archive_a_rule_names() {
+    let work = tempfile::tempdir().expect("tmp");
+    let mut o = DemoOptions::new(root(), work.path());
+    o.routing_append = vec![
+        (
+            "authorities.toml".into(),
+            r#"
+[[authority]]
+id = "archiv:06411000"
+name = "Stadtarchiv Darmstadt"
+inbox = "xoev.inbox.archiv-06411000"
+subject = "CN=Stadtarchiv,O=Wissenschaftsstadt Darmstadt (fiktiv),C=DE"
+"#
+            .into(),
+        ),
+        (
+            "access.toml".into(),
+            r#"
+[[allow]]
+description = "The fee office offers closed files to the city archive"
+sender = "ags:06411000"
+reader = "archiv:06411000"
+message_type = ["0501", "0503"]
+"#
+            .into(),
+        ),
+        (
+            "rules.toml".into(),
+            r#"
+[[rule]]
+name = "archival-offer-to-archive"
+priority = 100
+standard = "xdomea"
+version = "4.0.0"
+message_type = ["0501", "0503"]
+recipient = "reader"
+"#
+            .into(),
+        ),
+    ];
+    let d = demo::setup(o).await.expect("setup");
+    let offer = std::fs::read(
+        root()
+            .join("tests/samples/xdomea/synthetic-4.0.0_Aussonderung.Anbieteverzeichnis.0501.xml"),
+    )
+    .expect("sample");
+    let signed = d
+        .signer("ags:06411000")
+        .expect("key")
+        .sign_bytes(&offer)
+        .expect("sign");
+    let f = forward(process(&d, &signed, None));
+    assert_eq!(f.queue, "xoev.inbox.archiv-06411000");
+    assert_eq!(f.source_id, "0c9e7d42-5b1a-4f68-8e3d-2a7b9c1f4e60");
+    // what the archive gets: the offer, signed by the gateway
+    d.verifier
+        .verify_bytes(&f.payload, &xoev_core::Limits::default(), Some(&d.gateway))
+        .expect("signed by the gateway");
+    let out = String::from_utf8(f.payload.clone()).expect("utf-8");
+    assert!(
+        out.contains("<xdomea:Betreff>Kita-Gebühren: Widersprüche 2015</xdomea:Betreff>"),
+        "{out}"
+    );
+
+    // The same offer from an authority that may not send it there.
+    let wrong = String::from_utf8(offer).expect("utf-8").replace(
+        "<xdomea:kennung>ags:06411000</xdomea:kennung>",
+        "<xdomea:kennung>ags:06611000</xdomea:kennung>",
+    );
+    let signed = d
+        .signer("ags:06611000")
+        .expect("key")
+        .sign_bytes(wrong.as_bytes())
+        .expect("sign");
+    let r = reject(process(&d, &signed, None));
+    assert_eq!(r.stage, Stage::Access, "{r:?}");
+}
