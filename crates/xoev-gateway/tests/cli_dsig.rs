@@ -109,6 +109,13 @@ fn sign_then_verify_and_every_exit_code() {
     assert_eq!(code(&o), 1);
     assert!(stdout(&o).contains("[digest-mismatch]"), "{}", stdout(&o));
 
+    // The folder holding both: each file on its own line, exit 1.
+    let o = gateway(&["verify", "--trust", &trust, &s(dir.path())], &[]);
+    assert_eq!(code(&o), 1, "{}", stdout(&o));
+    let out = stdout(&o);
+    assert!(out.contains("signed.xml: ok (signed by"), "{out}");
+    assert!(out.contains("tampered.xml: [digest-mismatch]"), "{out}");
+
     // Unsigned, wrong signer, expired: exit 1 with distinct kinds.
     let o = gateway(
         &["--format", "json", "verify", "--trust", &trust, KITA],

@@ -66,6 +66,62 @@ fn validate_invalid_prints_file_line_col_path_and_exits_one() {
     );
 }
 
+/// A directory stands for every `.xml` file under it, sorted by path; a
+/// directory without any is an input error naming why.
+#[test]
+fn validate_a_directory_checks_every_xml_file_under_it() {
+    let o = gateway(&["validate", "tests/samples/xdomea"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let out = stdout(&o);
+    let files: Vec<&str> = out
+        .lines()
+        .map(|l| l.split(": ").next().unwrap_or(""))
+        .collect();
+    let mut sorted = files.clone();
+    sorted.sort();
+    assert_eq!(files, sorted, "{out}");
+    assert!(
+        out.contains("synthetic-4.0.0_Aussonderung.Anbieteverzeichnis.0501.xml: ok (xdomea 4.0.0)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("pattern-3.0.0_xx_Aussonderung.Aussonderung.0503.xml: ok (xdomea 3.0.0)"),
+        "{out}"
+    );
+    let expected = std::fs::read_dir(root().join("tests/samples/xdomea"))
+        .expect("dir")
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "xml"))
+        })
+        .count();
+    assert_eq!(files.len(), expected, "{out}");
+
+    // nested, with an invalid message among them: exit 1, every file named
+    let dir = std::env::temp_dir().join(format!("xoev-cli-dir-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("nested")).expect("tmp");
+    std::fs::copy(root().join(KITA), dir.join("a.xml")).expect("copy");
+    std::fs::copy(root().join(INVALID), dir.join("nested/b.XML")).expect("copy");
+    std::fs::write(dir.join("notes.txt"), "not a message").expect("write");
+    let o = gateway(&["validate", dir.to_str().expect("utf-8 path")]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let out = stdout(&o);
+    assert!(out.contains("a.xml: ok (XNachweis 1.2.0)"), "{out}");
+    assert!(out.contains("nested/b.XML:75:11: "), "{out}");
+    assert!(!out.contains("notes.txt"), "{out}");
+
+    let empty = dir.join("empty");
+    std::fs::create_dir_all(&empty).expect("tmp");
+    let o = gateway(&["validate", empty.to_str().expect("utf-8 path")]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stdout(&o).contains("[io] cannot read: a directory with no .xml files"),
+        "{}",
+        stdout(&o)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn validate_missing_file_exits_two() {
     let o = gateway(&["validate", KITA, "does/not/exist.xml"]);

@@ -201,7 +201,52 @@ pub fn read_input(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
         let mut buf = Vec::new();
         std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)?;
         Ok(buf)
+    } else if path.is_dir() {
+        // `expand_dirs` leaves only directories that hold no message
+        Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "a directory with no .xml files",
+        ))
     } else {
         std::fs::read(path)
     }
+}
+
+/// The inputs of a command that takes many messages: each directory is
+/// replaced by the `.xml` files under it (recursively, sorted by path), so
+/// an integrator can check a folder of samples at once. A directory with
+/// none stays, and reading it fails with that reason.
+pub fn expand_dirs(inputs: &[std::path::PathBuf]) -> Vec<std::path::PathBuf> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("xml"))
+            {
+                out.push(path);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for input in inputs {
+        if input.as_os_str() != "-" && input.is_dir() {
+            let mut found = Vec::new();
+            walk(input, &mut found);
+            if found.is_empty() {
+                out.push(input.clone());
+            } else {
+                found.sort();
+                out.extend(found);
+            }
+        } else {
+            out.push(input.clone());
+        }
+    }
+    out
 }

@@ -1,6 +1,6 @@
 //! `xoev-gateway validate FILE...`
 
-use super::{Format, Global, Outcome, read_input};
+use super::{Format, Global, Outcome, expand_dirs, read_input};
 use clap::Args;
 use serde::Serialize;
 use std::path::PathBuf;
@@ -9,7 +9,8 @@ use xoev_schema::{Issue, Validator};
 /// Arguments of `validate`.
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
-    /// Messages to validate (`-` reads stdin).
+    /// Messages to validate (`-` reads stdin; a directory: every `.xml`
+    /// file under it).
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
 }
@@ -33,7 +34,7 @@ pub fn run(g: &Global, args: &ValidateArgs) -> anyhow::Result<Outcome> {
     let validator = Validator::new(g.catalogue()?, g.limits());
     let mut outcome = Outcome::Ok;
     let mut reports = Vec::new();
-    for file in &args.files {
+    for file in &expand_dirs(&args.files) {
         let name = file.display().to_string();
         let report = match read_input(file) {
             Err(e) => {

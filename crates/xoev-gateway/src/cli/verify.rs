@@ -1,6 +1,6 @@
 //! `xoev-gateway verify --trust DIR [--expect-subject S | --expect-sha256 H] FILE...`
 
-use super::{Format, Global, Outcome, read_input};
+use super::{Format, Global, Outcome, expand_dirs, read_input};
 use clap::Args;
 use serde::Serialize;
 use std::path::PathBuf;
@@ -19,7 +19,8 @@ pub struct VerifyArgs {
     /// The signer's certificate SHA-256 fingerprint must be this (hex).
     #[arg(long, value_name = "HEX")]
     pub expect_sha256: Option<String>,
-    /// Signed messages (`-` reads stdin).
+    /// Signed messages (`-` reads stdin; a directory: every `.xml` file
+    /// under it).
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
 }
@@ -55,7 +56,7 @@ pub fn run(g: &Global, args: &VerifyArgs) -> anyhow::Result<Outcome> {
     let verifier = Verifier::from_trust_dir(&args.trust)?;
     let mut outcome = Outcome::Ok;
     let mut reports = Vec::new();
-    for file in &args.files {
+    for file in &expand_dirs(&args.files) {
         let name = file.display().to_string();
         let report = match read_input(file) {
             Err(e) => {
