@@ -164,39 +164,8 @@ fn route_an_xdomea_4_archival_offer_to_the_archive_a_rule_names() {
     let dir = temp_dir("xdomea");
     for f in ["authorities.toml", "access.toml", "rules.toml"] {
         let mut text = std::fs::read_to_string(root().join("routing").join(f)).expect("read");
-        text.push_str(match f {
-            "authorities.toml" => {
-                r#"
-[[authority]]
-id = "archiv:06411000"
-name = "Stadtarchiv Darmstadt"
-inbox = "xoev.inbox.archiv-06411000"
-subject = "CN=Stadtarchiv,O=Wissenschaftsstadt Darmstadt (fiktiv),C=DE"
-"#
-            }
-            "access.toml" => {
-                r#"
-[[allow]]
-description = "The fee office offers closed files to the city archive"
-sender = "ags:06411000"
-reader = "archiv:06411000"
-message_type = ["0501", "0503"]
-"#
-            }
-            _ => {
-                r#"
-[[rule]]
-name = "archival-offer-to-archive"
-description = "xdomea 4.0.0 offer lists and transfers go to the archive the header names"
-priority = 100
-standard = "xdomea"
-version = "4.0.0"
-message_type = ["0501", "0503"]
-sender = "ags:06411000"
-recipient = "reader"
-"#
-            }
-        });
+        let addition = root().join("tests/routing/xdomea-archive").join(f);
+        text.push_str(&std::fs::read_to_string(addition).expect("read"));
         std::fs::write(dir.join(f), text).expect("write");
     }
     let routing = dir.to_str().expect("utf-8 path");

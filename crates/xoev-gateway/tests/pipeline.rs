@@ -268,43 +268,16 @@ async fn a_header_without_an_identified_sender_is_refused_naming_the_element() {
 async fn an_xdomea_4_offer_list_goes_to_the_archive_a_rule_names() {
     let work = tempfile::tempdir().expect("tmp");
     let mut o = DemoOptions::new(root(), work.path());
-    o.routing_append = vec![
-        (
-            "authorities.toml".into(),
-            r#"
-[[authority]]
-id = "archiv:06411000"
-name = "Stadtarchiv Darmstadt"
-inbox = "xoev.inbox.archiv-06411000"
-subject = "CN=Stadtarchiv,O=Wissenschaftsstadt Darmstadt (fiktiv),C=DE"
-"#
-            .into(),
-        ),
-        (
-            "access.toml".into(),
-            r#"
-[[allow]]
-description = "The fee office offers closed files to the city archive"
-sender = "ags:06411000"
-reader = "archiv:06411000"
-message_type = ["0501", "0503"]
-"#
-            .into(),
-        ),
-        (
-            "rules.toml".into(),
-            r#"
-[[rule]]
-name = "archival-offer-to-archive"
-priority = 100
-standard = "xdomea"
-version = "4.0.0"
-message_type = ["0501", "0503"]
-recipient = "reader"
-"#
-            .into(),
-        ),
-    ];
+    o.routing_append = ["authorities.toml", "access.toml", "rules.toml"]
+        .into_iter()
+        .map(|f| {
+            let addition = root().join("tests/routing/xdomea-archive").join(f);
+            (
+                f.to_owned(),
+                std::fs::read_to_string(addition).expect("read"),
+            )
+        })
+        .collect();
     let d = demo::setup(o).await.expect("setup");
     let offer = std::fs::read(
         root()
