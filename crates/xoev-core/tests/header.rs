@@ -113,6 +113,27 @@ fn xdomea_kopf() {
     assert_eq!(author.key(), "AbsBehoerdenkennungPraefixCode:LATh");
 }
 
+/// xdomea 2.4: the `Kopf` with `Behoerdenkennung/Kennung` + `Praefix`, and
+/// no `standard` or `version` on the root (the catalogue supplies them).
+#[test]
+fn xdomea_2_4_kopf() {
+    let m = parse(&sample(
+        "xdomea/synthetic-2.4.0_Aussonderung.AnbietungEmpfangBestaetigen.0504.xml",
+    ));
+    assert_eq!((m.standard.as_deref(), m.version.as_deref()), (None, None));
+    let h = m.header.as_ref().expect("header");
+    assert_eq!(h.form, HeaderForm::XdomeaKopf);
+    assert_eq!(h.message_type.code, "0504");
+    let author = h.author.as_ref().expect("author");
+    assert_eq!(
+        (author.id.as_str(), author.prefix.as_deref()),
+        ("06411000", Some("archiv"))
+    );
+    assert_eq!(author.key(), "archiv:06411000");
+    assert_eq!(author.name.as_deref(), Some("Stadtarchiv Darmstadt"));
+    assert_eq!(h.reader.as_ref().expect("reader").key(), "ags:06411000");
+}
+
 /// xdomea 4 moved to the XÖV `nachrichtenkopf`, with its authorities as
 /// `Behoerdenkennung/verzeichnisdienst` + `kennung` and the institution's
 /// name under `NameInstitution`.

@@ -189,6 +189,19 @@ fn route_an_xdomea_4_archival_offer_to_the_archive_a_rule_names() {
         "{out}"
     );
 
+    // The archive's receipt in xdomea 2.4.0, whose root names neither
+    // standard nor version: the catalogue does, as in the service.
+    let receipt =
+        "tests/samples/xdomea/synthetic-2.4.0_Aussonderung.AnbietungEmpfangBestaetigen.0504.xml";
+    let o = gateway(&["route", "--routing", routing, receipt]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("rule:       archive-answers-to-authority (rules.toml:"),
+        "{out}"
+    );
+    assert!(out.contains("queue:      xoev.inbox.ags-06411000"), "{out}");
+
     // The same offer in xdomea 3.0.0: no rule names that version.
     let text = std::fs::read_to_string(root().join(offer)).expect("read");
     let three = dir.join("offer-3.0.0.xml");

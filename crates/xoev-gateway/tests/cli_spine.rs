@@ -238,6 +238,7 @@ fn schemas_check_compiles_every_entry() {
         "XNachweis 1.2.0",
         "XWasser 1.0.0",
         "XBeteiligung 1.2",
+        "xdomea 2.4.0",
         "xdomea 3.0.0",
         "xdomea 4.0.0",
         "OOTS-EDM 1.0.0",

@@ -302,6 +302,33 @@ async fn an_xdomea_4_offer_list_goes_to_the_archive_a_rule_names() {
         "{out}"
     );
 
+    // The archive's receipt, in xdomea 2.4.0 (no standard or version on
+    // its root), goes back to the fee office.
+    let receipt = std::fs::read(root().join(
+        "tests/samples/xdomea/synthetic-2.4.0_Aussonderung.AnbietungEmpfangBestaetigen.0504.xml",
+    ))
+    .expect("sample");
+    let signed_receipt = d
+        .signer("archiv:06411000")
+        .expect("key")
+        .sign_bytes(&receipt)
+        .expect("sign");
+    let f = forward(process(&d, &signed_receipt, None));
+    assert_eq!(f.queue, "xoev.inbox.ags-06411000");
+    // the AMQP headers name them, from the catalogue
+    for (name, value) in [
+        (xoev_transport::header::STANDARD, "xdomea"),
+        (xoev_transport::header::VERSION, "2.4.0"),
+    ] {
+        assert!(
+            f.headers
+                .iter()
+                .any(|(k, v)| (*k, v.as_str()) == (name, value)),
+            "{name}: {:?}",
+            f.headers
+        );
+    }
+
     // The same offer from an authority that may not send it there.
     let wrong = String::from_utf8(offer).expect("utf-8").replace(
         "<xdomea:kennung>ags:06411000</xdomea:kennung>",

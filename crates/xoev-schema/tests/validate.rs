@@ -161,6 +161,7 @@ fn another_version_of_a_known_standard_is_named_in_the_error() {
     let text = e.to_string();
     assert!(
         text.contains("namespace urn:xoev-de:xdomea:schema:5.0.0")
+            && text.contains("xdomea 2.4.0 (urn:xoev-de:xdomea:schema:2.4.0)")
             && text.contains("xdomea 3.0.0 (urn:xoev-de:xdomea:schema:3.0.0)")
             && text.contains("xdomea 4.0.0 (urn:xoev-de:xdomea:schema:4.0.0)")
             && text.contains("another version of the same standard"),
@@ -175,7 +176,7 @@ fn another_version_of_a_known_standard_is_named_in_the_error() {
     assert!(!text.contains("another version"), "{text}");
 }
 
-/// xdomea 3.0.0 and 4.0.0 live side by side: each message is checked
+/// xdomea 2.4.0, 3.0.0 and 4.0.0 live side by side: each message is checked
 /// against its own version's schema, found by namespace. A 3.0.0 message
 /// moved into the 4.0.0 namespace is invalid under 4.0.0 (its `Kopf`, its
 /// missing root attributes); a 4.0.0 message in the 3.0.0 namespace is
@@ -206,6 +207,18 @@ fn xdomea_versions_are_validated_each_against_its_own_schema() {
     assert!(e.to_string().starts_with("xdomea 4.0.0: "), "{e}");
     let named = |e: &SchemaError, what: &str| e.issues().iter().any(|i| i.message.contains(what));
     assert!(named(&e, "}Kopf'"), "{:?}", e.issues());
+
+    // 2.4.0: the root names no version; the namespace finds the entry, and
+    // 3.0.0's `Behoerdenschluessel` is not 2.4.0's `Kennung`.
+    let two = String::from_utf8(read(&root().join(
+        "tests/samples/xdomea/synthetic-2.4.0_Aussonderung.AnbietungEmpfangBestaetigen.0504.xml",
+    )))
+    .expect("utf-8");
+    let valid = v.validate(two.clone().into_bytes()).expect("valid 2.4.0");
+    assert_eq!(valid.entry.version, "2.4.0");
+    let e = err_of(two.replace("xdomea:Kennung>", "xdomea:Behoerdenschluessel>"));
+    assert!(e.to_string().starts_with("xdomea 2.4.0: "), "{e}");
+    assert!(named(&e, "}Behoerdenschluessel'"), "{:?}", e.issues());
 
     let four_in_three = four
         .replace(

@@ -61,10 +61,19 @@ pub fn run(g: &Global, args: &RouteArgs) -> anyhow::Result<Outcome> {
     let Some(h) = &message.header else {
         return Ok(Outcome::Rejected);
     };
+    // As the service does: where the root names no standard or version
+    // (xdomea 2 and 3 do not), the schema catalogue's entry for the
+    // message's namespace does.
+    let entry = g.catalogue().ok().and_then(|c| {
+        c.lookup(&message)
+            .ok()
+            .map(|e| (e.name.clone(), e.version.clone()))
+    });
+    let (entry_standard, entry_version) = entry.unzip();
     let input = RouteInput {
         message_type: h.message_type.code.clone(),
-        standard: message.standard.clone(),
-        version: message.version.clone(),
+        standard: message.standard.clone().or(entry_standard),
+        version: message.version.clone().or(entry_version),
         sender: h.author.as_ref().map(|a| a.key()),
         reader: h.reader.as_ref().map(|a| a.key()),
         municipality: args.municipality.clone(),

@@ -596,8 +596,11 @@ impl Pipeline {
         // With the bytes the document was parsed from, if they are still
         // what the tree holds (the adapter's output; not the inbound
         // message, whose signature was stripped from the tree).
-        let (unsigned, output) = if route.adapters.is_empty() {
-            (None, doc)
+        // The standard and version the output is in: the input's, or the
+        // last adapter's target (for the AMQP headers where the output's
+        // root does not name them, as xdomea 2 and 3 do not).
+        let (unsigned, output, out_entry) = if route.adapters.is_empty() {
+            (None, doc, (entry.name.clone(), entry.version.clone()))
         } else {
             let chain = self
                 .registry
@@ -607,7 +610,12 @@ impl Pipeline {
                 .translator
                 .run_validated(&chain, &doc, &entry.name, &entry.version, &ctx)
                 .map_err(|e| Failure::reject(Stage::Adapter, e.as_str(), e.to_string()))?;
-            (Some(bytes), output)
+            let target = chain
+                .steps()
+                .last()
+                .map(|a| (a.target.standard.clone(), a.target.version.clone()))
+                .unwrap_or_default();
+            (Some(bytes), output, target)
         };
 
         clock.lap(Stage::Adapter);
@@ -690,12 +698,15 @@ impl Pipeline {
             (xoev_transport::header::SENDER, sender.clone()),
             (xoev_transport::header::READER, route.recipient.clone()),
         ];
-        if let Some(s) = out_standard {
-            headers.push((xoev_transport::header::STANDARD, s));
-        }
-        if let Some(v) = out_version {
-            headers.push((xoev_transport::header::VERSION, v));
-        }
+        let (entry_standard, entry_version) = out_entry;
+        headers.push((
+            xoev_transport::header::STANDARD,
+            out_standard.unwrap_or(entry_standard),
+        ));
+        headers.push((
+            xoev_transport::header::VERSION,
+            out_version.unwrap_or(entry_version),
+        ));
         Ok(Forward {
             queue: route.queue,
             // The envelope above is gone: the buffer is handed over, not copied.
