@@ -200,6 +200,29 @@ fn inspect_prints_the_header() {
         "DE.EvidenceRequest.0101"
     );
     assert_eq!(v["standard"], "XNachweis");
+
+    // A root without standard and version (xdomea 2.4.0): the catalogue's
+    // entry for its namespace is named; an unknown one says why.
+    let o = gateway(&[
+        "inspect",
+        "tests/samples/xdomea/synthetic-2.4.0_Aussonderung.AnbietungEmpfangBestaetigen.0504.xml",
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = stdout(&o);
+    assert!(out.contains("standard:      - -"), "{out}");
+    assert!(
+        out.contains("catalogue:     xdomea 2.4.0 (xdomea/2.4.0/xdomea.xsd)"),
+        "{out}"
+    );
+    let o = gateway(&[
+        "inspect",
+        "tests/samples/unsupported/oots_request_header.xml",
+    ]);
+    assert!(
+        stdout(&o).contains("catalogue:     - (unknown standard"),
+        "{}",
+        stdout(&o)
+    );
 }
 
 #[test]

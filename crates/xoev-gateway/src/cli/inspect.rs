@@ -37,7 +37,20 @@ pub fn run(g: &Global, args: &InspectArgs) -> anyhow::Result<Outcome> {
     };
     match g.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&message)?),
-        Format::Text => print_text(&message),
+        Format::Text => {
+            print_text(&message);
+            // The entry that validates it: where the root names no standard
+            // or version (xdomea 2 and 3), the one the service goes by.
+            let entry = g.catalogue().map_err(|e| e.to_string()).and_then(|c| {
+                c.lookup(&message)
+                    .map(|e| format!("{} {} ({})", e.name, e.version, e.entry))
+                    .map_err(|e| e.to_string())
+            });
+            match entry {
+                Ok(e) => println!("catalogue:     {e}"),
+                Err(e) => println!("catalogue:     - ({e})"),
+            }
+        }
     }
     Ok(Outcome::Ok)
 }
