@@ -32,6 +32,10 @@ pub enum HeaderForm {
     Nachrichtenkopf,
     /// The xdomea `Kopf`.
     XdomeaKopf,
+    /// An EU OOTS evidence exchange message (EDM: a RegRep 4 `QueryRequest`
+    /// or `QueryResponse`), which has no header element: its leading
+    /// `rim:Slot`s and root attributes carry what a header would.
+    OotsEdm,
 }
 
 impl HeaderForm {
@@ -41,6 +45,9 @@ impl HeaderForm {
         match self {
             Self::G2g | Self::Nachrichtenkopf => "autor with a kennung",
             Self::XdomeaKopf => "Absender with a Behoerdenkennung",
+            Self::OotsEdm => {
+                "EvidenceRequester (request) or EvidenceProvider/ErrorProvider (response) with an sdg:Identifier"
+            }
         }
     }
 }
@@ -97,9 +104,12 @@ pub struct MessageType {
 /// An authority as named in a header (`autor`, `leser`, `Absender`, `Empfaenger`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Authority {
-    /// The directory service code, e.g. `DVDV`.
+    /// The directory service code, e.g. `DVDV` (OOTS: `EAS`, the
+    /// Electronic Address Scheme of the agent's `schemeID`).
     pub directory: Option<String>,
-    /// A prefix, where the header gives it separately (xdomea `Praefix`).
+    /// A prefix, where the header gives it separately (xdomea `Praefix`;
+    /// OOTS: the EAS code, e.g. `0204`, so the key reads `0204:991-…` as
+    /// Peppol participant ids do).
     pub prefix: Option<String>,
     /// The authority's identifier (`kennung`), e.g. `ags:09162000`.
     pub id: String,
@@ -118,12 +128,13 @@ impl Authority {
     }
 }
 
-/// The parsed XÖV message header.
+/// The parsed message header (XÖV, xdomea, or what an EU OOTS message's slots say).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Header {
     /// Which header form was found.
     pub form: HeaderForm,
-    /// The message id (`nachrichtenUUID`; xdomea: `ProzessID`).
+    /// The message id (`nachrichtenUUID`; xdomea: `ProzessID`; OOTS: the
+    /// request's `id`, the response's `EvidenceResponseIdentifier`).
     pub message_id: MessageId,
     /// The message type.
     pub message_type: MessageType,
@@ -133,4 +144,8 @@ pub struct Header {
     pub author: Option<Authority>,
     /// The receiving authority.
     pub reader: Option<Authority>,
+    /// The id of the message this one answers, where the header names it
+    /// (OOTS: a response's `requestId`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub in_reply_to: Option<MessageId>,
 }

@@ -118,6 +118,11 @@ struct RootAttrs {
     producer: Option<String>,
     product_version: Option<String>,
     test: Option<bool>,
+    /// `id`, `requestId`, `status`: what a RegRep 4 root (OOTS) says of the
+    /// message.
+    id: Option<String>,
+    request_id: Option<String>,
+    status: Option<String>,
 }
 
 struct Envelope {
@@ -132,6 +137,8 @@ struct Node {
     path: Vec<String>,
     list_uri: Option<String>,
     list_version: Option<String>,
+    /// `schemeID` (OOTS `sdg:Identifier`).
+    scheme_id: Option<String>,
     text: String,
 }
 
@@ -200,6 +207,8 @@ fn read_envelope(raw: &[u8], limits: &Limits) -> Result<Envelope, MessageError> 
 
     let header = if root_is_empty {
         None
+    } else if let Some(kind) = OotsKind::of(&root, &attrs) {
+        Some(read_oots_header(&mut reader, raw, limits, kind, &attrs)?)
     } else {
         read_header(&mut reader, raw, limits)?
     };
@@ -254,6 +263,9 @@ fn root_attrs(e: &BytesStart<'_>) -> Result<(RootAttrs, Vec<Declaration>), Strin
             b"produkt" => &mut out.product,
             b"produkthersteller" => &mut out.producer,
             b"produktversion" => &mut out.product_version,
+            b"id" => &mut out.id,
+            b"requestId" => &mut out.request_id,
+            b"status" => &mut out.status,
             b"test" => {
                 let v = attr.unescape_value().map_err(|e| e.to_string())?;
                 out.test = match v.trim() {
@@ -314,10 +326,26 @@ fn read_header(
     }
 
     // Collect the header subtree, then pick the fields out of it.
-    let max_depth = limits.max_depth.min(64);
     let mut nodes: Vec<Node> = Vec::new();
+    read_subtree(reader, raw, limits, &[], false, &mut nodes)?;
+    extract_header(form, &nodes).map(Some)
+}
+
+/// Reads the content of the element whose start tag was just read, up to
+/// its end tag, into `nodes`: every descendant with its path of local
+/// names, `base` first. With `slots`, a `Slot` element's path component is
+/// `Slot:<name>` (RegRep slots differ only by their `name` attribute).
+fn read_subtree(
+    reader: &mut Reader<&[u8]>,
+    raw: &[u8],
+    limits: &Limits,
+    base: &[String],
+    slots: bool,
+    nodes: &mut Vec<Node>,
+) -> Result<(), MessageError> {
+    let max_depth = limits.max_depth.min(64);
     let mut stack: Vec<usize> = Vec::new(); // indices into `nodes`
-    let mut path: Vec<String> = Vec::new();
+    let mut path: Vec<String> = base.to_vec();
     loop {
         let pos = reader.buffer_position();
         let event = match reader.read_event() {
@@ -334,18 +362,18 @@ fn read_header(
                 .at(raw, usize::try_from(pos).unwrap_or(0)));
             }
             Event::Start(e) => {
-                path.push(String::from_utf8_lossy(e.local_name().as_ref()).into_owned());
+                path.push(component(&e, slots).map_err(|d| malformed(raw, pos, d))?);
                 nodes.push(node(&path, &e).map_err(|d| malformed(raw, pos, d))?);
                 stack.push(nodes.len() - 1);
             }
             Event::Empty(e) => {
-                path.push(String::from_utf8_lossy(e.local_name().as_ref()).into_owned());
+                path.push(component(&e, slots).map_err(|d| malformed(raw, pos, d))?);
                 nodes.push(node(&path, &e).map_err(|d| malformed(raw, pos, d))?);
                 path.pop();
             }
             Event::End(_) => {
                 if stack.pop().is_none() {
-                    break; // end of the header element itself
+                    return Ok(()); // end of the element itself
                 }
                 path.pop();
             }
@@ -380,7 +408,22 @@ fn read_header(
             }
         }
     }
-    extract_header(form, &nodes).map(Some)
+}
+
+/// An element's path component: its local name, or `Slot:<name>` for a
+/// RegRep slot when `slots` is set.
+fn component(e: &BytesStart<'_>, slots: bool) -> Result<String, String> {
+    let local = e.local_name();
+    if slots && local.as_ref() == b"Slot" {
+        for attr in e.attributes() {
+            let attr = attr.map_err(|e| e.to_string())?;
+            if attr.key.as_ref() == b"name" {
+                let name = attr.unescape_value().map_err(|e| e.to_string())?;
+                return Ok(format!("Slot:{}", name.trim()));
+            }
+        }
+    }
+    Ok(String::from_utf8_lossy(local.as_ref()).into_owned())
 }
 
 fn header_form(local: &[u8]) -> Option<HeaderForm> {
@@ -397,6 +440,7 @@ fn node(path: &[String], e: &BytesStart<'_>) -> Result<Node, String> {
         path: path.to_vec(),
         list_uri: None,
         list_version: None,
+        scheme_id: None,
         text: String::new(),
     };
     for attr in e.attributes() {
@@ -411,6 +455,7 @@ fn node(path: &[String], e: &BytesStart<'_>) -> Result<Node, String> {
         match attr.key.local_name().as_ref() {
             b"listURI" => n.list_uri = Some(value()?).filter(|s| !s.is_empty()),
             b"listVersionID" => n.list_version = Some(value()?).filter(|s| !s.is_empty()),
+            b"schemeID" => n.scheme_id = Some(value()?).filter(|s| !s.is_empty()),
             _ => {}
         }
     }
@@ -511,6 +556,7 @@ fn extract_header(form: HeaderForm, nodes: &[Node]) -> Result<Header, MessageErr
         created,
         author: authority(nodes, author_role),
         reader: authority(nodes, reader_role),
+        in_reply_to: None,
     })
 }
 
@@ -538,5 +584,196 @@ fn authority(nodes: &[Node], role: &str) -> Option<Authority> {
         prefix: prefix.map(str::to_owned),
         id: id.to_owned(),
         name: name.map(str::to_owned),
+    })
+}
+
+/// The RegRep 4 query namespace of the OOTS evidence exchange (EDM).
+const REGREP_QUERY_NAMESPACE: &str = "urn:oasis:names:tc:ebxml-regrep:xsd:query:4.0";
+
+/// The electronic address scheme prefix of OOTS agent identifiers.
+const EAS_SCHEME_PREFIX: &str = "urn:cef.eu:names:identifier:EAS:";
+
+/// The three OOTS EDM messages; their codes stand in for the message type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OotsKind {
+    /// `query:QueryRequest`.
+    EvidenceRequest,
+    /// `query:QueryResponse` with status `Success`.
+    EvidenceResponse,
+    /// `query:QueryResponse` with any other status (an `rs:Exception`).
+    ErrorResponse,
+}
+
+impl OotsKind {
+    /// The kind of an OOTS root, or `None` for anything else.
+    fn of(root: &RootElement, attrs: &RootAttrs) -> Option<Self> {
+        if root.namespace.as_deref() != Some(REGREP_QUERY_NAMESPACE) {
+            return None;
+        }
+        match root.local_name.as_str() {
+            "QueryRequest" => Some(Self::EvidenceRequest),
+            "QueryResponse" => Some(match attrs.status.as_deref() {
+                Some(s) if s.ends_with(":Success") => Self::EvidenceResponse,
+                _ => Self::ErrorResponse,
+            }),
+            _ => None,
+        }
+    }
+
+    fn code(self) -> &'static str {
+        match self {
+            Self::EvidenceRequest => "EvidenceRequest",
+            Self::EvidenceResponse => "EvidenceResponse",
+            Self::ErrorResponse => "ErrorResponse",
+        }
+    }
+}
+
+/// Reads the leading `rim:Slot`s of an OOTS root (and an error response's
+/// `rs:Exception`, which holds its `Timestamp`) and stops at the first
+/// other child: the query or the evidence is not read.
+fn read_oots_header(
+    reader: &mut Reader<&[u8]>,
+    raw: &[u8],
+    limits: &Limits,
+    kind: OotsKind,
+    attrs: &RootAttrs,
+) -> Result<Header, MessageError> {
+    let mut nodes: Vec<Node> = Vec::new();
+    loop {
+        let pos = reader.buffer_position();
+        let event = match reader.read_event() {
+            Ok(ev) => ev,
+            Err(e) => return Err(malformed(raw, reader.error_position(), e)),
+        };
+        match event {
+            Event::Start(e) => {
+                let local = e.local_name();
+                if local.as_ref() != b"Slot" && local.as_ref() != b"Exception" {
+                    break;
+                }
+                let path = vec![component(&e, true).map_err(|d| malformed(raw, pos, d))?];
+                nodes.push(node(&path, &e).map_err(|d| malformed(raw, pos, d))?);
+                read_subtree(reader, raw, limits, &path, true, &mut nodes)?;
+                if local.as_ref() == b"Exception" {
+                    break;
+                }
+            }
+            Event::Empty(e) => {
+                if e.local_name().as_ref() != b"Slot" {
+                    break;
+                }
+            }
+            Event::End(_) | Event::Eof => break,
+            Event::Text(_) | Event::Comment(_) | Event::PI(_) | Event::CData(_) => {}
+            Event::GeneralRef(_) => {}
+            Event::DocType(_) | Event::Decl(_) => {
+                return Err(malformed(raw, pos, "declaration inside the document"));
+            }
+        }
+    }
+    extract_oots(kind, attrs, &nodes)
+}
+
+fn extract_oots(kind: OotsKind, attrs: &RootAttrs, nodes: &[Node]) -> Result<Header, MessageError> {
+    let missing = |what: &str| {
+        MessageError::new(
+            Kind::Header,
+            format!("the OOTS {} has no {what}", kind.code()),
+        )
+    };
+    let slot = |name: &str| text_at(nodes, &[&format!("Slot:{name}"), "SlotValue", "Value"]);
+    let (id_text, id_name) = match kind {
+        OotsKind::EvidenceRequest => (attrs.id.as_deref(), "id attribute"),
+        _ => (
+            slot("EvidenceResponseIdentifier"),
+            "EvidenceResponseIdentifier slot",
+        ),
+    };
+    let id_text = id_text
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| missing(id_name))?;
+    let message_id = MessageId::parse(id_text)
+        .map_err(|e| MessageError::new(Kind::Header, format!("{id_name}: {e}")))?;
+    let created = match kind {
+        OotsKind::ErrorResponse => text_at(
+            nodes,
+            &["Exception", "Slot:Timestamp", "SlotValue", "Value"],
+        )
+        .ok_or_else(|| missing("Timestamp slot in its rs:Exception"))?,
+        _ => slot("IssueDateTime").ok_or_else(|| missing("IssueDateTime slot"))?,
+    };
+    let (author, reader) = match kind {
+        OotsKind::EvidenceRequest => ("EvidenceRequester", "EvidenceProvider"),
+        OotsKind::EvidenceResponse => ("EvidenceProvider", "EvidenceRequester"),
+        OotsKind::ErrorResponse => ("ErrorProvider", "EvidenceRequester"),
+    };
+    let in_reply_to = match kind {
+        OotsKind::EvidenceRequest => None,
+        _ => {
+            let id = attrs
+                .request_id
+                .as_deref()
+                .ok_or_else(|| missing("requestId attribute"))?;
+            Some(
+                MessageId::parse(id)
+                    .map_err(|e| MessageError::new(Kind::Header, format!("requestId: {e}")))?,
+            )
+        }
+    };
+    Ok(Header {
+        form: HeaderForm::OotsEdm,
+        message_id,
+        message_type: MessageType {
+            code: kind.code().to_owned(),
+            name: None,
+            list_uri: slot("SpecificationIdentifier").map(str::to_owned),
+            list_version: None,
+        },
+        created: created.to_owned(),
+        author: agent(nodes, author),
+        reader: agent(nodes, reader),
+        in_reply_to,
+    })
+}
+
+/// The first `sdg:Agent` of an OOTS slot (a single value or the first of a
+/// collection): `schemeID` `urn:cef.eu:names:identifier:EAS:<code>` gives
+/// directory `EAS` and prefix `<code>`; another scheme is the prefix as is.
+fn agent(nodes: &[Node], slot: &str) -> Option<Authority> {
+    let slot = format!("Slot:{slot}");
+    let agent = nodes.iter().position(|n| {
+        n.path.first() == Some(&slot) && n.path.last().map(String::as_str) == Some("Agent")
+    })?;
+    let depth = nodes[agent].path.len();
+    // The agent's own children follow it, before any node not under it.
+    let under = nodes[agent + 1..]
+        .iter()
+        .take_while(|n| n.path.len() > depth && n.path[..depth] == nodes[agent].path[..]);
+    let child = |name: &str| {
+        under
+            .clone()
+            .find(|n| n.path.len() == depth + 1 && n.path[depth] == name)
+    };
+    let identifier = child("Identifier")?;
+    let id = identifier.text.trim();
+    if id.is_empty() {
+        return None;
+    }
+    let (directory, prefix) = match identifier.scheme_id.as_deref() {
+        Some(s) => match s.strip_prefix(EAS_SCHEME_PREFIX) {
+            Some(code) => (Some("EAS".to_owned()), Some(code.to_owned())),
+            None => (None, Some(s.to_owned())),
+        },
+        None => (None, None),
+    };
+    Some(Authority {
+        directory,
+        prefix,
+        id: id.to_owned(),
+        name: child("Name")
+            .map(|n| n.text.trim().to_owned())
+            .filter(|n| !n.is_empty()),
     })
 }

@@ -162,16 +162,166 @@ fn xdomea_4_nachrichtenkopf() {
 }
 
 #[test]
-fn oots_has_no_xoev_header() {
+fn oots_evidence_request_slots_are_its_header() {
     let m = parse(&sample(
         "oots-edm/2.1_Step_1_Evidence_Request_-_Birth_-_full_example.xml",
     ));
     assert_eq!(m.root.local_name, "QueryRequest");
-    assert!(m.header.is_none());
+    let h = m.require_header().expect("header");
+    assert_eq!(h.form, HeaderForm::OotsEdm);
     assert_eq!(
-        m.require_header().expect_err("no header").kind,
-        MessageErrorKind::Header
+        h.message_id.as_str(),
+        "urn:uuid:4ffb5281-179d-4578-adf2-39fd13ccc797"
     );
+    assert_eq!(h.message_type.code, "EvidenceRequest");
+    assert_eq!(h.message_type.list_uri.as_deref(), Some("oots-edm:v1.0"));
+    assert_eq!(h.created, "2022-05-19T17:08:10.872Z");
+    assert_eq!(h.in_reply_to, None);
+    let author = h.author.as_ref().expect("requester");
+    assert_eq!(author.directory.as_deref(), Some("EAS"));
+    assert_eq!(author.prefix.as_deref(), Some("0096"));
+    assert_eq!(author.key(), "0096:DK22233223");
+    assert_eq!(author.name.as_deref(), Some("Denmark University Portal"));
+    let reader = h.reader.as_ref().expect("provider");
+    assert_eq!(reader.key(), "9930:DE73524311");
+    assert_eq!(
+        reader.name.as_deref(),
+        Some("Civil Registration Office Berlin I")
+    );
+}
+
+#[test]
+fn oots_evidence_response_answers_its_request() {
+    let m = parse(&sample(
+        "oots-edm/2.2_Step_2_Evidence_Response_-_Birth_-_full_example.xml",
+    ));
+    let h = m.require_header().expect("header");
+    assert_eq!(h.form, HeaderForm::OotsEdm);
+    assert_eq!(h.message_type.code, "EvidenceResponse");
+    assert_eq!(
+        h.message_id.as_str(),
+        "166155eb-d7a7-4cac-9086-8a85f0116462"
+    );
+    assert_eq!(
+        h.in_reply_to.as_ref().map(|i| i.as_str()),
+        Some("urn:uuid:4ffb5281-179d-4578-adf2-39fd13ccc797")
+    );
+    assert_eq!(h.created, "2022-05-19T17:10:10.872Z");
+    // the provider answers the requester: the roles of the request swapped
+    assert_eq!(
+        h.author.as_ref().expect("provider").key(),
+        "9930:DE73524311"
+    );
+    assert_eq!(
+        h.reader.as_ref().expect("requester").key(),
+        "0096:DK22233223"
+    );
+}
+
+#[test]
+fn oots_error_responses_are_dated_by_their_exception() {
+    for (file, id) in [
+        (
+            "reference_messages_erreur.xml",
+            "1a2b3c4d-0000-4000-8000-000000000007",
+        ),
+        ("reference_messages_erreurCapaciteNonSupportee.xml", ""),
+        ("reference_messages_erreurExpiration.xml", ""),
+        ("reference_messages_erreurRequeteInvalide.xml", ""),
+    ] {
+        let m = parse(&sample(&format!("oots-edm/{file}")));
+        let h = m.require_header().unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_eq!(h.message_type.code, "ErrorResponse", "{file}");
+        if !id.is_empty() {
+            assert_eq!(h.message_id.as_str(), id);
+            assert_eq!(h.created, "2026-08-06T10:00:00.000Z");
+        }
+        assert_eq!(
+            h.message_type.list_uri.as_deref(),
+            Some("oots-edm:v2.0"),
+            "{file}"
+        );
+        assert!(h.created.starts_with("20"), "{file}: {}", h.created);
+        assert!(h.in_reply_to.is_some(), "{file}");
+        let author = h.author.as_ref().expect("error provider");
+        assert_eq!(author.key(), "0009:00000000000001", "{file}");
+        assert_eq!(author.directory.as_deref(), Some("EAS"));
+        assert_eq!(
+            h.reader.as_ref().expect("requester").key(),
+            "0009:00000000000002"
+        );
+    }
+    let m = parse(&sample("oots-edm/reference_messages_reponse.xml"));
+    let h = m.require_header().expect("header");
+    assert_eq!(h.message_type.code, "EvidenceResponse");
+    assert_eq!(
+        h.author.as_ref().expect("provider").key(),
+        "0009:00000000000001"
+    );
+}
+
+/// A minimal OOTS request: `slots` are put before the query.
+fn oots_request(id_attr: &str, slots: &str) -> Vec<u8> {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<query:QueryRequest xmlns:query="urn:oasis:names:tc:ebxml-regrep:xsd:query:4.0"
+  xmlns:rim="urn:oasis:names:tc:ebxml-regrep:xsd:rim:4.0" xmlns:sdg="http://data.europa.eu/p4s" {id_attr}>
+{slots}
+<query:ResponseOption returnType="LeafClassWithRepositoryItem"/>
+<query:Query queryDefinition="DocumentQuery"><rim:Slot name="EvidenceRequester"><rim:SlotValue><sdg:Agent><sdg:Identifier schemeID="x">not-this-one</sdg:Identifier></sdg:Agent></rim:SlotValue></rim:Slot></query:Query>
+</query:QueryRequest>"#
+    )
+    .into_bytes()
+}
+
+const ISSUED: &str = r#"<rim:Slot name="IssueDateTime"><rim:SlotValue><rim:Value>2026-11-27T08:00:00Z</rim:Value></rim:SlotValue></rim:Slot>"#;
+
+#[test]
+fn oots_request_without_id_or_date_is_a_header_error() {
+    let e = parse_err(&oots_request("", ISSUED));
+    assert_eq!(e.kind, MessageErrorKind::Header);
+    assert!(
+        e.to_string()
+            .contains("EvidenceRequest has no id attribute"),
+        "{e}"
+    );
+    let e = parse_err(&oots_request(r#"id="urn:uuid:1""#, ""));
+    assert_eq!(e.kind, MessageErrorKind::Header);
+    assert!(e.to_string().contains("IssueDateTime"), "{e}");
+    let e = parse_err(&oots_request(r#"id="urn:uuid:1 2""#, ISSUED));
+    assert_eq!(e.kind, MessageErrorKind::Header);
+}
+
+#[test]
+fn oots_agents_come_from_the_leading_slots_only() {
+    // A requester only inside the query is not the message's author; a
+    // scheme other than EAS is kept whole as the prefix.
+    let m = parse(&oots_request(r#"id="urn:uuid:1""#, ISSUED));
+    let h = m.require_header().expect("header");
+    assert_eq!(h.author, None);
+    let provider = r#"<rim:Slot name="EvidenceProvider"><rim:SlotValue><rim:Element><sdg:Agent>
+        <sdg:Identifier schemeID="urn:example:scheme">p-1</sdg:Identifier></sdg:Agent></rim:Element>
+        <rim:Element><sdg:Agent><sdg:Identifier schemeID="urn:example:scheme">p-2</sdg:Identifier></sdg:Agent></rim:Element></rim:SlotValue></rim:Slot>"#;
+    let m = parse(&oots_request(
+        r#"id="urn:uuid:1""#,
+        &format!("{ISSUED}{provider}"),
+    ));
+    let reader = m
+        .header
+        .as_ref()
+        .and_then(|h| h.reader.clone())
+        .expect("reader");
+    assert_eq!(reader.key(), "urn:example:scheme:p-1");
+    assert_eq!(reader.directory, None);
+}
+
+#[test]
+fn other_regrep_roots_have_no_header() {
+    // Only the query protocol's request and response are OOTS messages.
+    let doc = br#"<lcm:SubmitObjectsRequest xmlns:lcm="urn:oasis:names:tc:ebxml-regrep:xsd:lcm:4.0" id="x"/>"#;
+    assert!(parse(doc).header.is_none());
+    let doc = br#"<QueryRequest id="urn:uuid:1"><Slot name="IssueDateTime"/></QueryRequest>"#;
+    assert!(parse(doc).header.is_none(), "no namespace, no OOTS");
 }
 
 #[test]
