@@ -228,6 +228,83 @@ fn route_an_xdomea_4_archival_offer_to_the_archive_a_rule_names() {
     );
 }
 
+/// `routing/` with the files of `tests/routing/<addition>/` appended.
+fn routing_with(addition: &str) -> PathBuf {
+    let dir = temp_dir(addition);
+    for f in ["authorities.toml", "access.toml", "rules.toml"] {
+        let mut text = std::fs::read_to_string(root().join("routing").join(f)).expect("read");
+        let more = root().join("tests/routing").join(addition).join(f);
+        text.push_str(&std::fs::read_to_string(more).expect("read"));
+        std::fs::write(dir.join(f), text).expect("write");
+    }
+    dir
+}
+
+/// EU OOTS messages carry no XÖV header: their slots name requester and
+/// provider, and the dry run routes the public samples by them.
+#[test]
+fn route_eu_oots_evidence_messages_by_their_agents() {
+    let dir = routing_with("oots-edm");
+    let routing = dir.to_str().expect("utf-8 path");
+    let o = gateway(&["routing", "check", "--routing", routing]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+
+    let request = "tests/samples/oots-edm/2.1_Step_1_Evidence_Request_-_Birth_-_full_example.xml";
+    let o = gateway(&["route", "--routing", routing, request]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("rule:       oots-evidence-request-to-provider (rules.toml:"),
+        "{out}"
+    );
+    assert!(
+        out.contains("recipient:  9930:DE73524311 Standesamt Berlin I"),
+        "{out}"
+    );
+    assert!(
+        out.contains("queue:      xoev.inbox.eas-9930-DE73524311"),
+        "{out}"
+    );
+
+    let response = "tests/samples/oots-edm/2.2_Step_2_Evidence_Response_-_Birth_-_full_example.xml";
+    let o = gateway(&["route", "--routing", routing, response]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("rule:       oots-answer-to-requester"),
+        "{out}"
+    );
+    assert!(
+        out.contains("queue:      xoev.inbox.oots-access-point"),
+        "{out}"
+    );
+
+    // The French reference answers name agents the directory does not know.
+    let o = gateway(&[
+        "route",
+        "--routing",
+        routing,
+        "tests/samples/oots-edm/reference_messages_erreur.xml",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(stdout(&o).contains("unknown-sender"), "{}", stdout(&o));
+
+    // inspect shows what the slots say
+    let o = gateway(&["inspect", response]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let out = stdout(&o);
+    for line in [
+        "header form:   OotsEdm",
+        "message type:  EvidenceResponse (list oots-edm:v1.0 version -)",
+        "author:        9930:DE73524311 [EAS] Civil Registration Office Berlin I",
+        "reader:        0096:DK22233223 [EAS] Denmark University Portal",
+        "in reply to:   urn:uuid:4ffb5281-179d-4578-adf2-39fd13ccc797",
+        "catalogue:     OOTS-EDM 1.0.0",
+    ] {
+        assert!(out.contains(line), "{line}\n{out}");
+    }
+}
+
 #[test]
 fn routing_check_sample_is_ok() {
     let o = gateway(&["routing", "check"]);

@@ -235,6 +235,12 @@ async fn a_header_without_an_identified_sender_is_refused_naming_the_element() {
             ("<xdomea:autor>", "</xdomea:autor>"),
             "autor with a kennung",
         ),
+        // An EU OOTS evidence request: no EvidenceRequester slot.
+        (
+            "tests/samples/oots-edm/2.1_Step_1_Evidence_Request_-_Birth_-_full_example.xml",
+            (r#"<rim:Slot name="EvidenceRequester">"#, "</rim:Slot>"),
+            "EvidenceRequester (request) or EvidenceProvider/ErrorProvider (response) with an sdg:Identifier",
+        ),
         // The XÖV header (XNachweis): no autor at all.
         (
             demo::REQUEST,
@@ -341,4 +347,103 @@ async fn an_xdomea_4_offer_list_goes_to_the_archive_a_rule_names() {
         .expect("sign");
     let r = reject(process(&d, &signed, None));
     assert_eq!(r.stage, Stage::Access, "{r:?}");
+}
+
+/// `routing/` with the files of `tests/routing/<addition>/` appended.
+fn routing_addition(addition: &str) -> Vec<(String, String)> {
+    ["authorities.toml", "access.toml", "rules.toml"]
+        .into_iter()
+        .map(|f| {
+            let path = root().join("tests/routing").join(addition).join(f);
+            (f.to_owned(), std::fs::read_to_string(path).expect("read"))
+        })
+        .collect()
+}
+
+/// The EU OOTS evidence exchange through the whole pipeline: the public
+/// birth-evidence request, signed by the Danish portal, is read by its
+/// slots, verified, validated against the OOTS EDM schemas, access-checked
+/// and forwarded to the Berlin registry office it names; the registry's
+/// response goes back under the request's case (its `requestId`). A
+/// response the access rules do not allow is refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_eu_oots_evidence_request_and_its_response_are_routed_by_their_agents() {
+    let work = tempfile::tempdir().expect("tmp");
+    let mut o = DemoOptions::new(root(), work.path());
+    o.routing_append = routing_addition("oots-edm");
+    let d = demo::setup(o).await.expect("setup");
+    let sample =
+        |f: &str| std::fs::read(root().join("tests/samples/oots-edm").join(f)).expect("sample");
+
+    let request = sample("2.1_Step_1_Evidence_Request_-_Birth_-_full_example.xml");
+    let signed = d
+        .signer("0096:DK22233223")
+        .expect("key")
+        .sign_bytes(&request)
+        .expect("sign");
+    let f = forward(process(&d, &signed, None));
+    assert_eq!(f.queue, "xoev.inbox.eas-9930-DE73524311");
+    let request_id = "urn:uuid:4ffb5281-179d-4578-adf2-39fd13ccc797";
+    assert_eq!(f.source_id, request_id);
+    assert_eq!(f.case_id, request_id);
+    d.verifier
+        .verify_bytes(&f.payload, &xoev_core::Limits::default(), Some(&d.gateway))
+        .expect("signed by the gateway");
+    for (name, value) in [
+        (xoev_transport::header::TYPE, "EvidenceRequest"),
+        (xoev_transport::header::SENDER, "0096:DK22233223"),
+        (xoev_transport::header::READER, "9930:DE73524311"),
+        (xoev_transport::header::STANDARD, "OOTS-EDM"),
+        (xoev_transport::header::VERSION, "1.0.0"),
+    ] {
+        assert!(
+            f.headers
+                .iter()
+                .any(|(k, v)| (*k, v.as_str()) == (name, value)),
+            "{name}: {:?}",
+            f.headers
+        );
+    }
+
+    let response = sample("2.2_Step_2_Evidence_Response_-_Birth_-_full_example.xml");
+    let signed = d
+        .signer("9930:DE73524311")
+        .expect("key")
+        .sign_bytes(&response)
+        .expect("sign");
+    let f = forward(process(&d, &signed, None));
+    assert_eq!(f.queue, "xoev.inbox.oots-access-point");
+    assert_eq!(f.source_id, "166155eb-d7a7-4cac-9086-8a85f0116462");
+    assert_eq!(
+        f.case_id, request_id,
+        "the response joins its request's case"
+    );
+
+    // The portal may ask, not answer.
+    let forged = String::from_utf8(response)
+        .expect("utf-8")
+        .replace(r#"name="EvidenceProvider""#, r#"name="swap""#)
+        .replace(r#"name="EvidenceRequester""#, r#"name="EvidenceProvider""#)
+        .replace(r#"name="swap""#, r#"name="EvidenceRequester""#);
+    let signed = d
+        .signer("0096:DK22233223")
+        .expect("key")
+        .sign_bytes(forged.as_bytes())
+        .expect("sign");
+    let r = reject(process(&d, &signed, None));
+    assert_eq!(
+        (r.stage, r.kind.as_str()),
+        (Stage::Access, "access-denied"),
+        "{r:?}"
+    );
+    assert_eq!(r.sender.as_deref(), Some("0096:DK22233223"));
+
+    // Signed by someone other than the agent its slots name.
+    let signed = d
+        .signer("9930:DE73524311")
+        .expect("key")
+        .sign_bytes(&request)
+        .expect("sign");
+    let r = reject(process(&d, &signed, None));
+    assert_eq!(r.stage, Stage::Signature, "{r:?}");
 }

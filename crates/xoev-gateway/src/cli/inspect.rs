@@ -85,6 +85,9 @@ fn print_text(m: &Message) {
     println!("created:       {}", h.created);
     println!("author:        {}", authority(h.author.as_ref()));
     println!("reader:        {}", authority(h.reader.as_ref()));
+    if let Some(id) = &h.in_reply_to {
+        println!("in reply to:   {id}");
+    }
 }
 
 fn authority(a: Option<&Authority>) -> String {

@@ -74,7 +74,7 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// Validate messages against their standard's XSD (detected from the document).
     Validate(validate::ValidateArgs),
-    /// Print the parsed XÖV message header of a message and the catalogue entry that validates it.
+    /// Print the parsed message header (XÖV, xdomea, or an EU OOTS message's slots) and the catalogue entry that validates it.
     Inspect(inspect::InspectArgs),
     /// List the schema catalogue: standard, version, namespaces, entry file
     /// (`--check`: compile every entry too).

@@ -687,7 +687,13 @@ impl Pipeline {
                     answer_message_id: Some(out_id.clone()),
                 })
         } else {
-            case_id = header.message_id.to_string();
+            // An answer the header ties to its request (OOTS `requestId`)
+            // shares the request's case (and AMQP correlation id).
+            case_id = header
+                .in_reply_to
+                .as_ref()
+                .unwrap_or(&header.message_id)
+                .to_string();
             _span.record("case", case_id.as_str());
             None
         };
