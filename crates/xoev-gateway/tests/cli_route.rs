@@ -275,7 +275,7 @@ fn route_eu_oots_evidence_messages_by_their_agents() {
         "{out}"
     );
     assert!(
-        out.contains("queue:      xoev.inbox.oots-access-point"),
+        out.contains("queue:      xoev.inbox.oots-0096-DK22233223"),
         "{out}"
     );
 

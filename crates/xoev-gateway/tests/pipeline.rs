@@ -412,7 +412,7 @@ async fn an_eu_oots_evidence_request_and_its_response_are_routed_by_their_agents
         .sign_bytes(&response)
         .expect("sign");
     let f = forward(process(&d, &signed, None));
-    assert_eq!(f.queue, "xoev.inbox.oots-access-point");
+    assert_eq!(f.queue, "xoev.inbox.oots-0096-DK22233223");
     assert_eq!(f.source_id, "166155eb-d7a7-4cac-9086-8a85f0116462");
     assert_eq!(
         f.case_id, request_id,
@@ -446,4 +446,129 @@ async fn an_eu_oots_evidence_request_and_its_response_are_routed_by_their_agents
         .expect("sign");
     let r = reject(process(&d, &signed, None));
     assert_eq!(r.stage, Stage::Signature, "{r:?}");
+}
+
+/// Out of Germany: the fee office's XNachweis evidence request to a
+/// provider abroad is translated to an EU OOTS evidence request, validated
+/// against the OOTS EDM schemas, signed by the gateway and handed to the
+/// OOTS access point's queue; the output's slots name both agents.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_xnachweis_request_to_a_provider_abroad_leaves_as_an_oots_request() {
+    let work = tempfile::tempdir().expect("tmp");
+    let mut o = DemoOptions::new(root(), work.path());
+    o.routing_append = routing_addition("oots-edm");
+    let d = demo::setup(o).await.expect("setup");
+    let text = std::fs::read_to_string(root().join(demo::REQUEST)).expect("sample");
+    let abroad = text
+        .replace(
+            "<bn-beh:kennung>fa:2613</bn-beh:kennung>",
+            "<bn-beh:kennung>0184:DK12345678</bn-beh:kennung>",
+        )
+        .replace(
+            r#"<xn-bk:Identifier schemeID="urn:cef.eu:names:identifier:EAS:0204">2613-FA-01</xn-bk:Identifier>"#,
+            r#"<xn-bk:Identifier schemeID="urn:cef.eu:names:identifier:EAS:0184">DK12345678</xn-bk:Identifier>"#,
+        );
+    assert_ne!(abroad, text);
+    let signed = d
+        .signer(FEE_OFFICE)
+        .expect("key")
+        .sign_bytes(abroad.as_bytes())
+        .expect("sign");
+    let f = forward(process(&d, &signed, None));
+    assert_eq!(f.queue, "xoev.inbox.oots-0184-DK12345678");
+    d.verifier
+        .verify_bytes(&f.payload, &xoev_core::Limits::default(), Some(&d.gateway))
+        .expect("signed by the gateway");
+    let out = xoev_core::Message::parse(f.payload.clone(), &xoev_core::Limits::default())
+        .expect("envelope");
+    assert_eq!(out.root.local_name, "QueryRequest");
+    let h = out.require_header().expect("the OOTS slots");
+    assert_eq!(h.message_type.code, "EvidenceRequest");
+    assert_eq!(h.message_id.as_str(), f.message_id);
+    assert_eq!(
+        h.author.as_ref().map(|a| a.key()).as_deref(),
+        Some("0204:06611000-KITA-01")
+    );
+    assert_eq!(
+        h.reader.as_ref().map(|a| a.key()).as_deref(),
+        Some("0184:DK12345678")
+    );
+    for (name, value) in [
+        (xoev_transport::header::TYPE, "EvidenceRequest"),
+        (xoev_transport::header::STANDARD, "OOTS-EDM"),
+        (xoev_transport::header::VERSION, "1.0.0"),
+        (xoev_transport::header::READER, "0184:DK12345678"),
+    ] {
+        assert!(
+            f.headers
+                .iter()
+                .any(|(k, v)| (*k, v.as_str()) == (name, value)),
+            "{name}: {:?}",
+            f.headers
+        );
+    }
+    // the German tax id stays home
+    let payload = String::from_utf8(f.payload).expect("utf-8");
+    assert!(!payload.contains(demo::TAX_ID), "{payload}");
+}
+
+/// An adapter whose output the gateway cannot read a header from (here a
+/// schema-valid OOTS response without its slots) is refused at the adapter
+/// stage with a dead letter and an answer to the sender, not retried: a
+/// retry would produce the same output.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_adapter_output_without_a_readable_header_is_refused_not_retried() {
+    // A root like the repository's, with one more declarative adapter.
+    let scratch = tempfile::tempdir().expect("tmp");
+    let r = scratch.path().join("root");
+    std::fs::create_dir_all(r.join("adapters")).expect("mkdir");
+    for dir in ["schemas", "routing", "config", "tests"] {
+        std::os::unix::fs::symlink(root().join(dir), r.join(dir)).expect("symlink");
+    }
+    for entry in std::fs::read_dir(root().join("adapters")).expect("adapters") {
+        let path = entry.expect("entry").path();
+        let name = path.file_name().expect("name");
+        std::fs::copy(&path, r.join("adapters").join(name)).expect("copy");
+    }
+    std::fs::write(
+        r.join("adapters/bare.xsl"),
+        r#"<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform"
+              xmlns:query="urn:oasis:names:tc:ebxml-regrep:xsd:query:4.0">
+             <xsl:param name="now"/><xsl:param name="id"/>
+             <xsl:template match="/"><query:QueryResponse requestId="urn:uuid:{$id}"
+               status="urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Success"/></xsl:template>
+           </xsl:stylesheet>"#,
+    )
+    .expect("write");
+    std::fs::write(
+        r.join("adapters/bare.toml"),
+        "name = \"bare\"\nstylesheet = \"bare.xsl\"\nsource = { standard = \"XNachweis\", version = \"1.2.0\" }\ntarget = { standard = \"OOTS-EDM\", version = \"1.0.0\" }\n",
+    )
+    .expect("write");
+    let mut o = DemoOptions::new(&r, scratch.path().join("work"));
+    o.routing_append = vec![(
+        "rules.toml".to_owned(),
+        "\n[[rule]]\nname = \"bare\"\npriority = 300\nstandard = \"XNachweis\"\n\
+         message_type = \"DE.EvidenceRequest.0101\"\nreader = \"fa:2613\"\nrecipient = \"reader\"\nadapters = [\"bare\"]\n"
+            .to_owned(),
+    )];
+    let d = demo::setup(o).await.expect("setup");
+    let (id, request) = d.fee_office().expect("fee").request().expect("request");
+    let r = reject(process(&d, &request, None));
+    assert_eq!(
+        (r.stage, r.kind.as_str()),
+        (Stage::Adapter, "output-without-header"),
+        "{r:?}"
+    );
+    assert!(
+        r.detail.contains("no EvidenceResponseIdentifier slot"),
+        "{}",
+        r.detail
+    );
+    assert_eq!(r.message_id.as_deref(), Some(id.as_str()));
+    let (queue, answer, _) = r.answer.expect("an answer for the fee office");
+    assert_eq!(queue, d.inbox(FEE_OFFICE).expect("inbox"));
+    assert!(
+        String::from_utf8_lossy(&answer).contains("<gw:grund>output-without-header</gw:grund>")
+    );
 }

@@ -10,7 +10,7 @@
 //! | `consent` | evidence requests: a valid consent of the citizen | `no-consent`, `consent-revoked`, `consent-expired`, … |
 //! | `correlation` | answers: the request they answer | `no-matching-request`, `already-answered` |
 //! | `routing` | rule, recipient, adapter chain, destination | `no-route`, `not-responsible`, … |
-//! | `adapter` | translation, validated against the target XSD | `missing-field`, `tax-id-mismatch`, … |
+//! | `adapter` | translation, validated against the target XSD | `missing-field`, `tax-id-mismatch`, `output-without-header`, … |
 //! | `signing` | the gateway's signature | (transient) |
 //!
 //! [`Pipeline::process`] is synchronous: it runs on a blocking thread with
@@ -629,27 +629,31 @@ impl Pipeline {
         });
         drop(output);
         clock.lap(Stage::Signing);
-        // The output's header, read from the same buffer (no copy).
-        let out = Message::parse(signed.clone(), &self.limits)
-            .ok()
-            .and_then(|m| {
-                m.header.map(|h| {
-                    (
-                        h.message_id.to_string(),
-                        m.standard,
-                        m.version,
-                        h.message_type.code,
-                    )
-                })
-            })
-            .ok_or_else(|| {
-                Failure::transient(
-                    Stage::Signing,
-                    "output-without-header",
-                    "the translated message has no header",
-                )
-            })?;
-        let (out_id, out_standard, out_version, out_type) = out;
+        // The output's header, read from the same buffer (no copy). Only an
+        // adapter's output can lack one (the inbound message had one): that
+        // is the adapter's doing, and the same every time, so a rejection,
+        // not a retry.
+        let no_header = |detail: String| {
+            Failure::reject(
+                Stage::Adapter,
+                "output-without-header",
+                format!(
+                    "the adapter chain's output has no message header the gateway can read \
+                     (XÖV nachrichtenkopf, xdomea Kopf or EU OOTS slots): {detail}"
+                ),
+            )
+        };
+        let out =
+            Message::parse(signed.clone(), &self.limits).map_err(|e| no_header(e.to_string()))?;
+        let (out_id, out_standard, out_version, out_type) = match out.header {
+            Some(h) => (
+                h.message_id.to_string(),
+                out.standard,
+                out.version,
+                h.message_type.code,
+            ),
+            None => return Err(no_header(format!("none in {}", out.root))),
+        };
 
         let case_id;
         // the request remembered below, or the claim made above
