@@ -664,7 +664,14 @@ fn read_oots_header(
                     break;
                 }
             }
-            Event::End(_) | Event::Eof => break,
+            Event::End(_) => break,
+            Event::Eof => {
+                return Err(malformed(
+                    raw,
+                    pos,
+                    "document ends inside the message header",
+                ));
+            }
             Event::Text(_) | Event::Comment(_) | Event::PI(_) | Event::CData(_) => {}
             Event::GeneralRef(_) => {}
             Event::DocType(_) | Event::Decl(_) => {

@@ -545,3 +545,27 @@ fn root_namespace_comes_from_the_roots_own_declarations() {
         );
     }
 }
+
+/// Every prefix of the OOTS samples (cut anywhere in the slots, the
+/// query or the evidence) gives an envelope or an error, never a panic;
+/// a prefix that ends before the slots are read completely is an error.
+#[test]
+fn every_prefix_of_an_oots_message_is_read_or_refused() {
+    for file in [
+        "oots-edm/2.1_Step_1_Evidence_Request_-_Birth_-_full_example.xml",
+        "oots-edm/reference_messages_erreur.xml",
+    ] {
+        let text = String::from_utf8(sample(file)).expect("utf-8");
+        let full = parse(text.as_bytes());
+        let header = full.header.expect("header");
+        let mut read = 0;
+        for end in (0..text.len()).filter(|&i| text.is_char_boundary(i)) {
+            if let Ok(m) = Message::parse(text.as_bytes()[..end].to_vec(), &Limits::default()) {
+                // Only once everything the header is made of has been seen.
+                assert_eq!(m.header.as_ref(), Some(&header), "{file} cut at {end}");
+                read += 1;
+            }
+        }
+        assert!(read > 0, "{file}: some prefix with the whole header reads");
+    }
+}
