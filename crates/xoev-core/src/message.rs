@@ -331,6 +331,12 @@ fn read_header(
     extract_header(form, &nodes).map(Some)
 }
 
+/// At most this many elements in a header (real ones have tens; an OOTS
+/// request's slots about a hundred). Each is kept with its path, so without
+/// a cap a 10 MB header of empty elements 60 levels deep would take
+/// gigabytes before the schema check ever saw it.
+const MAX_HEADER_ELEMENTS: usize = 2048;
+
 /// Reads the content of the element whose start tag was just read, up to
 /// its end tag, into `nodes`: every descendant with its path of local
 /// names, `base` first. With `slots`, a `Slot` element's path component is
@@ -358,6 +364,13 @@ fn read_subtree(
                 return Err(MessageError::new(
                     Kind::TooDeep,
                     format!("message header nests deeper than {max_depth} levels"),
+                )
+                .at(raw, usize::try_from(pos).unwrap_or(0)));
+            }
+            Event::Start(_) | Event::Empty(_) if nodes.len() >= MAX_HEADER_ELEMENTS => {
+                return Err(MessageError::new(
+                    Kind::Header,
+                    format!("the message header has more than {MAX_HEADER_ELEMENTS} elements"),
                 )
                 .at(raw, usize::try_from(pos).unwrap_or(0)));
             }
@@ -651,6 +664,13 @@ fn read_oots_header(
                 let local = e.local_name();
                 if local.as_ref() != b"Slot" && local.as_ref() != b"Exception" {
                     break;
+                }
+                if nodes.len() >= MAX_HEADER_ELEMENTS {
+                    return Err(MessageError::new(
+                        Kind::Header,
+                        format!("the message header has more than {MAX_HEADER_ELEMENTS} elements"),
+                    )
+                    .at(raw, usize::try_from(pos).unwrap_or(0)));
                 }
                 let path = vec![component(&e, true).map_err(|d| malformed(raw, pos, d))?];
                 nodes.push(node(&path, &e).map_err(|d| malformed(raw, pos, d))?);

@@ -569,3 +569,33 @@ fn every_prefix_of_an_oots_message_is_read_or_refused() {
         assert!(read > 0, "{file}: some prefix with the whole header reads");
     }
 }
+
+/// A header of very many elements is refused before it is collected (each
+/// element is kept with its path): in an XÖV header and in OOTS slots.
+#[test]
+fn a_header_of_too_many_elements_is_refused() {
+    let xoev = format!(
+        "<m><nachrichtenkopf.g2g>{}{}{}</nachrichtenkopf.g2g></m>",
+        "<a>".repeat(60),
+        "<b/>".repeat(3000),
+        "</a>".repeat(60)
+    );
+    let oots = format!(
+        r#"<q:QueryRequest xmlns:q="urn:oasis:names:tc:ebxml-regrep:xsd:query:4.0" id="urn:uuid:1">{}</q:QueryRequest>"#,
+        r#"<Slot name="x"></Slot>"#.repeat(3000)
+    );
+    for doc in [xoev, oots] {
+        let e = parse_err(doc.as_bytes());
+        assert_eq!(e.kind, MessageErrorKind::Header);
+        assert!(e.to_string().contains("more than 2048 elements"), "{e}");
+    }
+    // a thousand are still read
+    let fine = format!(
+        r#"<q:QueryRequest xmlns:q="urn:oasis:names:tc:ebxml-regrep:xsd:query:4.0" id="urn:uuid:1">{}{ISSUED}</q:QueryRequest>"#,
+        r#"<Slot name="x"></Slot>"#.repeat(1000)
+    );
+    assert_eq!(
+        parse(fine.as_bytes()).header.expect("header").created,
+        "2026-11-27T08:00:00Z"
+    );
+}
