@@ -33,6 +33,9 @@ pub enum MessageErrorKind {
     Doctype,
     /// The document nests deeper than the configured limit.
     TooDeep,
+    /// An element carries more attributes (namespace declarations
+    /// included) than [`MAX_ATTRIBUTES`](crate::MAX_ATTRIBUTES).
+    TooManyAttributes,
     /// The document has no root element.
     Empty,
     /// An XÖV header is present but a required field is missing or invalid.
@@ -48,6 +51,7 @@ impl MessageErrorKind {
             Self::Encoding => "encoding",
             Self::Doctype => "doctype-refused",
             Self::TooDeep => "too-deep",
+            Self::TooManyAttributes => "too-many-attributes",
             Self::Empty => "empty",
             Self::Header => "invalid-header",
         }

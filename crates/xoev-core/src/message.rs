@@ -25,6 +25,16 @@ impl Default for Limits {
     }
 }
 
+/// The most attributes, namespace declarations included, one element may
+/// carry. Real messages have a few dozen at most (a root declaring its
+/// namespaces). The cap is there because XML parsers check each attribute
+/// against the element's earlier ones: libxml2 2.9 and quick-xml both take
+/// time quadratic in their number — 200,000 declarations on one root (a
+/// 5.5 MB message) held quick-xml for 32 s and libxml2 for 8 s, 200,000
+/// attributes on one element (2.3 MB) libxml2's parse and validation for
+/// 107 s.
+pub const MAX_ATTRIBUTES: usize = 256;
+
 /// An XÖV message: the payload, byte-exact, and what its envelope says.
 ///
 /// Built by [`Message::parse`], which reads the XML declaration, the root
@@ -188,10 +198,10 @@ fn read_envelope(raw: &[u8], limits: &Limits) -> Result<Envelope, MessageError> 
             Event::Comment(_) | Event::PI(_) => {}
             Event::Text(t) if t.is_empty() => {}
             Event::Start(e) => {
-                break root_element(&e, false).map_err(|d| malformed(raw, pos, d))?;
+                break root_element(&e, false).map_err(|d| attr_failure(raw, pos, d))?;
             }
             Event::Empty(e) => {
-                break root_element(&e, true).map_err(|d| malformed(raw, pos, d))?;
+                break root_element(&e, true).map_err(|d| attr_failure(raw, pos, d))?;
             }
             Event::Eof => {
                 return Err(MessageError::new(
@@ -219,10 +229,53 @@ fn read_envelope(raw: &[u8], limits: &Limits) -> Result<Envelope, MessageError> 
     })
 }
 
+/// The attributes of `e`, at most [`MAX_ATTRIBUTES`]: one more is an
+/// error, before quick-xml checks it against all the others.
+fn attributes<'a>(
+    e: &'a BytesStart<'_>,
+) -> impl Iterator<Item = Result<quick_xml::events::attributes::Attribute<'a>, AttrError>> {
+    e.attributes().enumerate().map(|(i, a)| {
+        if i >= MAX_ATTRIBUTES {
+            Err(AttrError::TooMany)
+        } else {
+            a.map_err(|e| AttrError::Malformed(e.to_string()))
+        }
+    })
+}
+
+/// Why an element's attributes could not be read.
+enum AttrError {
+    /// More than [`MAX_ATTRIBUTES`].
+    TooMany,
+    /// Not well-formed.
+    Malformed(String),
+}
+
+impl From<String> for AttrError {
+    fn from(detail: String) -> Self {
+        Self::Malformed(detail)
+    }
+}
+
+/// The error for an element at byte `pos` whose attributes failed.
+fn attr_failure(raw: &[u8], pos: u64, e: AttrError) -> MessageError {
+    match e {
+        AttrError::TooMany => MessageError::new(
+            Kind::TooManyAttributes,
+            format!("an element carries more than {MAX_ATTRIBUTES} attributes (namespace declarations included)"),
+        )
+        .at(raw, usize::try_from(pos).unwrap_or(0)),
+        AttrError::Malformed(d) => malformed(raw, pos, d),
+    }
+}
+
 /// The namespace the `xml` prefix is bound to by definition.
 const XML_NAMESPACE: &str = "http://www.w3.org/XML/1998/namespace";
 
-fn root_element(e: &BytesStart<'_>, empty: bool) -> Result<(RootElement, RootAttrs, bool), String> {
+fn root_element(
+    e: &BytesStart<'_>,
+    empty: bool,
+) -> Result<(RootElement, RootAttrs, bool), AttrError> {
     let (attrs, declared) = root_attrs(e)?;
     let name = e.name();
     let prefix = name.prefix().map(|p| p.into_inner());
@@ -246,11 +299,11 @@ fn root_element(e: &BytesStart<'_>, empty: bool) -> Result<(RootElement, RootAtt
 type Declaration = (Option<Vec<u8>>, String);
 
 /// The root's XÖV attributes and its namespace declarations, in one pass.
-fn root_attrs(e: &BytesStart<'_>) -> Result<(RootAttrs, Vec<Declaration>), String> {
+fn root_attrs(e: &BytesStart<'_>) -> Result<(RootAttrs, Vec<Declaration>), AttrError> {
     let mut out = RootAttrs::default();
     let mut declared: Vec<Declaration> = Vec::new();
-    for attr in e.attributes() {
-        let attr = attr.map_err(|e| e.to_string())?;
+    for attr in attributes(e) {
+        let attr = attr?;
         let key = attr.key.as_ref();
         if key == b"xmlns" || key.starts_with(b"xmlns:") {
             let uri = attr.unescape_value().map_err(|e| e.to_string())?;
@@ -271,7 +324,9 @@ fn root_attrs(e: &BytesStart<'_>) -> Result<(RootAttrs, Vec<Declaration>), Strin
                 out.test = match v.trim() {
                     "true" | "1" => Some(true),
                     "false" | "0" => Some(false),
-                    other => return Err(format!("attribute test={other:?} is not a boolean")),
+                    other => {
+                        return Err(format!("attribute test={other:?} is not a boolean").into());
+                    }
                 };
                 continue;
             }
@@ -375,13 +430,13 @@ fn read_subtree(
                 .at(raw, usize::try_from(pos).unwrap_or(0)));
             }
             Event::Start(e) => {
-                path.push(component(&e, slots).map_err(|d| malformed(raw, pos, d))?);
-                nodes.push(node(&path, &e).map_err(|d| malformed(raw, pos, d))?);
+                path.push(component(&e, slots).map_err(|d| attr_failure(raw, pos, d))?);
+                nodes.push(node(&path, &e).map_err(|d| attr_failure(raw, pos, d))?);
                 stack.push(nodes.len() - 1);
             }
             Event::Empty(e) => {
-                path.push(component(&e, slots).map_err(|d| malformed(raw, pos, d))?);
-                nodes.push(node(&path, &e).map_err(|d| malformed(raw, pos, d))?);
+                path.push(component(&e, slots).map_err(|d| attr_failure(raw, pos, d))?);
+                nodes.push(node(&path, &e).map_err(|d| attr_failure(raw, pos, d))?);
                 path.pop();
             }
             Event::End(_) => {
@@ -425,11 +480,11 @@ fn read_subtree(
 
 /// An element's path component: its local name, or `Slot:<name>` for a
 /// RegRep slot when `slots` is set.
-fn component(e: &BytesStart<'_>, slots: bool) -> Result<String, String> {
+fn component(e: &BytesStart<'_>, slots: bool) -> Result<String, AttrError> {
     let local = e.local_name();
     if slots && local.as_ref() == b"Slot" {
-        for attr in e.attributes() {
-            let attr = attr.map_err(|e| e.to_string())?;
+        for attr in attributes(e) {
+            let attr = attr?;
             if attr.key.as_ref() == b"name" {
                 let name = attr.unescape_value().map_err(|e| e.to_string())?;
                 return Ok(format!("Slot:{}", name.trim()));
@@ -448,7 +503,7 @@ fn header_form(local: &[u8]) -> Option<HeaderForm> {
     }
 }
 
-fn node(path: &[String], e: &BytesStart<'_>) -> Result<Node, String> {
+fn node(path: &[String], e: &BytesStart<'_>) -> Result<Node, AttrError> {
     let mut n = Node {
         path: path.to_vec(),
         list_uri: None,
@@ -456,8 +511,8 @@ fn node(path: &[String], e: &BytesStart<'_>) -> Result<Node, String> {
         scheme_id: None,
         text: String::new(),
     };
-    for attr in e.attributes() {
-        let attr = attr.map_err(|e| e.to_string())?;
+    for attr in attributes(e) {
+        let attr = attr?;
         let value = || -> Result<String, String> {
             Ok(attr
                 .unescape_value()
@@ -672,8 +727,8 @@ fn read_oots_header(
                     )
                     .at(raw, usize::try_from(pos).unwrap_or(0)));
                 }
-                let path = vec![component(&e, true).map_err(|d| malformed(raw, pos, d))?];
-                nodes.push(node(&path, &e).map_err(|d| malformed(raw, pos, d))?);
+                let path = vec![component(&e, true).map_err(|d| attr_failure(raw, pos, d))?];
+                nodes.push(node(&path, &e).map_err(|d| attr_failure(raw, pos, d))?);
                 read_subtree(reader, raw, limits, &path, true, &mut nodes)?;
                 if local.as_ref() == b"Exception" {
                     break;

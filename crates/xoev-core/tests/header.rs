@@ -599,3 +599,28 @@ fn a_header_of_too_many_elements_is_refused() {
         "2026-11-27T08:00:00Z"
     );
 }
+
+/// More than `MAX_ATTRIBUTES` on the root or on a header element is refused
+/// before the parser compares them all with each other; the limit itself is
+/// read.
+#[test]
+fn an_element_with_too_many_attributes_is_refused() {
+    use xoev_core::MAX_ATTRIBUTES;
+    let decls = |n: usize| -> String { (0..n).map(|k| format!(" xmlns:p{k}='urn:{k}'")).collect() };
+    let root = |n: usize| format!("<m{}><nachrichtenkopf.g2g/></m>", decls(n));
+    let e = parse_err(root(MAX_ATTRIBUTES + 1).as_bytes());
+    assert_eq!(e.kind, MessageErrorKind::TooManyAttributes);
+    assert_eq!(e.kind.as_str(), "too-many-attributes");
+    assert_eq!((e.line, e.column), (Some(1), Some(1)));
+    // at the limit, the root is read (and its empty header refused)
+    assert_eq!(
+        parse_err(root(MAX_ATTRIBUTES).as_bytes()).kind,
+        MessageErrorKind::Header
+    );
+
+    let attrs: String = (0..=MAX_ATTRIBUTES).map(|k| format!(" a{k}='1'")).collect();
+    let header = format!("<m><nachrichtenkopf.g2g><x{attrs}/></nachrichtenkopf.g2g></m>");
+    let e = parse_err(header.as_bytes());
+    assert_eq!(e.kind, MessageErrorKind::TooManyAttributes, "{e}");
+    assert_eq!(e.column, Some(25));
+}
