@@ -36,6 +36,9 @@ pub enum MessageErrorKind {
     /// An element carries more attributes (namespace declarations
     /// included) than [`MAX_ATTRIBUTES`](crate::MAX_ATTRIBUTES).
     TooManyAttributes,
+    /// More namespace declarations are in scope at an element than
+    /// [`MAX_NAMESPACES_IN_SCOPE`](crate::MAX_NAMESPACES_IN_SCOPE).
+    TooManyNamespaces,
     /// The document has no root element.
     Empty,
     /// An XÖV header is present but a required field is missing or invalid.
@@ -52,6 +55,7 @@ impl MessageErrorKind {
             Self::Doctype => "doctype-refused",
             Self::TooDeep => "too-deep",
             Self::TooManyAttributes => "too-many-attributes",
+            Self::TooManyNamespaces => "too-many-namespaces",
             Self::Empty => "empty",
             Self::Header => "invalid-header",
         }

@@ -35,6 +35,13 @@ impl Default for Limits {
 /// 107 s.
 pub const MAX_ATTRIBUTES: usize = 256;
 
+/// The most namespace declarations an element and its ancestors may carry
+/// together. libxml2 2.9 looks each prefix up through all declarations in
+/// scope, so a document of many elements under many declarations takes
+/// time in their product (250 levels of 250 declarations, then a million
+/// elements: more than two minutes). Real messages declare a few dozen.
+pub const MAX_NAMESPACES_IN_SCOPE: usize = 256;
+
 /// An XÖV message: the payload, byte-exact, and what its envelope says.
 ///
 /// Built by [`Message::parse`], which reads the XML declaration, the root
