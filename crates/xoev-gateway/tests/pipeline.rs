@@ -572,3 +572,50 @@ async fn an_adapter_output_without_a_readable_header_is_refused_not_retried() {
         String::from_utf8_lossy(&answer).contains("<gw:grund>output-without-header</gw:grund>")
     );
 }
+
+/// Messages built to make the XML parsers slow are refused before any
+/// parser does that work, each with a dead letter naming why: too many
+/// declarations on the root (the header pass), too many attributes on an
+/// element of the body or too many namespaces in scope (the full parse).
+#[tokio::test(flavor = "multi_thread")]
+async fn parser_bombs_are_refused_before_the_parsers_work() {
+    let (d, _w) = demo_with(true).await;
+    let text = std::fs::read_to_string(root().join(demo::REQUEST)).expect("sample");
+    let root_tag = "<xn-de:DE.EvidenceRequest.0101";
+    let many = |what: &str, n: usize| -> String {
+        (0..n).map(|k| format!(" {what}{k}='u:{k}'")).collect()
+    };
+    let nested: String = (0..3)
+        .map(|l| format!("<x{l}{}>", many(&format!("xmlns:p{l}_"), 90)))
+        .collect();
+    let cases = [
+        (
+            text.replacen(root_tag, &format!("{root_tag}{}", many("xmlns:p", 300)), 1),
+            Stage::Header,
+            "too-many-attributes",
+        ),
+        (
+            text.replacen(
+                "<xn-bk:GivenName",
+                &format!("<xn-bk:GivenName{}", many("a", 300)),
+                1,
+            ),
+            Stage::Schema,
+            "too-many-attributes",
+        ),
+        (
+            text.replacen(
+                "<xn-de:IssuedToken>",
+                &format!("{nested}<p0_0:a/></x2></x1></x0><xn-de:IssuedToken>"),
+                1,
+            ),
+            Stage::Schema,
+            "too-many-namespaces",
+        ),
+    ];
+    for (bomb, stage, kind) in cases {
+        assert_ne!(bomb, text);
+        let r = reject(process(&d, bomb.as_bytes(), None));
+        assert_eq!((r.stage, r.kind.as_str()), (stage, kind), "{r:?}");
+    }
+}
