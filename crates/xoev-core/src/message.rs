@@ -276,6 +276,27 @@ fn attr_failure(raw: &[u8], pos: u64, e: AttrError) -> MessageError {
     }
 }
 
+/// The next event and the byte position it starts at.
+fn next_event<'a>(
+    reader: &mut Reader<&'a [u8]>,
+    raw: &[u8],
+) -> Result<(u64, Event<'a>), MessageError> {
+    let pos = reader.buffer_position();
+    match reader.read_event() {
+        Ok(event) => Ok((pos, event)),
+        Err(e) => Err(malformed(raw, reader.error_position(), e)),
+    }
+}
+
+/// The error for a header element beyond [`MAX_HEADER_ELEMENTS`].
+fn too_many_elements(raw: &[u8], pos: u64) -> MessageError {
+    MessageError::new(
+        Kind::Header,
+        format!("the message header has more than {MAX_HEADER_ELEMENTS} elements"),
+    )
+    .at(raw, usize::try_from(pos).unwrap_or(0))
+}
+
 /// The namespace the `xml` prefix is bound to by definition.
 const XML_NAMESPACE: &str = "http://www.w3.org/XML/1998/namespace";
 
@@ -357,11 +378,7 @@ fn read_header(
 ) -> Result<Option<Header>, MessageError> {
     // Find the first child element.
     let (form, empty) = loop {
-        let pos = reader.buffer_position();
-        let event = match reader.read_event() {
-            Ok(ev) => ev,
-            Err(e) => return Err(malformed(raw, reader.error_position(), e)),
-        };
+        let (pos, event) = next_event(reader, raw)?;
         match event {
             Event::Start(e) => break (header_form(e.local_name().as_ref()), false),
             Event::Empty(e) => break (header_form(e.local_name().as_ref()), true),
@@ -415,11 +432,7 @@ fn read_subtree(
     let mut stack: Vec<usize> = Vec::new(); // indices into `nodes`
     let mut path: Vec<String> = base.to_vec();
     loop {
-        let pos = reader.buffer_position();
-        let event = match reader.read_event() {
-            Ok(ev) => ev,
-            Err(e) => return Err(malformed(raw, reader.error_position(), e)),
-        };
+        let (pos, event) = next_event(reader, raw)?;
         match event {
             Event::Start(e) | Event::Empty(e) if stack.len() >= max_depth => {
                 let _ = e;
@@ -430,11 +443,7 @@ fn read_subtree(
                 .at(raw, usize::try_from(pos).unwrap_or(0)));
             }
             Event::Start(_) | Event::Empty(_) if nodes.len() >= MAX_HEADER_ELEMENTS => {
-                return Err(MessageError::new(
-                    Kind::Header,
-                    format!("the message header has more than {MAX_HEADER_ELEMENTS} elements"),
-                )
-                .at(raw, usize::try_from(pos).unwrap_or(0)));
+                return Err(too_many_elements(raw, pos));
             }
             Event::Start(e) => {
                 path.push(component(&e, slots).map_err(|d| attr_failure(raw, pos, d))?);
@@ -716,11 +725,7 @@ fn read_oots_header(
 ) -> Result<Header, MessageError> {
     let mut nodes: Vec<Node> = Vec::new();
     loop {
-        let pos = reader.buffer_position();
-        let event = match reader.read_event() {
-            Ok(ev) => ev,
-            Err(e) => return Err(malformed(raw, reader.error_position(), e)),
-        };
+        let (pos, event) = next_event(reader, raw)?;
         match event {
             Event::Start(e) => {
                 let local = e.local_name();
@@ -728,11 +733,7 @@ fn read_oots_header(
                     break;
                 }
                 if nodes.len() >= MAX_HEADER_ELEMENTS {
-                    return Err(MessageError::new(
-                        Kind::Header,
-                        format!("the message header has more than {MAX_HEADER_ELEMENTS} elements"),
-                    )
-                    .at(raw, usize::try_from(pos).unwrap_or(0)));
+                    return Err(too_many_elements(raw, pos));
                 }
                 let path = vec![component(&e, true).map_err(|d| attr_failure(raw, pos, d))?];
                 nodes.push(node(&path, &e).map_err(|d| attr_failure(raw, pos, d))?);

@@ -161,13 +161,7 @@ fn route_rejects_unknown_sender_and_non_xoev_input() {
 /// names). The rule names the version, so xdomea 3.0.0 is not routed by it.
 #[test]
 fn route_an_xdomea_4_archival_offer_to_the_archive_a_rule_names() {
-    let dir = temp_dir("xdomea");
-    for f in ["authorities.toml", "access.toml", "rules.toml"] {
-        let mut text = std::fs::read_to_string(root().join("routing").join(f)).expect("read");
-        let addition = root().join("tests/routing/xdomea-archive").join(f);
-        text.push_str(&std::fs::read_to_string(addition).expect("read"));
-        std::fs::write(dir.join(f), text).expect("write");
-    }
+    let dir = routing_with("xdomea-archive");
     let routing = dir.to_str().expect("utf-8 path");
     let o = gateway(&["routing", "check", "--routing", routing]);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));

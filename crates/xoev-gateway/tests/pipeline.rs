@@ -37,6 +37,19 @@ fn forward(d: Decision) -> Box<Forward> {
     }
 }
 
+/// Asserts that the forwarded message carries each AMQP header with its value.
+fn assert_amqp_headers(f: &Forward, expected: &[(&str, &str)]) {
+    for (name, value) in expected {
+        assert!(
+            f.headers
+                .iter()
+                .any(|(k, v)| (*k, v.as_str()) == (*name, *value)),
+            "{name}: {:?}",
+            f.headers
+        );
+    }
+}
+
 fn reject(d: Decision) -> Box<Reject> {
     match d {
         Decision::Reject(r) => r,
@@ -322,18 +335,13 @@ async fn an_xdomea_4_offer_list_goes_to_the_archive_a_rule_names() {
     let f = forward(process(&d, &signed_receipt, None));
     assert_eq!(f.queue, "xoev.inbox.ags-06411000");
     // the AMQP headers name them, from the catalogue
-    for (name, value) in [
-        (xoev_transport::header::STANDARD, "xdomea"),
-        (xoev_transport::header::VERSION, "2.4.0"),
-    ] {
-        assert!(
-            f.headers
-                .iter()
-                .any(|(k, v)| (*k, v.as_str()) == (name, value)),
-            "{name}: {:?}",
-            f.headers
-        );
-    }
+    assert_amqp_headers(
+        &f,
+        &[
+            (xoev_transport::header::STANDARD, "xdomea"),
+            (xoev_transport::header::VERSION, "2.4.0"),
+        ],
+    );
 
     // The same offer from an authority that may not send it there.
     let wrong = String::from_utf8(offer).expect("utf-8").replace(
@@ -389,21 +397,16 @@ async fn an_eu_oots_evidence_request_and_its_response_are_routed_by_their_agents
     d.verifier
         .verify_bytes(&f.payload, &xoev_core::Limits::default(), Some(&d.gateway))
         .expect("signed by the gateway");
-    for (name, value) in [
-        (xoev_transport::header::TYPE, "EvidenceRequest"),
-        (xoev_transport::header::SENDER, "0096:DK22233223"),
-        (xoev_transport::header::READER, "9930:DE73524311"),
-        (xoev_transport::header::STANDARD, "OOTS-EDM"),
-        (xoev_transport::header::VERSION, "1.0.0"),
-    ] {
-        assert!(
-            f.headers
-                .iter()
-                .any(|(k, v)| (*k, v.as_str()) == (name, value)),
-            "{name}: {:?}",
-            f.headers
-        );
-    }
+    assert_amqp_headers(
+        &f,
+        &[
+            (xoev_transport::header::TYPE, "EvidenceRequest"),
+            (xoev_transport::header::SENDER, "0096:DK22233223"),
+            (xoev_transport::header::READER, "9930:DE73524311"),
+            (xoev_transport::header::STANDARD, "OOTS-EDM"),
+            (xoev_transport::header::VERSION, "1.0.0"),
+        ],
+    );
 
     let response = sample("2.2_Step_2_Evidence_Response_-_Birth_-_full_example.xml");
     let signed = d
@@ -493,20 +496,15 @@ async fn an_xnachweis_request_to_a_provider_abroad_leaves_as_an_oots_request() {
         h.reader.as_ref().map(|a| a.key()).as_deref(),
         Some("0184:DK12345678")
     );
-    for (name, value) in [
-        (xoev_transport::header::TYPE, "EvidenceRequest"),
-        (xoev_transport::header::STANDARD, "OOTS-EDM"),
-        (xoev_transport::header::VERSION, "1.0.0"),
-        (xoev_transport::header::READER, "0184:DK12345678"),
-    ] {
-        assert!(
-            f.headers
-                .iter()
-                .any(|(k, v)| (*k, v.as_str()) == (name, value)),
-            "{name}: {:?}",
-            f.headers
-        );
-    }
+    assert_amqp_headers(
+        &f,
+        &[
+            (xoev_transport::header::TYPE, "EvidenceRequest"),
+            (xoev_transport::header::STANDARD, "OOTS-EDM"),
+            (xoev_transport::header::VERSION, "1.0.0"),
+            (xoev_transport::header::READER, "0184:DK12345678"),
+        ],
+    );
     // the German tax id stays home
     let payload = String::from_utf8(f.payload).expect("utf-8");
     assert!(!payload.contains(demo::TAX_ID), "{payload}");
