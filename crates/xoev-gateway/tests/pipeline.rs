@@ -508,6 +508,57 @@ async fn an_xnachweis_request_to_a_provider_abroad_leaves_as_an_oots_request() {
     // the German tax id stays home
     let payload = String::from_utf8(f.payload).expect("utf-8");
     assert!(!payload.contains(demo::TAX_ID), "{payload}");
+
+    // The answer from abroad names the fee office by its EAS id, which the
+    // directory knows as another id of ags:06611000: it goes to the fee
+    // office's inbox, under the request's case.
+    let response = std::fs::read_to_string(
+        root()
+            .join("tests/samples/oots-edm/2.2_Step_2_Evidence_Response_-_Birth_-_full_example.xml"),
+    )
+    .expect("sample")
+    .replace(
+        "requestId=\"urn:uuid:4ffb5281-179d-4578-adf2-39fd13ccc797\"",
+        &format!("requestId=\"{}\"", f.message_id),
+    )
+    .replace(
+        "schemeID=\"urn:cef.eu:names:identifier:EAS:9930\"\n                        >DE73524311<",
+        "schemeID=\"urn:cef.eu:names:identifier:EAS:0184\">DK12345678<",
+    )
+    .replace(
+        "schemeID=\"urn:cef.eu:names:identifier:EAS:0096\"\n                    >DK22233223<",
+        "schemeID=\"urn:cef.eu:names:identifier:EAS:0204\">06611000-KITA-01<",
+    );
+    let answer =
+        xoev_core::Message::parse(response.clone().into_bytes(), &xoev_core::Limits::default())
+            .expect("envelope");
+    let h = answer.require_header().expect("slots");
+    assert_eq!(
+        h.author.as_ref().map(|a| a.key()).as_deref(),
+        Some("0184:DK12345678")
+    );
+    assert_eq!(
+        h.reader.as_ref().map(|a| a.key()).as_deref(),
+        Some("0204:06611000-KITA-01")
+    );
+    let signed = d
+        .signer("0184:DK12345678")
+        .expect("key")
+        .sign_bytes(response.as_bytes())
+        .expect("sign");
+    let back = forward(process(&d, &signed, None));
+    assert_eq!(back.queue, d.inbox(FEE_OFFICE).expect("inbox"));
+    assert_eq!(
+        back.case_id, f.message_id,
+        "the answer joins the request's case"
+    );
+    assert_amqp_headers(
+        &back,
+        &[
+            (xoev_transport::header::SENDER, "0184:DK12345678"),
+            (xoev_transport::header::READER, FEE_OFFICE),
+        ],
+    );
 }
 
 /// An adapter whose output the gateway cannot read a header from (here a

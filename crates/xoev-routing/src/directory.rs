@@ -83,6 +83,10 @@ pub(crate) fn check_queue_name(q: &str) -> Result<(), String> {
 pub struct Authority {
     /// The id as in the XÖV header's `kennung`, e.g. `ags:09162000` or `fa:9198`.
     pub id: String,
+    /// Other ids it goes by in other standards' headers, e.g. its EAS id
+    /// in EU OOTS messages (`0204:06611000-KITA-01`); a header naming one
+    /// is read as naming `id` (see [`Directory::canonical`]).
+    pub also_known_as: Vec<String>,
     /// Human-readable name.
     pub name: String,
     /// Whether this entry is the gateway itself (it has no inbox and is never a recipient).
@@ -117,6 +121,7 @@ impl Authority {
 pub struct Directory {
     authorities: Vec<Authority>,
     by_id: HashMap<String, usize>,
+    by_alias: HashMap<String, usize>,
     responsible: HashMap<(String, Ags), usize>,
 }
 
@@ -124,6 +129,16 @@ impl Directory {
     /// The authority with id `id`.
     pub fn get(&self, id: &str) -> Option<&Authority> {
         self.by_id.get(id).map(|&i| &self.authorities[i])
+    }
+
+    /// The directory's id for `id`: the authority's own id where `id` is
+    /// one of its `also_known_as`, else `id` unchanged. Header ids go
+    /// through this before anything looks them up or compares them.
+    pub fn canonical<'a>(&'a self, id: &'a str) -> &'a str {
+        match self.by_alias.get(id) {
+            Some(&i) => &self.authorities[i].id,
+            None => id,
+        }
     }
 
     /// All authorities, in file order.
@@ -190,6 +205,42 @@ impl Directory {
                 ));
                 continue;
             }
+            if let Some(&prev) = dir.by_alias.get(&id) {
+                let prev = &dir.authorities[prev];
+                errors.push(ConfigError::at(
+                    K::DuplicateAuthority,
+                    &loc,
+                    format!(
+                        "{id} is already another id of authority {} ({})",
+                        prev.id,
+                        prev.location.short()
+                    ),
+                ));
+                continue;
+            }
+            let mut also_known_as = Vec::new();
+            for alias in raw.also_known_as {
+                let aloc = src.location(alias.span().start);
+                let alias = alias.into_inner();
+                let taken = dir
+                    .get(&alias)
+                    .or_else(|| dir.by_alias.get(&alias).map(|&i| &dir.authorities[i]))
+                    .map(|a| a.id.clone())
+                    .or_else(|| {
+                        (alias == id || also_known_as.contains(&alias)).then(|| id.clone())
+                    });
+                if let Err(m) = check_authority_id(&alias) {
+                    errors.push(ConfigError::at(K::BadAuthorityId, &aloc, m));
+                } else if let Some(owner) = taken {
+                    errors.push(ConfigError::at(
+                        K::DuplicateAuthority,
+                        &aloc,
+                        format!("{alias} already names authority {owner}"),
+                    ));
+                } else {
+                    also_known_as.push(alias);
+                }
+            }
             let inbox = match (raw.inbox, raw.gateway) {
                 (Some(q), _) => {
                     let qloc = src.location(q.span().start);
@@ -253,8 +304,12 @@ impl Directory {
                 }
             }
             dir.by_id.insert(id.clone(), index);
+            for alias in &also_known_as {
+                dir.by_alias.insert(alias.clone(), index);
+            }
             dir.authorities.push(Authority {
                 id,
+                also_known_as,
                 name: raw.name,
                 gateway: raw.gateway,
                 inbox,
@@ -294,6 +349,8 @@ struct AuthoritiesFile {
 #[serde(deny_unknown_fields)]
 struct RawAuthority {
     id: Spanned<String>,
+    #[serde(default)]
+    also_known_as: Vec<Spanned<String>>,
     name: String,
     #[serde(default)]
     gateway: bool,

@@ -663,3 +663,73 @@ recipient = "reader"
         "{e}"
     );
 }
+
+#[test]
+fn other_ids_of_an_authority_lead_to_it() {
+    let r = sample();
+    let d = r.directory();
+    assert_eq!(d.canonical("0204:06611000-KITA-01"), "ags:06611000");
+    assert_eq!(d.canonical("0204:2613-FA-01"), "fa:2613");
+    // an id is its own, an unknown one stays as it is
+    assert_eq!(d.canonical("ags:06611000"), "ags:06611000");
+    assert_eq!(d.canonical("0204:nobody"), "0204:nobody");
+    // lookups go by the directory's own ids
+    assert!(d.get("0204:06611000-KITA-01").is_none());
+    assert_eq!(
+        d.get("ags:06611000").unwrap().also_known_as,
+        vec!["0204:06611000-KITA-01".to_owned()]
+    );
+}
+
+#[test]
+fn an_other_id_names_one_authority_only() {
+    let auth = Source::new(
+        "/cfg/authorities.toml",
+        r#"
+[[authority]]
+id = "ags:1"
+also_known_as = ["eas:1", "eas:1", "ags:2", "not-an-id"]
+name = "A"
+inbox = "q.a"
+
+[[authority]]
+id = "ags:2"
+name = "B"
+inbox = "q.b"
+
+[[authority]]
+id = "eas:1"
+name = "C"
+inbox = "q.c"
+
+[[authority]]
+id = "ags:3"
+also_known_as = ["eas:1"]
+name = "D"
+inbox = "q.d"
+"#,
+    );
+    let access = Source::new("/cfg/access.toml", "");
+    let e = load(
+        &auth,
+        "[[rule]]\nname = \"r\"\nrecipient = \"reader\"\n",
+        &access,
+        &[],
+    )
+    .unwrap_err();
+    let got: Vec<_> = e.errors().iter().map(|e| (e.kind, e.line)).collect();
+    // on line 4: the repeated alias and the bad one ("ags:2" is not yet an
+    // id there; its own entry is then refused, as is "eas:1" as an id and
+    // as another authority's alias)
+    assert_eq!(
+        got,
+        vec![
+            (K::DuplicateAuthority, Some(4)),
+            (K::BadAuthorityId, Some(4)),
+            (K::DuplicateAuthority, Some(9)),
+            (K::DuplicateAuthority, Some(14)),
+            (K::DuplicateAuthority, Some(20)),
+        ],
+        "{e}"
+    );
+}

@@ -74,8 +74,14 @@ pub fn run(g: &Global, args: &RouteArgs) -> anyhow::Result<Outcome> {
         message_type: h.message_type.code.clone(),
         standard: message.standard.clone().or(entry_standard),
         version: message.version.clone().or(entry_version),
-        sender: h.author.as_ref().map(|a| a.key()),
-        reader: h.reader.as_ref().map(|a| a.key()),
+        sender: h
+            .author
+            .as_ref()
+            .map(|a| router.directory().canonical(&a.key()).to_owned()),
+        reader: h
+            .reader
+            .as_ref()
+            .map(|a| router.directory().canonical(&a.key()).to_owned()),
         municipality: args.municipality.clone(),
     };
     match (router.route(&input), g.format) {

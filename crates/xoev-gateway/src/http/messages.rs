@@ -83,14 +83,12 @@ async fn accept(state: &AppState, authority: &str, body: Body) -> Result<Respons
             ),
         )
     })?;
-    if author.key() != authority {
+    let author_key = author.key();
+    if pipeline.router.directory().canonical(&author_key) != authority {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "author-mismatch",
-            format!(
-                "the header's author is {}, but the token belongs to {authority}",
-                author.key()
-            ),
+            format!("the header's author is {author_key}, but the token belongs to {authority}"),
         ));
     }
     pipeline

@@ -131,10 +131,13 @@ impl Labels {
         let Some(header) = message.header.as_ref() else {
             return l;
         };
-        if let Some(a) = &header.author
-            && pipeline.router.directory().get(&a.key()).is_some()
-        {
-            l.authority = a.key();
+        if let Some(a) = &header.author {
+            let directory = pipeline.router.directory();
+            let key = a.key();
+            let id = directory.canonical(&key);
+            if directory.get(id).is_some() {
+                l.authority = id.to_owned();
+            }
         }
         if let Ok(entry) = pipeline.validator.catalogue().lookup(message) {
             l.standard = entry.name.clone();

@@ -351,7 +351,8 @@ impl Pipeline {
         now: OffsetDateTime,
     ) -> Option<(String, Vec<u8>, String)> {
         let sender = message?.header.as_ref()?.author.as_ref()?;
-        let entry = self.router.directory().get(&sender.key())?;
+        let directory = self.router.directory();
+        let entry = directory.get(directory.canonical(&sender.key()))?;
         let inbox = entry.inbox.clone()?;
         let recipient = Authority {
             directory: sender.directory.clone(),
@@ -430,7 +431,9 @@ impl Pipeline {
                 ),
             )
         })?;
-        let sender = author.key();
+        // The directory's id for it (a header in another standard may name
+        // the authority by another of its ids).
+        let sender = self.router.directory().canonical(&author.key()).to_owned();
         seen.sender = Some(sender.clone());
         let _span = tracing::info_span!(
             "message",
@@ -489,7 +492,10 @@ impl Pipeline {
         // serialisation, no second parse.
 
         // access
-        let reader = header.reader.as_ref().map(Authority::key);
+        let reader = header
+            .reader
+            .as_ref()
+            .map(|r| self.router.directory().canonical(&r.key()).to_owned());
         let code = header.message_type.code.as_str();
         let standard = message
             .standard
