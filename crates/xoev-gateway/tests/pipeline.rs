@@ -37,6 +37,11 @@ fn forward(d: Decision) -> Box<Forward> {
     }
 }
 
+/// `bytes` signed with the demo key of authority `id`.
+fn sign_as(d: &Demo, id: &str, bytes: &[u8]) -> Vec<u8> {
+    d.signer(id).expect("key").sign_bytes(bytes).expect("sign")
+}
+
 /// Asserts that the forwarded message carries each AMQP header with its value.
 fn assert_amqp_headers(f: &Forward, expected: &[(&str, &str)]) {
     for (name, value) in expected {
@@ -100,11 +105,7 @@ async fn answers_must_match_a_forwarded_request_once() {
         None,
     )
     .expect("rewrite");
-    let stray = d
-        .signer(demo::TAX_OFFICE)
-        .expect("key")
-        .sign_bytes(&stray)
-        .expect("sign");
+    let stray = sign_as(&d, demo::TAX_OFFICE, &stray);
     let r = reject(process(&d, &stray, Some(&f.message_id)));
     assert_eq!(
         (r.stage, r.kind.as_str()),
@@ -145,11 +146,7 @@ async fn a_message_signed_by_another_authority_is_refused() {
     let fee = d.fee_office().expect("fee");
     let (_, request) = fee.request().expect("request");
     // re-sign the fee office's request with the tax office's key
-    let forged = d
-        .signer(demo::TAX_OFFICE)
-        .expect("key")
-        .sign_bytes(&request)
-        .expect("sign");
+    let forged = sign_as(&d, demo::TAX_OFFICE, &request);
     let r = reject(process(&d, &forged, None));
     assert_eq!(
         (r.stage, r.kind.as_str()),
@@ -178,11 +175,7 @@ async fn a_rejected_answer_does_not_use_up_its_request() {
         None,
     )
     .expect("rewrite");
-    let wrong = d
-        .signer(demo::TAX_OFFICE)
-        .expect("key")
-        .sign_bytes(&unsigned)
-        .expect("sign");
+    let wrong = sign_as(&d, demo::TAX_OFFICE, &unsigned);
     let r = reject(process(&d, &wrong, Some(&f.message_id)));
     assert_eq!(
         (r.stage, r.kind.as_str()),
@@ -303,11 +296,7 @@ async fn an_xdomea_4_offer_list_goes_to_the_archive_a_rule_names() {
             .join("tests/samples/xdomea/synthetic-4.0.0_Aussonderung.Anbieteverzeichnis.0501.xml"),
     )
     .expect("sample");
-    let signed = d
-        .signer("ags:06411000")
-        .expect("key")
-        .sign_bytes(&offer)
-        .expect("sign");
+    let signed = sign_as(&d, "ags:06411000", &offer);
     let f = forward(process(&d, &signed, None));
     assert_eq!(f.queue, "xoev.inbox.archiv-06411000");
     assert_eq!(f.source_id, "0c9e7d42-5b1a-4f68-8e3d-2a7b9c1f4e60");
@@ -327,11 +316,7 @@ async fn an_xdomea_4_offer_list_goes_to_the_archive_a_rule_names() {
         "tests/samples/xdomea/synthetic-2.4.0_Aussonderung.AnbietungEmpfangBestaetigen.0504.xml",
     ))
     .expect("sample");
-    let signed_receipt = d
-        .signer("archiv:06411000")
-        .expect("key")
-        .sign_bytes(&receipt)
-        .expect("sign");
+    let signed_receipt = sign_as(&d, "archiv:06411000", &receipt);
     let f = forward(process(&d, &signed_receipt, None));
     assert_eq!(f.queue, "xoev.inbox.ags-06411000");
     // the AMQP headers name them, from the catalogue
@@ -348,11 +333,7 @@ async fn an_xdomea_4_offer_list_goes_to_the_archive_a_rule_names() {
         "<xdomea:kennung>ags:06411000</xdomea:kennung>",
         "<xdomea:kennung>ags:06611000</xdomea:kennung>",
     );
-    let signed = d
-        .signer("ags:06611000")
-        .expect("key")
-        .sign_bytes(wrong.as_bytes())
-        .expect("sign");
+    let signed = sign_as(&d, "ags:06611000", wrong.as_bytes());
     let r = reject(process(&d, &signed, None));
     assert_eq!(r.stage, Stage::Access, "{r:?}");
 }
@@ -384,11 +365,7 @@ async fn an_eu_oots_evidence_request_and_its_response_are_routed_by_their_agents
         |f: &str| std::fs::read(root().join("tests/samples/oots-edm").join(f)).expect("sample");
 
     let request = sample("2.1_Step_1_Evidence_Request_-_Birth_-_full_example.xml");
-    let signed = d
-        .signer("0096:DK22233223")
-        .expect("key")
-        .sign_bytes(&request)
-        .expect("sign");
+    let signed = sign_as(&d, "0096:DK22233223", &request);
     let f = forward(process(&d, &signed, None));
     assert_eq!(f.queue, "xoev.inbox.eas-9930-DE73524311");
     let request_id = "urn:uuid:4ffb5281-179d-4578-adf2-39fd13ccc797";
@@ -409,11 +386,7 @@ async fn an_eu_oots_evidence_request_and_its_response_are_routed_by_their_agents
     );
 
     let response = sample("2.2_Step_2_Evidence_Response_-_Birth_-_full_example.xml");
-    let signed = d
-        .signer("9930:DE73524311")
-        .expect("key")
-        .sign_bytes(&response)
-        .expect("sign");
+    let signed = sign_as(&d, "9930:DE73524311", &response);
     let f = forward(process(&d, &signed, None));
     assert_eq!(f.queue, "xoev.inbox.oots-0096-DK22233223");
     assert_eq!(f.source_id, "166155eb-d7a7-4cac-9086-8a85f0116462");
@@ -428,11 +401,7 @@ async fn an_eu_oots_evidence_request_and_its_response_are_routed_by_their_agents
         .replace(r#"name="EvidenceProvider""#, r#"name="swap""#)
         .replace(r#"name="EvidenceRequester""#, r#"name="EvidenceProvider""#)
         .replace(r#"name="swap""#, r#"name="EvidenceRequester""#);
-    let signed = d
-        .signer("0096:DK22233223")
-        .expect("key")
-        .sign_bytes(forged.as_bytes())
-        .expect("sign");
+    let signed = sign_as(&d, "0096:DK22233223", forged.as_bytes());
     let r = reject(process(&d, &signed, None));
     assert_eq!(
         (r.stage, r.kind.as_str()),
@@ -442,11 +411,7 @@ async fn an_eu_oots_evidence_request_and_its_response_are_routed_by_their_agents
     assert_eq!(r.sender.as_deref(), Some("0096:DK22233223"));
 
     // Signed by someone other than the agent its slots name.
-    let signed = d
-        .signer("9930:DE73524311")
-        .expect("key")
-        .sign_bytes(&request)
-        .expect("sign");
+    let signed = sign_as(&d, "9930:DE73524311", &request);
     let r = reject(process(&d, &signed, None));
     assert_eq!(r.stage, Stage::Signature, "{r:?}");
 }
@@ -472,11 +437,7 @@ async fn an_xnachweis_request_to_a_provider_abroad_leaves_as_an_oots_request() {
             r#"<xn-bk:Identifier schemeID="urn:cef.eu:names:identifier:EAS:0184">DK12345678</xn-bk:Identifier>"#,
         );
     assert_ne!(abroad, text);
-    let signed = d
-        .signer(FEE_OFFICE)
-        .expect("key")
-        .sign_bytes(abroad.as_bytes())
-        .expect("sign");
+    let signed = sign_as(&d, FEE_OFFICE, abroad.as_bytes());
     let f = forward(process(&d, &signed, None));
     assert_eq!(f.queue, "xoev.inbox.oots-0184-DK12345678");
     d.verifier
@@ -541,11 +502,7 @@ async fn an_xnachweis_request_to_a_provider_abroad_leaves_as_an_oots_request() {
         h.reader.as_ref().map(|a| a.key()).as_deref(),
         Some("0204:06611000-KITA-01")
     );
-    let signed = d
-        .signer("0184:DK12345678")
-        .expect("key")
-        .sign_bytes(response.as_bytes())
-        .expect("sign");
+    let signed = sign_as(&d, "0184:DK12345678", response.as_bytes());
     let back = forward(process(&d, &signed, None));
     assert_eq!(back.queue, d.inbox(FEE_OFFICE).expect("inbox"));
     assert_eq!(

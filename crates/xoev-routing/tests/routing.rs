@@ -279,6 +279,20 @@ fn load(
     })
 }
 
+/// The errors of a configuration whose directory is `auth` (kind, line).
+fn directory_errors(auth: &Source) -> (ConfigErrors, Vec<(K, Option<usize>)>) {
+    let access = Source::new("/cfg/access.toml", "");
+    let e = load(
+        auth,
+        "[[rule]]\nname = \"r\"\nrecipient = \"reader\"\n",
+        &access,
+        &[],
+    )
+    .unwrap_err();
+    let got = e.errors().iter().map(|e| (e.kind, e.line)).collect();
+    (e, got)
+}
+
 fn errors(rules: &str) -> ConfigErrors {
     let (auth, access) = base();
     match load(&auth, rules, &access, &["a1", "a2"]) {
@@ -454,15 +468,7 @@ id = "x:1"
 name = "no inbox"
 "#,
     );
-    let access = Source::new("/cfg/access.toml", "");
-    let e = load(
-        &auth,
-        "[[rule]]\nname = \"r\"\nrecipient = \"reader\"\n",
-        &access,
-        &[],
-    )
-    .unwrap_err();
-    let got: Vec<_> = e.errors().iter().map(|e| (e.kind, e.line)).collect();
+    let (e, got) = directory_errors(&auth);
     assert_eq!(
         got,
         vec![
@@ -709,15 +715,7 @@ name = "D"
 inbox = "q.d"
 "#,
     );
-    let access = Source::new("/cfg/access.toml", "");
-    let e = load(
-        &auth,
-        "[[rule]]\nname = \"r\"\nrecipient = \"reader\"\n",
-        &access,
-        &[],
-    )
-    .unwrap_err();
-    let got: Vec<_> = e.errors().iter().map(|e| (e.kind, e.line)).collect();
+    let (e, got) = directory_errors(&auth);
     // on line 4: the repeated alias and the bad one ("ags:2" is not yet an
     // id there; its own entry is then refused, as is "eas:1" as an id and
     // as another authority's alias)
