@@ -73,6 +73,31 @@ impl MessageError {
         }
     }
 
+    /// An element with more than [`MAX_ATTRIBUTES`](crate::MAX_ATTRIBUTES)
+    /// attributes (the header pass and the full parse both refuse it).
+    pub fn too_many_attributes() -> Self {
+        Self::new(
+            MessageErrorKind::TooManyAttributes,
+            format!(
+                "an element carries more than {} attributes (namespace declarations included)",
+                crate::MAX_ATTRIBUTES
+            ),
+        )
+    }
+
+    /// An element with more than
+    /// [`MAX_NAMESPACES_IN_SCOPE`](crate::MAX_NAMESPACES_IN_SCOPE)
+    /// namespace declarations in scope.
+    pub fn too_many_namespaces() -> Self {
+        Self::new(
+            MessageErrorKind::TooManyNamespaces,
+            format!(
+                "more than {} namespace declarations are in scope at this element",
+                crate::MAX_NAMESPACES_IN_SCOPE
+            ),
+        )
+    }
+
     /// Attaches the position of byte `offset` within `input` (whitespace at
     /// `offset` is skipped, so the position names the offending markup).
     pub fn at(mut self, input: &[u8], offset: usize) -> Self {

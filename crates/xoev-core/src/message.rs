@@ -267,11 +267,9 @@ impl From<String> for AttrError {
 /// The error for an element at byte `pos` whose attributes failed.
 fn attr_failure(raw: &[u8], pos: u64, e: AttrError) -> MessageError {
     match e {
-        AttrError::TooMany => MessageError::new(
-            Kind::TooManyAttributes,
-            format!("an element carries more than {MAX_ATTRIBUTES} attributes (namespace declarations included)"),
-        )
-        .at(raw, usize::try_from(pos).unwrap_or(0)),
+        AttrError::TooMany => {
+            MessageError::too_many_attributes().at(raw, usize::try_from(pos).unwrap_or(0))
+        }
         AttrError::Malformed(d) => malformed(raw, pos, d),
     }
 }

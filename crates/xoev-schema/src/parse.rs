@@ -52,28 +52,12 @@ pub fn parse_document(bytes: &[u8], limits: &Limits) -> Result<Document, SchemaE
         .at(bytes, offset)
         .into());
     }
-    match scan_attributes(bytes, MAX_ATTRIBUTES, MAX_NAMESPACES_IN_SCOPE) {
-        None => {}
-        Some(Excess::Attributes(offset)) => {
-            return Err(MessageError::new(
-                MessageErrorKind::TooManyAttributes,
-                format!(
-                    "an element carries more than {MAX_ATTRIBUTES} attributes (namespace declarations included)"
-                ),
-            )
-            .at(bytes, offset)
-            .into());
-        }
-        Some(Excess::Namespaces(offset)) => {
-            return Err(MessageError::new(
-                MessageErrorKind::TooManyNamespaces,
-                format!(
-                    "more than {MAX_NAMESPACES_IN_SCOPE} namespace declarations are in scope at this element"
-                ),
-            )
-            .at(bytes, offset)
-            .into());
-        }
+    if let Some(excess) = scan_attributes(bytes, MAX_ATTRIBUTES, MAX_NAMESPACES_IN_SCOPE) {
+        let (error, offset) = match excess {
+            Excess::Attributes(at) => (MessageError::too_many_attributes(), at),
+            Excess::Namespaces(at) => (MessageError::too_many_namespaces(), at),
+        };
+        return Err(error.at(bytes, offset).into());
     }
     let Ok(len) = i32::try_from(bytes.len()) else {
         return Err(MessageError::new(MessageErrorKind::Oversize, "message exceeds 2 GiB").into());
