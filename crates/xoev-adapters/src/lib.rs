@@ -11,7 +11,8 @@
 //! - Built-in adapters of the founding case: [`xnachweis_to_xestb`] (the
 //!   Kita fee office's evidence request → the tax office's assessment-data
 //!   request) and [`xestb_to_xnachweis`] (the assessment → a minimised
-//!   evidence answer).
+//!   evidence answer), and [`oots_to_xnachweis`] (an EU OOTS answer to a
+//!   request that left as an OOTS request → the XNachweis answer).
 //! - [`Minimisation`]: which assessment fields a purpose allows, fee tables
 //!   per municipality — configuration, not code.
 //!
@@ -24,6 +25,7 @@ mod adapter;
 mod context;
 mod error;
 mod minimise;
+pub mod oots_to_xnachweis;
 mod registry;
 #[cfg(test)]
 mod testutil;
@@ -31,6 +33,7 @@ pub mod xestb;
 pub mod xestb_to_xnachweis;
 mod xml;
 pub mod xnachweis;
+mod xnachweis_answer;
 pub mod xnachweis_to_xestb;
 pub mod xslt;
 

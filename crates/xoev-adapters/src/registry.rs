@@ -26,6 +26,7 @@ const BUILTINS: &[Builtin] = &[
             c.minimisation.clone(),
         ))
     },
+    |_| Arc::new(crate::oots_to_xnachweis::OotsToXNachweis::new()),
 ];
 
 /// What the adapters are built from.
@@ -340,13 +341,14 @@ mod tests {
         assert_eq!(
             names,
             [
+                "oots-edm-to-xnachweis",
                 "xestb-to-xnachweis",
                 "xnachweis-response-to-oots-edm",
                 "xnachweis-to-oots-edm",
                 "xnachweis-to-xestb"
             ]
         );
-        assert_eq!(BUILTINS.len(), 2);
+        assert_eq!(BUILTINS.len(), 3);
     }
 
     #[test]

@@ -51,6 +51,8 @@ pub(crate) fn ctx_for(request_sample: &str) -> Context {
 
 pub(crate) const KASSEL_REQ: &str =
     "tests/samples/xnachweis/DE.EvidenceRequest.0101.synthetic-kita-kassel.xml";
+pub(crate) const KASSEL_DK_REQ: &str =
+    "tests/samples/xnachweis/DE.EvidenceRequest.0101.synthetic-kita-kassel-an-dk.xml";
 pub(crate) const DARMSTADT_REQ: &str =
     "tests/samples/xnachweis/DE.EvidenceRequest.0101.synthetic-kita-darmstadt.xml";
 pub(crate) const FRANKFURT_REQ: &str =

@@ -176,6 +176,7 @@ fn adapters_lists_builtin_and_declarative() {
     assert_eq!(
         names,
         [
+            "oots-edm-to-xnachweis",
             "xestb-to-xnachweis",
             "xnachweis-response-to-oots-edm",
             "xnachweis-to-oots-edm",
@@ -183,7 +184,8 @@ fn adapters_lists_builtin_and_declarative() {
         ]
     );
     assert_eq!(v[0]["kind"], "builtin");
-    assert_eq!(v[1]["kind"], "xslt");
+    assert_eq!(v[1]["kind"], "builtin");
+    assert_eq!(v[2]["kind"], "xslt");
 }
 
 /// The shell block between the integrator-test markers of docs/adapters.md.

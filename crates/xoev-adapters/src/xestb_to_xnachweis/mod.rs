@@ -24,7 +24,11 @@ use crate::error::AdapterError;
 use crate::minimise::{Minimisation, parse_cents};
 use crate::xestb::{self, Answer, Assessment, Failure};
 use crate::xml::Writer;
-use crate::xnachweis::{self as xn, Agent, HeaderParty, RequestFacts};
+use crate::xnachweis::RequestFacts;
+use crate::xnachweis_answer::{
+    ERROR_RESPONSE, FAILURE, RESPONSE, SEVERITY, SUCCESS, agent, exception, header, name,
+    open_root, preamble,
+};
 use base64::Engine as _;
 use libxml::tree::Document;
 use std::sync::Arc;
@@ -34,14 +38,6 @@ mod tests;
 
 /// The adapter's registry name.
 pub const NAME: &str = "xestb-to-xnachweis";
-
-const RESPONSE: &str = "DE.EvidenceResponse.0102";
-const ERROR_RESPONSE: &str = "DE.EvidenceErrorResponse.0103";
-const SPEC: &str = "urn:xoev-de:bva:standard:xnachweis_1.2.0";
-const STATUS_LIST: &str = "urn:xoev-de:xnachweis:codeliste:responsestatustype";
-const SUCCESS: &str = "urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Success";
-const FAILURE: &str = "urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Failure";
-const SEVERITY: &str = "urn:oasis:names:tc:ebxmlregrep:ErrorSeverityType:Error";
 
 /// XEStB assessment answer → minimised XNachweis evidence answer.
 #[derive(Debug)]
@@ -194,102 +190,13 @@ impl XEStBToXNachweis {
     }
 }
 
-fn open_root(w: &mut Writer, root: &str, request_id: &str) {
-    w.open(
-        &format!("xn-de:{root}"),
-        &[
-            ("xmlns:xn-de", xn::NS_DE),
-            ("xmlns:xn-bk", xn::NS_BK),
-            ("xmlns:xn-bdt", xn::NS_BDT),
-            ("xmlns:xn-eu-edm", xn::NS_EDM),
-            ("xmlns:bn-g2g", xn::NS_G2G),
-            ("xmlns:bn-beh", xn::NS_BEH),
-            ("produkt", "xoev-gateway"),
-            ("produkthersteller", "xoev-gateway project"),
-            ("produktversion", env!("CARGO_PKG_VERSION")),
-            ("standard", "XNachweis"),
-            ("version", "1.2.0"),
-            ("requestid", request_id),
-        ],
-    );
-}
-
-fn header(
-    w: &mut Writer,
-    ctx: &Context,
-    message_type: &str,
-    reader: &HeaderParty,
-    author: &HeaderParty,
-) {
-    w.open("xn-bk:nachrichtenkopf", &[])
-        .open("xn-bk:identifikation.nachricht", &[])
-        .leaf(
-            "xn-bk:nachrichtenUUID",
-            &[],
-            &ctx.id("xnachweis-message").to_string(),
-        )
-        .code(
-            "xn-bk:nachrichtentyp",
-            &[("listVersionID", "1.2.0")],
-            message_type,
-        )
-        .leaf("xn-bk:erstellungszeitpunkt", &[], &ctx.timestamp())
-        .close();
-    for (element, p) in [("bn-g2g:leser", reader), ("bn-g2g:autor", author)] {
-        w.open(element, &[])
-            .code(
-                "bn-beh:verzeichnisdienst",
-                &[("listVersionID", "3")],
-                &p.directory,
-            )
-            .leaf("bn-beh:kennung", &[], &p.id)
-            .leaf("bn-beh:name", &[], &p.name)
-            .close();
-    }
-    w.close();
-}
-
-fn name(w: &mut Writer, element: &str, value: &str) {
-    w.open(element, &[])
-        .leaf("xn-bdt:value", &[], value)
-        .code("xn-bdt:lang", &[("listVersionID", "1")], "de")
-        .close();
-}
-
-fn agent(w: &mut Writer, element: &str, a: &Agent, classification: &str) {
-    w.open(element, &[])
-        .leaf("xn-bk:Identifier", &[("schemeID", &a.scheme)], &a.id);
-    name(w, "xn-bk:Name", &a.name);
-    w.code(
-        "xn-eu-edm:Classification",
-        &[("listVersionID", "1")],
-        classification,
-    )
-    .close();
-}
-
-fn preamble(w: &mut Writer, ctx: &Context, status: &str) {
-    w.code(
-        "xn-de:status",
-        &[("listURI", STATUS_LIST), ("listVersionID", "1")],
-        status,
-    )
-    .leaf("xn-de:SpecificationIdentifier", &[], SPEC)
-    .leaf(
-        "xn-de:EvidenceResponseIdentifier",
-        &[],
-        &ctx.id("evidence-response").to_string(),
-    )
-    .leaf("xn-de:IssueDateTime", &[], &ctx.timestamp());
-}
-
 fn response(a: &Assessment, f: &RequestFacts, ctx: &Context, evidence: &[u8]) -> Vec<u8> {
     let mut w = Writer::new();
     open_root(&mut w, RESPONSE, &f.request_id);
     header(&mut w, ctx, RESPONSE, &a.reader, &a.author);
     preamble(&mut w, ctx, SUCCESS);
-    agent(&mut w, "xn-de:EvidenceProvider", &f.provider, "EP");
-    agent(&mut w, "xn-de:EvidenceRequester", &f.requester, "ER");
+    agent(&mut w, "xn-de:EvidenceProvider", &f.provider, "de", "EP");
+    agent(&mut w, "xn-de:EvidenceRequester", &f.requester, "de", "ER");
     w.open("xn-de:EvidenceAvailability", &[])
         .open("xn-de:RegistryObjectList", &[])
         .leaf(
@@ -305,14 +212,14 @@ fn response(a: &Assessment, f: &RequestFacts, ctx: &Context, evidence: &[u8]) ->
             &[("schemeID", &f.provider.scheme)],
             &f.provider.id,
         );
-    name(&mut w, "xn-bk:Name", &a.office_name);
+    name(&mut w, "xn-bk:Name", &a.office_name, "de");
     w.close()
         .open("xn-bk:Distribution", &[])
         .code("xn-bk:Format", &[("listVersionID", "1")], "application/xml")
         .close()
         .open("xn-bk:IsConformantTo", &[])
         .leaf("xn-bk:EvidenceTypeClassification", &[], &f.evidence_type);
-    name(&mut w, "xn-bk:Title", &f.evidence_title);
+    name(&mut w, "xn-bk:Title", &f.evidence_title, "de");
     w.close().close();
     let encoded = base64::engine::general_purpose::STANDARD.encode(evidence);
     w.open("xn-bk:RepositoryItem", &[])
@@ -359,16 +266,11 @@ fn error_response(e: &Failure, f: &RequestFacts, ctx: &Context) -> Vec<u8> {
     open_root(&mut w, ERROR_RESPONSE, &f.request_id);
     header(&mut w, ctx, ERROR_RESPONSE, &e.reader, &e.author);
     preamble(&mut w, ctx, FAILURE);
-    agent(&mut w, "xn-de:ErrorProvider", &f.provider, "EP");
-    agent(&mut w, "xn-de:EvidenceRequester", &f.requester, "ER");
+    agent(&mut w, "xn-de:ErrorProvider", &f.provider, "de", "EP");
+    agent(&mut w, "xn-de:EvidenceRequester", &f.requester, "de", "ER");
     for (code, _text) in &e.errors {
         let (edm, detail) = error_code(code);
-        w.open("xn-de:Exception", &[])
-            .code("xn-bk:Code", &[("listVersionID", "1")], edm)
-            .leaf("xn-bk:Detail", &[], detail)
-            .leaf("xn-bk:Timestamp", &[], &ctx.timestamp())
-            .leaf("xn-bk:Severity", &[], SEVERITY)
-            .close();
+        exception(&mut w, edm, Some(detail), &ctx.timestamp(), SEVERITY);
     }
     w.finish()
 }

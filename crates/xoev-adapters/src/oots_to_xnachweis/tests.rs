@@ -1,0 +1,231 @@
+use super::*;
+use crate::testutil::*;
+
+const ANSWER: &str = "tests/samples/oots-edm/synthetic-response-to-kita-kassel.xml";
+const ERROR: &str = "tests/samples/oots-edm/synthetic-error-to-kita-kassel.xml";
+
+fn run(input: &str, ctx: &Context) -> Result<String, AdapterError> {
+    let out = OotsToXNachweis::new().translate(input.as_bytes(), ctx)?;
+    Ok(String::from_utf8(out).expect("UTF-8 output"))
+}
+
+/// The answer sample with `from` replaced by `to` (which must occur).
+fn answer_with(from: &str, to: &str) -> String {
+    let text = text(ANSWER);
+    assert!(text.contains(from), "{from}");
+    text.replacen(from, to, 1)
+}
+
+#[test]
+fn the_answer_goes_to_the_requests_author_with_the_providers_evidence_reference() {
+    let out = run(&text(ANSWER), &ctx_for(KASSEL_DK_REQ)).expect("translates");
+    let at = |needle: &str| {
+        out.find(needle)
+            .unwrap_or_else(|| panic!("{needle} missing in\n{out}"))
+    };
+    assert!(out.contains("<code>DE.EvidenceResponse.0102</code>"));
+    assert!(out.contains(r#"requestid="urn:uuid:2b6e9d40-3c1a-4f57-8e2d-7a9c1b5e0f33""#));
+    // reader = the fee office that asked, author = the provider it asked
+    assert!(at("<bn-g2g:leser>") < at("<bn-beh:kennung>ags:06611000</bn-beh:kennung>"));
+    assert!(at("<bn-g2g:autor>") < at("<bn-beh:kennung>0184:DK12345678</bn-beh:kennung>"));
+    assert!(out.contains(
+        r#"<xn-bk:RepositoryItemRef href="cid:aarsopgoerelse-2024@skat.example.dk" title="Aarsopgoerelse 2024">"#
+    ));
+    // the provider's name keeps its language; the distribution's language is lower case
+    assert!(out.contains("<xn-bdt:value>Skattestyrelsen</xn-bdt:value>"));
+    assert!(out.contains(r#"<xn-bdt:lang listVersionID="1"><code>da</code></xn-bdt:lang>"#));
+    assert!(out.contains(r#"<xn-bk:Language listVersionID="1"><code>da</code></xn-bk:Language>"#));
+    assert!(out.contains("<xn-bk:StartDate>2025-03-04</xn-bk:StartDate>"));
+    // the request's evidence type, not the EU semantic repository's
+    assert!(out.contains("evidencetypeclassifications/ec/PLACEHOLDER-income-tax-assessment"));
+    assert!(!out.contains("sr.oots.tech.europa.eu"), "{out}");
+    // the subject as the provider names it, assurance from the request
+    assert!(out.contains("<xn-bk:FamilyName>Mustermann</xn-bk:FamilyName>"));
+    assert!(out.contains(r#"<xn-bk:LevelOfAssurance listVersionID="1"><code>High</code>"#));
+}
+
+#[test]
+fn an_oots_failure_becomes_an_xnachweis_error_answer() {
+    let out = run(&text(ERROR), &ctx_for(KASSEL_DK_REQ)).expect("translates");
+    assert!(out.contains("<code>DE.EvidenceErrorResponse.0103</code>"));
+    assert!(
+        out.contains("<code>urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Failure</code>")
+    );
+    assert!(
+        out.contains(r#"<xn-bk:Code listVersionID="1"><code>EDM:ERR:0004</code></xn-bk:Code>"#)
+    );
+    assert!(
+        out.contains("<xn-bk:Detail>No income statement for the requested year</xn-bk:Detail>")
+    );
+    assert!(out.contains("<xn-bk:Timestamp>2025-03-04T09:12:30.000Z</xn-bk:Timestamp>"));
+    assert!(out.contains(
+        "<xn-bk:Severity>urn:oasis:names:tc:ebxmlregrep:ErrorSeverityType:Error</xn-bk:Severity>"
+    ));
+    assert!(out.contains(r#"<xn-eu-edm:Classification listVersionID="1"><code>ERRP</code>"#));
+}
+
+#[test]
+fn without_the_original_request_nothing_is_translated() {
+    let e = run(&text(ANSWER), &ctx()).expect_err("needs the request");
+    assert!(
+        matches!(&e, AdapterError::MissingContext { adapter, .. } if adapter == NAME),
+        "{e}"
+    );
+}
+
+#[test]
+fn an_answer_for_another_requester_is_refused() {
+    // the EU's own sample answers the Danish university portal
+    let eu = text("tests/samples/oots-edm/2.2_Step_2_Evidence_Response_-_Birth_-_full_example.xml");
+    let e = run(&eu, &ctx_for(KASSEL_DK_REQ)).expect_err("another requester");
+    match e {
+        AdapterError::CorrelationMismatch {
+            field,
+            expected,
+            found,
+        } => {
+            assert_eq!(field, "Slot EvidenceRequester/Agent/Identifier");
+            assert_eq!(
+                expected,
+                "urn:cef.eu:names:identifier:EAS:0204 06611000-KITA-01"
+            );
+            assert_eq!(found, "urn:cef.eu:names:identifier:EAS:0096 DK22233223");
+        }
+        other => panic!("{other}"),
+    }
+}
+
+#[test]
+fn only_oots_responses_are_translated() {
+    let e = run(&text(KASSEL_DK_REQ), &ctx_for(KASSEL_DK_REQ)).expect_err("not OOTS");
+    assert!(
+        matches!(&e, AdapterError::UnexpectedMessage { expected, .. } if expected.ends_with("}QueryResponse")),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_deferred_answer_has_no_xnachweis_form() {
+    let deferred = answer_with(
+        "ResponseStatusType:Success",
+        "ResponseStatusType:Unavailable",
+    );
+    let e = run(&deferred, &ctx_for(KASSEL_DK_REQ)).expect_err("Unavailable");
+    assert!(
+        matches!(&e, AdapterError::InvalidField { field, reason } if field == "@status" && reason.contains("Unavailable")),
+        "{e}"
+    );
+}
+
+#[test]
+fn what_xnachweis_requires_is_named_when_missing() {
+    let cases = [
+        (
+            answer_with("<sdg:NaturalPerson>", "<sdg:LegalPerson>").replacen(
+                "</sdg:NaturalPerson>",
+                "</sdg:LegalPerson>",
+                1,
+            ),
+            "RegistryObject[1]/Evidence/IsAbout/NaturalPerson",
+        ),
+        (
+            answer_with("<sdg:IssuingDate>2025-03-04</sdg:IssuingDate>", ""),
+            "RegistryObject[1]/Evidence/IssuingDate",
+        ),
+        (
+            answer_with("<sdg:GivenName>Erika</sdg:GivenName>", ""),
+            "RegistryObject[1]/Evidence/IsAbout/NaturalPerson/GivenName",
+        ),
+        (
+            answer_with("<sdg:StartDate>2025-03-04</sdg:StartDate>", ""),
+            "RegistryObject[1]/Evidence/ValidityPeriod/StartDate",
+        ),
+        (
+            answer_with(
+                r#"xlink:href="cid:aarsopgoerelse-2024@skat.example.dk""#,
+                "",
+            ),
+            "RegistryObject[1]/RepositoryItemRef/@xlink:href",
+        ),
+        (
+            answer_with(
+                r#"<rim:Slot name="EvidenceProvider">"#,
+                r#"<rim:Slot name="Other">"#,
+            ),
+            "Slot EvidenceProvider/Agent",
+        ),
+        (
+            answer_with(
+                r#"<rim:Slot name="EvidenceRequester">"#,
+                r#"<rim:Slot name="Other">"#,
+            ),
+            "Slot EvidenceRequester/Agent",
+        ),
+    ];
+    for (input, expected) in cases {
+        match run(&input, &ctx_for(KASSEL_DK_REQ)) {
+            Err(AdapterError::MissingField { field, .. }) => assert_eq!(field, expected),
+            other => panic!("{expected}: {other:?}"),
+        }
+    }
+    // an answer without any evidence
+    let start = text(ANSWER).find("<rim:RegistryObject ").expect("object");
+    let end = text(ANSWER).find("</rim:RegistryObject>").expect("end") + 21;
+    let mut empty = text(ANSWER);
+    empty.replace_range(start..end, "");
+    match run(&empty, &ctx_for(KASSEL_DK_REQ)) {
+        Err(AdapterError::MissingField { field, .. }) => {
+            assert_eq!(field, "RegistryObjectList/RegistryObject")
+        }
+        other => panic!("{other:?}"),
+    }
+    // a failure without an exception
+    let error = text(ERROR);
+    let start = error.find("<rs:Exception").expect("exception");
+    let end = error.find("</rs:Exception>").expect("end") + 15;
+    let mut bare = error.clone();
+    bare.replace_range(start..end, "");
+    match run(&bare, &ctx_for(KASSEL_DK_REQ)) {
+        Err(AdapterError::MissingField { field, .. }) => assert_eq!(field, "Exception"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_registry_object_id_must_be_a_urn_uuid() {
+    let input = answer_with(
+        r#"id="urn:uuid:5b9d7e21-0c4a-4e3f-b8a6-2f1d9c07e154""#,
+        r#"id="evidence-1""#,
+    );
+    match run(&input, &ctx_for(KASSEL_DK_REQ)) {
+        Err(AdapterError::InvalidField { field, .. }) => assert_eq!(field, "RegistryObject[1]/@id"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_reference_without_a_title_is_named_by_the_evidence_type() {
+    let input = answer_with(r#"xlink:title="Aarsopgoerelse 2024""#, "");
+    let out = run(&input, &ctx_for(KASSEL_DK_REQ)).expect("translates");
+    assert!(out.contains(r#"title="Einkommensteuerbescheid""#), "{out}");
+}
+
+#[test]
+fn evidence_from_another_provider_than_the_one_asked_is_refused() {
+    // the request to the Kassel tax office, answered from Denmark
+    let e = run(&text(ANSWER), &ctx_for(KASSEL_REQ)).expect_err("another provider");
+    match e {
+        AdapterError::CorrelationMismatch {
+            field,
+            expected,
+            found,
+        } => {
+            assert_eq!(field, "Slot EvidenceProvider/Agent/Identifier");
+            assert_eq!(expected, "urn:cef.eu:names:identifier:EAS:0204 2613-FA-01");
+            assert_eq!(found, "urn:cef.eu:names:identifier:EAS:0184 DK12345678");
+        }
+        other => panic!("{other}"),
+    }
+    // an error may come from an intermediary: not checked
+    run(&text(ERROR), &ctx_for(KASSEL_REQ)).expect("an error from anyone the requester hears");
+}

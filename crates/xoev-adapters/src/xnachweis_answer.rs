@@ -1,0 +1,135 @@
+//! The parts of an XNachweis 1.2.0 answer (`DE.EvidenceResponse.0102`,
+//! `DE.EvidenceErrorResponse.0103`) that every answer adapter writes the
+//! same way: the root with its namespaces, the XÖV header, the status
+//! preamble, agents and multilingual names.
+
+use crate::context::Context;
+use crate::xml::Writer;
+use crate::xnachweis::{self as xn, Agent, HeaderParty};
+
+/// Root element of an evidence answer.
+pub(crate) const RESPONSE: &str = "DE.EvidenceResponse.0102";
+/// Root element of an error answer.
+pub(crate) const ERROR_RESPONSE: &str = "DE.EvidenceErrorResponse.0103";
+const SPEC: &str = "urn:xoev-de:bva:standard:xnachweis_1.2.0";
+const STATUS_LIST: &str = "urn:xoev-de:xnachweis:codeliste:responsestatustype";
+/// RegRep status of an evidence answer.
+pub(crate) const SUCCESS: &str = "urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Success";
+/// RegRep status of an error answer.
+pub(crate) const FAILURE: &str = "urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Failure";
+/// RegRep severity of an error.
+pub(crate) const SEVERITY: &str = "urn:oasis:names:tc:ebxmlregrep:ErrorSeverityType:Error";
+
+/// Opens the answer's root `root`, answering the request `request_id`.
+pub(crate) fn open_root(w: &mut Writer, root: &str, request_id: &str) {
+    w.open(
+        &format!("xn-de:{root}"),
+        &[
+            ("xmlns:xn-de", xn::NS_DE),
+            ("xmlns:xn-bk", xn::NS_BK),
+            ("xmlns:xn-bdt", xn::NS_BDT),
+            ("xmlns:xn-eu-edm", xn::NS_EDM),
+            ("xmlns:bn-g2g", xn::NS_G2G),
+            ("xmlns:bn-beh", xn::NS_BEH),
+            ("produkt", "xoev-gateway"),
+            ("produkthersteller", "xoev-gateway project"),
+            ("produktversion", env!("CARGO_PKG_VERSION")),
+            ("standard", "XNachweis"),
+            ("version", "1.2.0"),
+            ("requestid", request_id),
+        ],
+    );
+}
+
+/// The XÖV header: a new message id, `message_type`, now, reader, author.
+pub(crate) fn header(
+    w: &mut Writer,
+    ctx: &Context,
+    message_type: &str,
+    reader: &HeaderParty,
+    author: &HeaderParty,
+) {
+    w.open("xn-bk:nachrichtenkopf", &[])
+        .open("xn-bk:identifikation.nachricht", &[])
+        .leaf(
+            "xn-bk:nachrichtenUUID",
+            &[],
+            &ctx.id("xnachweis-message").to_string(),
+        )
+        .code(
+            "xn-bk:nachrichtentyp",
+            &[("listVersionID", "1.2.0")],
+            message_type,
+        )
+        .leaf("xn-bk:erstellungszeitpunkt", &[], &ctx.timestamp())
+        .close();
+    for (element, p) in [("bn-g2g:leser", reader), ("bn-g2g:autor", author)] {
+        w.open(element, &[])
+            .code(
+                "bn-beh:verzeichnisdienst",
+                &[("listVersionID", "3")],
+                &p.directory,
+            )
+            .leaf("bn-beh:kennung", &[], &p.id)
+            .leaf("bn-beh:name", &[], &p.name)
+            .close();
+    }
+    w.close();
+}
+
+/// A multilingual name (`xn-bdt:String.Multilingual`) in language `lang`
+/// (ISO 639-1, lower case).
+pub(crate) fn name(w: &mut Writer, element: &str, value: &str, lang: &str) {
+    w.open(element, &[])
+        .leaf("xn-bdt:value", &[], value)
+        .code("xn-bdt:lang", &[("listVersionID", "1")], lang)
+        .close();
+}
+
+/// An agent: identifier, name (in `lang`), role `classification`.
+pub(crate) fn agent(w: &mut Writer, element: &str, a: &Agent, lang: &str, classification: &str) {
+    w.open(element, &[])
+        .leaf("xn-bk:Identifier", &[("schemeID", &a.scheme)], &a.id);
+    name(w, "xn-bk:Name", &a.name, lang);
+    w.code(
+        "xn-eu-edm:Classification",
+        &[("listVersionID", "1")],
+        classification,
+    )
+    .close();
+}
+
+/// Status, specification, a new response id and the issue time.
+pub(crate) fn preamble(w: &mut Writer, ctx: &Context, status: &str) {
+    w.code(
+        "xn-de:status",
+        &[("listURI", STATUS_LIST), ("listVersionID", "1")],
+        status,
+    )
+    .leaf("xn-de:SpecificationIdentifier", &[], SPEC)
+    .leaf(
+        "xn-de:EvidenceResponseIdentifier",
+        &[],
+        &ctx.id("evidence-response").to_string(),
+    )
+    .leaf("xn-de:IssueDateTime", &[], &ctx.timestamp());
+}
+
+/// One exception of an error answer: its EDM error code, a text if there
+/// is one, when, how severe.
+pub(crate) fn exception(
+    w: &mut Writer,
+    code: &str,
+    detail: Option<&str>,
+    timestamp: &str,
+    severity: &str,
+) {
+    w.open("xn-de:Exception", &[])
+        .code("xn-bk:Code", &[("listVersionID", "1")], code);
+    if let Some(detail) = detail {
+        w.leaf("xn-bk:Detail", &[], detail);
+    }
+    w.leaf("xn-bk:Timestamp", &[], timestamp)
+        .leaf("xn-bk:Severity", &[], severity)
+        .close();
+}
