@@ -349,6 +349,17 @@ fn routing_addition(addition: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The demo request of the Kassel fee office, addressed to a (fictitious)
+/// Danish tax agency instead of the Kassel tax office.
+fn request_to_denmark() -> Vec<u8> {
+    std::fs::read(
+        root().join(
+            "tests/samples/xnachweis/DE.EvidenceRequest.0101.synthetic-kita-kassel-an-dk.xml",
+        ),
+    )
+    .expect("sample")
+}
+
 /// The EU OOTS evidence exchange through the whole pipeline: the public
 /// birth-evidence request, signed by the Danish portal, is read by its
 /// slots, verified, validated against the OOTS EDM schemas, access-checked
@@ -426,18 +437,7 @@ async fn an_xnachweis_request_to_a_provider_abroad_leaves_as_an_oots_request() {
     let mut o = DemoOptions::new(root(), work.path());
     o.routing_append = routing_addition("oots-edm");
     let d = demo::setup(o).await.expect("setup");
-    let text = std::fs::read_to_string(root().join(demo::REQUEST)).expect("sample");
-    let abroad = text
-        .replace(
-            "<bn-beh:kennung>fa:2613</bn-beh:kennung>",
-            "<bn-beh:kennung>0184:DK12345678</bn-beh:kennung>",
-        )
-        .replace(
-            r#"<xn-bk:Identifier schemeID="urn:cef.eu:names:identifier:EAS:0204">2613-FA-01</xn-bk:Identifier>"#,
-            r#"<xn-bk:Identifier schemeID="urn:cef.eu:names:identifier:EAS:0184">DK12345678</xn-bk:Identifier>"#,
-        );
-    assert_ne!(abroad, text);
-    let signed = sign_as(&d, FEE_OFFICE, abroad.as_bytes());
+    let signed = sign_as(&d, FEE_OFFICE, &request_to_denmark());
     let f = forward(process(&d, &signed, None));
     assert_eq!(f.queue, "xoev.inbox.oots-0184-DK12345678");
     d.verifier
@@ -471,51 +471,143 @@ async fn an_xnachweis_request_to_a_provider_abroad_leaves_as_an_oots_request() {
     assert!(!payload.contains(demo::TAX_ID), "{payload}");
 
     // The answer from abroad names the fee office by its EAS id, which the
-    // directory knows as another id of ags:06611000: it goes to the fee
-    // office's inbox, under the request's case.
-    let response = std::fs::read_to_string(
-        root()
-            .join("tests/samples/oots-edm/2.2_Step_2_Evidence_Response_-_Birth_-_full_example.xml"),
-    )
-    .expect("sample")
-    .replace(
-        "requestId=\"urn:uuid:4ffb5281-179d-4578-adf2-39fd13ccc797\"",
-        &format!("requestId=\"{}\"", f.message_id),
-    )
-    .replace(
-        "schemeID=\"urn:cef.eu:names:identifier:EAS:9930\"\n                        >DE73524311<",
-        "schemeID=\"urn:cef.eu:names:identifier:EAS:0184\">DK12345678<",
-    )
-    .replace(
-        "schemeID=\"urn:cef.eu:names:identifier:EAS:0096\"\n                    >DK22233223<",
-        "schemeID=\"urn:cef.eu:names:identifier:EAS:0204\">06611000-KITA-01<",
-    );
-    let answer =
-        xoev_core::Message::parse(response.clone().into_bytes(), &xoev_core::Limits::default())
-            .expect("envelope");
-    let h = answer.require_header().expect("slots");
-    assert_eq!(
-        h.author.as_ref().map(|a| a.key()).as_deref(),
-        Some("0184:DK12345678")
-    );
-    assert_eq!(
-        h.reader.as_ref().map(|a| a.key()).as_deref(),
-        Some("0204:06611000-KITA-01")
-    );
-    let signed = sign_as(&d, "0184:DK12345678", response.as_bytes());
-    let back = forward(process(&d, &signed, None));
+    // directory knows as another id of ags:06611000, and the request by the
+    // id the gateway gave the OOTS request: the gateway matches it to the
+    // request it sent, translates it back to XNachweis and delivers it to
+    // the fee office's inbox, under the request's case.
+    let answer_from_abroad = |sample: &str| {
+        let text = std::fs::read_to_string(root().join("tests/samples/oots-edm").join(sample))
+            .expect("sample");
+        let id = "urn:uuid:3d0c8a52-6f1e-4b7a-9c2d-5e8f10a7b431";
+        assert!(text.contains(id));
+        sign_as(
+            &d,
+            "0184:DK12345678",
+            text.replace(id, &f.message_id).as_bytes(),
+        )
+    };
+    let answer = answer_from_abroad("synthetic-response-to-kita-kassel.xml");
+    let back = forward(process(&d, &answer, None));
     assert_eq!(back.queue, d.inbox(FEE_OFFICE).expect("inbox"));
     assert_eq!(
-        back.case_id, f.message_id,
-        "the answer joins the request's case"
+        back.case_id, f.case_id,
+        "the answer joins the request's case (the fee office's message id)"
     );
     assert_amqp_headers(
         &back,
         &[
             (xoev_transport::header::SENDER, "0184:DK12345678"),
             (xoev_transport::header::READER, FEE_OFFICE),
+            (xoev_transport::header::STANDARD, "XNachweis"),
+            (xoev_transport::header::TYPE, "DE.EvidenceResponse.0102"),
         ],
     );
+    let out = xoev_core::Message::parse(back.payload.clone(), &xoev_core::Limits::default())
+        .expect("envelope");
+    let h = out.require_header().expect("XÖV header");
+    assert_eq!(h.message_type.code, "DE.EvidenceResponse.0102");
+    assert_eq!(
+        h.reader.as_ref().map(|a| a.key()).as_deref(),
+        Some(FEE_OFFICE)
+    );
+    d.verifier
+        .verify_bytes(
+            &back.payload,
+            &xoev_core::Limits::default(),
+            Some(&d.gateway),
+        )
+        .expect("signed by the gateway");
+    let text = String::from_utf8(back.payload.clone()).expect("utf-8");
+    assert!(
+        text.contains(r#"href="cid:aarsopgoerelse-2024@skat.example.dk""#),
+        "{text}"
+    );
+    // the access log records the answer for the citizen, as for the tax office's
+    let entry = back.audit.as_ref().expect("access-log entry");
+    assert_eq!(entry.outcome, xoev_audit::Outcome::Answered);
+    assert_eq!(entry.answerer.as_deref(), Some("0184:DK12345678"));
+    assert_eq!(entry.request_message_id, f.case_id);
+
+    // a second answer to the same request is refused, also an error answer
+    let again = process(
+        &d,
+        &answer_from_abroad("synthetic-error-to-kita-kassel.xml"),
+        None,
+    );
+    match again {
+        Decision::Reject(r) => {
+            assert_eq!(
+                (r.stage, r.kind.as_str()),
+                (Stage::Correlation, "already-answered")
+            );
+        }
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+}
+
+/// An EU OOTS error answer from abroad to a request the gateway sent there
+/// reaches the fee office as an XNachweis error answer.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_oots_error_from_abroad_reaches_the_fee_office_as_an_xnachweis_error() {
+    let work = tempfile::tempdir().expect("tmp");
+    let mut o = DemoOptions::new(root(), work.path());
+    o.routing_append = routing_addition("oots-edm");
+    let d = demo::setup(o).await.expect("setup");
+    let f = forward(process(
+        &d,
+        &sign_as(&d, FEE_OFFICE, &request_to_denmark()),
+        None,
+    ));
+    let text = std::fs::read_to_string(
+        root().join("tests/samples/oots-edm/synthetic-error-to-kita-kassel.xml"),
+    )
+    .expect("sample")
+    .replace(
+        "urn:uuid:3d0c8a52-6f1e-4b7a-9c2d-5e8f10a7b431",
+        &f.message_id,
+    );
+    let back = forward(process(
+        &d,
+        &sign_as(&d, "0184:DK12345678", text.as_bytes()),
+        None,
+    ));
+    assert_eq!(back.queue, d.inbox(FEE_OFFICE).expect("inbox"));
+    assert_eq!(back.case_id, f.case_id);
+    assert_amqp_headers(
+        &back,
+        &[(
+            xoev_transport::header::TYPE,
+            "DE.EvidenceErrorResponse.0103",
+        )],
+    );
+    let text = String::from_utf8(back.payload).expect("utf-8");
+    assert!(text.contains("<code>EDM:ERR:0004</code>"), "{text}");
+}
+
+/// An OOTS answer whose `requestId` names no request the gateway sent is
+/// not matched to any case: where a rule translates it, the adapter lacks
+/// the request and the answer is refused at the adapter stage (dead letter
+/// and answer), not forwarded half-translated.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_oots_answer_to_a_request_the_gateway_did_not_send_is_not_translated() {
+    let work = tempfile::tempdir().expect("tmp");
+    let mut o = DemoOptions::new(root(), work.path());
+    o.routing_append = routing_addition("oots-edm");
+    let d = demo::setup(o).await.expect("setup");
+    let text =
+        std::fs::read(root().join("tests/samples/oots-edm/synthetic-response-to-kita-kassel.xml"))
+            .expect("sample");
+    match process(&d, &sign_as(&d, "0184:DK12345678", &text), None) {
+        Decision::Reject(r) => {
+            assert_eq!(
+                (r.stage, r.kind.as_str()),
+                (Stage::Adapter, "missing-context"),
+                "{}",
+                r.detail
+            );
+        }
+        other => panic!("expected a rejection, got {other:?}"),
+    }
 }
 
 /// An adapter whose output the gateway cannot read a header from (here a

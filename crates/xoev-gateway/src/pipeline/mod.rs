@@ -37,6 +37,15 @@ use xoev_schema::{Issue, SchemaError, Validator};
 pub const EVIDENCE_REQUEST: (&str, &str) = ("XNachweis", "DE.EvidenceRequest.0101");
 /// Message types (standard, code) of answers that must match a forwarded request.
 pub const CORRELATED_ANSWERS: &[(&str, &str)] = &[("XEStB", "0102"), ("XEStB", "0103")];
+/// EU OOTS answers (standard, code): matched to the forwarded request their
+/// `requestId` names where the gateway sent that request (an XNachweis
+/// request that left as an OOTS request) — then exactly like
+/// [`CORRELATED_ANSWERS`]; an answer to a request the gateway only passed
+/// on is forwarded as it is, under its request's case.
+pub const OOTS_ANSWERS: &[(&str, &str)] = &[
+    ("OOTS-EDM", "EvidenceResponse"),
+    ("OOTS-EDM", "ErrorResponse"),
+];
 
 /// A pipeline stage (names in dead letters and rejection messages).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -546,27 +555,54 @@ impl Pipeline {
         clock.lap(Stage::Consent);
         // answer: the request it answers
         let mut answered: Option<RequestFacts> = None;
-        if CORRELATED_ANSWERS.contains(&(entry.name.as_str(), code)) {
-            // The signed reference in the body wins; the (unsigned) AMQP
-            // correlation id is only the fallback.
-            let key = xoev_adapters::xestb::answer_reference(&doc)
-                .or_else(|| amqp_correlation.map(str::to_owned))
-                .ok_or_else(|| {
-                    Failure::reject(
-                        Stage::Correlation,
-                        "no-matching-request",
-                        "the answer names no request (bezug/anfrageUUID)",
-                    )
-                })?;
-            seen.answer_id = Some(header.message_id.to_string());
-            let facts = rt
-                .block_on(self.cases.claim_request(&key, header.message_id.as_str()))
-                .map_err(|e| match e {
-                    CaseError::Store(_) => {
-                        Failure::transient(Stage::Correlation, e.as_str(), e.to_string())
+        let message_type = (entry.name.as_str(), code);
+        let oots_answer = OOTS_ANSWERS.contains(&message_type);
+        // The signed reference in the body wins; the (unsigned) AMQP
+        // correlation id is only the fallback. An OOTS answer's `requestId`
+        // is a root attribute, read with the header.
+        let key = if CORRELATED_ANSWERS.contains(&message_type) {
+            Some(
+                xoev_adapters::xestb::answer_reference(&doc)
+                    .or_else(|| amqp_correlation.map(str::to_owned))
+                    .ok_or_else(|| {
+                        Failure::reject(
+                            Stage::Correlation,
+                            "no-matching-request",
+                            "the answer names no request (bezug/anfrageUUID)",
+                        )
+                    })?,
+            )
+        } else if oots_answer {
+            header.in_reply_to.as_ref().map(|id| id.to_string())
+        } else {
+            None
+        };
+        let claimed = match &key {
+            None => None,
+            Some(key) => {
+                match rt.block_on(self.cases.claim_request(key, header.message_id.as_str())) {
+                    Ok(facts) => Some((key.clone(), facts)),
+                    // not a request the gateway sent: passed on as it is
+                    Err(CaseError::NoMatchingRequest(_)) if oots_answer => None,
+                    Err(e @ CaseError::Store(_)) => {
+                        return Err(Failure::transient(
+                            Stage::Correlation,
+                            e.as_str(),
+                            e.to_string(),
+                        ));
                     }
-                    _ => Failure::reject(Stage::Correlation, e.as_str(), e.to_string()),
-                })?;
+                    Err(e) => {
+                        return Err(Failure::reject(
+                            Stage::Correlation,
+                            e.as_str(),
+                            e.to_string(),
+                        ));
+                    }
+                }
+            }
+        };
+        if let Some((key, facts)) = claimed {
+            seen.answer_id = Some(header.message_id.to_string());
             seen.claimed = Some((key.clone(), header.message_id.to_string()));
             if let Ok(citizen) = CitizenRef::from_tax_id(&facts.tax_id, &self.secret) {
                 seen.facts = Some((facts.clone(), Some(citizen)));
