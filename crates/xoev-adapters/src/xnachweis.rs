@@ -114,6 +114,12 @@ pub struct RequestFacts {
     pub purpose: String,
     /// The consent reference.
     pub consent: String,
+    /// The authority the gateway forwarded the request to, set when it
+    /// keeps the request with the case: only that authority's answer may
+    /// claim it. `None` when read from a document (and in cases kept
+    /// before the field existed, which any answer may claim).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forwarded_to: Option<String>,
 }
 
 /// Field names used in errors, as paths in the XNachweis request.
@@ -321,6 +327,7 @@ impl RequestFacts {
             year,
             purpose,
             consent,
+            forwarded_to: None,
         })
     }
 

@@ -23,22 +23,22 @@ async fn exercise(store: Arc<dyn CaseStore>) {
         .await
         .expect("put again is harmless");
     assert!(matches!(
-        store.claim_request("nope", "a-1").await,
+        store.claim_request("nope", "a-1", "fa:2613").await,
         Err(CaseError::NoMatchingRequest(_))
     ));
     assert_eq!(
         store
-            .claim_request("req-1", "a-1")
+            .claim_request("req-1", "a-1", "fa:2613")
             .await
             .expect("claim")
             .tax_id,
         f.tax_id
     );
     store
-        .claim_request("req-1", "a-1")
+        .claim_request("req-1", "a-1", "fa:2613")
         .await
         .expect("the same answer again (a retry)");
-    match store.claim_request("req-1", "a-2").await {
+    match store.claim_request("req-1", "a-2", "fa:2613").await {
         Err(CaseError::AlreadyAnswered { by, .. }) => assert_eq!(by, "a-1"),
         other => panic!("expected already-answered, got {other:?}"),
     }
@@ -46,12 +46,46 @@ async fn exercise(store: Arc<dyn CaseStore>) {
         .release_claim("req-1", "a-2")
         .await
         .expect("release of another's claim is a no-op");
-    assert!(store.claim_request("req-1", "a-2").await.is_err());
+    assert!(
+        store
+            .claim_request("req-1", "a-2", "fa:2613")
+            .await
+            .is_err()
+    );
     store.release_claim("req-1", "a-1").await.expect("release");
     store
-        .claim_request("req-1", "a-2")
+        .claim_request("req-1", "a-2", "fa:2613")
         .await
         .expect("a corrected answer claims it");
+
+    // A request kept with where it went: only that authority's answer
+    // claims it; another's is refused and claims nothing.
+    let sent = RequestFacts {
+        forwarded_to: Some("fa:2613".into()),
+        ..f.clone()
+    };
+    store.put_request("req-2", &sent).await.expect("put");
+    match store.claim_request("req-2", "a-9", "fa:9198").await {
+        Err(e @ CaseError::WrongAnswerer { .. }) => {
+            assert_eq!(e.as_str(), "answer-from-another-authority");
+            let text = e.to_string();
+            assert!(
+                text.contains("fa:2613") && text.contains("fa:9198"),
+                "{text}"
+            );
+        }
+        other => panic!("expected answer-from-another-authority, got {other:?}"),
+    }
+    let claimed = store
+        .claim_request("req-2", "a-3", "fa:2613")
+        .await
+        .expect("the authority it went to claims it");
+    assert_eq!(claimed.forwarded_to.as_deref(), Some("fa:2613"));
+    // once answered, another authority is still refused as such
+    assert!(matches!(
+        store.claim_request("req-2", "a-9", "fa:9198").await,
+        Err(CaseError::WrongAnswerer { .. })
+    ));
 
     let status = Status {
         state: "forwarded".into(),
@@ -124,11 +158,14 @@ async fn memory_case_store_forgets_the_oldest_beyond_its_capacity() {
     assert_eq!(store.sizes(), (3, 3));
     for old in ["req-1", "req-2"] {
         assert!(matches!(
-            store.claim_request(old, "a").await,
+            store.claim_request(old, "a", "fa:2613").await,
             Err(CaseError::NoMatchingRequest(_))
         ));
     }
-    store.claim_request("req-3", "a-3").await.expect("kept");
+    store
+        .claim_request("req-3", "a-3", "fa:2613")
+        .await
+        .expect("kept");
     // Claiming, updating a status or putting a known request again adds
     // nothing and does not make the entry younger.
     store.put_request("req-3", &f).await.expect("put again");
@@ -147,10 +184,18 @@ async fn memory_case_store_forgets_the_oldest_beyond_its_capacity() {
         .set_status("m-6", &status("forwarded"))
         .await
         .expect("status");
-    assert!(store.claim_request("req-3", "a-3").await.is_err());
+    assert!(
+        store
+            .claim_request("req-3", "a-3", "fa:2613")
+            .await
+            .is_err()
+    );
     assert_eq!(store.status("m-3").await.expect("read"), None);
     for kept in ["req-4", "req-5", "req-6"] {
-        store.claim_request(kept, "a").await.expect("kept");
+        store
+            .claim_request(kept, "a", "fa:2613")
+            .await
+            .expect("kept");
     }
     assert_eq!(store.sizes(), (3, 3));
 }
@@ -169,9 +214,9 @@ async fn memory_case_store_default_is_bounded() {
     }
     let cap = xoev_gateway::cases::MEMORY_CAPACITY;
     assert_eq!(store.sizes(), (cap, cap));
-    assert!(store.claim_request("r-0", "a").await.is_err());
+    assert!(store.claim_request("r-0", "a", "fa:2613").await.is_err());
     store
-        .claim_request(&format!("r-{}", n - 1), "a")
+        .claim_request(&format!("r-{}", n - 1), "a", "fa:2613")
         .await
         .expect("the newest is kept");
 }
@@ -210,7 +255,7 @@ async fn file_case_store_syncs_concurrent_changes_together() {
     let again = FileCases::open(dir.path()).expect("reopen");
     for i in 0..300 {
         again
-            .claim_request(&format!("req-{i}"), "answer")
+            .claim_request(&format!("req-{i}"), "answer", "fa:2613")
             .await
             .unwrap_or_else(|e| panic!("req-{i}: {e}"));
     }

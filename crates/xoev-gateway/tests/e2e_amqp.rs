@@ -561,8 +561,13 @@ impl CaseStore for HeldFlush {
     async fn put_request(&self, id: &str, facts: &RequestFacts) -> Result<(), CaseError> {
         self.inner.put_request(id, facts).await
     }
-    async fn claim_request(&self, id: &str, answer: &str) -> Result<RequestFacts, CaseError> {
-        self.inner.claim_request(id, answer).await
+    async fn claim_request(
+        &self,
+        id: &str,
+        answer: &str,
+        answerer: &str,
+    ) -> Result<RequestFacts, CaseError> {
+        self.inner.claim_request(id, answer, answerer).await
     }
     async fn release_claim(&self, id: &str, answer: &str) -> Result<(), CaseError> {
         self.inner.release_claim(id, answer).await

@@ -90,7 +90,7 @@ async fn a_request_without_consent_never_reaches_the_tax_office() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn answers_must_match_a_forwarded_request_once() {
+async fn answers_must_match_a_forwarded_request_once_from_where_it_went() {
     let (d, _w) = demo_with(true).await;
     let tax = d.tax_office().expect("tax");
     let (_, request) = d.fee_office().expect("fee").request().expect("request");
@@ -110,6 +110,22 @@ async fn answers_must_match_a_forwarded_request_once() {
     assert_eq!(
         (r.stage, r.kind.as_str()),
         (Stage::Correlation, "no-matching-request")
+    );
+
+    // an answer from another tax office, which may answer fee offices but
+    // was not sent this request, is refused and claims nothing
+    let other = xoev_gateway::peers::rewrite(&answer, &[("autor/kennung", "fa:9198")], None)
+        .expect("rewrite");
+    let r = reject(process(
+        &d,
+        &sign_as(&d, "fa:9198", &other),
+        Some(&f.message_id),
+    ));
+    assert_eq!(
+        (r.stage, r.kind.as_str()),
+        (Stage::Correlation, "answer-from-another-authority"),
+        "{}",
+        r.detail
     );
 
     // the right one goes through, minimised, to the fee office

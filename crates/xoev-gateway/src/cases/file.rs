@@ -406,12 +406,18 @@ impl CaseStore for FileCases {
         Ok(())
     }
 
-    async fn claim_request(&self, id: &str, answer: &str) -> Result<RequestFacts, CaseError> {
+    async fn claim_request(
+        &self,
+        id: &str,
+        answer: &str,
+        answerer: &str,
+    ) -> Result<RequestFacts, CaseError> {
         let (facts, _) = self.change(|state| {
             let request = state
                 .requests
                 .get(id)
                 .ok_or_else(|| CaseError::NoMatchingRequest(id.to_owned()))?;
+            super::check_answerer(id, &request.facts, answerer)?;
             match &request.claim {
                 Some((by, _)) if by == answer => return Ok(request.facts.clone()),
                 Some((by, _)) => {
@@ -668,11 +674,11 @@ mod tests {
                 .await
                 .expect("put");
             store
-                .claim_request("req-2", "answer-2")
+                .claim_request("req-2", "answer-2", "fa:2613")
                 .await
                 .expect("claim");
             store
-                .claim_request("req-3", "answer-3")
+                .claim_request("req-3", "answer-3", "fa:2613")
                 .await
                 .expect("claim");
             store
@@ -691,22 +697,25 @@ mod tests {
         let store = FileCases::open(dir.path()).expect("reopen");
         // the answer to a request forwarded before the restart matches it
         let f = store
-            .claim_request("req-1", "answer-1")
+            .claim_request("req-1", "answer-1", "fa:2613")
             .await
             .expect("claim after restart");
         assert_eq!(f.tax_id, "12345678901");
         // a claim made before the restart still holds
-        match store.claim_request("req-2", "another-answer").await {
+        match store
+            .claim_request("req-2", "another-answer", "fa:2613")
+            .await
+        {
             Err(CaseError::AlreadyAnswered { by, .. }) => assert_eq!(by, "answer-2"),
             other => panic!("expected already-answered, got {other:?}"),
         }
         store
-            .claim_request("req-2", "answer-2")
+            .claim_request("req-2", "answer-2", "fa:2613")
             .await
             .expect("the same answer again (a retry)");
         // a released claim stays released
         store
-            .claim_request("req-3", "corrected-answer-3")
+            .claim_request("req-3", "corrected-answer-3", "fa:2613")
             .await
             .expect("released before the restart");
         assert_eq!(
@@ -718,7 +727,7 @@ mod tests {
             Some("rejected".to_owned())
         );
         assert!(matches!(
-            store.claim_request("unknown", "a").await,
+            store.claim_request("unknown", "a", "fa:2613").await,
             Err(CaseError::NoMatchingRequest(_))
         ));
     }
@@ -737,23 +746,33 @@ mod tests {
                 .await
                 .expect("put");
             store
-                .claim_request("answered", "answer")
+                .claim_request("answered", "answer", "fa:2613")
                 .await
                 .expect("claim");
         }
         let day = 86_400;
         let later = unix_now() + i64::from(RETENTION_DAYS) * day - day;
         let store = FileCases::open_at(dir.path(), later).expect("reopen within retention");
-        assert!(store.claim_request("answered", "answer").await.is_ok());
+        assert!(
+            store
+                .claim_request("answered", "answer", "fa:2613")
+                .await
+                .is_ok()
+        );
         drop(store);
         let after = unix_now() + i64::from(RETENTION_DAYS) * day + day;
         let store = FileCases::open_at(dir.path(), after).expect("reopen after retention");
         assert!(matches!(
-            store.claim_request("answered", "answer").await,
+            store.claim_request("answered", "answer", "fa:2613").await,
             Err(CaseError::NoMatchingRequest(_))
         ));
         // an unanswered request is kept (as in the PostgreSQL store)
-        assert!(store.claim_request("open", "answer-2").await.is_ok());
+        assert!(
+            store
+                .claim_request("open", "answer-2", "fa:2613")
+                .await
+                .is_ok()
+        );
         // and the rewritten file no longer holds the dropped tax id
         drop(store);
         let text = std::fs::read_to_string(dir.path().join(CASES_FILE)).expect("read");
@@ -778,7 +797,7 @@ mod tests {
         std::fs::write(&path, format!("{text}{torn}")).expect("write");
         let store = FileCases::open(dir.path()).expect("a torn last line is tolerated");
         store
-            .claim_request("req-1", "answer")
+            .claim_request("req-1", "answer", "fa:2613")
             .await
             .expect("the torn claim never happened");
         drop(store);
@@ -847,7 +866,10 @@ mod tests {
         let store = FileCases::open(dir.path()).expect("reopen");
         for i in 0..300 {
             assert!(
-                store.claim_request(&format!("req-{i}"), "a").await.is_ok(),
+                store
+                    .claim_request(&format!("req-{i}"), "a", "fa:2613")
+                    .await
+                    .is_ok(),
                 "req-{i} lost"
             );
         }
@@ -864,10 +886,13 @@ mod tests {
             .put_request("req", &facts("12345678901"))
             .await
             .expect("put");
-        store.claim_request("req", "x").await.expect("claim");
+        store
+            .claim_request("req", "x", "fa:2613")
+            .await
+            .expect("claim");
         drop(store);
         let store = FileCases::open(dir.path()).expect("reopen");
-        match store.claim_request("req", "y").await {
+        match store.claim_request("req", "y", "fa:2613").await {
             Err(CaseError::AlreadyAnswered { by, .. }) => assert_eq!(by, "x"),
             other => panic!("the claim that started the rewrite was lost: {other:?}"),
         }

@@ -41,6 +41,17 @@ pub enum CaseError {
         /// The earlier answer.
         by: String,
     },
+    /// The answer comes from another authority than the one the request
+    /// was forwarded to.
+    #[error("request {request} was forwarded to {sent_to}; an answer from {from} cannot claim it")]
+    WrongAnswerer {
+        /// The request.
+        request: String,
+        /// Where the gateway sent it.
+        sent_to: String,
+        /// Who answered.
+        from: String,
+    },
     /// The store failed (transient: try again later).
     #[error("case store: {0}")]
     Store(String),
@@ -52,8 +63,26 @@ impl CaseError {
         match self {
             Self::NoMatchingRequest(_) => "no-matching-request",
             Self::AlreadyAnswered { .. } => "already-answered",
+            Self::WrongAnswerer { .. } => "answer-from-another-authority",
             Self::Store(_) => "case-store-unavailable",
         }
+    }
+}
+
+/// [`CaseError::WrongAnswerer`] unless `answerer` is the authority request
+/// `id` was forwarded to (or the case does not say).
+pub(crate) fn check_answerer(
+    id: &str,
+    facts: &RequestFacts,
+    answerer: &str,
+) -> Result<(), CaseError> {
+    match &facts.forwarded_to {
+        Some(to) if to != answerer => Err(CaseError::WrongAnswerer {
+            request: id.to_owned(),
+            sent_to: to.clone(),
+            from: answerer.to_owned(),
+        }),
+        _ => Ok(()),
     }
 }
 
@@ -98,14 +127,19 @@ pub trait CaseStore: Send + Sync {
     /// [`Self::flush`] has returned.
     async fn put_request(&self, forwarded_id: &str, facts: &RequestFacts) -> Result<(), CaseError>;
 
-    /// The request that `forwarded_id` names, claimed by answer `answer_id`.
-    /// Claiming again with the same answer id succeeds (a retried answer);
-    /// a different answer id is [`CaseError::AlreadyAnswered`]. The claim
-    /// is durable once [`Self::flush`] has returned.
+    /// The request that `forwarded_id` names, claimed by answer `answer_id`
+    /// of authority `answerer`. Claiming again with the same answer id
+    /// succeeds (a retried answer); a different answer id is
+    /// [`CaseError::AlreadyAnswered`]; an answerer other than the
+    /// authority the request was forwarded to
+    /// ([`RequestFacts::forwarded_to`]) is [`CaseError::WrongAnswerer`] and
+    /// claims nothing. The claim is durable once [`Self::flush`] has
+    /// returned.
     async fn claim_request(
         &self,
         forwarded_id: &str,
         answer_id: &str,
+        answerer: &str,
     ) -> Result<RequestFacts, CaseError>;
 
     /// Undoes a claim of `answer_id` on request `forwarded_id` (the answer
@@ -218,7 +252,12 @@ impl CaseStore for MemoryCases {
         Ok(())
     }
 
-    async fn claim_request(&self, id: &str, answer: &str) -> Result<RequestFacts, CaseError> {
+    async fn claim_request(
+        &self,
+        id: &str,
+        answer: &str,
+        answerer: &str,
+    ) -> Result<RequestFacts, CaseError> {
         let mut map = self
             .requests
             .lock()
@@ -227,6 +266,7 @@ impl CaseStore for MemoryCases {
             .map
             .get_mut(id)
             .ok_or_else(|| CaseError::NoMatchingRequest(id.to_owned()))?;
+        check_answerer(id, facts, answerer)?;
         match by {
             Some(b) if b != answer => Err(CaseError::AlreadyAnswered {
                 request: id.to_owned(),
@@ -389,18 +429,25 @@ impl CaseStore for PgCases {
         Ok(())
     }
 
-    async fn claim_request(&self, id: &str, answer: &str) -> Result<RequestFacts, CaseError> {
+    async fn claim_request(
+        &self,
+        id: &str,
+        answer: &str,
+        answerer: &str,
+    ) -> Result<RequestFacts, CaseError> {
         let client = self.client().await?;
-        // One statement: claim if unclaimed or claimed by this same answer.
+        // One statement: claim if unclaimed or claimed by this same answer,
+        // and the answerer is the authority the request went to.
         let row = client
             .query_opt(
                 &format!(
                     "UPDATE {}.cases SET answered_by = $2, answered_at = now()
                      WHERE forwarded_id = $1 AND (answered_by IS NULL OR answered_by = $2)
+                       AND coalesce(facts::jsonb ->> 'forwarded_to', $3) = $3
                      RETURNING facts",
                     self.schema
                 ),
-                &[&id, &answer],
+                &[&id, &answer, &answerer],
             )
             .await?;
         if let Some(row) = row {
@@ -410,19 +457,22 @@ impl CaseStore for PgCases {
         let other = client
             .query_opt(
                 &format!(
-                    "SELECT answered_by FROM {}.cases WHERE forwarded_id = $1",
+                    "SELECT answered_by, facts FROM {}.cases WHERE forwarded_id = $1",
                     self.schema
                 ),
                 &[&id],
             )
             .await?;
-        match other {
-            Some(r) => Err(CaseError::AlreadyAnswered {
-                request: id.to_owned(),
-                by: r.get::<_, Option<String>>(0).unwrap_or_default(),
-            }),
-            None => Err(CaseError::NoMatchingRequest(id.to_owned())),
-        }
+        let Some(r) = other else {
+            return Err(CaseError::NoMatchingRequest(id.to_owned()));
+        };
+        let facts: RequestFacts = serde_json::from_str(&r.get::<_, String>(1))
+            .map_err(|e| CaseError::Store(e.to_string()))?;
+        check_answerer(id, &facts, answerer)?;
+        Err(CaseError::AlreadyAnswered {
+            request: id.to_owned(),
+            by: r.get::<_, Option<String>>(0).unwrap_or_default(),
+        })
     }
 
     async fn release_claim(&self, id: &str, answer: &str) -> Result<(), CaseError> {

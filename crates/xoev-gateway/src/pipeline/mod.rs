@@ -8,7 +8,7 @@
 //! | `validate` | XSD of the signed content (signature removed) | `xsd-invalid` |
 //! | `access` | may the author send this type to the reader | `unknown-sender`, `unknown-reader`, `access-denied` |
 //! | `consent` | evidence requests: a valid consent of the citizen | `no-consent`, `consent-revoked`, `consent-expired`, … |
-//! | `correlation` | answers: the request they answer | `no-matching-request`, `already-answered` |
+//! | `correlation` | answers: the request they answer (XEStB; EU OOTS where the gateway sent the request), once, from the authority it went to | `no-matching-request`, `already-answered`, `answer-from-another-authority` |
 //! | `routing` | rule, recipient, adapter chain, destination | `no-route`, `not-responsible`, … |
 //! | `adapter` | translation, validated against the target XSD | `missing-field`, `tax-id-mismatch`, `output-without-header`, … |
 //! | `signing` | the gateway's signature | (transient) |
@@ -580,7 +580,11 @@ impl Pipeline {
         let claimed = match &key {
             None => None,
             Some(key) => {
-                match rt.block_on(self.cases.claim_request(key, header.message_id.as_str())) {
+                match rt.block_on(self.cases.claim_request(
+                    key,
+                    header.message_id.as_str(),
+                    &sender,
+                )) {
                     Ok(facts) => Some((key.clone(), facts)),
                     // not a request the gateway sent: passed on as it is
                     Err(CaseError::NoMatchingRequest(_)) if oots_answer => None,
@@ -701,7 +705,12 @@ impl Pipeline {
         // the request remembered below, or the claim made above
         let flush_cases = request.is_some() || answered.is_some();
         let audit = if let Some((facts, citizen, consent)) = request {
-            rt.block_on(self.cases.put_request(&out_id, &facts))
+            // Kept with where it went: only that authority's answer may claim it.
+            let kept = RequestFacts {
+                forwarded_to: Some(route.recipient.clone()),
+                ..facts.clone()
+            };
+            rt.block_on(self.cases.put_request(&out_id, &kept))
                 .map_err(|e| Failure::transient(Stage::Correlation, e.as_str(), e.to_string()))?;
             case_id = facts.message_id.clone();
             Some(NewEntry {
