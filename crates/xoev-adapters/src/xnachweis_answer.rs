@@ -4,8 +4,9 @@
 //! preamble, agents and multilingual names.
 
 use crate::context::Context;
+use crate::error::AdapterError;
 use crate::xml::Writer;
-use crate::xnachweis::{self as xn, Agent, HeaderParty};
+use crate::xnachweis::{self as xn, Agent, HeaderParty, RequestFacts};
 
 /// Root element of an evidence answer.
 pub(crate) const RESPONSE: &str = "DE.EvidenceResponse.0102";
@@ -19,6 +20,20 @@ pub(crate) const SUCCESS: &str = "urn:oasis:names:tc:ebxml-regrep:ResponseStatus
 pub(crate) const FAILURE: &str = "urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Failure";
 /// RegRep severity of an error.
 pub(crate) const SEVERITY: &str = "urn:oasis:names:tc:ebxmlregrep:ErrorSeverityType:Error";
+
+/// The original request's facts, which answer adapter `adapter` cannot do
+/// without.
+pub(crate) fn original_request<'c>(
+    ctx: &'c Context,
+    adapter: &str,
+) -> Result<&'c RequestFacts, AdapterError> {
+    ctx.request
+        .as_ref()
+        .ok_or_else(|| AdapterError::MissingContext {
+            adapter: adapter.into(),
+            what: "the original evidence request (request)".into(),
+        })
+}
 
 /// Opens the answer's root `root`, answering the request `request_id`.
 pub(crate) fn open_root(w: &mut Writer, root: &str, request_id: &str) {

@@ -365,6 +365,14 @@ fn routing_addition(addition: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The demo installation with the EU OOTS addition (`tests/routing/oots-edm/`).
+async fn demo_with_oots() -> (Demo, tempfile::TempDir) {
+    let work = tempfile::tempdir().expect("tmp");
+    let mut o = DemoOptions::new(root(), work.path());
+    o.routing_append = routing_addition("oots-edm");
+    (demo::setup(o).await.expect("setup"), work)
+}
+
 /// The demo request of the Kassel fee office, addressed to a (fictitious)
 /// Danish tax agency instead of the Kassel tax office.
 fn request_to_denmark() -> Vec<u8> {
@@ -384,10 +392,7 @@ fn request_to_denmark() -> Vec<u8> {
 /// response the access rules do not allow is refused.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_eu_oots_evidence_request_and_its_response_are_routed_by_their_agents() {
-    let work = tempfile::tempdir().expect("tmp");
-    let mut o = DemoOptions::new(root(), work.path());
-    o.routing_append = routing_addition("oots-edm");
-    let d = demo::setup(o).await.expect("setup");
+    let (d, _work) = demo_with_oots().await;
     let sample =
         |f: &str| std::fs::read(root().join("tests/samples/oots-edm").join(f)).expect("sample");
 
@@ -449,10 +454,7 @@ async fn an_eu_oots_evidence_request_and_its_response_are_routed_by_their_agents
 /// OOTS access point's queue; the output's slots name both agents.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_xnachweis_request_to_a_provider_abroad_leaves_as_an_oots_request() {
-    let work = tempfile::tempdir().expect("tmp");
-    let mut o = DemoOptions::new(root(), work.path());
-    o.routing_append = routing_addition("oots-edm");
-    let d = demo::setup(o).await.expect("setup");
+    let (d, _work) = demo_with_oots().await;
     let signed = sign_as(&d, FEE_OFFICE, &request_to_denmark());
     let f = forward(process(&d, &signed, None));
     assert_eq!(f.queue, "xoev.inbox.oots-0184-DK12345678");
@@ -565,10 +567,7 @@ async fn an_xnachweis_request_to_a_provider_abroad_leaves_as_an_oots_request() {
 /// reaches the fee office as an XNachweis error answer.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_oots_error_from_abroad_reaches_the_fee_office_as_an_xnachweis_error() {
-    let work = tempfile::tempdir().expect("tmp");
-    let mut o = DemoOptions::new(root(), work.path());
-    o.routing_append = routing_addition("oots-edm");
-    let d = demo::setup(o).await.expect("setup");
+    let (d, _work) = demo_with_oots().await;
     let f = forward(process(
         &d,
         &sign_as(&d, FEE_OFFICE, &request_to_denmark()),
@@ -606,10 +605,7 @@ async fn an_oots_error_from_abroad_reaches_the_fee_office_as_an_xnachweis_error(
 /// and answer), not forwarded half-translated.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_oots_answer_to_a_request_the_gateway_did_not_send_is_not_translated() {
-    let work = tempfile::tempdir().expect("tmp");
-    let mut o = DemoOptions::new(root(), work.path());
-    o.routing_append = routing_addition("oots-edm");
-    let d = demo::setup(o).await.expect("setup");
+    let (d, _work) = demo_with_oots().await;
     let text =
         std::fs::read(root().join("tests/samples/oots-edm/synthetic-response-to-kita-kassel.xml"))
             .expect("sample");

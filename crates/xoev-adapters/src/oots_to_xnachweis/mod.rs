@@ -42,7 +42,7 @@ use crate::xml::{Elem, Reader, Writer};
 use crate::xnachweis::{Agent, RequestFacts};
 use crate::xnachweis_answer::{
     ERROR_RESPONSE, FAILURE, RESPONSE, SEVERITY, SUCCESS, agent, exception, header, name,
-    open_root, preamble,
+    open_root, original_request, preamble,
 };
 use libxml::tree::Document;
 
@@ -108,12 +108,12 @@ impl Adapter for OotsToXNachweis {
 
     fn translate(&self, input: &[u8], ctx: &Context) -> Result<Vec<u8>, AdapterError> {
         // The missing context is named before the input is looked at.
-        request_facts(ctx)?;
+        original_request(ctx, NAME)?;
         self.translate_document(&crate::xml::parse(input)?, ctx)
     }
 
     fn translate_document(&self, input: &Document, ctx: &Context) -> Result<Vec<u8>, AdapterError> {
-        let facts = request_facts(ctx)?;
+        let facts = original_request(ctx, NAME)?;
         let r = Reader::new(input, PREFIXES)?;
         if !r.root_is(NS_QUERY, "QueryResponse") {
             return Err(AdapterError::UnexpectedMessage {
@@ -147,16 +147,6 @@ impl Adapter for OotsToXNachweis {
             )),
         }
     }
-}
-
-/// The original request's facts, which the answer adapter cannot do without.
-fn request_facts(ctx: &Context) -> Result<&RequestFacts, AdapterError> {
-    ctx.request
-        .as_ref()
-        .ok_or_else(|| AdapterError::MissingContext {
-            adapter: NAME.into(),
-            what: "the original evidence request (request)".into(),
-        })
 }
 
 /// The `rim:SlotValue` of the child slot `name` of `parent`.
@@ -307,9 +297,7 @@ fn registry_object(
     f: &RequestFacts,
 ) -> Result<(), AdapterError> {
     let field = |path: &str| format!("RegistryObject[{n}]/{path}");
-    let id = object
-        .attribute_no_ns("id")
-        .map(|s| s.trim().to_owned())
+    let id = filled(object.attribute_no_ns("id"))
         .filter(|s| is_urn_uuid(s))
         .ok_or_else(|| {
             AdapterError::invalid(
@@ -456,23 +444,16 @@ fn repository_item(
     f: &RequestFacts,
 ) -> Result<Item, AdapterError> {
     if let Some(reference) = r.first("rim:RepositoryItemRef", Some(object)) {
-        let href = reference
-            .attribute("href")
-            .map(|s| s.trim().to_owned())
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| {
-                AdapterError::missing(
-                    &field("RepositoryItemRef/@xlink:href"),
-                    "a reference names the attachment",
-                )
-            })?;
+        let href = filled(reference.attribute("href")).ok_or_else(|| {
+            AdapterError::missing(
+                &field("RepositoryItemRef/@xlink:href"),
+                "a reference names the attachment",
+            )
+        })?;
         // XNachweis requires a title; where the reference has none, the
         // evidence type's title the request asked for names it.
-        let title = reference
-            .attribute("title")
-            .map(|s| s.trim().to_owned())
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| f.evidence_title.clone());
+        let title =
+            filled(reference.attribute("title")).unwrap_or_else(|| f.evidence_title.clone());
         return Ok(Item::Ref { href, title });
     }
     r.text("rim:RepositoryItem", Some(object))
@@ -483,6 +464,11 @@ fn repository_item(
                 "the evidence is inline (RepositoryItem) or referenced (RepositoryItemRef)",
             )
         })
+}
+
+/// An attribute's value trimmed; `None` if it is absent or blank.
+fn filled(value: Option<String>) -> Option<String> {
+    value.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
 }
 
 /// `urn:uuid:` and a UUID in its hyphenated form.
@@ -517,20 +503,13 @@ fn error_response(
     write_agent(&mut w, "xn-de:ErrorProvider", &provider);
     agent(&mut w, "xn-de:EvidenceRequester", &f.requester, "de", "ER");
     for (i, e) in exceptions.into_iter().enumerate() {
-        let code = e
-            .attribute_no_ns("code")
-            .map(|s| s.trim().to_owned())
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| {
-                AdapterError::missing(
-                    &format!("Exception[{}]/@code", i + 1),
-                    "an error has an EDM error code",
-                )
-            })?;
-        let detail = e
-            .attribute_no_ns("message")
-            .map(|s| s.trim().to_owned())
-            .filter(|s| !s.is_empty());
+        let code = filled(e.attribute_no_ns("code")).ok_or_else(|| {
+            AdapterError::missing(
+                &format!("Exception[{}]/@code", i + 1),
+                "an error has an EDM error code",
+            )
+        })?;
+        let detail = filled(e.attribute_no_ns("message"));
         let timestamp = slot(e, "Timestamp")
             .and_then(|v| r.text("rim:Value", Some(v)))
             .unwrap_or_else(|| ctx.timestamp());

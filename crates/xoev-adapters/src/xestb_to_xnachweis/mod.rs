@@ -27,7 +27,7 @@ use crate::xml::Writer;
 use crate::xnachweis::RequestFacts;
 use crate::xnachweis_answer::{
     ERROR_RESPONSE, FAILURE, RESPONSE, SEVERITY, SUCCESS, agent, exception, header, name,
-    open_root, preamble,
+    open_root, original_request, preamble,
 };
 use base64::Engine as _;
 use libxml::tree::Document;
@@ -71,12 +71,12 @@ impl Adapter for XEStBToXNachweis {
 
     fn translate(&self, input: &[u8], ctx: &Context) -> Result<Vec<u8>, AdapterError> {
         // The missing context is named before the input is looked at.
-        request_facts(ctx)?;
+        original_request(ctx, NAME)?;
         self.translate_document(&crate::xml::parse(input)?, ctx)
     }
 
     fn translate_document(&self, input: &Document, ctx: &Context) -> Result<Vec<u8>, AdapterError> {
-        let facts = request_facts(ctx)?;
+        let facts = original_request(ctx, NAME)?;
         let answer = xestb::read_answer(input, NAME)?;
         let (original, reader) = match &answer {
             Answer::Assessment(a) => (&a.original_request, &a.reader),
@@ -117,16 +117,6 @@ impl Adapter for XEStBToXNachweis {
             }
         }
     }
-}
-
-/// The original request's facts, which the answer adapter cannot do without.
-fn request_facts(ctx: &Context) -> Result<&RequestFacts, AdapterError> {
-    ctx.request
-        .as_ref()
-        .ok_or_else(|| AdapterError::MissingContext {
-            adapter: NAME.into(),
-            what: "the original evidence request (request)".into(),
-        })
 }
 
 impl XEStBToXNachweis {
