@@ -2,7 +2,9 @@
 //! called DIRECTLY with arbitrary bytes — without the translator's input
 //! validation, the harshest case: an adapter must return an error, never
 //! panic, on anything. The first byte picks the adapter; the request facts
-//! of the context come from a sample evidence request (answers need them).
+//! of the context come from a sample evidence request (answers need them):
+//! for the EU OOTS answer adapter the Kassel request sent to Denmark, which
+//! the OOTS answer samples answer, for the others a Frankfurt request.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -13,6 +15,7 @@ use xoev_adapters::{Adapter, Config, Context, Registry, RequestFacts};
 struct Setup {
     adapters: Vec<Arc<dyn Adapter>>,
     ctx: Context,
+    ctx_abroad: Context,
 }
 
 fn setup() -> &'static Setup {
@@ -27,18 +30,23 @@ fn setup() -> &'static Setup {
             .iter()
             .map(|i| registry.get(&i.name).expect("listed adapter"))
             .collect();
-        let request = std::fs::read(root.join(
-            "tests/samples/xnachweis/DE.EvidenceRequest.0101.synthetic-kita-frankfurt.xml",
-        ))
-        .expect("sample request");
-        let mut ctx = Context::new(
-            time::macros::datetime!(2026-11-25 12:00 UTC),
-            uuid::Uuid::from_u128(0x5eed),
-        );
-        let facts = RequestFacts::from_xnachweis(&request).expect("sample request facts");
-        ctx.municipality = facts.municipality().map(str::to_owned);
-        ctx.request = Some(facts);
-        Setup { adapters, ctx }
+        let context = |sample: &str| {
+            let request = std::fs::read(root.join("tests/samples/xnachweis").join(sample))
+                .expect("sample request");
+            let mut ctx = Context::new(
+                time::macros::datetime!(2026-11-25 12:00 UTC),
+                uuid::Uuid::from_u128(0x5eed),
+            );
+            let facts = RequestFacts::from_xnachweis(&request).expect("sample request facts");
+            ctx.municipality = facts.municipality().map(str::to_owned);
+            ctx.request = Some(facts);
+            ctx
+        };
+        Setup {
+            adapters,
+            ctx: context("DE.EvidenceRequest.0101.synthetic-kita-frankfurt.xml"),
+            ctx_abroad: context("DE.EvidenceRequest.0101.synthetic-kita-kassel-an-dk.xml"),
+        }
     })
 }
 
@@ -48,12 +56,17 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let adapter = &s.adapters[usize::from(pick) % s.adapters.len()];
-    if let Err(e) = adapter.translate(input, &s.ctx) {
+    let ctx = if adapter.info().source.standard == "OOTS-EDM" {
+        &s.ctx_abroad
+    } else {
+        &s.ctx
+    };
+    if let Err(e) = adapter.translate(input, ctx) {
         let _ = e.to_string();
         let _ = e.as_str();
     }
     // Without request facts (as the pipeline calls request adapters).
-    let mut bare = s.ctx.clone();
+    let mut bare = ctx.clone();
     bare.request = None;
     let _ = adapter.translate(input, &bare);
 });
