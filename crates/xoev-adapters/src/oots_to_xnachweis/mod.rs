@@ -378,11 +378,14 @@ fn registry_object(
         &format,
     );
     for lang in r.nodes("sdg:Distribution/sdg:Language", Some(evidence)) {
-        w.code(
-            "xn-bk:Language",
-            &[("listVersionID", "1")],
-            &language(Some(lang.text())),
-        );
+        // an empty one says nothing (rather than the default of a name)
+        if let Some(code) = filled(Some(lang.text())) {
+            w.code(
+                "xn-bk:Language",
+                &[("listVersionID", "1")],
+                &code.to_ascii_lowercase(),
+            );
+        }
     }
     w.close().open("xn-bk:IsConformantTo", &[]).leaf(
         "xn-bk:EvidenceTypeClassification",

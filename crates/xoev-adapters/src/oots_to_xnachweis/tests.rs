@@ -227,3 +227,13 @@ fn evidence_from_another_provider_than_the_one_asked_is_refused() {
     // an error may come from an intermediary: not checked
     run(&text(ERROR), &ctx_for(KASSEL_REQ)).expect("an error from anyone the requester hears");
 }
+
+#[test]
+fn an_empty_distribution_language_is_left_out() {
+    let input = answer_with(
+        "<sdg:Language>DA</sdg:Language>",
+        "<sdg:Language> </sdg:Language>",
+    );
+    let out = run(&input, &ctx_for(KASSEL_DK_REQ)).expect("translates");
+    assert!(!out.contains("<xn-bk:Language"), "{out}");
+}
