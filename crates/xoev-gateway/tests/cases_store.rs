@@ -260,3 +260,73 @@ async fn file_case_store_syncs_concurrent_changes_together() {
             .unwrap_or_else(|e| panic!("req-{i}: {e}"));
     }
 }
+
+/// Fills `store` with two forwarded requests, one of them answered, in a
+/// running store; `open` lists what is still waiting, read the way
+/// `xoev-gateway cases open` reads it.
+async fn open_requests_are_listed(
+    store: Arc<dyn CaseStore>,
+    open: impl std::future::Future<Output = Result<Vec<xoev_gateway::cases::OpenRequest>, CaseError>>,
+) {
+    let sent = RequestFacts {
+        forwarded_to: Some("fa:2613".into()),
+        ..facts()
+    };
+    store.put_request("waiting", &sent).await.expect("put");
+    store.put_request("answered", &sent).await.expect("put");
+    store
+        .claim_request("answered", "a-1", "fa:2613")
+        .await
+        .expect("claim");
+    store.flush().await.expect("flush");
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64;
+    let open = open.await.expect("open requests");
+    assert_eq!(open.len(), 1, "{open:?}");
+    let r = &open[0];
+    assert_eq!(r.forwarded_id, "waiting");
+    assert_eq!(r.case_id, sent.message_id);
+    assert_eq!(r.requester, "ags:06611000");
+    assert_eq!(r.forwarded_to, "fa:2613");
+    assert_eq!(r.evidence_type, sent.evidence_type);
+    let at = r.forwarded_at.expect("the time it was forwarded");
+    assert!((before - 60..=before + 1).contains(&at), "{at} vs {before}");
+    // no personal data in what operations see
+    let json = serde_json::to_string(&open).expect("json");
+    for personal in [
+        &sent.tax_id,
+        &sent.subject.family_name,
+        &sent.subject.date_of_birth,
+    ] {
+        assert!(!json.contains(personal.as_str()), "{json}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_requests_of_the_journal_are_read_beside_the_running_store() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Arc::new(FileCases::open(dir.path()).expect("open"));
+    let path = dir.path().to_str().expect("utf-8").to_owned();
+    open_requests_are_listed(
+        store.clone(),
+        xoev_gateway::cases::open_requests(&path, "unused"),
+    )
+    .await;
+    drop(store);
+}
+
+#[tokio::test]
+async fn open_requests_of_postgres_are_listed() {
+    let schema = format!("xoev_open_test_{}", uuid::Uuid::new_v4().simple());
+    let store = PgCases::connect(PG, &format!("{schema}_cases"))
+        .await
+        .expect("PostgreSQL at 127.0.0.1:5432");
+    open_requests_are_listed(
+        Arc::new(store.clone()),
+        xoev_gateway::cases::open_requests(PG, &schema),
+    )
+    .await;
+    store.drop_schema().await.expect("drop");
+}

@@ -385,3 +385,64 @@ fn verify_names_the_first_broken_entry_postgres() {
     );
     rt.block_on(pg.drop_schema()).expect("cleanup");
 }
+
+/// `cases open` lists the requests a running gateway forwarded that no
+/// answer has claimed, oldest first, without personal data; `--older-than`
+/// filters by age, a bad age is a usage error.
+#[test]
+fn cases_open_lists_the_requests_still_waiting() {
+    use xoev_gateway::cases::{CaseStore, FileCases};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let request = std::fs::read(root().join(xoev_gateway::demo::REQUEST)).expect("request");
+    let facts = xoev_adapters::RequestFacts {
+        forwarded_to: Some("fa:2613".into()),
+        ..xoev_adapters::RequestFacts::from_xnachweis(&request).expect("facts")
+    };
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    // the store stays open (locked) as in a running gateway
+    let store = FileCases::open(dir.path()).expect("open");
+    rt.block_on(async {
+        store.put_request("sent-1", &facts).await.expect("put");
+        store.put_request("sent-2", &facts).await.expect("put");
+        store
+            .claim_request("sent-2", "answer-2", "fa:2613")
+            .await
+            .expect("claim");
+        store.flush().await.expect("flush");
+    });
+    let path = dir.path().to_str().expect("utf-8");
+
+    let o = gateway(&["cases", "open", "--store", path]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let text = stdout(&o);
+    assert!(
+        text.contains("sent-1") && !text.contains("sent-2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("ags:06611000") && text.contains("fa:2613"),
+        "{text}"
+    );
+    assert!(text.contains("1 open request(s)"), "{text}");
+    assert!(!text.contains(&facts.tax_id), "{text}");
+
+    let o = gateway(&["--format", "json", "cases", "open", "--store", path]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v[0]["forwarded_id"], "sent-1");
+    assert_eq!(v[0]["case_id"], facts.message_id.as_str());
+
+    // just forwarded: not older than an hour
+    let o = gateway(&["cases", "open", "--store", path, "--older-than", "1h"]);
+    assert!(stdout(&o).contains("no open requests"), "{}", stdout(&o));
+    let o = gateway(&["cases", "open", "--store", path, "--older-than", "1w"]);
+    assert_eq!(o.status.code(), Some(2), "a usage error: {o:?}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("the unit is s, m, h or d"));
+    // a mistyped directory is not an empty store
+    let o = gateway(&["cases", "open", "--store", &format!("{path}/nope")]);
+    assert_ne!(o.status.code(), Some(0), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("no store directory"),
+        "{o:?}"
+    );
+    drop(store);
+}

@@ -25,7 +25,7 @@
 //! append-and-sync discipline as the access log next to it, with one file
 //! and no new native dependency.
 
-use super::{Bounded, CaseError, CaseStore, RETENTION_DAYS, Status};
+use super::{Bounded, CaseError, CaseStore, OpenRequest, RETENTION_DAYS, Status};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -58,10 +58,13 @@ const COMPACT_AFTER: usize = 50_000;
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "kebab-case")]
 enum Record {
-    /// A request was forwarded under `id`.
+    /// A request was forwarded under `id` at `at` (Unix seconds; absent
+    /// in journals written before it was recorded).
     Request {
         id: String,
         facts: Box<RequestFacts>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at: Option<i64>,
     },
     /// Answer `answer` claimed request `id` at `at` (Unix seconds).
     Claim { id: String, answer: String, at: i64 },
@@ -75,6 +78,8 @@ enum Record {
 #[derive(Debug)]
 struct Request {
     facts: RequestFacts,
+    /// When it was forwarded (Unix seconds), if recorded.
+    at: Option<i64>,
     /// The answer that claimed it, and when.
     claim: Option<(String, i64)>,
 }
@@ -220,15 +225,18 @@ impl FileCases {
     /// taking the lock or changing anything: for `run --check`, which may
     /// run beside a live instance. Returns how many requests it holds.
     pub fn check(dir: &Path) -> Result<usize, CaseError> {
-        let path = dir.join(CASES_FILE);
-        let mut requests = HashMap::new();
-        let mut statuses = Bounded::new(STATUS_CAPACITY);
-        match std::fs::read(&path) {
-            Ok(bytes) => replay(&path, &bytes, &mut requests, &mut statuses)?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io(&path, &e)),
-        }
-        Ok(requests.len())
+        Ok(read_requests(dir)?.len())
+    }
+
+    /// The requests in the journal in `dir` still waiting for an answer,
+    /// read as [`Self::check`] reads (no lock, nothing changed: beside a
+    /// live instance). Unordered.
+    pub fn open_requests(dir: &Path) -> Result<Vec<OpenRequest>, CaseError> {
+        Ok(read_requests(dir)?
+            .iter()
+            .filter(|(_, r)| r.claim.is_none())
+            .map(|(id, r)| OpenRequest::new(id, &r.facts, r.at))
+            .collect())
     }
 
     /// The journal's path.
@@ -389,13 +397,16 @@ impl CaseStore for FileCases {
             if state.requests.contains_key(id) {
                 return Ok(());
             }
+            let at = Some(unix_now());
             let record = Record::Request {
                 id: id.to_owned(),
                 facts: Box::new(facts.clone()),
+                at,
             };
             self.append(state, &record)?;
             let request = Request {
                 facts: facts.clone(),
+                at,
                 claim: None,
             };
             state.requests.insert(id.to_owned(), request);
@@ -497,6 +508,20 @@ impl CaseStore for FileCases {
 }
 
 /// Applies the journal's complete lines; drops a torn last line.
+/// The requests of the journal in `dir` (none if there is no journal),
+/// replayed without the lock.
+fn read_requests(dir: &Path) -> Result<HashMap<String, Request>, CaseError> {
+    let path = dir.join(CASES_FILE);
+    let mut requests = HashMap::new();
+    let mut statuses = Bounded::new(STATUS_CAPACITY);
+    match std::fs::read(&path) {
+        Ok(bytes) => replay(&path, &bytes, &mut requests, &mut statuses)?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io(&path, &e)),
+    }
+    Ok(requests)
+}
+
 fn replay(
     path: &Path,
     bytes: &[u8],
@@ -526,9 +551,10 @@ fn replay(
             ))
         })?;
         match record {
-            Record::Request { id, facts } => {
+            Record::Request { id, facts, at } => {
                 requests.entry(id).or_insert(Request {
                     facts: *facts,
+                    at,
                     claim: None,
                 });
             }
@@ -577,6 +603,7 @@ fn rewrite(
         write(&Record::Request {
             id: id.clone(),
             facts: Box::new(r.facts.clone()),
+            at: r.at,
         })?;
         if let Some((answer, at)) = &r.claim {
             write(&Record::Claim {
@@ -642,6 +669,27 @@ mod tests {
             RequestFacts::from_xnachweis(&std::fs::read(path).expect("request")).expect("facts");
         f.tax_id = tax_id.to_owned();
         f
+    }
+
+    #[test]
+    fn a_journal_written_before_forwarding_times_were_kept_still_reads() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // a request line as earlier versions wrote it: no `at`, no `forwarded_to`
+        let old = serde_json::to_value(Record::Request {
+            id: "old".into(),
+            facts: Box::new(facts("12345678901")),
+            at: None,
+        })
+        .expect("json");
+        assert!(old.to_string().contains("\"facts\""), "{old}");
+        assert!(!old.to_string().contains("\"at\""), "{old}");
+        assert!(!old.to_string().contains("forwarded_to"), "{old}");
+        std::fs::write(dir.path().join(CASES_FILE), format!("{old}\n")).expect("write");
+        let open = FileCases::open_requests(dir.path()).expect("read");
+        assert_eq!(open.len(), 1);
+        assert_eq!(open[0].forwarded_at, None);
+        // the header's reader stands in for where it went
+        assert_eq!(open[0].forwarded_to, "fa:2613");
     }
 
     fn status(state: &str) -> Status {

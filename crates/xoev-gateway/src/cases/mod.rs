@@ -96,6 +96,63 @@ impl From<tokio_postgres::Error> for CaseError {
     }
 }
 
+/// A forwarded request still waiting for its answer, as operations see it:
+/// ids, authorities, evidence type and age — no personal data (no tax id,
+/// no names).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OpenRequest {
+    /// The id the request was forwarded under (what its answer refers to).
+    pub forwarded_id: String,
+    /// The case: the requesting authority's own message id.
+    pub case_id: String,
+    /// The requesting authority.
+    pub requester: String,
+    /// Where the gateway sent it (for cases kept before that was recorded:
+    /// the authority the request's header named).
+    pub forwarded_to: String,
+    /// The evidence type asked for.
+    pub evidence_type: String,
+    /// When it was forwarded (Unix seconds); `None` where the store did not
+    /// record it (journals written before it did).
+    pub forwarded_at: Option<i64>,
+}
+
+impl OpenRequest {
+    pub(crate) fn new(id: &str, facts: &RequestFacts, at: Option<i64>) -> Self {
+        Self {
+            forwarded_id: id.to_owned(),
+            case_id: facts.message_id.clone(),
+            requester: facts.author.id.clone(),
+            forwarded_to: facts
+                .forwarded_to
+                .clone()
+                .unwrap_or_else(|| facts.reader.id.clone()),
+            evidence_type: facts.evidence_type.clone(),
+            forwarded_at: at,
+        }
+    }
+}
+
+/// The requests still waiting for an answer in the case store of `store`
+/// (the embedded store's directory, read without disturbing a running
+/// instance, or a `postgres://` URL with the access log's `pg_schema`),
+/// oldest first.
+pub async fn open_requests(store: &str, pg_schema: &str) -> Result<Vec<OpenRequest>, CaseError> {
+    let mut open = if store.starts_with("postgres://") || store.starts_with("postgresql://") {
+        PgCases::connect(store, &format!("{pg_schema}_cases"))
+            .await?
+            .open_requests()
+            .await?
+    } else {
+        let dir = std::path::PathBuf::from(store);
+        tokio::task::spawn_blocking(move || FileCases::open_requests(&dir))
+            .await
+            .map_err(|e| CaseError::Store(e.to_string()))??
+    };
+    open.sort_by(|a, b| (a.forwarded_at, &a.forwarded_id).cmp(&(b.forwarded_at, &b.forwarded_id)));
+    Ok(open)
+}
+
 /// Where a message stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Status {
@@ -390,6 +447,32 @@ impl PgCases {
         .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// The requests still waiting for an answer (unordered).
+    pub async fn open_requests(&self) -> Result<Vec<OpenRequest>, CaseError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT forwarded_id, facts, extract(epoch FROM created_at)::bigint
+                     FROM {}.cases WHERE answered_by IS NULL",
+                    self.schema
+                ),
+                &[],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let facts: RequestFacts = serde_json::from_str(&row.get::<_, String>(1))
+                    .map_err(|e| CaseError::Store(e.to_string()))?;
+                Ok(OpenRequest::new(
+                    &row.get::<_, String>(0),
+                    &facts,
+                    Some(row.get(2)),
+                ))
+            })
+            .collect()
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object, CaseError> {

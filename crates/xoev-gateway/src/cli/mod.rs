@@ -3,6 +3,7 @@
 mod adapters;
 mod api_token;
 mod audit;
+mod cases;
 mod consent;
 mod demo;
 mod dlq;
@@ -99,6 +100,8 @@ pub enum Command {
     Consent(consent::ConsentArgs),
     /// Verify the access log's hash chain; show a citizen's entries.
     Audit(audit::AuditArgs),
+    /// Forwarded evidence requests still waiting for their answer (`cases open`).
+    Cases(cases::CasesArgs),
     /// Queue depths, unacknowledged messages, consumers, rates and oldest
     /// message age of every gateway queue (RabbitMQ management API).
     Queues(queues::QueuesArgs),
@@ -160,6 +163,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Routing(args) => routing::run(g, args),
         Command::Consent(args) => consent::run(g, args),
         Command::Audit(args) => audit::run(g, args),
+        Command::Cases(args) => cases::run(g, args),
         Command::Queues(args) => queues::run(g, args),
         Command::Dlq(args) => dlq::run(g, args),
         Command::ApiToken(args) => api_token::run(g, args),
