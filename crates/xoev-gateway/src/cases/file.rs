@@ -177,13 +177,7 @@ impl FileCases {
             },
         )?;
         let path = dir.join(CASES_FILE);
-        let mut requests = HashMap::new();
-        let mut statuses = Bounded::new(STATUS_CAPACITY);
-        match std::fs::read(&path) {
-            Ok(bytes) => replay(&path, &bytes, &mut requests, &mut statuses)?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io(&path, &e)),
-        }
+        let (mut requests, statuses) = read_journal(&path)?;
         let expired = now - i64::from(RETENTION_DAYS) * 86_400;
         requests.retain(|_, r: &mut Request| r.claim.as_ref().is_none_or(|(_, at)| *at >= expired));
         let file = rewrite(&path, &requests, &statuses)?;
@@ -508,18 +502,22 @@ impl CaseStore for FileCases {
 }
 
 /// Applies the journal's complete lines; drops a torn last line.
-/// The requests of the journal in `dir` (none if there is no journal),
-/// replayed without the lock.
-fn read_requests(dir: &Path) -> Result<HashMap<String, Request>, CaseError> {
-    let path = dir.join(CASES_FILE);
+/// The requests and statuses of the journal at `path` (none if there is
+/// no journal), replayed.
+fn read_journal(path: &Path) -> Result<(HashMap<String, Request>, Bounded<Status>), CaseError> {
     let mut requests = HashMap::new();
     let mut statuses = Bounded::new(STATUS_CAPACITY);
-    match std::fs::read(&path) {
-        Ok(bytes) => replay(&path, &bytes, &mut requests, &mut statuses)?,
+    match std::fs::read(path) {
+        Ok(bytes) => replay(path, &bytes, &mut requests, &mut statuses)?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(io(&path, &e)),
+        Err(e) => return Err(io(path, &e)),
     }
-    Ok(requests)
+    Ok((requests, statuses))
+}
+
+/// The requests of the journal in `dir`, replayed without the lock.
+fn read_requests(dir: &Path) -> Result<HashMap<String, Request>, CaseError> {
+    Ok(read_journal(&dir.join(CASES_FILE))?.0)
 }
 
 fn replay(
