@@ -15,9 +15,9 @@ pub(crate) const ERROR_RESPONSE: &str = "DE.EvidenceErrorResponse.0103";
 const SPEC: &str = "urn:xoev-de:bva:standard:xnachweis_1.2.0";
 const STATUS_LIST: &str = "urn:xoev-de:xnachweis:codeliste:responsestatustype";
 /// RegRep status of an evidence answer.
-pub(crate) const SUCCESS: &str = "urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Success";
+const SUCCESS: &str = "urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Success";
 /// RegRep status of an error answer.
-pub(crate) const FAILURE: &str = "urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Failure";
+const FAILURE: &str = "urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Failure";
 /// RegRep severity of an error.
 pub(crate) const SEVERITY: &str = "urn:oasis:names:tc:ebxmlregrep:ErrorSeverityType:Error";
 
@@ -35,8 +35,30 @@ pub(crate) fn original_request<'c>(
         })
 }
 
+/// A new answer `root` ([`RESPONSE`]: status Success, [`ERROR_RESPONSE`]:
+/// Failure) to request `request_id`: root, XÖV header from `author` to
+/// `reader`, status preamble — the rest of the body follows.
+pub(crate) fn begin(
+    root: &str,
+    request_id: &str,
+    ctx: &Context,
+    reader: &HeaderParty,
+    author: &HeaderParty,
+) -> Writer {
+    let status = if root == ERROR_RESPONSE {
+        FAILURE
+    } else {
+        SUCCESS
+    };
+    let mut w = Writer::new();
+    open_root(&mut w, root, request_id);
+    header(&mut w, ctx, root, reader, author);
+    preamble(&mut w, ctx, status);
+    w
+}
+
 /// Opens the answer's root `root`, answering the request `request_id`.
-pub(crate) fn open_root(w: &mut Writer, root: &str, request_id: &str) {
+fn open_root(w: &mut Writer, root: &str, request_id: &str) {
     w.open(
         &format!("xn-de:{root}"),
         &[
@@ -57,7 +79,7 @@ pub(crate) fn open_root(w: &mut Writer, root: &str, request_id: &str) {
 }
 
 /// The XÖV header: a new message id, `message_type`, now, reader, author.
-pub(crate) fn header(
+fn header(
     w: &mut Writer,
     ctx: &Context,
     message_type: &str,
@@ -115,7 +137,7 @@ pub(crate) fn agent(w: &mut Writer, element: &str, a: &Agent, lang: &str, classi
 }
 
 /// Status, specification, a new response id and the issue time.
-pub(crate) fn preamble(w: &mut Writer, ctx: &Context, status: &str) {
+fn preamble(w: &mut Writer, ctx: &Context, status: &str) {
     w.code(
         "xn-de:status",
         &[("listURI", STATUS_LIST), ("listVersionID", "1")],

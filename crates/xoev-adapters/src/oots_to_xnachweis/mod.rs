@@ -41,8 +41,7 @@ use crate::error::AdapterError;
 use crate::xml::{Elem, Reader, Writer};
 use crate::xnachweis::{Agent, RequestFacts};
 use crate::xnachweis_answer::{
-    ERROR_RESPONSE, FAILURE, RESPONSE, SEVERITY, SUCCESS, agent, exception, header, name,
-    open_root, original_request, preamble,
+    ERROR_RESPONSE, RESPONSE, SEVERITY, agent, begin, exception, name, original_request,
 };
 use libxml::tree::Document;
 
@@ -273,10 +272,7 @@ fn response(r: &Reader<'_>, f: &RequestFacts, ctx: &Context) -> Result<Vec<u8>, 
             "an evidence answer carries the evidence",
         ));
     }
-    let mut w = Writer::new();
-    open_root(&mut w, RESPONSE, &f.request_id);
-    header(&mut w, ctx, RESPONSE, &f.author, &f.reader);
-    preamble(&mut w, ctx, SUCCESS);
+    let mut w = begin(RESPONSE, &f.request_id, ctx, &f.author, &f.reader);
     for p in &providers {
         write_agent(&mut w, "xn-de:EvidenceProvider", p);
     }
@@ -486,12 +482,8 @@ fn error_response(
     f: &RequestFacts,
     ctx: &Context,
 ) -> Result<Vec<u8>, AdapterError> {
-    let provider = providers(r, r.root(), "ErrorProvider", "ERRP")?
-        .into_iter()
-        .next()
-        .ok_or_else(|| {
-            AdapterError::missing("Slot ErrorProvider/Agent", "an error names its source")
-        })?;
+    // the first: `providers` refuses a slot without any
+    let provider = providers(r, r.root(), "ErrorProvider", "ERRP")?.swap_remove(0);
     let exceptions = r.nodes("rs:Exception", Some(r.root()));
     if exceptions.is_empty() {
         return Err(AdapterError::missing(
@@ -499,10 +491,7 @@ fn error_response(
             "a failure names its error",
         ));
     }
-    let mut w = Writer::new();
-    open_root(&mut w, ERROR_RESPONSE, &f.request_id);
-    header(&mut w, ctx, ERROR_RESPONSE, &f.author, &f.reader);
-    preamble(&mut w, ctx, FAILURE);
+    let mut w = begin(ERROR_RESPONSE, &f.request_id, ctx, &f.author, &f.reader);
     write_agent(&mut w, "xn-de:ErrorProvider", &provider);
     agent(&mut w, "xn-de:EvidenceRequester", &f.requester, "de", "ER");
     for (i, e) in exceptions.into_iter().enumerate() {

@@ -26,8 +26,7 @@ use crate::xestb::{self, Answer, Assessment, Failure};
 use crate::xml::Writer;
 use crate::xnachweis::RequestFacts;
 use crate::xnachweis_answer::{
-    ERROR_RESPONSE, FAILURE, RESPONSE, SEVERITY, SUCCESS, agent, exception, header, name,
-    open_root, original_request, preamble,
+    ERROR_RESPONSE, RESPONSE, SEVERITY, agent, begin, exception, name, original_request,
 };
 use base64::Engine as _;
 use libxml::tree::Document;
@@ -181,10 +180,7 @@ impl XEStBToXNachweis {
 }
 
 fn response(a: &Assessment, f: &RequestFacts, ctx: &Context, evidence: &[u8]) -> Vec<u8> {
-    let mut w = Writer::new();
-    open_root(&mut w, RESPONSE, &f.request_id);
-    header(&mut w, ctx, RESPONSE, &a.reader, &a.author);
-    preamble(&mut w, ctx, SUCCESS);
+    let mut w = begin(RESPONSE, &f.request_id, ctx, &a.reader, &a.author);
     agent(&mut w, "xn-de:EvidenceProvider", &f.provider, "de", "EP");
     agent(&mut w, "xn-de:EvidenceRequester", &f.requester, "de", "ER");
     w.open("xn-de:EvidenceAvailability", &[])
@@ -252,10 +248,7 @@ fn error_code(code: &str) -> (&'static str, &'static str) {
 }
 
 fn error_response(e: &Failure, f: &RequestFacts, ctx: &Context) -> Vec<u8> {
-    let mut w = Writer::new();
-    open_root(&mut w, ERROR_RESPONSE, &f.request_id);
-    header(&mut w, ctx, ERROR_RESPONSE, &e.reader, &e.author);
-    preamble(&mut w, ctx, FAILURE);
+    let mut w = begin(ERROR_RESPONSE, &f.request_id, ctx, &e.reader, &e.author);
     agent(&mut w, "xn-de:ErrorProvider", &f.provider, "de", "EP");
     agent(&mut w, "xn-de:EvidenceRequester", &f.requester, "de", "ER");
     for (code, _text) in &e.errors {

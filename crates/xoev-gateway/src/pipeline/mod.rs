@@ -704,13 +704,10 @@ impl Pipeline {
         let case_id;
         // the request remembered below, or the claim made above
         let flush_cases = request.is_some() || answered.is_some();
-        let audit = if let Some((facts, citizen, consent)) = request {
+        let audit = if let Some((mut facts, citizen, consent)) = request {
             // Kept with where it went: only that authority's answer may claim it.
-            let kept = RequestFacts {
-                forwarded_to: Some(route.recipient.clone()),
-                ..facts.clone()
-            };
-            rt.block_on(self.cases.put_request(&out_id, &kept))
+            facts.forwarded_to = Some(route.recipient.clone());
+            rt.block_on(self.cases.put_request(&out_id, &facts))
                 .map_err(|e| Failure::transient(Stage::Correlation, e.as_str(), e.to_string()))?;
             case_id = facts.message_id.clone();
             Some(NewEntry {
