@@ -25,6 +25,14 @@ pub enum DsigErrorKind {
     ExpiredCertificate,
     /// The signing certificate (or a certificate of its chain) is not valid yet.
     CertificateNotYetValid,
+    /// The signing certificate (or a certificate of its chain) is listed in
+    /// its issuer's current certificate revocation list.
+    RevokedCertificate,
+    /// Whether a certificate of the chain is revoked cannot be told: its
+    /// issuer's CRL in the trust store expired (or is dated in the future),
+    /// or revocation is required and the trust store holds none. The
+    /// gateway's configuration, not the sender, is at fault: not a rejection.
+    RevocationUnknown,
     /// A weak algorithm (SHA-1, MD5, DSA, HMAC) is named.
     WeakAlgorithm,
     /// An algorithm outside the profile (not weak, but not allowed) is named.
@@ -67,6 +75,8 @@ impl DsigErrorKind {
             Self::UntrustedCertificate => "untrusted-certificate",
             Self::ExpiredCertificate => "expired-certificate",
             Self::CertificateNotYetValid => "certificate-not-yet-valid",
+            Self::RevokedCertificate => "revoked-certificate",
+            Self::RevocationUnknown => "revocation-unknown",
             Self::WeakAlgorithm => "weak-algorithm",
             Self::DisallowedAlgorithm => "disallowed-algorithm",
             Self::WeakKey => "weak-key",
@@ -85,7 +95,10 @@ impl DsigErrorKind {
     /// True when the kind rejects the message (as opposed to a configuration
     /// or internal failure, which should not be blamed on the sender).
     pub fn is_rejection(self) -> bool {
-        !matches!(self, Self::Key | Self::TrustStore | Self::Internal)
+        !matches!(
+            self,
+            Self::Key | Self::TrustStore | Self::RevocationUnknown | Self::Internal
+        )
     }
 }
 

@@ -58,6 +58,7 @@
 //! crate's safe API in the same process (it initialises xmlsec1 a second time).
 
 mod c14n;
+mod crl;
 mod crypto;
 mod dom;
 mod error;
@@ -70,6 +71,7 @@ mod trust;
 mod verify;
 mod xmlsec_ctx;
 
+pub use crl::{CrlInfo, Revocation};
 pub use dom::DSIG_NS;
 pub use error::{DsigError, DsigErrorKind};
 pub use init::init;

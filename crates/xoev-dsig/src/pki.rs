@@ -10,9 +10,11 @@ use openssl::nid::Nid;
 use openssl::pkey::{PKey, Private};
 use openssl::rsa::Rsa;
 use openssl::x509::extension::{
-    AuthorityKeyIdentifier, BasicConstraints, KeyUsage, SubjectKeyIdentifier,
+    AuthorityKeyIdentifier, BasicConstraints, CrlNumber, KeyUsage, SubjectKeyIdentifier,
 };
-use openssl::x509::{X509, X509Builder, X509NameBuilder};
+use openssl::x509::{
+    X509, X509Builder, X509Crl, X509CrlBuilder, X509NameBuilder, X509Ref, X509RevokedBuilder,
+};
 use std::path::{Path, PathBuf};
 
 /// The kind of key to generate.
@@ -225,6 +227,63 @@ impl TestCa {
             key,
             cert: b.build(),
         })
+    }
+}
+
+impl TestCa {
+    /// A CA from its key and certificate (PEM), e.g. the files
+    /// [`generate_dir`] wrote.
+    pub fn from_pem(key_pem: &[u8], cert_pem: &[u8]) -> Result<Self, DsigError> {
+        let bad = |what: &str, e: openssl::error::ErrorStack| {
+            DsigError::new(DsigErrorKind::Key, format!("not a PEM {what}: {e}"))
+        };
+        let key = PKey::private_key_from_pem(key_pem).map_err(|e| bad("private key", e))?;
+        let cert = X509::from_pem(cert_pem).map_err(|e| bad("certificate", e))?;
+        if !cert.public_key()?.public_eq(&key) {
+            return Err(DsigError::new(
+                DsigErrorKind::Key,
+                "the key does not belong to the CA certificate",
+            ));
+        }
+        Ok(Self {
+            issued: Issued { key, cert },
+        })
+    }
+
+    /// A certificate revocation list signed by this CA, revoking `revoked`
+    /// (as of its issue date), with the number `number`, issued
+    /// `this_days` and due again `next_days` days from now (negative: in
+    /// the past, for tests).
+    pub fn crl(
+        &self,
+        revoked: &[&X509Ref],
+        number: u32,
+        this_days: i64,
+        next_days: i64,
+    ) -> Result<X509Crl, DsigError> {
+        let mut b = X509CrlBuilder::new()?;
+        b.set_issuer_name(self.issued.cert.subject_name())?;
+        let this = time(this_days)?;
+        b.set_last_update(&this)?;
+        let next = time(next_days)?;
+        b.set_next_update(&next)?;
+        // The CRL's authority key identifier is the CA's subject key
+        // identifier, derived through a certificate context naming the CA.
+        let context = X509Builder::new()?;
+        let aki = AuthorityKeyIdentifier::new()
+            .keyid(true)
+            .build(&context.x509v3_context(Some(&self.issued.cert), None))?;
+        b.append_extension(aki)?;
+        b.append_extension(CrlNumber::new(BigNum::from_u32(number)?)?.build()?)?;
+        for cert in revoked {
+            let mut r = X509RevokedBuilder::new()?;
+            r.set_serial_number(cert.serial_number())?;
+            r.set_revocation_date(&this)?;
+            b.add_revoked(r.build())?;
+        }
+        b.sort()?;
+        b.sign(&self.issued.key, MessageDigest::sha256())?;
+        Ok(b.build()?)
     }
 }
 

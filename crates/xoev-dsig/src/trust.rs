@@ -1,6 +1,8 @@
-//! The trust store (a directory of PEM CA/authority certificates), chain
-//! verification with OpenSSL, key-strength policy and certificate helpers.
+//! The trust store (a directory of PEM CA/authority certificates and their
+//! CRLs), chain verification with OpenSSL, key-strength policy and
+//! certificate helpers.
 
+use crate::crl::{self, Crl, CrlInfo, Revocation};
 use crate::error::{DsigError, DsigErrorKind};
 use crate::profile::SignatureAlgorithm;
 use openssl::asn1::Asn1TimeRef;
@@ -13,24 +15,32 @@ use openssl::x509::verify::X509VerifyFlags;
 use openssl::x509::{X509, X509NameRef, X509Ref, X509StoreContext};
 use std::path::Path;
 
-/// Trust anchors: CA and authority certificates loaded from PEM files.
+/// Trust anchors: CA and authority certificates loaded from PEM files, and
+/// the certificate revocation lists of their CAs.
 pub struct TrustStore {
     store: X509Store,
     anchors: Vec<X509>,
+    crls: Vec<Crl>,
+    revocation: Revocation,
 }
 
 impl std::fmt::Debug for TrustStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TrustStore")
             .field("anchors", &self.anchors.len())
+            .field("crls", &self.crls.len())
+            .field("revocation", &self.revocation)
             .finish()
     }
 }
 
 impl TrustStore {
     /// Loads every `*.pem`/`*.crt` file of `dir` (each may hold several
-    /// certificates; other files are ignored). A file holding a private key,
-    /// a file that is not PEM certificates, and an empty store are errors.
+    /// certificates, and CRLs as `X509 CRL` blocks) and every `*.crl` file
+    /// (one CRL, PEM or DER); other files are ignored. A file holding a
+    /// private key, a file that is not PEM certificates, a CRL that cannot
+    /// be used (see [`TrustStore::add_crl`]) and a store without
+    /// certificates are errors.
     pub fn from_dir(dir: &Path) -> Result<Self, DsigError> {
         let ts = |d: String| DsigError::new(DsigErrorKind::TrustStore, d);
         let entries = std::fs::read_dir(dir)
@@ -38,25 +48,43 @@ impl TrustStore {
         let mut paths: Vec<_> = entries
             .filter_map(Result::ok)
             .map(|e| e.path())
-            .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "pem" || x == "crt"))
+            .filter(|p| {
+                p.is_file()
+                    && p.extension()
+                        .is_some_and(|x| x == "pem" || x == "crt" || x == "crl")
+            })
             .collect();
         paths.sort();
         let mut anchors = Vec::new();
+        let mut crls = Vec::new();
         for p in &paths {
-            let pem =
+            let bytes =
                 std::fs::read(p).map_err(|e| ts(format!("cannot read {}: {e}", p.display())))?;
-            if contains(&pem, b"PRIVATE KEY-----") {
+            let source = p.display().to_string();
+            if p.extension().is_some_and(|x| x == "crl") {
+                crls.push(Crl::parse(&bytes, &source)?);
+                continue;
+            }
+            if contains(&bytes, b"PRIVATE KEY-----") {
                 // A key in the trust store is a deployment mistake: refuse.
                 return Err(ts(format!(
                     "{} contains a private key; the trust store holds certificates only",
                     p.display()
                 )));
             }
-            let certs = X509::stack_from_pem(&pem)
+            let certs = X509::stack_from_pem(&bytes)
                 .map_err(|e| ts(format!("{}: not PEM certificates: {e}", p.display())))?;
             anchors.extend(certs);
+            for block in pem_blocks(&bytes, "X509 CRL") {
+                crls.push(Crl::parse(block, &source)?);
+            }
         }
-        Self::from_certs(anchors).map_err(|e| ts(format!("{}: {}", dir.display(), e.detail())))
+        let mut store = Self::from_certs(anchors)
+            .map_err(|e| ts(format!("{}: {}", dir.display(), e.detail())))?;
+        for c in crls {
+            store.push_crl(c)?;
+        }
+        Ok(store)
     }
 
     /// A trust store of the given anchors (PEM bytes, one or more certificates).
@@ -86,7 +114,53 @@ impl TrustStore {
         Ok(Self {
             store: b.build(),
             anchors,
+            crls: Vec::new(),
+            revocation: Revocation::default(),
         })
+    }
+
+    /// Adds a CRL (PEM or DER). Refused: delta, partitioned and indirect
+    /// CRLs, and a CRL naming a CA of the store as its issuer that no such
+    /// CA signed. A CRL of a CA outside the store (an intermediate that
+    /// messages carry) is checked against that CA when a chain uses it.
+    pub fn add_crl(&mut self, crl: &[u8]) -> Result<(), DsigError> {
+        self.push_crl(Crl::parse(crl, "CRL")?)
+    }
+
+    fn push_crl(&mut self, crl: Crl) -> Result<(), DsigError> {
+        let info = crl.info()?;
+        let named: Vec<&X509> = self
+            .anchors
+            .iter()
+            .filter(|a| name_string(a.subject_name()) == info.issuer)
+            .collect();
+        if !named.is_empty() && !named.iter().any(|a| crl.signed_by(a)) {
+            return Err(DsigError::new(
+                DsigErrorKind::TrustStore,
+                format!(
+                    "{}: the CRL names {} as its issuer, but that certificate's key did not sign it",
+                    info.source, info.issuer
+                ),
+            ));
+        }
+        self.crls.push(crl);
+        Ok(())
+    }
+
+    /// The same store with revocation checked by `policy`.
+    pub fn with_revocation(mut self, policy: Revocation) -> Self {
+        self.revocation = policy;
+        self
+    }
+
+    /// How revocation is checked.
+    pub fn revocation(&self) -> Revocation {
+        self.revocation
+    }
+
+    /// The CRLs of the store: issuer, dates, how many they revoke.
+    pub fn crls(&self) -> Result<Vec<CrlInfo>, DsigError> {
+        self.crls.iter().map(Crl::info).collect()
     }
 
     /// Number of anchors.
@@ -100,8 +174,9 @@ impl TrustStore {
     }
 
     /// Verifies `leaf` (with untrusted `intermediates`) against the anchors at
-    /// the current time; returns the validity window of the whole chain as
-    /// unix seconds `(latest notBefore, earliest notAfter)`.
+    /// the current time, then the revocation of its certificates (see
+    /// [`Revocation`]); returns how long that verdict holds as unix seconds
+    /// `(latest notBefore, earliest notAfter or CRL nextUpdate)`.
     pub(crate) fn verify_chain(
         &self,
         leaf: &X509Ref,
@@ -115,16 +190,23 @@ impl TrustStore {
         let outcome = ctx.init(&self.store, leaf, &chain, |c| {
             let ok = c.verify_cert()?;
             let mut window = (i64::MIN, i64::MAX);
+            let mut verified = Vec::new();
             if ok && let Some(chain) = c.chain() {
                 for cert in chain {
                     window.0 = window.0.max(unix(cert.not_before())?);
                     window.1 = window.1.min(unix(cert.not_after())?);
+                    verified.push(cert.to_owned());
                 }
             }
-            Ok((ok, c.error(), c.error_depth(), window))
+            Ok((ok, c.error(), c.error_depth(), window, verified))
         })?;
-        let (ok, error, depth, window) = outcome;
+        let (ok, error, depth, mut window, verified) = outcome;
         if ok {
+            if let Some(until) =
+                crl::check_chain(&verified, &self.anchors, &self.crls, self.revocation, now())?
+            {
+                window.1 = window.1.min(until);
+            }
             return Ok(window);
         }
         let what = if depth == 0 {
@@ -147,6 +229,36 @@ impl TrustStore {
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The PEM blocks labelled `label` in `pem`, each from its `BEGIN` line to
+/// the end of its `END` line.
+fn pem_blocks<'a>(pem: &'a [u8], label: &str) -> Vec<&'a [u8]> {
+    let begin = format!("-----BEGIN {label}-----");
+    let end = format!("-----END {label}-----");
+    let mut out = Vec::new();
+    let mut rest = pem;
+    while let Some(start) = find(rest, begin.as_bytes()) {
+        let Some(len) = find(&rest[start..], end.as_bytes()) else {
+            break;
+        };
+        let stop = start + len + end.len();
+        out.push(&rest[start..stop]);
+        rest = &rest[stop..];
+    }
+    out
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// A certificate's serial number, lowercase hex.
+pub(crate) fn serial_hex(cert: &X509Ref) -> String {
+    cert.serial_number()
+        .to_bn()
+        .and_then(|b| b.to_hex_str().map(|s| s.to_ascii_lowercase()))
+        .unwrap_or_default()
 }
 
 /// Seconds since the epoch of an ASN.1 time.

@@ -69,8 +69,9 @@ pub struct Verifier {
 }
 
 struct Inner {
-    trust: TrustStore,
-    cache: RwLock<HashMap<[u8; 32], CachedCert>>,
+    /// The trust store; replaced whole by [`Verifier::replace_trust`].
+    trust: RwLock<Arc<TrustStore>>,
+    cache: RwLock<Cache>,
     /// Which certificate of an `X509Data` list is the signing one, by a hash
     /// of the whole list: finding it parses every certificate (`d2i_X509`),
     /// which cost more than the signature check itself. The answer is a pure
@@ -78,10 +79,19 @@ struct Inner {
     leaves: RwLock<HashMap<[u8; 32], usize>>,
 }
 
+/// Verified signing certificates, valid for one trust store: `generation`
+/// counts the replacements, so a verification that began with the old
+/// store does not cache its verdict under the new one.
+#[derive(Default)]
+struct Cache {
+    generation: u64,
+    certs: HashMap<[u8; 32], CachedCert>,
+}
+
 impl std::fmt::Debug for Verifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Verifier")
-            .field("trust", &self.inner.trust)
+            .field("trust", &self.trust_store())
             .finish()
     }
 }
@@ -96,21 +106,41 @@ impl Verifier {
     pub fn new(trust: TrustStore) -> Self {
         Self {
             inner: Arc::new(Inner {
-                trust,
-                cache: RwLock::new(HashMap::new()),
+                trust: RwLock::new(Arc::new(trust)),
+                cache: RwLock::new(Cache::default()),
                 leaves: RwLock::new(HashMap::new()),
             }),
         }
     }
 
-    /// The trust store.
-    pub fn trust_store(&self) -> &TrustStore {
-        &self.inner.trust
+    /// The trust store in use.
+    pub fn trust_store(&self) -> Arc<TrustStore> {
+        match self.inner.trust.read() {
+            Ok(t) => Arc::clone(&t),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// Replaces the trust store (new anchors, new CRLs) for this verifier
+    /// and all its clones, and forgets every verified certificate: the
+    /// next message of each signer is checked against the new store. A
+    /// verification already running finishes with the old one.
+    pub fn replace_trust(&self, trust: TrustStore) {
+        let mut cache = match self.inner.cache.write() {
+            Ok(c) => c,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        match self.inner.trust.write() {
+            Ok(mut t) => *t = Arc::new(trust),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(trust),
+        }
+        cache.generation += 1;
+        cache.certs.clear();
     }
 
     /// How many verified signing certificates are cached.
     pub fn cached_certificates(&self) -> usize {
-        self.inner.cache.read().map(|c| c.len()).unwrap_or(0)
+        self.inner.cache.read().map(|c| c.certs.len()).unwrap_or(0)
     }
 
     /// Parses `bytes` (hardened, `limits`) and verifies; a parse failure is
@@ -273,13 +303,21 @@ impl Verifier {
         all: &[Vec<u8>],
     ) -> Result<CachedCert, DsigError> {
         let now = trust::now();
-        if let Ok(cache) = self.inner.cache.read()
-            && let Some(c) = cache.get(&fp)
-            && c.window.0 <= now
-            && now <= c.window.1
-        {
-            return Ok(c.clone());
-        }
+        let (generation, store) = {
+            let cache = match self.inner.cache.read() {
+                Ok(c) => c,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            if let Some(c) = cache.certs.get(&fp)
+                && c.window.0 <= now
+                && now <= c.window.1
+            {
+                return Ok(c.clone());
+            }
+            // Read under the cache's lock: a replacement holds it while it
+            // swaps the store, so store and generation belong together.
+            (cache.generation, self.trust_store())
+        };
         let bad = |e: openssl::error::ErrorStack| {
             DsigError::new(
                 DsigErrorKind::MalformedSignature,
@@ -301,7 +339,7 @@ impl Verifier {
             VerifyKey::OtherEc(_, size) => Some(2 * size),
             VerifyKey::Rsa(_) => None,
         };
-        let window = self.inner.trust.verify_chain(&leaf, &intermediates)?;
+        let window = store.verify_chain(&leaf, &intermediates)?;
         let cert = CachedCert {
             window,
             key,
@@ -309,18 +347,16 @@ impl Verifier {
             key_algorithm,
             subject: trust::subject(&leaf),
             issuer: trust::name_string(leaf.issuer_name()),
-            serial: leaf
-                .serial_number()
-                .to_bn()
-                .and_then(|b| b.to_hex_str().map(|s| s.to_ascii_lowercase()))
-                .unwrap_or_default(),
+            serial: trust::serial_hex(&leaf),
             fingerprint: trust::hex(&fp),
         };
-        if let Ok(mut cache) = self.inner.cache.write() {
-            if cache.len() >= MAX_CACHED {
-                cache.clear();
+        if let Ok(mut cache) = self.inner.cache.write()
+            && cache.generation == generation
+        {
+            if cache.certs.len() >= MAX_CACHED {
+                cache.certs.clear();
             }
-            cache.insert(fp, cert.clone());
+            cache.certs.insert(fp, cert.clone());
         }
         Ok(cert)
     }

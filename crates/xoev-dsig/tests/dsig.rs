@@ -545,6 +545,8 @@ fn error_kinds_have_distinct_stable_ids() {
         UntrustedCertificate,
         ExpiredCertificate,
         CertificateNotYetValid,
+        RevokedCertificate,
+        RevocationUnknown,
         WeakAlgorithm,
         DisallowedAlgorithm,
         WeakKey,

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use xoev_audit::CitizenSecret;
 use xoev_core::Limits;
-use xoev_dsig::{CertMatcher, Signer, Verifier};
+use xoev_dsig::{CertMatcher, Signer, TrustStore, Verifier};
 use xoev_routing::Router;
 use xoev_schema::{Catalogue, Validator};
 use xoev_transport::{AmqpTransport, QueueKind, TopologyConfig};
@@ -113,7 +113,10 @@ pub async fn pipeline(config: &Config, purpose: Purpose) -> anyhow::Result<Pipel
     let router = Router::load(&config.path(&config.gateway.routing), &known)
         .map_err(|e| anyhow::anyhow!("routing: {e}"))?;
     let matchers = matchers_from_directory(&router)?;
-    let verifier = Verifier::from_trust_dir(&config.path(&config.trust.dir))?;
+    let verifier = Verifier::new(
+        TrustStore::from_dir(&config.path(&config.trust.dir))?
+            .with_revocation(config.trust.revocation),
+    );
     let audit = xoev_audit::open(
         &config.audit.store_path(config),
         config.audit.pg_schema.as_deref(),

@@ -78,8 +78,22 @@ pub struct SigningSection {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrustSection {
-    /// Directory of PEM CA/authority certificates.
+    /// Directory of PEM CA/authority certificates and their CRLs.
     pub dir: PathBuf,
+    /// How certificate revocation is checked: `if-published` (default: a
+    /// CA with a CRL in `dir` is checked against it) or `required` (every
+    /// CA needs one).
+    #[serde(default)]
+    pub revocation: xoev_dsig::Revocation,
+    /// Seconds between looks at `dir` for changed certificates or CRLs,
+    /// which then replace the trust store without a restart (also on
+    /// SIGHUP); 0 = only at start and on SIGHUP.
+    #[serde(default = "default_reload_secs")]
+    pub reload_secs: u64,
+}
+
+fn default_reload_secs() -> u64 {
+    60
 }
 
 /// `[amqp]`

@@ -6,6 +6,7 @@
 //! - [`workers`]: the threads the pipeline runs on;
 //! - [`assemble`]: builds a pipeline and transport from `gateway.toml`;
 //! - [`cases`]: answers matched to requests, message status;
+//! - [`trust_reload`]: a changed trust directory (a new CRL) replaces the trust store;
 //! - [`demo`]: the whole once-only case on the in-process transport;
 //! - [`http`]: the HTTP API (submit, inbox leases, status, health, metrics, citizens);
 //! - [`cli`]: the subcommands of the `xoev-gateway` binary;
@@ -21,5 +22,6 @@ pub mod http;
 pub mod peers;
 pub mod pipeline;
 pub mod service;
+pub mod trust_reload;
 pub mod workers;
 pub mod xml;

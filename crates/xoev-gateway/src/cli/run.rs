@@ -3,10 +3,12 @@
 use super::{Global, Outcome};
 use crate::config::Config;
 use crate::service::{self, ServiceOptions};
+use crate::trust_reload::{self, TrustWatch};
 use crate::{assemble, config};
 use clap::Args;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 use xoev_transport::Transport;
 
 /// Arguments of `run`.
@@ -46,15 +48,18 @@ pub fn run(_g: &Global, args: &RunArgs) -> anyhow::Result<Outcome> {
         };
         let pipeline = Arc::new(assemble::pipeline(&config, purpose).await?);
         if args.check {
+            let trust = pipeline.verifier.trust_store();
             println!(
-                "configuration {} is ready: {} schemas, {} authorities, {} rules, {} adapters",
+                "configuration {} is ready: {} schemas, {} authorities, {} rules, {} adapters, \
+                 {} trusted certificates",
                 args.config.display(),
                 pipeline.validator.catalogue().entries().len(),
                 pipeline.router.directory().authorities().len(),
                 pipeline.router.rules().len(),
-                pipeline.registry.list().len()
+                pipeline.registry.list().len(),
+                trust.len()
             );
-            return Ok(Outcome::Ok);
+            return report_crls(&trust);
         }
         let transport: Arc<dyn Transport> =
             Arc::new(assemble::transport(&config, &pipeline).await?);
@@ -74,6 +79,16 @@ pub fn run(_g: &Global, args: &RunArgs) -> anyhow::Result<Outcome> {
         let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|s| *s).await;
         };
+        let watch = TrustWatch::new(
+            &config.path(&config.trust.dir),
+            config.trust.revocation,
+            pipeline.verifier.clone(),
+        );
+        tokio::spawn(trust_reload::watch(
+            watch,
+            Duration::from_secs(config.trust.reload_secs),
+            until_stopped(stopped.clone()),
+        ));
         let http = crate::http::start(
             &config,
             pipeline.clone(),
@@ -87,6 +102,50 @@ pub fn run(_g: &Global, args: &RunArgs) -> anyhow::Result<Outcome> {
         }
         Ok(Outcome::Ok)
     })
+}
+
+/// Prints the revocation policy and each CRL of the trust store with its
+/// dates; a CRL past its `nextUpdate` makes the check fail (messages of
+/// that CA would wait in the retry queue until a current one is in place).
+fn report_crls(trust: &xoev_dsig::TrustStore) -> anyhow::Result<Outcome> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    let crls = trust.crls()?;
+    println!(
+        "revocation: {} ({} CRLs)",
+        trust.revocation().as_str(),
+        crls.len()
+    );
+    let mut outcome = Outcome::Ok;
+    for crl in &crls {
+        let due = match crl.next_update {
+            Some(next) if next < now => {
+                outcome = Outcome::Rejected;
+                format!(
+                    "EXPIRED {} ago: put a current CRL in its place",
+                    age(now - next)
+                )
+            }
+            Some(next) => format!("next update due in {}", age(next - now)),
+            None => "no next update named".to_owned(),
+        };
+        println!(
+            "  {}: {} revokes {} certificates; {due}",
+            crl.source, crl.issuer, crl.revoked
+        );
+    }
+    Ok(outcome)
+}
+
+/// A duration in seconds as `3d 4h`, `5h 10m` or `7m`.
+fn age(secs: i64) -> String {
+    let (d, h, m) = (secs / 86_400, secs % 86_400 / 3_600, secs % 3_600 / 60);
+    match (d, h) {
+        (0, 0) => format!("{m}m"),
+        (0, _) => format!("{h}h {m}m"),
+        _ => format!("{d}d {h}h"),
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -4,14 +4,19 @@ use super::{Format, Global, Outcome, expand_dirs, read_input};
 use clap::Args;
 use serde::Serialize;
 use std::path::PathBuf;
-use xoev_dsig::{CertMatcher, DsigError, Verified, Verifier};
+use xoev_dsig::{CertMatcher, DsigError, Revocation, TrustStore, Verified, Verifier};
 
 /// Arguments of `verify`.
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// Trust store: a directory of PEM CA/authority certificates.
+    /// Trust store: a directory of PEM CA/authority certificates, and the
+    /// CRLs of their CAs (`*.crl`, or `X509 CRL` blocks in `*.pem`).
     #[arg(long, value_name = "DIR")]
     pub trust: PathBuf,
+    /// `if-published`: a certificate whose CA has a CRL in the trust store
+    /// is checked against it; `required`: every CA must have a current one.
+    #[arg(long, value_name = "POLICY", default_value = "if-published")]
+    pub revocation: Revocation,
     /// The signer's certificate subject must be exactly this
     /// (as printed: `C=DE, O=..., CN=...`).
     #[arg(long, value_name = "SUBJECT", conflicts_with = "expect_sha256")]
@@ -53,7 +58,8 @@ struct Report {
 
 /// Verifies each file.
 pub fn run(g: &Global, args: &VerifyArgs) -> anyhow::Result<Outcome> {
-    let verifier = Verifier::from_trust_dir(&args.trust)?;
+    let verifier =
+        Verifier::new(TrustStore::from_dir(&args.trust)?.with_revocation(args.revocation));
     let mut outcome = Outcome::Ok;
     let mut reports = Vec::new();
     for file in &expand_dirs(&args.files) {

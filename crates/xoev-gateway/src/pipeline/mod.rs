@@ -4,7 +4,7 @@
 //! | --- | --- | --- |
 //! | `size`, `header` | size limit, envelope and XÖV header (quick-xml) | `oversize`, `malformed-xml`, `invalid-header`, … |
 //! | `schema` | catalogue lookup, hardened parse | `unknown-standard`, `unknown-version`, `malformed-xml` |
-//! | `signature` | the author's signature (trust store, directory certificate) | `no-signature`, `untrusted-certificate`, `wrong-signer`, … |
+//! | `signature` | the author's signature (trust store with CRLs, directory certificate) | `no-signature`, `untrusted-certificate`, `revoked-certificate`, `wrong-signer`, … (transient: `revocation-unknown`) |
 //! | `validate` | XSD of the signed content (signature removed) | `xsd-invalid` |
 //! | `access` | may the author send this type to the reader | `unknown-sender`, `unknown-reader`, `access-denied` |
 //! | `consent` | evidence requests: a valid consent of the citizen | `no-consent`, `consent-revoked`, `consent-expired`, … |
@@ -477,10 +477,15 @@ impl Pipeline {
                 format!("no certificate or subject is known for the author {sender}"),
             )
         })?;
-        let verified = self
-            .verifier
-            .verify(&doc, Some(matcher))
-            .map_err(|e| Failure::reject(Stage::Signature, e.kind().as_str(), e.to_string()))?;
+        let verified = self.verifier.verify(&doc, Some(matcher)).map_err(|e| {
+            // A stale CRL (or an internal failure) is the gateway's
+            // problem: the message waits and is tried again.
+            if e.kind().is_rejection() {
+                Failure::reject(Stage::Signature, e.kind().as_str(), e.to_string())
+            } else {
+                Failure::transient(Stage::Signature, e.kind().as_str(), e.to_string())
+            }
+        })?;
         tracing::debug!(signer = %verified.signer_subject, "signature verified");
         clock.lap(Stage::Signature);
         xoev_dsig::strip_signature(&doc);
