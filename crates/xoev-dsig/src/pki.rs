@@ -13,7 +13,8 @@ use openssl::x509::extension::{
     AuthorityKeyIdentifier, BasicConstraints, CrlNumber, KeyUsage, SubjectKeyIdentifier,
 };
 use openssl::x509::{
-    X509, X509Builder, X509Crl, X509CrlBuilder, X509NameBuilder, X509Ref, X509RevokedBuilder,
+    X509, X509Builder, X509Crl, X509CrlBuilder, X509CrlRef, X509NameBuilder, X509Ref,
+    X509RevokedBuilder,
 };
 use std::path::{Path, PathBuf};
 
@@ -261,10 +262,73 @@ impl TestCa {
         this_days: i64,
         next_days: i64,
     ) -> Result<X509Crl, DsigError> {
+        let this = crate::trust::now() + this_days * 86_400;
+        let mut entries = Vec::new();
+        for cert in revoked {
+            entries.push((cert.serial_number().to_owned()?, this));
+        }
+        self.build_crl(entries, BigNum::from_u32(number)?, this, next_days)
+    }
+
+    /// The next CRL after `previous` (or the first, numbered 1): its
+    /// entries, as they were, and `revoked` as of now; issued now, due
+    /// again in `next_days` days. `previous` must be this CA's.
+    pub fn next_crl(
+        &self,
+        previous: Option<&X509CrlRef>,
+        revoked: &[&X509Ref],
+        next_days: i64,
+    ) -> Result<X509Crl, DsigError> {
+        let now = crate::trust::now();
+        let mut entries: Vec<(Asn1Integer, i64)> = Vec::new();
+        let mut number = BigNum::from_u32(1)?;
+        if let Some(previous) = previous {
+            let ours = previous.verify(&self.issued.key).unwrap_or(false);
+            if !ours {
+                return Err(DsigError::new(
+                    DsigErrorKind::Key,
+                    "the existing CRL was not signed by this CA",
+                ));
+            }
+            for entry in previous.get_revoked().into_iter().flatten() {
+                entries.push((
+                    entry.serial_number().to_owned()?,
+                    crate::trust::unix(entry.revocation_date())?,
+                ));
+            }
+            if let Some((_, n)) = previous.extension::<CrlNumber>()? {
+                let (previous, one) = (n.to_bn()?, BigNum::from_u32(1)?);
+                let mut next = BigNum::new()?;
+                next.checked_add(&previous, &one)?;
+                number = next;
+            }
+        }
+        for cert in revoked {
+            let serial = cert.serial_number();
+            let listed = entries.iter().any(|(s, _)| {
+                matches!(
+                    (s.to_bn(), serial.to_bn()),
+                    (Ok(a), Ok(b)) if a == b
+                )
+            });
+            if !listed {
+                entries.push((serial.to_owned()?, now));
+            }
+        }
+        self.build_crl(entries, number, now, next_days)
+    }
+
+    fn build_crl(
+        &self,
+        entries: Vec<(Asn1Integer, i64)>,
+        number: BigNum,
+        this: i64,
+        next_days: i64,
+    ) -> Result<X509Crl, DsigError> {
         let mut b = X509CrlBuilder::new()?;
         b.set_issuer_name(self.issued.cert.subject_name())?;
-        let this = time(this_days)?;
-        b.set_last_update(&this)?;
+        let issued = Asn1Time::from_unix(this)?;
+        b.set_last_update(&issued)?;
         let next = time(next_days)?;
         b.set_next_update(&next)?;
         // The CRL's authority key identifier is the CA's subject key
@@ -274,11 +338,12 @@ impl TestCa {
             .keyid(true)
             .build(&context.x509v3_context(Some(&self.issued.cert), None))?;
         b.append_extension(aki)?;
-        b.append_extension(CrlNumber::new(BigNum::from_u32(number)?)?.build()?)?;
-        for cert in revoked {
+        b.append_extension(CrlNumber::new(number)?.build()?)?;
+        for (serial, date) in entries {
             let mut r = X509RevokedBuilder::new()?;
-            r.set_serial_number(cert.serial_number())?;
-            r.set_revocation_date(&this)?;
+            r.set_serial_number(&serial)?;
+            let date = Asn1Time::from_unix(date)?;
+            r.set_revocation_date(&date)?;
             b.add_revoked(r.build())?;
         }
         b.sort()?;
@@ -336,4 +401,66 @@ pub fn generate_dir(dir: &Path) -> Result<GeneratedFiles, DsigError> {
         files.extend([k, c]);
     }
     Ok(GeneratedFiles { files })
+}
+
+/// Writes the next CRL of the test CA (`ca_key`, `ca_cert`, PEM) to `out`,
+/// revoking the certificates in `certs` (PEM files, issued by that CA) on
+/// top of the entries of the CRL already at `out`, if any; due again in
+/// `days` days. Written to a temporary file beside `out` and renamed, so a
+/// reader of the directory never sees half a CRL. Returns how many
+/// certificates the new CRL revokes.
+pub fn revoke_into(
+    ca_key: &Path,
+    ca_cert: &Path,
+    out: &Path,
+    certs: &[PathBuf],
+    days: u32,
+) -> Result<usize, DsigError> {
+    let read = |p: &Path| {
+        std::fs::read(p).map_err(|e| {
+            DsigError::new(
+                DsigErrorKind::Key,
+                format!("cannot read {}: {e}", p.display()),
+            )
+        })
+    };
+    let bad = |p: &Path, what: &str| {
+        let shown = p.display().to_string();
+        let what = what.to_owned();
+        move |e: openssl::error::ErrorStack| {
+            DsigError::new(DsigErrorKind::Key, format!("{shown}: not {what}: {e}"))
+        }
+    };
+    let ca = TestCa::from_pem(&read(ca_key)?, &read(ca_cert)?)?;
+    let mut revoked = Vec::new();
+    for c in certs {
+        let cert = X509::from_pem(&read(c)?).map_err(bad(c, "a PEM certificate"))?;
+        let ours = ca.issued.cert.issued(&cert) == openssl::x509::X509VerifyResult::OK
+            && cert.verify(&ca.issued.key).unwrap_or(false);
+        if !ours {
+            return Err(DsigError::new(
+                DsigErrorKind::Key,
+                format!("{}: not issued by this CA", c.display()),
+            ));
+        }
+        revoked.push(cert);
+    }
+    let previous = match std::fs::read(out) {
+        Ok(pem) => Some(X509Crl::from_pem(&pem).map_err(bad(out, "a PEM CRL"))?),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            return Err(DsigError::new(
+                DsigErrorKind::Key,
+                format!("cannot read {}: {e}", out.display()),
+            ));
+        }
+    };
+    let refs: Vec<&X509Ref> = revoked.iter().map(|c| c.as_ref()).collect();
+    let crl = ca.next_crl(previous.as_deref(), &refs, i64::from(days))?;
+    let mut tmp = out.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    write(&tmp, &crl.to_pem()?)?;
+    std::fs::rename(&tmp, out).map_err(|e| io(out, e))?;
+    Ok(crl.get_revoked().map_or(0, |r| r.len()))
 }

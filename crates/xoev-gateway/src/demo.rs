@@ -82,6 +82,8 @@ pub struct Demo {
     pub gateway: CertMatcher,
     /// The demo CA (PEM), e.g. for `xmlsec1 --trusted-pem`.
     pub ca_pem: Vec<u8>,
+    /// The demo CA itself (its key signs CRLs in tests).
+    pub ca: Arc<TestCa>,
     /// The citizen of the demo case.
     pub citizen: CitizenRef,
     /// Consents and access log.
@@ -252,6 +254,7 @@ pub async fn setup(o: DemoOptions) -> anyhow::Result<Demo> {
         verifier,
         gateway,
         ca_pem,
+        ca: Arc::new(ca),
         citizen,
         audit,
         root: o.root,
@@ -277,7 +280,8 @@ pub struct Services<'a> {
 
 impl Demo {
     /// Writes what `xoev-gateway run` needs to serve this installation into
-    /// `dir`: keys, the trust store, a routing copy that names every
+    /// `dir`: keys (and the demo CA's, `keys/demo-ca.{key,cert}.pem`, to
+    /// revoke with), the trust store, a routing copy that names every
     /// authority's certificate file, and `gateway.toml` (returned). The
     /// citizen secret is read from `XOEV_CITIZEN_SECRET` (see [`DEMO_SECRET`]).
     pub fn write_installation(&self, dir: &Path, s: &Services<'_>) -> anyhow::Result<PathBuf> {
@@ -286,6 +290,8 @@ impl Demo {
             std::fs::create_dir_all(dir.join(sub))?;
         }
         std::fs::write(dir.join("trust/ca.pem"), &self.ca_pem)?;
+        // The demo CA's key, for `keys revoke` (docs/operations.md).
+        self.ca.issued.write(&dir.join("keys"), "demo-ca")?;
         for (id, (key, cert)) in &self.pems {
             std::fs::write(dir.join("certs").join(format!("{}.pem", safe(id))), cert)?;
             std::fs::write(dir.join("keys").join(format!("{}.key.pem", safe(id))), key)?;

@@ -259,3 +259,119 @@ fn sign_with_pkcs12_password_from_env_or_file_never_the_command_line() {
     let o = gateway(&["sign", KITA], &[]);
     assert_eq!(code(&o), 2);
 }
+
+#[test]
+fn keys_revoke_writes_a_crl_that_verify_applies_and_extends_it() {
+    let (dir, pki) = pki();
+    let ec_signed = dir.path().join("ec.signed.xml");
+    let rsa_signed = dir.path().join("rsa.signed.xml");
+    sign_with(&pki, "authority-ec", &ec_signed);
+    sign_with(&pki, "authority-rsa", &rsa_signed);
+    let trust = pki.join("trust");
+    let crl = trust.join("ca.crl");
+    let revoke = |certs: &[&str], days: &str| {
+        let mut args = vec![
+            "keys".to_owned(),
+            "revoke".into(),
+            "--ca-key".into(),
+            s(&pki.join("ca.key.pem")),
+            "--ca-cert".into(),
+            s(&pki.join("ca.cert.pem")),
+            "--out".into(),
+            s(&crl),
+            "--days".into(),
+            days.into(),
+        ];
+        args.extend(certs.iter().map(|c| s(&pki.join(c))));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        gateway(&args, &[])
+    };
+    let o = revoke(&["authority-ec.cert.pem"], "7");
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        stdout(&o).contains("1 certificates revoked, next update due in 7 days"),
+        "{}",
+        stdout(&o)
+    );
+    let verify = |file: &Path, extra: &[&str]| {
+        let mut args = vec!["verify", "--trust"];
+        let t = s(&trust);
+        args.push(&t);
+        args.extend_from_slice(extra);
+        let f = s(file);
+        args.push(&f);
+        gateway(&args, &[])
+    };
+    let o = verify(&ec_signed, &[]);
+    assert_eq!(code(&o), 1, "revoked is a rejection: {}", stdout(&o));
+    assert!(
+        stdout(&o).contains("[revoked-certificate]"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(
+        stdout(&o).contains("CN=Test Authority EC"),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(code(&verify(&rsa_signed, &[])), 0);
+
+    // The next CRL keeps the first entry and adds the second.
+    let o = revoke(&["authority-rsa.cert.pem"], "7");
+    assert!(
+        stdout(&o).contains("2 certificates revoked"),
+        "{}",
+        stdout(&o)
+    );
+    let o = verify(&rsa_signed, &["--format", "json"]);
+    assert_eq!(code(&o), 1);
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(json[0]["kind"], "revoked-certificate");
+    assert_eq!(code(&verify(&ec_signed, &[])), 1, "still revoked");
+    assert!(!trust.join("ca.crl.tmp").exists());
+
+    // A certificate of another CA is refused, and the CRL stays as it was.
+    let before = std::fs::read(&crl).expect("crl");
+    let other = tempfile::tempdir().expect("tempdir");
+    let o = gateway(&["keys", "generate", "--out", &s(other.path())], &[]);
+    assert_eq!(code(&o), 0);
+    let o = revoke(&[], "7");
+    assert_eq!(code(&o), 0, "renewing without new entries");
+    let renewed = std::fs::read(&crl).expect("crl");
+    assert_ne!(before, renewed);
+    let foreign = s(&other.path().join("authority-ec.cert.pem"));
+    let o = gateway(
+        &[
+            "keys",
+            "revoke",
+            "--ca-key",
+            &s(&pki.join("ca.key.pem")),
+            "--ca-cert",
+            &s(&pki.join("ca.cert.pem")),
+            "--out",
+            &s(&crl),
+            &foreign,
+        ],
+        &[],
+    );
+    assert_eq!(code(&o), 2, "{}", stdout(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("not issued by this CA"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(std::fs::read(&crl).expect("crl"), renewed);
+
+    // `required`: the CRL is there, so the RSA message is judged on it;
+    // without any CRL, required makes revocation unknown (exit 2: the
+    // trust store, not the message, is at fault).
+    std::fs::remove_file(&crl).expect("rm");
+    assert_eq!(code(&verify(&rsa_signed, &[])), 0);
+    let o = verify(&rsa_signed, &["--revocation", "required"]);
+    assert_eq!(code(&o), 2, "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("[revocation-unknown]"),
+        "{}",
+        stdout(&o)
+    );
+}

@@ -709,3 +709,182 @@ async fn installation(work: &std::path::Path, tag: &str) -> (demo::Demo, String,
         .expect("installation");
     (demo, prefix, store, config)
 }
+
+/// Revoking an authority on a running gateway: `keys revoke` writes the
+/// demo CA's CRL into the trust directory, SIGHUP makes `xoev-gateway run`
+/// load it, and the fee office's next request is dead-lettered as
+/// `revoked-certificate` and answered with a signed rejection — no restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crl_put_into_the_trust_directory_refuses_the_revoked_sender_without_a_restart() {
+    let work = tempfile::tempdir().expect("tmp");
+    let (demo, prefix, _store, config) = installation(work.path(), "crl").await;
+    let install = work.path().join("install");
+    let topology = TopologyConfig::with_prefix(&prefix).with_inboxes(
+        demo.pipeline
+            .router
+            .directory()
+            .inboxes()
+            .map(str::to_owned),
+    );
+    let transport = Arc::new(
+        AmqpTransport::connect(&amqp_url(), topology)
+            .await
+            .expect("RabbitMQ at 127.0.0.1:5672"),
+    );
+    let tax_inbox = demo.inbox(TAX_OFFICE).expect("tax inbox");
+    let fee_inbox = demo.inbox(FEE_OFFICE).expect("fee inbox");
+    let dead_letters = transport.topology().dead_letter_queue.clone();
+    let log = work.path().join("gateway.log");
+    let mut gateway = spawn_run(&config, &log, &[("XOEV_LOG", "info")]);
+    let fee = demo.fee_office().expect("fee office");
+    let depth = |queue: String, want: u32| {
+        let transport = transport.clone();
+        async move {
+            for _ in 0..150 {
+                if transport.queue_depth(&queue).await.expect("depth") == want {
+                    return true;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            false
+        }
+    };
+
+    let (first_id, first) = fee.request().expect("request");
+    transport
+        .publish(Envelope::new(Target::Inbound, first_id, first))
+        .await
+        .expect("publish");
+    assert!(
+        depth(tax_inbox.clone(), 1).await,
+        "not forwarded: {}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+
+    // The operator revokes the fee office's certificate and tells the gateway.
+    let fee_cert = install.join(format!("certs/{}.pem", FEE_OFFICE.replace(':', "-")));
+    let revoke = std::process::Command::new(env!("CARGO_BIN_EXE_xoev-gateway"))
+        .args(["keys", "revoke", "--ca-key"])
+        .arg(install.join("keys/demo-ca.key.pem"))
+        .arg("--ca-cert")
+        .arg(install.join("keys/demo-ca.cert.pem"))
+        .arg("--out")
+        .arg(install.join("trust/ca.crl"))
+        .arg(&fee_cert)
+        .output()
+        .expect("keys revoke");
+    assert!(
+        revoke.status.success(),
+        "{}",
+        String::from_utf8_lossy(&revoke.stderr)
+    );
+    let hup = std::process::Command::new("kill")
+        .args(["-HUP", &gateway.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(hup.success());
+    let mut replaced = false;
+    for _ in 0..100 {
+        if std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("trust store replaced")
+        {
+            replaced = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        replaced,
+        "no reload after SIGHUP: {}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+
+    let (second_id, second) = fee.request().expect("request");
+    transport
+        .publish(Envelope::new(Target::Inbound, second_id.clone(), second))
+        .await
+        .expect("publish");
+    let mut dlq = transport.consume(&dead_letters, 4).await.expect("consume");
+    let dead = match tokio::time::timeout(Duration::from_secs(30), dlq.next()).await {
+        Ok(Some(Ok(d))) => d,
+        _ => panic!(
+            "no dead letter within 30 s: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        ),
+    };
+    assert_eq!(
+        dead.properties.message_id.as_deref(),
+        Some(second_id.as_str())
+    );
+    assert_eq!(
+        dead.properties.header("x-xoev-reason-kind"),
+        Some("revoked-certificate"),
+        "{:?}",
+        dead.properties.headers
+    );
+    dead.ack().await.expect("ack");
+    let mut inbox = transport.consume(&fee_inbox, 4).await.expect("consume");
+    let answer = match tokio::time::timeout(Duration::from_secs(30), inbox.next()).await {
+        Ok(Some(Ok(d))) => d,
+        _ => panic!("no rejection in the fee office's inbox"),
+    };
+    assert_eq!(
+        answer.properties.correlation_id.as_deref(),
+        Some(second_id.as_str())
+    );
+    let text = String::from_utf8_lossy(&answer.payload).into_owned();
+    assert!(
+        text.contains("<gw:grund>revoked-certificate</gw:grund>"),
+        "{text}"
+    );
+    fee.check_answer(&answer.payload)
+        .expect("the rejection is signed by the gateway");
+    answer.ack().await.expect("ack");
+    // The request forwarded before the revocation stays where it was.
+    assert!(depth(tax_inbox.clone(), 1).await);
+
+    // `run --check` lists the CRL; one past its next update fails the check.
+    let check = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_xoev-gateway"))
+            .args(["run", "--check", "--config"])
+            .arg(&config)
+            .env(
+                "XOEV_CITIZEN_SECRET",
+                String::from_utf8_lossy(demo::DEMO_SECRET).as_ref(),
+            )
+            .output()
+            .expect("run --check")
+    };
+    let o = check();
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.contains("revocation: if-published (1 CRLs)"), "{out}");
+    assert!(
+        out.contains("revokes 1 certificates; next update due in 6d 23h"),
+        "{out}"
+    );
+    let renew = std::process::Command::new(env!("CARGO_BIN_EXE_xoev-gateway"))
+        .args(["keys", "revoke", "--days", "0", "--ca-key"])
+        .arg(install.join("keys/demo-ca.key.pem"))
+        .arg("--ca-cert")
+        .arg(install.join("keys/demo-ca.cert.pem"))
+        .arg("--out")
+        .arg(install.join("trust/ca.crl"))
+        .output()
+        .expect("keys revoke");
+    assert!(renew.status.success());
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let o = check();
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("EXPIRED"), "{out}");
+
+    stop_run(&mut gateway, &log).await;
+    let _ = transport.delete_topology().await;
+    transport.close().await;
+}

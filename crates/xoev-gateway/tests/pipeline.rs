@@ -170,6 +170,72 @@ async fn a_message_signed_by_another_authority_is_refused() {
     );
 }
 
+/// The fee office's certificate revoked by the demo CA: its next request
+/// is refused at the signature stage, the other authorities' messages
+/// still pass; a stale CRL makes the message wait instead (the gateway's
+/// fault, not the sender's).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_revoked_sender_is_refused_and_a_stale_crl_holds_messages_back() {
+    let (d, w) = demo_with(true).await;
+    let fee = d.fee_office().expect("fee");
+    let (_, request) = fee.request().expect("request");
+    let f = forward(process(&d, &request, None));
+
+    let file = |name: &str, bytes: &[u8]| {
+        let path = w.path().join(name);
+        std::fs::write(&path, bytes).expect("write");
+        path
+    };
+    let ca_key = file("ca.key.pem", &d.ca.issued.key_pem().expect("pem"));
+    let ca_cert = file("ca.cert.pem", &d.ca_pem);
+    let fee_cert = file("fee.cert.pem", &d.pems[FEE_OFFICE].1);
+    let trust = w.path().join("trust");
+    std::fs::create_dir_all(&trust).expect("mkdir");
+    std::fs::write(trust.join("ca.pem"), &d.ca_pem).expect("write");
+    xoev_dsig::pki::revoke_into(&ca_key, &ca_cert, &trust.join("ca.crl"), &[fee_cert], 7)
+        .expect("crl");
+    d.pipeline
+        .verifier
+        .replace_trust(xoev_dsig::TrustStore::from_dir(&trust).expect("trust"));
+
+    let (_, again) = fee.request().expect("request");
+    let r = reject(process(&d, &again, None));
+    assert_eq!(
+        (r.stage, r.kind.as_str()),
+        (Stage::Signature, "revoked-certificate")
+    );
+    assert!(r.detail.contains("was revoked by"), "{}", r.detail);
+    // The tax office's certificate is not listed: its answer to the
+    // request forwarded before still goes through.
+    let (_, answer) = d
+        .tax_office()
+        .expect("tax")
+        .answer(&f.payload)
+        .expect("answer");
+    let ok = forward(process(&d, &answer, Some(&f.message_id)));
+    assert_eq!(ok.queue, d.inbox(FEE_OFFICE).expect("inbox"));
+
+    // A CRL past its next update: every message of the CA's authorities waits.
+    let mut stale = xoev_dsig::TrustStore::from_pem(&d.ca_pem).expect("trust");
+    let expired = d.ca.crl(&[], 2, -10, -1).expect("crl");
+    stale.add_crl(&expired.to_pem().expect("pem")).expect("add");
+    d.pipeline.verifier.replace_trust(stale);
+    match process(&d, &request, None) {
+        Decision::Retry {
+            stage,
+            kind,
+            detail,
+        } => {
+            assert_eq!(
+                (stage, kind.as_str()),
+                (Stage::Signature, "revocation-unknown")
+            );
+            assert!(detail.contains("expired on"), "{detail}");
+        }
+        other => panic!("expected a retry, got {other:?}"),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_rejected_answer_does_not_use_up_its_request() {
     let (d, _w) = demo_with(true).await;

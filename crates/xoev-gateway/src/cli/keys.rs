@@ -1,8 +1,9 @@
-//! `xoev-gateway keys generate --out DIR`: a test PKI for demos and tests.
+//! `xoev-gateway keys generate --out DIR`: a test PKI for demos and tests;
+//! `xoev-gateway keys revoke`: a CRL of that test CA.
 
 use super::{Format, Global, Outcome};
 use clap::{Args, Subcommand};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Arguments of `keys`.
 #[derive(Debug, Args)]
@@ -22,6 +23,30 @@ pub enum KeysCommand {
         /// `--trust` directory).
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
+    },
+    /// Write the test CA's next CRL, revoking the given certificates: the
+    /// CRL already at `--out` (if any) keeps its entries and is replaced
+    /// by one numbered one higher. Put it into the gateway's trust
+    /// directory; a running gateway picks it up within `reload_secs` or at
+    /// SIGHUP. Test material only: production CRLs come from your CA.
+    Revoke {
+        /// The test CA's private key (`ca.key.pem` of `keys generate`).
+        #[arg(long, value_name = "FILE")]
+        ca_key: PathBuf,
+        /// The test CA's certificate (`ca.cert.pem`).
+        #[arg(long, value_name = "FILE")]
+        ca_cert: PathBuf,
+        /// The CRL file to write (PEM), e.g. `trust/ca.crl`.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Days until the CRL's next update: after that it no longer counts
+        /// as current and messages of the CA's authorities wait.
+        #[arg(long, value_name = "DAYS", default_value_t = 7)]
+        days: u32,
+        /// Certificates to revoke (PEM); none writes a CRL that revokes
+        /// nothing new, e.g. to renew one before it expires.
+        #[arg(value_name = "CERT")]
+        certs: Vec<PathBuf>,
     },
 }
 
@@ -44,5 +69,38 @@ pub fn run(g: &Global, args: &KeysArgs) -> anyhow::Result<Outcome> {
             }
             Ok(Outcome::Ok)
         }
+        KeysCommand::Revoke {
+            ca_key,
+            ca_cert,
+            out,
+            days,
+            certs,
+        } => revoke(g, ca_key, ca_cert, out, *days, certs),
     }
+}
+
+fn revoke(
+    g: &Global,
+    ca_key: &Path,
+    ca_cert: &Path,
+    out: &Path,
+    days: u32,
+    certs: &[PathBuf],
+) -> anyhow::Result<Outcome> {
+    let total = xoev_dsig::pki::revoke_into(ca_key, ca_cert, out, certs, days)?;
+    match g.format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "crl": out.display().to_string(),
+                "revoked": total,
+                "next_update_days": days,
+            }))?
+        ),
+        Format::Text => println!(
+            "{}: {total} certificates revoked, next update due in {days} days",
+            out.display()
+        ),
+    }
+    Ok(Outcome::Ok)
 }
