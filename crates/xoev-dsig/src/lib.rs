@@ -19,10 +19,12 @@
 //!
 //! Anything else is rejected with its own [`DsigErrorKind`] before any
 //! cryptography runs. The signing certificate's chain is verified with
-//! OpenSSL against the [`TrustStore`] at verification time and the result
-//! cached per certificate fingerprint for as long as the whole chain is
-//! valid, together with the certificate's key, loaded once; keys are never
-//! resolved from `KeyInfo` by anything else.
+//! OpenSSL against the [`TrustStore`] at verification time, each of its
+//! certificates checked against the store's CRLs ([`Revocation`]), and the
+//! result cached per certificate fingerprint for as long as the whole chain
+//! is valid and those CRLs are current (or until
+//! [`Verifier::replace_trust`]), together with the certificate's key,
+//! loaded once; keys are never resolved from `KeyInfo` by anything else.
 //!
 //! # How digest and signature value are computed
 //!

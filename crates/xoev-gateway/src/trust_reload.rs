@@ -40,6 +40,7 @@ impl TrustWatch {
     /// Watches `dir` for `verifier`, whose store was loaded from it just now.
     pub fn new(dir: &Path, policy: Revocation, verifier: Verifier) -> Self {
         let seen = listing(dir).ok();
+        record_crl_due(&verifier.trust_store());
         Self {
             dir: dir.to_owned(),
             policy,
@@ -63,6 +64,7 @@ impl TrustWatch {
                 let store = store.with_revocation(self.policy);
                 let crls = store.crls().map_or(0, |c| c.len());
                 let certificates = store.len();
+                record_crl_due(&store);
                 self.verifier.replace_trust(store);
                 self.seen = Some(now);
                 Reload::Replaced { certificates, crls }
@@ -72,6 +74,20 @@ impl TrustWatch {
             Err(e) => Reload::Failed(e.to_string()),
         }
     }
+}
+
+/// Sets `xoev_trust_crl_next_update_timestamp_seconds`: the earliest
+/// `nextUpdate` of the store's CRLs (unix seconds; +Inf without CRLs), for
+/// an alert before a CRL goes stale.
+fn record_crl_due(store: &TrustStore) {
+    let due = store
+        .crls()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|c| c.next_update)
+        .min()
+        .map_or(f64::INFINITY, |t| t as f64);
+    metrics::gauge!("xoev_trust_crl_next_update_timestamp_seconds").set(due);
 }
 
 /// The `*.pem`, `*.crt` and `*.crl` files of `dir` (those the trust store

@@ -105,8 +105,10 @@ pub fn run(_g: &Global, args: &RunArgs) -> anyhow::Result<Outcome> {
 }
 
 /// Prints the revocation policy and each CRL of the trust store with its
-/// dates; a CRL past its `nextUpdate` makes the check fail (messages of
-/// that CA would wait in the retry queue until a current one is in place).
+/// dates. A CRL past its `nextUpdate` is a warning, not a failed check:
+/// the gateway can run (messages of that CA's authorities wait in the
+/// retry queue until a current CRL is in place), and a stale CRL should
+/// not stop the traffic of every other authority at the next restart.
 fn report_crls(trust: &xoev_dsig::TrustStore) -> anyhow::Result<Outcome> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -117,15 +119,16 @@ fn report_crls(trust: &xoev_dsig::TrustStore) -> anyhow::Result<Outcome> {
         trust.revocation().as_str(),
         crls.len()
     );
-    let mut outcome = Outcome::Ok;
     for crl in &crls {
         let due = match crl.next_update {
             Some(next) if next < now => {
-                outcome = Outcome::Rejected;
-                format!(
-                    "EXPIRED {} ago: put a current CRL in its place",
+                eprintln!(
+                    "warning: the CRL {} of {} EXPIRED {} ago: messages of its authorities wait until a current CRL is in its place",
+                    crl.source,
+                    crl.issuer,
                     age(now - next)
-                )
+                );
+                format!("EXPIRED {} ago", age(now - next))
             }
             Some(next) => format!("next update due in {}", age(next - now)),
             None => "no next update named".to_owned(),
@@ -135,7 +138,7 @@ fn report_crls(trust: &xoev_dsig::TrustStore) -> anyhow::Result<Outcome> {
             crl.source, crl.issuer, crl.revoked
         );
     }
-    Ok(outcome)
+    Ok(Outcome::Ok)
 }
 
 /// A duration in seconds as `3d 4h`, `5h 10m` or `7m`.

@@ -19,6 +19,8 @@
 //! | `xoev_http_request_duration_seconds` | histogram | `route` (template), `method`, `status` |
 //! | `xoev_inbox_leased_total`, `xoev_inbox_leases_ended_total` | counter | `authority` / `outcome` |
 //! | `xoev_inbox_broker_ack_failures_total` | counter | |
+//! | `xoev_trust_reloads_total` | counter | `outcome` (replaced, failed) |
+//! | `xoev_trust_crl_next_update_timestamp_seconds` | gauge | (earliest CRL `nextUpdate`) |
 //!
 //! Labels from a message are bounded: an author missing from the directory
 //! is `unknown`, and so are standard and type unless the catalogue knows
