@@ -52,7 +52,7 @@ struct Case {
     file: Option<String>,
     /// Unsigned template, signed at test time.
     template: Option<String>,
-    /// Who signs the template: author | other | untrusted | expired | none.
+    /// Who signs the template: author | other | untrusted | expired | revoked | none.
     #[serde(default)]
     sign: Option<String>,
     /// What is done to the signed bytes.
@@ -103,13 +103,25 @@ struct Keys {
     other: PickSigner,
     untrusted: Arc<Signer>,
     expired: Arc<Signer>,
+    /// Valid, but listed in its CA's CRL in the trust store.
+    revoked: Arc<Signer>,
 }
 
 fn signer(ca: &TestCa, cn: &str, from: i64, until: i64) -> Arc<Signer> {
-    let i = ca.issue(cn, KeyKind::EcP256, from, until).expect("issue");
+    signer_of(&ca.issue(cn, KeyKind::EcP256, from, until).expect("issue"))
+}
+
+fn signer_of(i: &xoev_dsig::pki::Issued) -> Arc<Signer> {
     Arc::new(
         Signer::from_pem(&i.key_pem().expect("key"), &i.cert_pem().expect("cert")).expect("signer"),
     )
+}
+
+/// A valid certificate for `cn` from `ca`, and `ca`'s CRL revoking it (PEM).
+fn revoked(ca: &TestCa, cn: &str) -> (Arc<Signer>, Vec<u8>) {
+    let i = ca.issue(cn, KeyKind::EcP256, -1, 30).expect("issue");
+    let crl = ca.crl(&[&i.cert], 1, -1, 7).expect("crl");
+    (signer_of(&i), crl.to_pem().expect("pem"))
 }
 
 fn author_of(bytes: &[u8]) -> String {
@@ -320,6 +332,7 @@ fn input(case: &Case, keys: &Keys, request_id: &str, signed: bool) -> Vec<u8> {
         "other" => Some((keys.other)(&author)),
         "untrusted" => Some(keys.untrusted.clone()),
         "expired" => Some(keys.expired.clone()),
+        "revoked" => Some(keys.revoked.clone()),
         other => panic!("{}: unknown signer {other}", case.name),
     };
     if let Some(s) = signer {
@@ -381,6 +394,7 @@ fn manifest_lists_every_file_and_every_class() {
         "signature wrapping",
         "untrusted certificate",
         "expired certificate",
+        "revoked certificate",
         "wrong author for the certificate",
         "unknown sender",
         "unknown reader",
@@ -415,11 +429,14 @@ fn cli_pki() -> CliPki {
     let author = signer(&ca, "Corpus Author", -1, 30);
     let other = signer(&ca, "Corpus Other", -1, 30);
     let author_subject = author.subject().to_owned();
+    let (revoked, crl) = revoked(&ca, "Corpus Author");
+    std::fs::write(trust.join("ca.crl"), crl).expect("write");
     let keys = Keys {
         by_author: Box::new(move |_| author.clone()),
         other: Box::new(move |_| other.clone()),
         untrusted: signer(&foreign, "Corpus Author", -1, 30),
         expired: signer(&ca, "Corpus Author", -30, -1),
+        revoked,
     };
     CliPki {
         _dir: dir,
@@ -591,13 +608,16 @@ fn service() -> Service {
             work.path(),
         )))
         .expect("demo setup");
-    // Trust a second CA too, which issues the expired certificate (the
-    // demo's CA key is not exposed).
+    // Trust a second CA too, which issues the expired certificate and
+    // revokes another in its CRL.
     let extra = TestCa::generate("XOEV Corpus CA").expect("ca");
     let mut pem = d.ca_pem.clone();
     pem.extend(extra.issued.cert_pem().expect("pem"));
+    let (revoked, crl) = revoked(&extra, "Stadt Kassel, Kita-Gebührenstelle");
+    let mut trust = TrustStore::from_pem(&pem).expect("trust");
+    trust.add_crl(&crl).expect("crl");
     let pipeline = Arc::get_mut(&mut d.pipeline).expect("the demo pipeline is not shared yet");
-    pipeline.verifier = Verifier::new(TrustStore::from_pem(&pem).expect("trust"));
+    pipeline.verifier = Verifier::new(trust);
     let foreign = TestCa::generate("XOEV Foreign CA").expect("ca");
     let signers = d.signers.clone();
     let fallback = d.signer(demo::FEE_OFFICE).expect("fee office key");
@@ -621,6 +641,7 @@ fn service() -> Service {
             other: Box::new(other),
             untrusted: signer(&foreign, "Stadt Kassel, Kita-Gebührenstelle", -1, 30),
             expired: signer(&extra, "Stadt Kassel, Kita-Gebührenstelle", -30, -1),
+            revoked,
         },
         pipeline: d.pipeline,
         rt,
