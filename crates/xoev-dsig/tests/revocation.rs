@@ -102,18 +102,24 @@ fn a_crl_inside_a_pem_file_counts_as_well() {
     );
 }
 
-#[test]
-fn a_revoked_intermediate_ca_refuses_every_certificate_under_it() {
-    let p = pki();
-    let sub = p.ca.issue_ca("XOEV Revoked Sub CA").expect("sub");
-    let leaf = sub
-        .issue("Authority under a revoked CA", KeyKind::EcP256, -1, 365)
-        .expect("leaf");
+/// A sub CA of the test CA, a leaf `cn` under it, and the sample signed by
+/// that leaf with the sub CA's certificate sent along.
+fn signed_under_a_sub_ca(sub_cn: &str, cn: &str) -> (TestCa, Issued, String) {
+    let sub = pki().ca.issue_ca(sub_cn).expect("sub");
+    let leaf = sub.issue(cn, KeyKind::EcP256, -1, 365).expect("leaf");
     let mut chain = leaf.cert_pem().expect("pem");
     chain.extend(sub.issued.cert_pem().expect("pem"));
     let signer =
         xoev_dsig::Signer::from_pem(&leaf.key_pem().expect("pem"), &chain).expect("signer");
     let signed = signed_sample(&signer);
+    (sub, leaf, signed)
+}
+
+#[test]
+fn a_revoked_intermediate_ca_refuses_every_certificate_under_it() {
+    let p = pki();
+    let (sub, _, signed) =
+        signed_under_a_sub_ca("XOEV Revoked Sub CA", "Authority under a revoked CA");
     let crl = p.ca.crl(&[&sub.issued.cert], 2, -1, 7).expect("crl");
     let dir = trust_dir(&p.ca, Some(&crl));
     let err = verifier(dir.path(), Revocation::IfPublished)
@@ -137,15 +143,8 @@ fn a_revoked_intermediate_ca_refuses_every_certificate_under_it() {
 #[test]
 fn the_crl_of_an_intermediate_outside_the_store_is_checked_against_the_chain() {
     let p = pki();
-    let sub = p.ca.issue_ca("XOEV Publishing Sub CA").expect("sub");
-    let leaf = sub
-        .issue("Authority revoked by its sub CA", KeyKind::EcP256, -1, 365)
-        .expect("leaf");
-    let mut chain = leaf.cert_pem().expect("pem");
-    chain.extend(sub.issued.cert_pem().expect("pem"));
-    let signer =
-        xoev_dsig::Signer::from_pem(&leaf.key_pem().expect("pem"), &chain).expect("signer");
-    let signed = signed_sample(&signer);
+    let (sub, leaf, signed) =
+        signed_under_a_sub_ca("XOEV Publishing Sub CA", "Authority revoked by its sub CA");
     // The store holds only the root; the sub CA's CRL lies beside it.
     let dir = trust_dir(&p.ca, None);
     let crl = sub.crl(&[&leaf.cert], 1, -1, 7).expect("crl");

@@ -45,18 +45,7 @@ async fn submit_over_http_and_pull_the_answer_over_http() {
     let mut o = DemoOptions::new(root(), work.path());
     o.inbox_prefix = Some(prefix.clone());
     let demo = demo::setup(o).await.expect("demo setup");
-    let topology = TopologyConfig::with_prefix(&prefix).with_inboxes(
-        demo.pipeline
-            .router
-            .directory()
-            .inboxes()
-            .map(str::to_owned),
-    );
-    let transport = Arc::new(
-        AmqpTransport::connect(&amqp_url(), topology)
-            .await
-            .expect("RabbitMQ at 127.0.0.1:5672"),
-    );
+    let transport = connect(&demo, &prefix).await;
     let t: Arc<dyn Transport> = transport.clone();
 
     // the gateway service
@@ -570,18 +559,7 @@ async fn stop_run(child: &mut std::process::Child, log: &std::path::Path) {
 async fn an_answer_after_a_restart_finds_its_request() {
     let work = tempfile::tempdir().expect("tmp");
     let (demo, prefix, store, config) = installation(work.path(), "restart").await;
-    let topology = TopologyConfig::with_prefix(&prefix).with_inboxes(
-        demo.pipeline
-            .router
-            .directory()
-            .inboxes()
-            .map(str::to_owned),
-    );
-    let transport = Arc::new(
-        AmqpTransport::connect(&amqp_url(), topology)
-            .await
-            .expect("RabbitMQ at 127.0.0.1:5672"),
-    );
+    let transport = connect(&demo, &prefix).await;
     let tax_inbox = demo.inbox(TAX_OFFICE).expect("tax inbox");
     let fee_inbox = demo.inbox(FEE_OFFICE).expect("fee inbox");
 
@@ -594,16 +572,8 @@ async fn an_answer_after_a_restart_finds_its_request() {
         .publish(Envelope::new(Target::Inbound, request_id.clone(), request))
         .await
         .expect("publish");
-    let mut forwarded = false;
-    for _ in 0..150 {
-        if transport.queue_depth(&tax_inbox).await.expect("depth") == 1 {
-            forwarded = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
     assert!(
-        forwarded,
+        wait_depth(&transport, &tax_inbox, 1).await,
         "not forwarded: {}",
         std::fs::read_to_string(&log).unwrap_or_default()
     );
@@ -685,6 +655,33 @@ async fn an_answer_after_a_restart_finds_its_request() {
     transport.close().await;
 }
 
+/// The installation's topology on the real RabbitMQ.
+async fn connect(demo: &demo::Demo, prefix: &str) -> Arc<AmqpTransport> {
+    let topology = TopologyConfig::with_prefix(prefix).with_inboxes(
+        demo.pipeline
+            .router
+            .directory()
+            .inboxes()
+            .map(str::to_owned),
+    );
+    Arc::new(
+        AmqpTransport::connect(&amqp_url(), topology)
+            .await
+            .expect("RabbitMQ at 127.0.0.1:5672"),
+    )
+}
+
+/// Whether `queue` holds `want` messages within 15 s.
+async fn wait_depth(transport: &AmqpTransport, queue: &str, want: u32) -> bool {
+    for _ in 0..150 {
+        if transport.queue_depth(queue).await.expect("depth") == want {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
 /// The demo under a unique queue prefix (`xoev-test-<tag>-…`) and an
 /// installation of it for `xoev-gateway run` in `work/install` (embedded
 /// store in `work/demo/audit`): the demo, the prefix, the store directory
@@ -719,36 +716,13 @@ async fn a_crl_put_into_the_trust_directory_refuses_the_revoked_sender_without_a
     let work = tempfile::tempdir().expect("tmp");
     let (demo, prefix, _store, config) = installation(work.path(), "crl").await;
     let install = work.path().join("install");
-    let topology = TopologyConfig::with_prefix(&prefix).with_inboxes(
-        demo.pipeline
-            .router
-            .directory()
-            .inboxes()
-            .map(str::to_owned),
-    );
-    let transport = Arc::new(
-        AmqpTransport::connect(&amqp_url(), topology)
-            .await
-            .expect("RabbitMQ at 127.0.0.1:5672"),
-    );
+    let transport = connect(&demo, &prefix).await;
     let tax_inbox = demo.inbox(TAX_OFFICE).expect("tax inbox");
     let fee_inbox = demo.inbox(FEE_OFFICE).expect("fee inbox");
     let dead_letters = transport.topology().dead_letter_queue.clone();
     let log = work.path().join("gateway.log");
     let mut gateway = spawn_run(&config, &log, &[("XOEV_LOG", "info")]);
     let fee = demo.fee_office().expect("fee office");
-    let depth = |queue: String, want: u32| {
-        let transport = transport.clone();
-        async move {
-            for _ in 0..150 {
-                if transport.queue_depth(&queue).await.expect("depth") == want {
-                    return true;
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            false
-        }
-    };
 
     let (first_id, first) = fee.request().expect("request");
     transport
@@ -756,7 +730,7 @@ async fn a_crl_put_into_the_trust_directory_refuses_the_revoked_sender_without_a
         .await
         .expect("publish");
     assert!(
-        depth(tax_inbox.clone(), 1).await,
+        wait_depth(&transport, &tax_inbox, 1).await,
         "not forwarded: {}",
         std::fs::read_to_string(&log).unwrap_or_default()
     );
@@ -842,7 +816,7 @@ async fn a_crl_put_into_the_trust_directory_refuses_the_revoked_sender_without_a
         .expect("the rejection is signed by the gateway");
     answer.ack().await.expect("ack");
     // The request forwarded before the revocation stays where it was.
-    assert!(depth(tax_inbox.clone(), 1).await);
+    assert!(wait_depth(&transport, &tax_inbox, 1).await);
 
     // `run --check` lists the CRL; one past its next update is a warning
     // (the other authorities' traffic must not stop at a restart).
