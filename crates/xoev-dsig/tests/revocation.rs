@@ -46,13 +46,7 @@ fn a_revoked_signing_certificate_is_refused_and_the_others_still_verify() {
     let err = verify(&v, &p.ec2).expect_err("revoked");
     assert_eq!(err.kind(), DsigErrorKind::RevokedCertificate);
     assert!(err.kind().is_rejection());
-    let serial = p
-        .ec2
-        .cert
-        .serial_number()
-        .to_bn()
-        .and_then(|b| b.to_hex_str().map(|s| s.to_ascii_lowercase()))
-        .expect("serial");
+    let serial = serial_hex(&p.ec2).to_ascii_lowercase();
     for needle in [
         "the signing certificate (C=DE, O=XOEV Gateway Test, CN=Second Authority EC)",
         "revoked by C=DE, O=XOEV Gateway Test, CN=XOEV Test CA",
@@ -337,15 +331,18 @@ fn crls_written_here_are_read_by_the_openssl_tool() {
         .output()
         .expect("openssl runs");
     let text = String::from_utf8_lossy(&text.stdout).to_string();
-    let serial = p
-        .ec2
-        .cert
+    let serial = serial_hex(&p.ec2);
+    assert!(text.contains(&format!("Serial Number: {serial}")), "{text}");
+    assert!(text.contains("Next Update:"), "{text}");
+}
+
+/// The certificate's serial number in hex as OpenSSL prints it (upper case).
+fn serial_hex(i: &Issued) -> String {
+    i.cert
         .serial_number()
         .to_bn()
         .and_then(|b| b.to_hex_str().map(|s| s.to_string()))
-        .expect("serial");
-    assert!(text.contains(&format!("Serial Number: {serial}")), "{text}");
-    assert!(text.contains("Next Update:"), "{text}");
+        .expect("serial")
 }
 
 fn xoev_now() -> i64 {
