@@ -127,9 +127,14 @@ impl Crl {
         name_string(self.crl.issuer_name())
     }
 
+    /// Whether it names `cert`'s subject as its issuer.
+    pub(crate) fn names(&self, cert: &X509Ref) -> bool {
+        same_name(self.crl.issuer_name(), cert.subject_name())
+    }
+
     /// Whether `issuer`'s key signed it.
     pub(crate) fn signed_by(&self, issuer: &X509Ref) -> bool {
-        same_name(self.crl.issuer_name(), issuer.subject_name())
+        self.names(issuer)
             && issuer
                 .public_key()
                 .is_ok_and(|key| self.crl.verify(&key).unwrap_or(false))

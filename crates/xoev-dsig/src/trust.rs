@@ -5,6 +5,7 @@
 use crate::crl::{self, Crl, CrlInfo, Revocation};
 use crate::error::{DsigError, DsigErrorKind};
 use crate::profile::SignatureAlgorithm;
+use memchr::memmem;
 use openssl::asn1::Asn1TimeRef;
 use openssl::hash::MessageDigest;
 use openssl::nid::Nid;
@@ -65,7 +66,7 @@ impl TrustStore {
                 crls.push(Crl::parse(&bytes, &source)?);
                 continue;
             }
-            if contains(&bytes, b"PRIVATE KEY-----") {
+            if memmem::find(&bytes, b"PRIVATE KEY-----").is_some() {
                 // A key in the trust store is a deployment mistake: refuse.
                 return Err(ts(format!(
                     "{} contains a private key; the trust store holds certificates only",
@@ -129,11 +130,7 @@ impl TrustStore {
 
     fn push_crl(&mut self, crl: Crl) -> Result<(), DsigError> {
         let info = crl.info()?;
-        let named: Vec<&X509> = self
-            .anchors
-            .iter()
-            .filter(|a| name_string(a.subject_name()) == info.issuer)
-            .collect();
+        let named: Vec<&X509> = self.anchors.iter().filter(|a| crl.names(a)).collect();
         if !named.is_empty() && !named.iter().any(|a| crl.signed_by(a)) {
             return Err(DsigError::new(
                 DsigErrorKind::TrustStore,
@@ -227,10 +224,6 @@ impl TrustStore {
     }
 }
 
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
-}
-
 /// The PEM blocks labelled `label` in `pem`, each from its `BEGIN` line to
 /// the end of its `END` line.
 fn pem_blocks<'a>(pem: &'a [u8], label: &str) -> Vec<&'a [u8]> {
@@ -238,8 +231,8 @@ fn pem_blocks<'a>(pem: &'a [u8], label: &str) -> Vec<&'a [u8]> {
     let end = format!("-----END {label}-----");
     let mut out = Vec::new();
     let mut rest = pem;
-    while let Some(start) = find(rest, begin.as_bytes()) {
-        let Some(len) = find(&rest[start..], end.as_bytes()) else {
+    while let Some(start) = memmem::find(rest, begin.as_bytes()) {
+        let Some(len) = memmem::find(&rest[start..], end.as_bytes()) else {
             break;
         };
         let stop = start + len + end.len();
@@ -247,10 +240,6 @@ fn pem_blocks<'a>(pem: &'a [u8], label: &str) -> Vec<&'a [u8]> {
         rest = &rest[stop..];
     }
     out
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 /// A certificate's serial number, lowercase hex.
