@@ -501,13 +501,36 @@ async fn run_serves_the_http_api_and_stops_on_sigterm() {
     }
 }
 
+/// A running `xoev-gateway run`, killed if the test ends (or panics)
+/// before [`stop_run`] stopped it: a failed test leaves no gateway behind
+/// consuming from its queues.
+struct Running(std::process::Child);
+
+impl std::ops::Deref for Running {
+    type Target = std::process::Child;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Running {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 /// Starts `xoev-gateway run --config <config>` with the demo's citizen
 /// secret, its log in `log`.
-fn spawn_run(
-    config: &std::path::Path,
-    log: &std::path::Path,
-    env: &[(&str, &str)],
-) -> std::process::Child {
+fn spawn_run(config: &std::path::Path, log: &std::path::Path, env: &[(&str, &str)]) -> Running {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_xoev-gateway"));
     command
         .args(["run", "--config"])
@@ -522,7 +545,7 @@ fn spawn_run(
     for (name, value) in env {
         command.env(name, value);
     }
-    command.spawn().expect("spawn xoev-gateway run")
+    Running(command.spawn().expect("spawn xoev-gateway run"))
 }
 
 /// Sends SIGTERM and waits (10 s at most) for exit code 0.
