@@ -337,6 +337,24 @@ listen = "localhost"
     }
 
     #[test]
+    fn the_docker_example_parses_and_trust_defaults_hold() {
+        let example: Config = toml::from_str(include_str!("../../../docker/gateway.toml"))
+            .expect("docker/gateway.toml");
+        assert_eq!(example.trust.revocation, xoev_dsig::Revocation::IfPublished);
+        assert_eq!(example.trust.reload_secs, 60);
+        let minimal: Config = toml::from_str(
+            "[signing]\nkey = \"k\"\ncert = \"c\"\n[trust]\ndir = \"t\"\nrevocation = \"required\"\n",
+        )
+        .expect("minimal");
+        assert_eq!(minimal.trust.revocation, xoev_dsig::Revocation::Required);
+        assert_eq!(minimal.trust.reload_secs, 60, "the default");
+        let wrong = toml::from_str::<Config>(
+            "[signing]\nkey = \"k\"\ncert = \"c\"\n[trust]\ndir = \"t\"\nrevocation = \"sometimes\"\n",
+        );
+        assert!(wrong.is_err());
+    }
+
+    #[test]
     fn unknown_keys_are_refused() {
         let dir = tempfile::tempdir().expect("tmp");
         let path = dir.path().join("gateway.toml");
