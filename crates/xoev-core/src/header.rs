@@ -148,4 +148,27 @@ pub struct Header {
     /// (OOTS: a response's `requestId`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub in_reply_to: Option<MessageId>,
+    /// The author's name where the header names the author only by name,
+    /// without an identifier (as state archives' xdomea messages often
+    /// do): such a message cannot be routed, but `inspect` and the
+    /// rejection show whom it meant.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub author_name_only: Option<String>,
+    /// The reader's name where the header names the reader only by name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reader_name_only: Option<String>,
+}
+
+impl Header {
+    /// Why this header yields no author, for a rejection: it names none,
+    /// or names one only by name. Meant for when [`Header::author`] is `None`.
+    pub fn no_author(&self) -> String {
+        let element = self.form.author_element();
+        match &self.author_name_only {
+            Some(name) => format!(
+                "the header names its author only by name ({name:?}), without an identifier: routing needs {element}"
+            ),
+            None => format!("the header names no author ({element})"),
+        }
+    }
 }

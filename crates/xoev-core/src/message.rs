@@ -631,13 +631,17 @@ fn extract_header(form: HeaderForm, nodes: &[Node]) -> Result<Header, MessageErr
         .ok_or_else(|| missing(created_name))?
         .to_owned();
 
+    let author = authority(nodes, author_role);
+    let reader = authority(nodes, reader_role);
     Ok(Header {
         form,
         message_id,
         message_type,
         created,
-        author: authority(nodes, author_role),
-        reader: authority(nodes, reader_role),
+        author_name_only: name_only(nodes, author_role, author.as_ref()),
+        reader_name_only: name_only(nodes, reader_role, reader.as_ref()),
+        author,
+        reader,
         in_reply_to: None,
     })
 }
@@ -655,10 +659,7 @@ fn authority(nodes: &[Node], role: &str) -> Option<Authority> {
         .or_else(|| text_or_code(nodes, &[role, "Behoerdenkennung", "kennung"]))?;
     let prefix = text_or_code(nodes, &[role, "behoerdenkennung", "praefix"])
         .or_else(|| text_or_code(nodes, &[role, "Behoerdenkennung", "Praefix"]));
-    let name = text_at(nodes, &[role, "name"])
-        .or_else(|| text_at(nodes, &[role, "Institution", "Name"]))
-        .or_else(|| text_at(nodes, &[role, "NameInstitution", "Name"]))
-        .or_else(|| text_at(nodes, &[role, "behoerdenkennung", "name"]));
+    let name = authority_name(nodes, role);
     let directory = text_or_code(nodes, &[role, "verzeichnisdienst"])
         .or_else(|| text_or_code(nodes, &[role, "Behoerdenkennung", "verzeichnisdienst"]));
     Some(Authority {
@@ -667,6 +668,23 @@ fn authority(nodes: &[Node], role: &str) -> Option<Authority> {
         id: id.to_owned(),
         name: name.map(str::to_owned),
     })
+}
+
+/// The authority's name, in the shapes [`authority`] reads.
+fn authority_name<'a>(nodes: &'a [Node], role: &str) -> Option<&'a str> {
+    text_at(nodes, &[role, "name"])
+        .or_else(|| text_at(nodes, &[role, "Institution", "Name"]))
+        .or_else(|| text_at(nodes, &[role, "NameInstitution", "Name"]))
+        .or_else(|| text_at(nodes, &[role, "behoerdenkennung", "name"]))
+}
+
+/// The name of an authority the header names without an identifier
+/// (`None` where it names none, or where [`authority`] `found` it).
+fn name_only(nodes: &[Node], role: &str, found: Option<&Authority>) -> Option<String> {
+    match found {
+        Some(_) => None,
+        None => authority_name(nodes, role).map(str::to_owned),
+    }
 }
 
 /// The RegRep 4 query namespace of the OOTS evidence exchange (EDM).
@@ -823,6 +841,8 @@ fn extract_oots(kind: OotsKind, attrs: &RootAttrs, nodes: &[Node]) -> Result<Hea
         author: agent(nodes, author),
         reader: agent(nodes, reader),
         in_reply_to,
+        author_name_only: None,
+        reader_name_only: None,
     })
 }
 

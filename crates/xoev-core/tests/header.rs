@@ -161,6 +161,84 @@ fn xdomea_4_nachrichtenkopf() {
     assert_eq!(reader.name.as_deref(), Some("Stadtarchiv Darmstadt"));
 }
 
+/// `text` without every `<open…` … `close` span.
+fn without_all(text: &str, open: &str, close: &str) -> String {
+    let mut out = text.to_owned();
+    while let Some(start) = out.find(open) {
+        let end = start + out[start..].find(close).expect("close tag") + close.len();
+        out.replace_range(start..end, "");
+    }
+    out
+}
+
+/// Archives' xdomea messages often name the authorities only by their
+/// institution's name, without a `Behoerdenkennung`: no routable author or
+/// reader, but the names are kept for the rejection and `inspect`.
+#[test]
+fn xdomea_authorities_named_without_an_identifier() {
+    // xdomea 3: `Absender`/`Empfaenger` with `Institution/Name` only.
+    let text = String::from_utf8(sample(
+        "xdomea/pattern-3.0.0_xx_Aussonderung.Aussonderung.0503.xml",
+    ))
+    .expect("utf-8");
+    let text = without_all(
+        &text,
+        "<xdomea:Behoerdenkennung>",
+        "</xdomea:Behoerdenkennung>",
+    );
+    let m = parse(text.as_bytes());
+    let h = m.header.as_ref().expect("header");
+    assert_eq!((h.author.as_ref(), h.reader.as_ref()), (None, None));
+    assert_eq!(
+        h.author_name_only.as_deref(),
+        Some("AbsXdomeaInstitutionName")
+    );
+    assert!(h.reader_name_only.is_some(), "{h:?}");
+    assert_eq!(
+        h.no_author(),
+        "the header names its author only by name (\"AbsXdomeaInstitutionName\"), \
+         without an identifier: routing needs Absender with a Behoerdenkennung"
+    );
+
+    // xdomea 4: `autor`/`leser` with `NameInstitution/Name` only.
+    let text = String::from_utf8(sample(
+        "xdomea/synthetic-4.0.0_Aussonderung.Anbieteverzeichnis.0501.xml",
+    ))
+    .expect("utf-8");
+    let text = without_all(
+        &text,
+        "<xdomea:Behoerdenkennung>",
+        "</xdomea:Behoerdenkennung>",
+    );
+    let h = parse(text.as_bytes()).header.expect("header");
+    assert_eq!((h.author.as_ref(), h.reader.as_ref()), (None, None));
+    assert_eq!(
+        h.author_name_only.as_deref(),
+        Some("Wissenschaftsstadt Darmstadt")
+    );
+    assert_eq!(h.reader_name_only.as_deref(), Some("Stadtarchiv Darmstadt"));
+
+    // Identified authorities are not repeated as names only; a header
+    // without an author says so.
+    let m = parse(&sample(
+        "xdomea/synthetic-4.0.0_Aussonderung.Anbieteverzeichnis.0501.xml",
+    ));
+    let h = m.header.as_ref().expect("header");
+    assert_eq!((&h.author_name_only, &h.reader_name_only), (&None, &None));
+    let text = String::from_utf8(sample(
+        "xdomea/synthetic-4.0.0_Aussonderung.Anbieteverzeichnis.0501.xml",
+    ))
+    .expect("utf-8");
+    let h = parse(without_all(&text, "<xdomea:autor>", "</xdomea:autor>").as_bytes())
+        .header
+        .expect("header");
+    assert_eq!((&h.author, &h.author_name_only), (&None, &None));
+    assert_eq!(
+        h.no_author(),
+        "the header names no author (autor with a kennung)"
+    );
+}
+
 #[test]
 fn oots_evidence_request_slots_are_its_header() {
     let m = parse(&sample(

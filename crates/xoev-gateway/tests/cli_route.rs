@@ -155,6 +155,52 @@ fn route_rejects_unknown_sender_and_non_xoev_input() {
     assert_eq!(o.status.code(), Some(2));
 }
 
+/// A state archive's xdomea message names the authorities only by their
+/// institution's name: `route` and `inspect` say so instead of "no sender".
+#[test]
+fn route_and_inspect_name_an_authority_given_without_an_identifier() {
+    let text = std::fs::read_to_string(
+        root().join("tests/samples/xdomea/pattern-3.0.0_xx_Aussonderung.Aussonderung.0503.xml"),
+    )
+    .expect("read");
+    let mut named_only = text.clone();
+    while let Some(start) = named_only.find("<xdomea:Behoerdenkennung>") {
+        let close = "</xdomea:Behoerdenkennung>";
+        let end = start + named_only[start..].find(close).expect("close") + close.len();
+        named_only.replace_range(start..end, "");
+    }
+    let file = temp_dir("named-only").join("named-only.xml");
+    std::fs::write(&file, named_only).expect("write");
+    let file = file.to_str().expect("utf-8 path");
+
+    let o = gateway(&["route", file]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains(
+            "[unknown-sender] the header names its author only by name (\"AbsXdomeaInstitutionName\"), \
+             without an identifier: routing needs Absender with a Behoerdenkennung"
+        ),
+        "{}",
+        stdout(&o)
+    );
+    let o = gateway(&["route", "--format", "json", file]);
+    assert_eq!(json(&o)["kind"], "unknown-sender");
+
+    let o = gateway(&["inspect", file]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains(
+            "author:        - AbsXdomeaInstitutionName (named without an identifier: not routable)"
+        ),
+        "{}",
+        stdout(&o)
+    );
+    let o = gateway(&["inspect", "--format", "json", file]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["header"]["author"], serde_json::Value::Null);
+    assert_eq!(v["header"]["author_name_only"], "AbsXdomeaInstitutionName");
+}
+
 /// Another standard is routed once the directory and a rule name it: the
 /// fee office offers closed files to the city archive in xdomea 4.0.0
 /// (an archival transfer, forwarded unchanged to the reader the header

@@ -323,7 +323,7 @@ impl Router {
         let Some(sender) = input.sender.as_deref() else {
             return Err(RouteError::new(
                 R::UnknownSender,
-                "the message names no sender (autor)",
+                "the message names no sender",
             ));
         };
         if self.directory.get(sender).is_none() {

@@ -83,16 +83,27 @@ fn print_text(m: &Message) {
         opt(&t.list_version)
     );
     println!("created:       {}", h.created);
-    println!("author:        {}", authority(h.author.as_ref()));
-    println!("reader:        {}", authority(h.reader.as_ref()));
+    println!(
+        "author:        {}",
+        authority(h.author.as_ref(), h.author_name_only.as_deref())
+    );
+    println!(
+        "reader:        {}",
+        authority(h.reader.as_ref(), h.reader_name_only.as_deref())
+    );
     if let Some(id) = &h.in_reply_to {
         println!("in reply to:   {id}");
     }
 }
 
-fn authority(a: Option<&Authority>) -> String {
+/// An authority as `inspect` shows it; `name_only` where the header
+/// names it without an identifier.
+fn authority(a: Option<&Authority>, name_only: Option<&str>) -> String {
     match a {
-        None => "-".into(),
+        None => match name_only {
+            Some(name) => format!("- {name} (named without an identifier: not routable)"),
+            None => "-".into(),
+        },
         Some(a) => format!(
             "{} [{}]{}",
             a.key(),

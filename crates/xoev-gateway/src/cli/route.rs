@@ -84,7 +84,15 @@ pub fn run(g: &Global, args: &RouteArgs) -> anyhow::Result<Outcome> {
             .map(|a| router.directory().canonical(&a.key()).to_owned()),
         municipality: args.municipality.clone(),
     };
-    match (router.route(&input), g.format) {
+    // The router sees only that no sender is named; the header knows
+    // whether it names none or one without an identifier.
+    let result = router.route(&input).map_err(|mut e| {
+        if input.sender.is_none() {
+            e.message = h.no_author();
+        }
+        e
+    });
+    match (result, g.format) {
         (Ok(d), Format::Text) => {
             print_decision(&file.to_string(), &d);
             Ok(Outcome::Ok)

@@ -77,10 +77,7 @@ async fn accept(state: &AppState, authority: &str, body: Body) -> Result<Respons
         ApiError::new(
             StatusCode::BAD_REQUEST,
             "invalid-header",
-            format!(
-                "the header names no author ({})",
-                header.form.author_element()
-            ),
+            header.no_author(),
         )
     })?;
     let author_key = author.key();

@@ -430,16 +430,10 @@ impl Pipeline {
             .clone();
         seen.message = Some(message.clone());
         clock.lap(Stage::Header);
-        let author = header.author.as_ref().ok_or_else(|| {
-            Failure::reject(
-                Stage::Header,
-                "invalid-header",
-                format!(
-                    "the header names no author ({})",
-                    header.form.author_element()
-                ),
-            )
-        })?;
+        let author = header
+            .author
+            .as_ref()
+            .ok_or_else(|| Failure::reject(Stage::Header, "invalid-header", header.no_author()))?;
         // The directory's id for it (a header in another standard may name
         // the authority by another of its ids).
         let sender = self.router.directory().canonical(&author.key()).to_owned();
