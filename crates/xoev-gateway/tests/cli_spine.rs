@@ -158,6 +158,53 @@ fn validate_unknown_version_and_standard() {
     assert!(stdout(&o).contains("[unknown-standard]"));
 }
 
+/// A root whose namespace names the version (XBeteiligung 1.2) but whose
+/// free-text `version` attribute says another release: validated against
+/// the namespace's schema, and `validate` and `inspect` say the two differ.
+#[test]
+fn validate_and_inspect_say_when_the_root_version_differs_from_the_namespace() {
+    let text = std::fs::read_to_string(root().join(
+        "tests/samples/xbeteiligung/xbeteiligung-test-kommunal.Initiieren.0401.gwid-format.xml",
+    ))
+    .expect("read");
+    let f = temp_file(
+        "xbeteiligung-1.1.xml",
+        text.replacen(r#"version="1.2""#, r#"version="1.1""#, 1)
+            .as_bytes(),
+    );
+    let f = f.to_str().expect("utf-8");
+    let o = gateway(&["validate", f]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains(
+            "ok (XBeteiligung 1.2, by its namespace; the root's version attribute says \"1.1\")"
+        ),
+        "{}",
+        stdout(&o)
+    );
+    let o = gateway(&["--format", "json", "validate", f]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(
+        (&v[0]["version"], &v[0]["root_version"]),
+        (&serde_json::json!("1.2"), &serde_json::json!("1.1"))
+    );
+    let o = gateway(&["inspect", f]);
+    assert!(
+        stdout(&o).contains("catalogue:     XBeteiligung 1.2 (xbeteiligung/1.2/xbeteiligung.xsd) — by its namespace; the root's version attribute says \"1.1\""),
+        "{}",
+        stdout(&o)
+    );
+    // The matching attribute is not remarked on.
+    let o = gateway(&[
+        "--format",
+        "json",
+        "validate",
+        "tests/samples/xbeteiligung/xbeteiligung-test-kommunal.Initiieren.0401.gwid-format.xml",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v[0]["root_version"], serde_json::Value::Null);
+}
+
 #[test]
 fn validate_xxe_never_leaks_the_file() {
     let secret = temp_file("secret.txt", b"CLI-SECRET-0815");

@@ -350,6 +350,74 @@ async fn a_header_without_an_identified_sender_is_refused_naming_the_element() {
     }
 }
 
+/// A root whose namespace names its version (XBeteiligung 1.2) while its
+/// free-text `version` attribute names another release, as DiPlan Cockpit
+/// sends them: validated against 1.2, routed by a rule for 1.2, and the
+/// AMQP version header says 1.2.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_root_version_attribute_other_than_the_namespace_is_routed_by_the_schema_version() {
+    let work = tempfile::tempdir().expect("tmp");
+    let mut o = DemoOptions::new(root(), work.path());
+    o.routing_append = vec![
+        (
+            "authorities.toml".to_owned(),
+            r#"
+[[authority]]
+id = "xyz:0001"
+name = "Planungsamt (fiktiv)"
+inbox = "xoev.inbox.xyz-0001"
+subject = "CN=Planungsamt,O=Beispiel (fiktiv),C=DE"
+
+[[authority]]
+id = "xyz:0002"
+name = "Beteiligungsportal (fiktiv)"
+inbox = "xoev.inbox.xyz-0002"
+subject = "CN=Beteiligungsportal,O=Beispiel (fiktiv),C=DE"
+"#
+            .to_owned(),
+        ),
+        (
+            "access.toml".to_owned(),
+            r#"
+[[allow]]
+sender = "xyz:0001"
+reader = "xyz:0002"
+message_type = "0401"
+"#
+            .to_owned(),
+        ),
+        (
+            "rules.toml".to_owned(),
+            r#"
+[[rule]]
+name = "xbeteiligung-1-2-to-reader"
+standard = "XBeteiligung"
+version = "1.2"
+message_type = "0401"
+recipient = "reader"
+"#
+            .to_owned(),
+        ),
+    ];
+    let d = demo::setup(o).await.expect("setup");
+    let text = std::fs::read_to_string(root().join(
+        "tests/samples/xbeteiligung/xbeteiligung-test-kommunal.Initiieren.0401.gwid-format.xml",
+    ))
+    .expect("sample");
+    let as_1_1 = text.replacen(r#"version="1.2""#, r#"version="1.1""#, 1);
+    assert_ne!(as_1_1, text);
+    let signed = sign_as(&d, "xyz:0001", as_1_1.as_bytes());
+    let f = forward(process(&d, &signed, None));
+    assert_eq!(f.queue, "xoev.inbox.xyz-0002");
+    assert_amqp_headers(
+        &f,
+        &[
+            (xoev_transport::header::STANDARD, "XBeteiligung"),
+            (xoev_transport::header::VERSION, "1.2"),
+        ],
+    );
+}
+
 /// Another standard through the whole pipeline, once the directory, the
 /// access rules and a rule name it: the fee office's xdomea 4.0.0 offer
 /// list, signed by the fee office, is header-read, verified, validated

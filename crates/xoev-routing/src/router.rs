@@ -26,7 +26,8 @@ pub struct RouteInput {
     pub message_type: String,
     /// The standard (root attribute `standard`).
     pub standard: Option<String>,
-    /// The standard's version (root attribute `version`).
+    /// The standard's version: that of the catalogue entry that validated
+    /// the message (the root's `version` attribute may differ).
     pub version: Option<String>,
     /// The sender's authority id (header `autor`).
     pub sender: Option<String>,

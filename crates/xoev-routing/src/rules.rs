@@ -78,7 +78,9 @@ pub struct Rule {
     pub message_type: Cond,
     /// Standards (the root element's `standard` attribute).
     pub standard: Cond,
-    /// Standard versions (the root element's `version` attribute).
+    /// Standard versions (the version of the catalogue schema that
+    /// validated the message; the root's `version` attribute where no
+    /// catalogue entry is known).
     pub version: Cond,
     /// Sender authority ids.
     pub sender: Cond,

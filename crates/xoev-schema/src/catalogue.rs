@@ -195,8 +195,18 @@ impl Catalogue {
     }
 
     /// Finds the entry for a message: by the root element's namespace, then
-    /// by its `version` attribute (needed only where one namespace spans
-    /// several versions).
+    /// by its `version` attribute where that namespace does not name the
+    /// version itself.
+    ///
+    /// A namespace that ends in a version (`…/xbeteiligung/12`,
+    /// `…:xdomea:schema:3.0.0`, `…/V1_0_0`) and belongs to one entry
+    /// decides alone: the schema is the one that namespace belongs to, and
+    /// its XSD decides whether the document does. Such a root's `version`
+    /// attribute is free text to the standards' schemas, and producers do
+    /// write another release's number into it (DiPlan Cockpit sends
+    /// XBeteiligung 1.2 documents with `version="1.1"`). A namespace without
+    /// a version of its own (XNachweis' `…:xnachweis-de-noots`) may span
+    /// releases, so there the attribute must name a catalogued version.
     pub fn lookup(&self, message: &Message) -> Result<&SchemaEntry, SchemaError> {
         let ns = message.root.namespace.as_deref();
         let candidates: Vec<&SchemaEntry> = self
@@ -218,16 +228,17 @@ impl Catalogue {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
+        let versioned_namespace = ns.is_some_and(|ns| version_stem(ns).len() < ns.len());
         match message.version.as_deref() {
-            Some(v) => candidates
-                .iter()
-                .find(|e| e.version == v)
-                .copied()
-                .ok_or_else(|| SchemaError::UnknownVersion {
+            Some(v) => match candidates.iter().find(|e| e.version == v) {
+                Some(e) => Ok(e),
+                None if candidates.len() == 1 && versioned_namespace => Ok(first),
+                None => Err(SchemaError::UnknownVersion {
                     standard: first.name.clone(),
                     version: v.to_owned(),
                     known: known(),
                 }),
+            },
             None if candidates.len() == 1 => Ok(first),
             None => Err(SchemaError::UnknownVersion {
                 standard: first.name.clone(),

@@ -241,6 +241,38 @@ fn unknown_version_names_the_known_ones() {
     assert!(text.contains("9.9") && text.contains("1.2.0"), "{text}");
 }
 
+/// Where the namespace names the version (XBeteiligung's `…/xbeteiligung/12`)
+/// it decides which schema validates, whatever the root's free-text
+/// `version` attribute says: producers write another release's number
+/// there (DiPlan Cockpit: `version="1.1"`). The XSD still decides.
+#[test]
+fn a_versioned_namespace_decides_over_the_version_attribute() {
+    let path = root().join(
+        "tests/samples/xbeteiligung/xbeteiligung-test-kommunal.Initiieren.0401.gwid-format.xml",
+    );
+    let text = String::from_utf8(read(&path)).expect("utf-8");
+    assert!(text.contains(r#"version="1.2""#));
+    for attr in ["1.1", "version0"] {
+        let other = text.replacen(r#"version="1.2""#, &format!("version=\"{attr}\""), 1);
+        let v = validator();
+        let ok = v.validate(other.into_bytes()).expect("validates");
+        assert_eq!(
+            (ok.entry.name.as_str(), ok.entry.version.as_str()),
+            ("XBeteiligung", "1.2")
+        );
+        assert_eq!(ok.message.version.as_deref(), Some(attr));
+    }
+    // … and a document that does not fit the schema is still invalid.
+    let broken = text
+        .replacen(r#"version="1.2""#, r#"version="1.1""#, 1)
+        .replacen("<ns5:planID>", "<ns5:planNummer>", 1)
+        .replacen("</ns5:planID>", "</ns5:planNummer>", 1);
+    assert!(broken.contains("planNummer"), "sample changed: {broken}");
+    let e = err_of(broken);
+    assert_eq!(e.kind(), SchemaErrorKind::Invalid);
+    assert!(e.to_string().starts_with("XBeteiligung 1.2: "), "{e}");
+}
+
 #[test]
 fn missing_required_element_has_position_and_path() {
     let req = kita_request();

@@ -43,7 +43,17 @@ pub fn run(g: &Global, args: &InspectArgs) -> anyhow::Result<Outcome> {
             // or version (xdomea 2 and 3), the one the service goes by.
             let entry = g.catalogue().map_err(|e| e.to_string()).and_then(|c| {
                 c.lookup(&message)
-                    .map(|e| format!("{} {} ({})", e.name, e.version, e.entry))
+                    .map(|e| {
+                        let differs = match message.version.as_deref() {
+                            Some(v) if v != e.version => {
+                                format!(
+                                    " — by its namespace; the root's version attribute says {v:?}"
+                                )
+                            }
+                            _ => String::new(),
+                        };
+                        format!("{} {} ({}){differs}", e.name, e.version, e.entry)
+                    })
                     .map_err(|e| e.to_string())
             });
             match entry {

@@ -61,9 +61,10 @@ pub fn run(g: &Global, args: &RouteArgs) -> anyhow::Result<Outcome> {
     let Some(h) = &message.header else {
         return Ok(Outcome::Rejected);
     };
-    // As the service does: where the root names no standard or version
-    // (xdomea 2 and 3 do not), the schema catalogue's entry for the
-    // message's namespace does.
+    // As the service does: where the root names no standard (xdomea 2 and
+    // 3 do not), the schema catalogue's entry for the message's namespace
+    // does; the version is always the entry's (the schema that validates
+    // it), since the root's attribute may differ (`Catalogue::lookup`).
     let entry = g.catalogue().ok().and_then(|c| {
         c.lookup(&message)
             .ok()
@@ -73,7 +74,7 @@ pub fn run(g: &Global, args: &RouteArgs) -> anyhow::Result<Outcome> {
     let input = RouteInput {
         message_type: h.message_type.code.clone(),
         standard: message.standard.clone().or(entry_standard),
-        version: message.version.clone().or(entry_version),
+        version: entry_version.or(message.version.clone()),
         sender: h
             .author
             .as_ref()

@@ -23,6 +23,10 @@ struct Report {
     standard: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     version: Option<String>,
+    /// The root's `version` attribute where it differs from the version
+    /// of the schema its namespace names (see `Catalogue::lookup`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    root_version: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     kind: Option<&'static str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -44,6 +48,7 @@ pub fn run(g: &Global, args: &ValidateArgs) -> anyhow::Result<Outcome> {
                     ok: false,
                     standard: None,
                     version: None,
+                    root_version: None,
                     kind: Some("io"),
                     errors: vec![Issue {
                         line: None,
@@ -59,6 +64,7 @@ pub fn run(g: &Global, args: &ValidateArgs) -> anyhow::Result<Outcome> {
                     ok: true,
                     standard: Some(v.entry.name.clone()),
                     version: Some(v.entry.version.clone()),
+                    root_version: v.message.version.clone().filter(|r| *r != v.entry.version),
                     kind: None,
                     errors: vec![],
                 },
@@ -75,6 +81,7 @@ pub fn run(g: &Global, args: &ValidateArgs) -> anyhow::Result<Outcome> {
                         ok: false,
                         standard,
                         version,
+                        root_version: None,
                         kind: Some(e.kind().as_str()),
                         errors: e.issues(),
                     }
@@ -95,10 +102,14 @@ pub fn run(g: &Global, args: &ValidateArgs) -> anyhow::Result<Outcome> {
 fn print_text(r: &Report) {
     if r.ok {
         println!(
-            "{}: ok ({} {})",
+            "{}: ok ({} {}{})",
             r.file,
             r.standard.as_deref().unwrap_or("?"),
-            r.version.as_deref().unwrap_or("?")
+            r.version.as_deref().unwrap_or("?"),
+            r.root_version
+                .as_ref()
+                .map(|v| format!(", by its namespace; the root's version attribute says {v:?}"))
+                .unwrap_or_default()
         );
         return;
     }

@@ -621,10 +621,9 @@ impl Pipeline {
         let input = RouteInput {
             message_type: code.to_owned(),
             standard: Some(standard.clone()),
-            version: message
-                .version
-                .clone()
-                .or_else(|| Some(entry.version.clone())),
+            // The version of the schema that validated it: the root's
+            // attribute, where it differs, is free text (`Catalogue::lookup`).
+            version: Some(entry.version.clone()),
             sender: Some(sender.clone()),
             reader: reader.clone(),
             municipality: ctx.municipality.clone(),
@@ -690,13 +689,8 @@ impl Pipeline {
         };
         let out =
             Message::parse(signed.clone(), &self.limits).map_err(|e| no_header(e.to_string()))?;
-        let (out_id, out_standard, out_version, out_type) = match out.header {
-            Some(h) => (
-                h.message_id.to_string(),
-                out.standard,
-                out.version,
-                h.message_type.code,
-            ),
+        let (out_id, out_standard, out_type) = match out.header {
+            Some(h) => (h.message_id.to_string(), out.standard, h.message_type.code),
             None => return Err(no_header(format!("none in {}", out.root))),
         };
 
@@ -760,10 +754,9 @@ impl Pipeline {
             xoev_transport::header::STANDARD,
             out_standard.unwrap_or(entry_standard),
         ));
-        headers.push((
-            xoev_transport::header::VERSION,
-            out_version.unwrap_or(entry_version),
-        ));
+        // The version of the schema the output was validated against, as
+        // routing uses it: the root's attribute may differ (`Catalogue::lookup`).
+        headers.push((xoev_transport::header::VERSION, entry_version));
         Ok(Forward {
             queue: route.queue,
             // The envelope above is gone: the buffer is handed over, not copied.
