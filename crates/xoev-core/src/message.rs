@@ -693,13 +693,17 @@ const REGREP_QUERY_NAMESPACE: &str = "urn:oasis:names:tc:ebxml-regrep:xsd:query:
 /// The electronic address scheme prefix of OOTS agent identifiers.
 const EAS_SCHEME_PREFIX: &str = "urn:cef.eu:names:identifier:EAS:";
 
-/// The three OOTS EDM messages; their codes stand in for the message type.
+/// The OOTS EDM messages; their codes stand in for the message type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum OotsKind {
     /// `query:QueryRequest`.
     EvidenceRequest,
     /// `query:QueryResponse` with status `Success`.
     EvidenceResponse,
+    /// `query:QueryResponse` with status `Unavailable`: the evidence will
+    /// come later, by the `ResponseAvailableDateTime` slot (EDM's deferred
+    /// response; no evidence, no `rs:Exception`).
+    DeferredResponse,
     /// `query:QueryResponse` with any other status (an `rs:Exception`).
     ErrorResponse,
 }
@@ -714,6 +718,7 @@ impl OotsKind {
             "QueryRequest" => Some(Self::EvidenceRequest),
             "QueryResponse" => Some(match attrs.status.as_deref() {
                 Some(s) if s.ends_with(":Success") => Self::EvidenceResponse,
+                Some(s) if s.ends_with(":Unavailable") => Self::DeferredResponse,
                 _ => Self::ErrorResponse,
             }),
             _ => None,
@@ -724,6 +729,7 @@ impl OotsKind {
         match self {
             Self::EvidenceRequest => "EvidenceRequest",
             Self::EvidenceResponse => "EvidenceResponse",
+            Self::DeferredResponse => "DeferredResponse",
             Self::ErrorResponse => "ErrorResponse",
         }
     }
@@ -812,7 +818,9 @@ fn extract_oots(kind: OotsKind, attrs: &RootAttrs, nodes: &[Node]) -> Result<Hea
     };
     let (author, reader) = match kind {
         OotsKind::EvidenceRequest => ("EvidenceRequester", "EvidenceProvider"),
-        OotsKind::EvidenceResponse => ("EvidenceProvider", "EvidenceRequester"),
+        OotsKind::EvidenceResponse | OotsKind::DeferredResponse => {
+            ("EvidenceProvider", "EvidenceRequester")
+        }
         OotsKind::ErrorResponse => ("ErrorProvider", "EvidenceRequester"),
     };
     let in_reply_to = match kind {

@@ -296,6 +296,33 @@ fn oots_evidence_response_answers_its_request() {
     );
 }
 
+/// EDM's deferred response (status `Unavailable`: the evidence comes at
+/// `ResponseAvailableDateTime`) carries no `rs:Exception`; its header is
+/// read as an evidence response's, under its own type.
+#[test]
+fn oots_deferred_response_is_its_own_type() {
+    let m = parse(&sample("oots-edm/synthetic-deferred-response-birth.xml"));
+    let h = m.require_header().expect("header");
+    assert_eq!(h.message_type.code, "DeferredResponse");
+    assert_eq!(
+        h.message_id.as_str(),
+        "5b0e7c1a-3d2f-4e8b-9a61-0c4d2e7f9b13"
+    );
+    assert_eq!(h.created, "2022-05-19T17:08:41.020Z");
+    assert_eq!(
+        h.in_reply_to.as_ref().map(|i| i.as_str()),
+        Some("urn:uuid:4ffb5281-179d-4578-adf2-39fd13ccc797")
+    );
+    assert_eq!(
+        h.author.as_ref().expect("provider").key(),
+        "9930:DE73524311"
+    );
+    assert_eq!(
+        h.reader.as_ref().expect("requester").key(),
+        "0096:DK22233223"
+    );
+}
+
 #[test]
 fn oots_error_responses_are_dated_by_their_exception() {
     for (file, id) in [

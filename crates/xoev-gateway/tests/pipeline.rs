@@ -549,6 +549,16 @@ async fn an_eu_oots_evidence_request_and_its_response_are_routed_by_their_agents
         ],
     );
 
+    // A deferral first (status Unavailable: the evidence comes later):
+    // passed on under the request's case, which it does not close.
+    let deferred = sample("synthetic-deferred-response-birth.xml");
+    let signed = sign_as(&d, "9930:DE73524311", &deferred);
+    let f = forward(process(&d, &signed, None));
+    assert_eq!(f.queue, "xoev.inbox.oots-0096-DK22233223");
+    assert_eq!(f.source_id, "5b0e7c1a-3d2f-4e8b-9a61-0c4d2e7f9b13");
+    assert_eq!(f.case_id, request_id);
+    assert_amqp_headers(&f, &[(xoev_transport::header::TYPE, "DeferredResponse")]);
+
     let response = sample("2.2_Step_2_Evidence_Response_-_Birth_-_full_example.xml");
     let signed = sign_as(&d, "9930:DE73524311", &response);
     let f = forward(process(&d, &signed, None));
@@ -636,6 +646,30 @@ async fn an_xnachweis_request_to_a_provider_abroad_leaves_as_an_oots_request() {
             text.replace(id, &f.message_id).as_bytes(),
         )
     };
+    // A deferral from abroad first: XNachweis has no such answer, no rule
+    // routes one to the fee office, and the case stays open for the answer.
+    let text = std::fs::read_to_string(
+        root().join("tests/samples/oots-edm/synthetic-response-to-kita-kassel.xml"),
+    )
+    .expect("sample");
+    let deferred = text
+        .replace(
+            "urn:uuid:3d0c8a52-6f1e-4b7a-9c2d-5e8f10a7b431",
+            &f.message_id,
+        )
+        .replace(
+            "ResponseStatusType:Success",
+            "ResponseStatusType:Unavailable",
+        );
+    assert!(deferred.contains("ResponseStatusType:Unavailable"));
+    let signed = sign_as(&d, "0184:DK12345678", deferred.as_bytes());
+    let r = reject(process(&d, &signed, None));
+    assert_eq!(
+        (r.stage, r.kind.as_str()),
+        (Stage::Access, "access-denied"),
+        "{r:?}"
+    );
+
     let answer = answer_from_abroad("synthetic-response-to-kita-kassel.xml");
     let back = forward(process(&d, &answer, None));
     assert_eq!(back.queue, d.inbox(FEE_OFFICE).expect("inbox"));
