@@ -80,13 +80,19 @@ impl VerifyKey {
         }
     }
 
-    /// Whether `signature` is a valid signature of `data` (SHA-256).
-    pub(crate) fn verify(&self, data: &[u8], signature: &[u8]) -> bool {
+    /// Whether `signature` is a valid signature of `data` (SHA-256); `pss`
+    /// selects RSASSA-PSS (MGF1-SHA-256, 32-byte salt) for an RSA key.
+    pub(crate) fn verify(&self, data: &[u8], signature: &[u8], pss: bool) -> bool {
         match self {
             Self::P256(k) => k.verify(data, signature).is_ok(),
-            Self::Rsa(k) => k
-                .verify(&rs::RSA_PKCS1_2048_8192_SHA256, data, signature)
-                .is_ok(),
+            Self::Rsa(k) => {
+                let params = if pss {
+                    &rs::RSA_PSS_2048_8192_SHA256
+                } else {
+                    &rs::RSA_PKCS1_2048_8192_SHA256
+                };
+                k.verify(params, data, signature).is_ok()
+            }
             Self::OtherEc(k, size) => verify_openssl_ec(k, *size, data, signature),
         }
     }
@@ -112,13 +118,15 @@ pub(crate) enum SignKey {
     P256(Box<rs::EcdsaKeyPair>, SystemRandom),
     /// ECDSA on other curves on OpenSSL, with the curve's byte size.
     OtherEc(PKey<Private>, usize),
-    /// RSA PKCS#1 v1.5 with SHA-256 on OpenSSL.
-    Rsa(PKey<Private>),
+    /// RSA with SHA-256 on OpenSSL: PKCS#1 v1.5, or RSASSA-PSS (MGF1-SHA-256,
+    /// a salt as long as the digest) where the flag is set.
+    Rsa(PKey<Private>, bool),
 }
 
 impl SignKey {
-    /// The signing key for `key` (already checked against the key policy).
-    pub(crate) fn new(key: &PKeyRef<Private>) -> Result<Self, DsigError> {
+    /// The signing key for `key` (already checked against the key policy);
+    /// `pss` selects RSASSA-PSS for an RSA key.
+    pub(crate) fn new(key: &PKeyRef<Private>, pss: bool) -> Result<Self, DsigError> {
         let owned = || PKey::private_key_from_der(&key.private_key_to_der()?);
         match key.id() {
             Id::EC => {
@@ -146,7 +154,7 @@ impl SignKey {
                     Ok(Self::OtherEc(owned()?, field_bytes(curve)))
                 }
             }
-            Id::RSA => Ok(Self::Rsa(owned()?)),
+            Id::RSA => Ok(Self::Rsa(owned()?, pss)),
             other => Err(DsigError::new(
                 DsigErrorKind::Key,
                 format!("no signing for key type {other:?}"),
@@ -169,8 +177,13 @@ impl SignKey {
                 out.extend(sig.s().to_vec_padded(*size as i32)?);
                 Ok(out)
             }
-            Self::Rsa(key) => {
+            Self::Rsa(key, pss) => {
                 let mut s = openssl::sign::Signer::new(MessageDigest::sha256(), key)?;
+                if *pss {
+                    s.set_rsa_padding(openssl::rsa::Padding::PKCS1_PSS)?;
+                    s.set_rsa_mgf1_md(MessageDigest::sha256())?;
+                    s.set_rsa_pss_saltlen(openssl::sign::RsaPssSaltlen::DIGEST_LENGTH)?;
+                }
                 s.update(data)?;
                 Ok(s.sign_to_vec()?)
             }

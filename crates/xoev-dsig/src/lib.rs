@@ -11,8 +11,10 @@
 //!   the transforms enveloped-signature, then exclusive C14N
 //!   (`InclusiveNamespaces` allowed); `DigestMethod` SHA-256;
 //! - `CanonicalizationMethod` exclusive C14N; `SignatureMethod` RSA-SHA256
-//!   (RSA ≥ 2048 bits) or ECDSA-SHA256 (P-256, P-384, P-521). RSA-PSS is not
-//!   offered: xmlsec1 1.2.37 (Debian 12) does not implement it;
+//!   or RSASSA-PSS with SHA-256 (`sha256-rsa-MGF1`; RSA ≥ 2048 bits), or
+//!   ECDSA-SHA256 (P-256, P-384, P-521). xmlsec1 1.2.37 (Debian 12) has no
+//!   RSA-PSS: the crate's own engine signs and verifies it, the xmlsec1
+//!   reference engine refuses it;
 //! - `KeyInfo` holds exactly one `X509Data` with the signing certificate
 //!   (intermediates may follow); no `KeyValue`, `KeyName`,
 //!   `RetrievalMethod`, no `Object`/`Manifest`.
@@ -78,7 +80,9 @@ pub use dom::DSIG_NS;
 pub use error::{DsigError, DsigErrorKind};
 pub use init::init;
 pub use libxml::tree::Document;
-pub use profile::{ECDSA_SHA256, ENVELOPED, EXC_C14N, RSA_SHA256, SHA256, SignatureAlgorithm};
+pub use profile::{
+    ECDSA_SHA256, ENVELOPED, EXC_C14N, RSA_PSS_SHA256, RSA_SHA256, SHA256, SignatureAlgorithm,
+};
 pub use sign::{Signer, signed_bytes, strip_signature, to_bytes};
 pub use trust::{CertMatcher, TrustStore};
 pub use verify::{Verified, Verifier};

@@ -19,6 +19,10 @@ pub const SHA256: &str = "http://www.w3.org/2001/04/xmlenc#sha256";
 pub const RSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
 /// ECDSA with SHA-256.
 pub const ECDSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256";
+/// RSASSA-PSS with SHA-256 (RFC 6931 §2.3.10: MGF1 with SHA-256, a salt of
+/// 32 bytes, trailer field 1); OSCI-Transport 1.2 allows it since its
+/// fourth corrigendum, and BSI TR-02102-1 recommends PSS over PKCS#1 v1.5.
+pub const RSA_PSS_SHA256: &str = "http://www.w3.org/2007/05/xmldsig-more#sha256-rsa-MGF1";
 
 /// The signature algorithms of the profile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -29,6 +33,8 @@ pub enum SignatureAlgorithm {
     RsaSha256,
     /// ECDSA with SHA-256 (P-256, P-384 or P-521 keys).
     EcdsaSha256,
+    /// RSASSA-PSS with SHA-256 (RSA keys ≥ 2048 bits; [`RSA_PSS_SHA256`]).
+    RsaPssSha256,
 }
 
 impl SignatureAlgorithm {
@@ -37,14 +43,31 @@ impl SignatureAlgorithm {
         match self {
             Self::RsaSha256 => RSA_SHA256,
             Self::EcdsaSha256 => ECDSA_SHA256,
+            Self::RsaPssSha256 => RSA_PSS_SHA256,
         }
     }
 
-    /// Short name (`rsa-sha256`, `ecdsa-sha256`).
+    /// Short name (`rsa-sha256`, `ecdsa-sha256`, `rsa-pss-sha256`).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::RsaSha256 => "rsa-sha256",
             Self::EcdsaSha256 => "ecdsa-sha256",
+            Self::RsaPssSha256 => "rsa-pss-sha256",
+        }
+    }
+
+    /// The algorithm of a short name ([`SignatureAlgorithm::as_str`]).
+    pub fn from_name(name: &str) -> Option<Self> {
+        [Self::RsaSha256, Self::EcdsaSha256, Self::RsaPssSha256]
+            .into_iter()
+            .find(|a| a.as_str() == name)
+    }
+
+    /// The key type it signs with: `RSA` or `EC`.
+    pub fn key_type(self) -> &'static str {
+        match self {
+            Self::RsaSha256 | Self::RsaPssSha256 => "RSA",
+            Self::EcdsaSha256 => "EC",
         }
     }
 
@@ -52,6 +75,7 @@ impl SignatureAlgorithm {
         match uri {
             RSA_SHA256 => Some(Self::RsaSha256),
             ECDSA_SHA256 => Some(Self::EcdsaSha256),
+            RSA_PSS_SHA256 => Some(Self::RsaPssSha256),
             _ => None,
         }
     }

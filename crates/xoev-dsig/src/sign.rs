@@ -152,7 +152,7 @@ impl Signer {
                 key_pem: key.private_key_to_pem_pkcs8()?,
                 cert_der,
                 chain_der,
-                key: SignKey::new(key)?,
+                key: SignKey::new(key, false)?,
                 cert_texts,
                 algorithm,
                 subject: trust::subject(cert),
@@ -166,9 +166,44 @@ impl Signer {
         Ok(signer)
     }
 
-    /// The signature algorithm this signer's key implies.
+    /// The signature algorithm this signer signs with (by default the
+    /// key's: RSA-SHA256 or ECDSA-SHA256; see [`Signer::with_algorithm`]).
     pub fn algorithm(&self) -> SignatureAlgorithm {
         self.inner.algorithm
+    }
+
+    /// The same key and certificates, signing with `algorithm`, which must
+    /// fit the key: `rsa-pss-sha256` (RSASSA-PSS) or `rsa-sha256` for an RSA
+    /// key, `ecdsa-sha256` for an EC key. RSA-PSS is signed by the gateway's
+    /// own engine only ([`Signer::sign_with_xmlsec`] refuses it: xmlsec1 1.2
+    /// has no RSA-PSS).
+    pub fn with_algorithm(&self, algorithm: SignatureAlgorithm) -> Result<Self, DsigError> {
+        let i = &self.inner;
+        if algorithm == i.algorithm {
+            return Ok(self.clone());
+        }
+        if algorithm.key_type() != i.algorithm.key_type() {
+            return Err(key_err(format!(
+                "{algorithm} needs an {} key; this signer's key is {}",
+                algorithm.key_type(),
+                i.algorithm.key_type()
+            )));
+        }
+        let key = PKey::private_key_from_pem(&i.key_pem)?;
+        Ok(Self {
+            inner: Arc::new(SignerInner {
+                id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+                key_pem: i.key_pem.clone(),
+                cert_der: i.cert_der.clone(),
+                chain_der: i.chain_der.clone(),
+                key: SignKey::new(&key, algorithm == SignatureAlgorithm::RsaPssSha256)?,
+                cert_texts: i.cert_texts.clone(),
+                algorithm,
+                subject: i.subject.clone(),
+                fingerprint: i.fingerprint.clone(),
+                not_after: i.not_after,
+            }),
+        })
     }
 
     /// Subject of the signing certificate.
@@ -244,7 +279,9 @@ impl Signer {
             let sig = xs::xmlSecTmplSignatureCreateNsPref(
                 doc.doc_ptr().cast(),
                 xs::xmlSecTransformExclC14NGetKlass(),
-                sign_klass(self.inner.algorithm),
+                // RSA-PSS: the RSA template, renamed by `name_method`.
+                sign_klass(self.inner.algorithm)
+                    .unwrap_or_else(|| xs::xmlSecOpenSSLTransformRsaSha256GetKlass()),
                 std::ptr::null(),
                 c"ds".as_ptr().cast(),
             );
@@ -255,7 +292,9 @@ impl Signer {
                 xml::xmlFreeNode(sig.cast());
                 return Err(internal("cannot append the signature template"));
             }
-            let result = self.fill_and_sign(doc, sig, engine);
+            let result = self
+                .name_method(sig.cast())
+                .and_then(|()| self.fill_and_sign(doc, sig, engine));
             if result.is_err() {
                 dom::remove(sig.cast());
             }
@@ -330,6 +369,33 @@ impl Signer {
         }
     }
 
+    /// Writes the algorithm's URI into the template's `SignatureMethod`
+    /// where xmlsec1 has no transform to name it (RSA-PSS).
+    fn name_method(&self, sig: dom::NodePtr) -> Result<(), DsigError> {
+        if sign_klass(self.inner.algorithm).is_some() {
+            return Ok(());
+        }
+        let method = dom::element_children(sig)
+            .into_iter()
+            .find(|&n| dom::is_dsig(n, "SignedInfo"))
+            .and_then(|si| {
+                dom::element_children(si)
+                    .into_iter()
+                    .find(|&n| dom::is_dsig(n, "SignatureMethod"))
+            })
+            .ok_or_else(|| internal("the template has no ds:SignatureMethod"))?;
+        let uri = CString::new(self.inner.algorithm.uri())
+            .map_err(|_| internal("an algorithm URI holds a NUL"))?;
+        // SAFETY: `method` is an element of the template linked into the
+        // borrowed document; libxml2 copies the strings.
+        let attr =
+            unsafe { xml::xmlSetProp(method, c"Algorithm".as_ptr().cast(), uri.as_ptr().cast()) };
+        if attr.is_null() {
+            return Err(internal("cannot name the signature method"));
+        }
+        Ok(())
+    }
+
     /// Fills `DigestValue` and `SignatureValue` of the template `sig`.
     fn compute(
         &self,
@@ -390,12 +456,17 @@ fn internal(what: &str) -> DsigError {
     )
 }
 
-fn sign_klass(alg: SignatureAlgorithm) -> xs::xmlSecTransformId {
+/// xmlsec1's transform naming `alg` in a template (`None`: RSA-PSS, which
+/// xmlsec1 1.2 does not know).
+fn sign_klass(alg: SignatureAlgorithm) -> Option<xs::xmlSecTransformId> {
     // SAFETY: the klass getters return static descriptors.
     unsafe {
         match alg {
-            SignatureAlgorithm::RsaSha256 => xs::xmlSecOpenSSLTransformRsaSha256GetKlass(),
-            SignatureAlgorithm::EcdsaSha256 => xs::xmlSecOpenSSLTransformEcdsaSha256GetKlass(),
+            SignatureAlgorithm::RsaSha256 => Some(xs::xmlSecOpenSSLTransformRsaSha256GetKlass()),
+            SignatureAlgorithm::EcdsaSha256 => {
+                Some(xs::xmlSecOpenSSLTransformEcdsaSha256GetKlass())
+            }
+            SignatureAlgorithm::RsaPssSha256 => None,
         }
     }
 }

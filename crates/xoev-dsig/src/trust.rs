@@ -293,7 +293,8 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 }
 
 /// Checks the key-strength policy and that the key fits `algorithm`:
-/// RSA ≥ 2048 bits for RSA-SHA256; P-256, P-384 or P-521 for ECDSA-SHA256.
+/// RSA ≥ 2048 bits for RSA-SHA256 and RSA-PSS; P-256, P-384 or P-521 for
+/// ECDSA-SHA256. Returns the key's default algorithm (RSA: PKCS#1 v1.5).
 pub(crate) fn check_key<T: openssl::pkey::HasPublic>(
     key: &PKeyRef<T>,
     algorithm: Option<SignatureAlgorithm>,
@@ -339,11 +340,11 @@ pub(crate) fn check_key<T: openssl::pkey::HasPublic>(
         }
     };
     match algorithm {
-        Some(a) if a != fits => Err(DsigError::new(
+        Some(a) if a.key_type() != fits.key_type() => Err(DsigError::new(
             DsigErrorKind::BadSignatureValue,
             format!(
                 "SignatureMethod {a} does not fit the certificate's {} key",
-                fits.as_str()
+                fits.key_type()
             ),
         )),
         _ => Ok(fits),

@@ -197,7 +197,8 @@ impl Verifier {
                     ),
                 ));
             }
-            if cert.key.verify(&signed_info, &value) {
+            let pss = parsed.algorithm == SignatureAlgorithm::RsaPssSha256;
+            if cert.key.verify(&signed_info, &value, pss) {
                 Status::Valid
             } else {
                 Status::BadSignatureValue
@@ -253,12 +254,13 @@ impl Verifier {
             .ok_or_else(|| DsigError::new(DsigErrorKind::Internal, "signing certificate lost"))?;
         let fp: [u8; 32] = openssl::sha::sha256(leaf_der);
         let cert = self.certificate(fp, leaf_der, &parsed.certs)?;
-        if cert.key_algorithm != parsed.algorithm {
+        if cert.key_algorithm.key_type() != parsed.algorithm.key_type() {
             return Err(DsigError::new(
                 DsigErrorKind::BadSignatureValue,
                 format!(
                     "SignatureMethod {} does not fit the certificate's {} key",
-                    parsed.algorithm, cert.key_algorithm
+                    parsed.algorithm,
+                    cert.key_algorithm.key_type()
                 ),
             ));
         }

@@ -140,12 +140,18 @@ impl Drop for DsigCtx {
     }
 }
 
-fn sign_transform(alg: SignatureAlgorithm) -> xs::xmlSecTransformId {
+/// xmlsec1's transform for `alg`; `None` for RSA-PSS, which xmlsec1 has
+/// only from 1.3 on (Debian 12 ships 1.2.37): the gateway's own engine
+/// signs and verifies it, the reference engine cannot.
+fn sign_transform(alg: SignatureAlgorithm) -> Option<xs::xmlSecTransformId> {
     // SAFETY: the klass getters return static descriptors.
     unsafe {
         match alg {
-            SignatureAlgorithm::RsaSha256 => xs::xmlSecOpenSSLTransformRsaSha256GetKlass(),
-            SignatureAlgorithm::EcdsaSha256 => xs::xmlSecOpenSSLTransformEcdsaSha256GetKlass(),
+            SignatureAlgorithm::RsaSha256 => Some(xs::xmlSecOpenSSLTransformRsaSha256GetKlass()),
+            SignatureAlgorithm::EcdsaSha256 => {
+                Some(xs::xmlSecOpenSSLTransformEcdsaSha256GetKlass())
+            }
+            SignatureAlgorithm::RsaPssSha256 => None,
         }
     }
 }
@@ -153,6 +159,18 @@ fn sign_transform(alg: SignatureAlgorithm) -> xs::xmlSecTransformId {
 impl DsigCtx {
     /// A context that allows only what `restriction` names.
     pub(crate) fn new(restriction: Restriction) -> Result<Self, DsigError> {
+        let transform = match restriction {
+            Restriction::Profile(alg) => Some(sign_transform(alg).ok_or_else(|| {
+                DsigError::new(
+                    DsigErrorKind::DisallowedAlgorithm,
+                    format!(
+                        "{alg} is not available in xmlsec1 1.2, the reference engine; \
+                         the gateway's own engine signs and verifies it"
+                    ),
+                )
+            })?),
+            Restriction::Defaults => None,
+        };
         // SAFETY: xmlsec1 is initialised (callers call `init` first).
         let ctx = unsafe { xs::xmlSecDSigCtxCreate(null_mut()) };
         if ctx.is_null() {
@@ -168,7 +186,7 @@ impl DsigCtx {
             (*ctx).enabledReferenceUris =
                 xs::xmlSecTransformUriTypeEmpty | xs::xmlSecTransformUriTypeSameDocument;
         }
-        if let Restriction::Profile(alg) = restriction {
+        if let Some(transform) = transform {
             // SAFETY: ctx is live; the klass getters return static descriptors.
             let rc = unsafe {
                 (*ctx).enabledReferenceUris = xs::xmlSecTransformUriTypeEmpty;
@@ -191,7 +209,7 @@ impl DsigCtx {
                         ctx,
                         xs::xmlSecTransformExclC14NGetKlass(),
                     ),
-                    xs::xmlSecDSigCtxEnableSignatureTransform(ctx, sign_transform(alg)),
+                    xs::xmlSecDSigCtxEnableSignatureTransform(ctx, transform),
                     xs::xmlSecPtrListAdd(
                         &raw mut (*ctx).keyInfoReadCtx.enabledKeyData,
                         x509 as xs::xmlSecPtr,

@@ -34,8 +34,25 @@ pub fn citizen_secret(config: &Config) -> anyhow::Result<CitizenSecret> {
     Ok(CitizenSecret::new(bytes)?)
 }
 
-/// The gateway's signer from `[signing]`.
+/// The gateway's signer from `[signing]`, signing with its `algorithm`.
 pub fn signer(config: &Config) -> anyhow::Result<Signer> {
+    let signer = signing_key(config)?;
+    match config.signing.algorithm.as_deref() {
+        None => Ok(signer),
+        Some(name) => {
+            let algorithm = xoev_dsig::SignatureAlgorithm::from_name(name).with_context(|| {
+                format!(
+                    "signing.algorithm {name:?} is not one of rsa-sha256, rsa-pss-sha256, ecdsa-sha256"
+                )
+            })?;
+            signer
+                .with_algorithm(algorithm)
+                .with_context(|| format!("signing.algorithm {name:?}"))
+        }
+    }
+}
+
+fn signing_key(config: &Config) -> anyhow::Result<Signer> {
     let s = &config.signing;
     if let (Some(key), Some(cert)) = (&s.key, &s.cert) {
         return Ok(Signer::from_files(&config.path(key), &config.path(cert))?);

@@ -72,6 +72,10 @@ pub struct SigningSection {
     pub password_env: Option<String>,
     /// File holding the PKCS#12 password.
     pub password_file: Option<PathBuf>,
+    /// Signature algorithm: `rsa-pss-sha256` or `rsa-sha256` for an RSA
+    /// key, `ecdsa-sha256` for an EC key (default: the key's, PKCS#1 v1.5
+    /// for RSA).
+    pub algorithm: Option<String>,
 }
 
 /// `[trust]`
@@ -265,6 +269,13 @@ impl Config {
             }
             _ => out.push("signing: give key and cert, or pkcs12 (not both)".into()),
         }
+        if let Some(a) = &s.algorithm
+            && xoev_dsig::SignatureAlgorithm::from_name(a).is_none()
+        {
+            out.push(format!(
+                "signing.algorithm {a:?}: rsa-sha256, rsa-pss-sha256 or ecdsa-sha256"
+            ));
+        }
         if self.gateway.workers == 0 || self.gateway.workers > 256 {
             out.push("gateway.workers must be between 1 and 256".into());
         }
@@ -313,6 +324,7 @@ schemas = "nope"
 workers = 0
 [signing]
 key = "k.pem"
+algorithm = "rsa-pkcs1"
 [trust]
 dir = "trust"
 [amqp]
@@ -328,6 +340,7 @@ listen = "localhost"
             "gateway.schemas",
             "workers",
             "signing:",
+            "signing.algorithm \"rsa-pkcs1\": rsa-sha256, rsa-pss-sha256 or ecdsa-sha256",
             "trust.dir",
             "queue_kind",
             "http.listen",

@@ -72,6 +72,68 @@ fn sign_with(pki: &Path, stem: &str, out: &Path) {
     );
 }
 
+/// RSASSA-PSS (`--algorithm rsa-pss-sha256`) with an RSA key: signed,
+/// named in `SignatureMethod`, verified; an EC key cannot sign it.
+#[test]
+fn sign_with_rsa_pss_and_verify() {
+    let (dir, pki) = pki();
+    let trust = s(&pki.join("trust"));
+    let signed = dir.path().join("pss.xml");
+    let key = |stem: &str| {
+        [
+            s(&pki.join(format!("{stem}.key.pem"))),
+            s(&pki.join(format!("{stem}.cert.pem"))),
+        ]
+    };
+    let [k, c] = key("authority-rsa");
+    let o = gateway(
+        &[
+            "sign",
+            "--key",
+            &k,
+            "--cert",
+            &c,
+            "--algorithm",
+            "rsa-pss-sha256",
+            "--out",
+            &s(&signed),
+            KITA,
+        ],
+        &[],
+    );
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(&signed).expect("read");
+    assert!(text.contains(xoev_dsig::RSA_PSS_SHA256), "{text}");
+    let o = gateway(&["verify", "--trust", &trust, &s(&signed)], &[]);
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("CN=Test Authority RSA, rsa-pss-sha256"),
+        "{}",
+        stdout(&o)
+    );
+
+    let [k, c] = key("authority-ec");
+    let o = gateway(
+        &[
+            "sign",
+            "--key",
+            &k,
+            "--cert",
+            &c,
+            "--algorithm",
+            "rsa-pss-sha256",
+            KITA,
+        ],
+        &[],
+    );
+    assert_ne!(code(&o), 0);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("rsa-pss-sha256 needs an RSA key"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
 #[test]
 fn sign_then_verify_and_every_exit_code() {
     let (dir, pki) = pki();

@@ -862,6 +862,7 @@ async fn a_crl_put_into_the_trust_directory_refuses_the_revoked_sender_without_a
         String::from_utf8_lossy(&o.stderr)
     );
     assert!(out.contains("revocation: if-published (1 CRLs)"), "{out}");
+    assert!(out.contains(" with ecdsa-sha256"), "{out}");
     // 7d 0h when checked within the second the CRL was written, else 6d 23h.
     assert!(
         out.contains("revokes 1 certificates; next update due in 7d 0h")
@@ -885,6 +886,26 @@ async fn a_crl_put_into_the_trust_directory_refuses_the_revoked_sender_without_a
     assert!(o.status.success(), "{out}{err}");
     assert!(out.contains("revokes 1 certificates; EXPIRED"), "{out}");
     assert!(err.contains("warning: the CRL"), "{err}");
+
+    // A signature algorithm that does not fit the gateway's (EC) key is
+    // refused by the check, by name.
+    let text = std::fs::read_to_string(&config).expect("config");
+    let pss = text.replacen(
+        "[signing]\n",
+        "[signing]\nalgorithm = \"rsa-pss-sha256\"\n",
+        1,
+    );
+    assert_ne!(pss, text);
+    std::fs::write(&config, pss).expect("write");
+    let o = check();
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(!o.status.success());
+    assert!(
+        err.contains("signing.algorithm \"rsa-pss-sha256\""),
+        "{err}"
+    );
+    assert!(err.contains("needs an RSA key"), "{err}");
+    std::fs::write(&config, text).expect("restore");
 
     stop_run(&mut gateway, &log).await;
     let _ = transport.delete_topology().await;

@@ -59,6 +59,11 @@ pub fn run(_g: &Global, args: &RunArgs) -> anyhow::Result<Outcome> {
                 pipeline.registry.list().len(),
                 trust.len()
             );
+            println!(
+                "signing as {} with {}",
+                pipeline.signer.subject(),
+                pipeline.signer.algorithm()
+            );
             return report_crls(&trust);
         }
         let transport: Arc<dyn Transport> =

@@ -1,4 +1,4 @@
-//! `xoev-gateway sign (--key K --cert C | --pkcs12 P --password-env VAR|--password-file F) [--out F] FILE`
+//! `xoev-gateway sign (--key K --cert C | --pkcs12 P --password-env VAR|--password-file F) [--algorithm A] [--out F] FILE`
 
 use super::{Format, Global, Outcome, read_input};
 use anyhow::{Context, bail};
@@ -6,7 +6,7 @@ use clap::{ArgGroup, Args};
 use serde::Serialize;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use xoev_dsig::Signer;
+use xoev_dsig::{SignatureAlgorithm, Signer};
 
 /// Arguments of `sign`.
 #[derive(Debug, Args)]
@@ -33,6 +33,11 @@ pub struct SignArgs {
     /// File whose first line is the PKCS#12 password.
     #[arg(long, value_name = "FILE", requires = "pkcs12")]
     pub password_file: Option<PathBuf>,
+    /// Signature algorithm: `rsa-pss-sha256` (RSASSA-PSS) or `rsa-sha256`
+    /// for an RSA key, `ecdsa-sha256` for an EC key [default: rsa-sha256 or
+    /// ecdsa-sha256, by the key].
+    #[arg(long, value_name = "ALGORITHM", value_parser = ["rsa-sha256", "rsa-pss-sha256", "ecdsa-sha256"])]
+    pub algorithm: Option<String>,
     /// Where to write the signed message [default: stdout].
     #[arg(long, short, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -59,8 +64,20 @@ struct Report {
     document: Option<String>,
 }
 
-/// Loads the signer named by the arguments.
+/// Loads the signer named by the arguments, signing with `--algorithm`.
 pub fn load_signer(args: &SignArgs) -> anyhow::Result<Signer> {
+    let signer = load_key(args)?;
+    match args.algorithm.as_deref() {
+        None => Ok(signer),
+        Some(name) => {
+            let algorithm = SignatureAlgorithm::from_name(name)
+                .with_context(|| format!("unknown signature algorithm {name:?}"))?;
+            Ok(signer.with_algorithm(algorithm)?)
+        }
+    }
+}
+
+fn load_key(args: &SignArgs) -> anyhow::Result<Signer> {
     if let (Some(key), Some(cert)) = (&args.key, &args.cert) {
         return Ok(Signer::from_files(key, cert)?);
     }
