@@ -52,6 +52,9 @@ pub struct DemoOptions {
     pub consent: bool,
     /// Text appended to files of the routing copy, e.g. `("access.toml", "[[allow]] …")`.
     pub routing_append: Vec<(String, String)>,
+    /// Authorities given an RSA-2048 key instead of ECDSA P-256 (tests of
+    /// RSA signatures through the pipeline).
+    pub rsa_authorities: Vec<String>,
 }
 
 impl DemoOptions {
@@ -66,6 +69,7 @@ impl DemoOptions {
             inbox_prefix: None,
             consent: true,
             routing_append: Vec::new(),
+            rsa_authorities: Vec::new(),
         }
     }
 }
@@ -182,14 +186,20 @@ pub async fn setup(o: DemoOptions) -> anyhow::Result<Demo> {
     let known = |name: &str| registry.get(name).is_ok();
     let router = Router::load(&routing, &known).map_err(|e| anyhow::anyhow!("routing: {e}"))?;
 
-    // A test PKI: one CA, one ECDSA P-256 key per authority.
+    // A test PKI: one CA, one ECDSA P-256 key per authority (RSA-2048 for
+    // those the options name).
     let ca = TestCa::generate("XOEV Demo CA")?;
     let ca_pem = ca.issued.cert_pem()?;
     let mut signers = HashMap::new();
     let mut matchers = HashMap::new();
     let mut pems = HashMap::new();
     for a in router.directory().authorities() {
-        let issued = ca.issue(&a.name, KeyKind::EcP256, -1, 365)?;
+        let kind = if o.rsa_authorities.contains(&a.id) {
+            KeyKind::Rsa(2048)
+        } else {
+            KeyKind::EcP256
+        };
+        let issued = ca.issue(&a.name, kind, -1, 365)?;
         let signer = Signer::from_pem(&issued.key_pem()?, &issued.cert_pem()?)?;
         pems.insert(a.id.clone(), (issued.key_pem()?, issued.cert_pem()?));
         matchers.insert(a.id.clone(), CertMatcher::from_pem(&issued.cert_pem()?)?);

@@ -350,6 +350,38 @@ async fn a_header_without_an_identified_sender_is_refused_naming_the_element() {
     }
 }
 
+/// A fee office that signs with RSASSA-PSS (an RSA certificate, the
+/// `sha256-rsa-MGF1` method): its request is verified and forwarded like
+/// any other; the same request signed with PKCS#1 v1.5 too.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_signed_with_rsa_pss_is_verified_and_forwarded() {
+    let work = tempfile::tempdir().expect("tmp");
+    let mut o = DemoOptions::new(root(), work.path());
+    o.rsa_authorities = vec![FEE_OFFICE.to_owned()];
+    let d = demo::setup(o).await.expect("setup");
+    let request = std::fs::read(root().join(demo::REQUEST)).expect("request");
+    let rsa = d.signer(FEE_OFFICE).expect("key");
+    let pss = rsa
+        .with_algorithm(xoev_dsig::SignatureAlgorithm::RsaPssSha256)
+        .expect("RSA signs PSS");
+    let signed = pss.sign_bytes(&request).expect("sign");
+    assert!(
+        String::from_utf8_lossy(&signed).contains(xoev_dsig::RSA_PSS_SHA256),
+        "signed with PSS"
+    );
+    let f = forward(process(&d, &signed, None));
+    assert_eq!(f.queue, d.inbox(demo::TAX_OFFICE).expect("inbox"));
+    // PKCS#1 v1.5 from the same key still passes (a fresh demo: the first
+    // request's id is taken).
+    let work = tempfile::tempdir().expect("tmp");
+    let mut o = DemoOptions::new(root(), work.path());
+    o.rsa_authorities = vec![FEE_OFFICE.to_owned()];
+    let d = demo::setup(o).await.expect("setup");
+    let signed = sign_as(&d, FEE_OFFICE, &request);
+    assert!(String::from_utf8_lossy(&signed).contains(xoev_dsig::RSA_SHA256));
+    forward(process(&d, &signed, None));
+}
+
 /// A root whose namespace names its version (XBeteiligung 1.2) while its
 /// free-text `version` attribute names another release, as DiPlan Cockpit
 /// sends them: validated against 1.2, routed by a rule for 1.2, and the
