@@ -4,11 +4,33 @@
 //! traffic: it checks no profile, no certificate and no trust. References
 //! are limited to the same document (no file or network access).
 
+use crate::crypto::VerifyKey;
 use crate::dom;
 use crate::error::{DsigError, DsigErrorKind};
 use crate::init::{clear_messages, init};
+use crate::profile::SignatureAlgorithm;
+use crate::trust;
 use crate::xmlsec_ctx::{DsigCtx, Key, Restriction, Status};
 use libxml::tree::Document;
+use openssl::pkey::PKey;
+
+/// Whether `value` is a valid `algorithm` signature value of the already
+/// canonical `signed_info`, checked with the PEM public key exactly as the
+/// gateway's own engine checks it (key policy included) — for vectors whose
+/// canonicalisation the profile does not allow (xmlsec1 1.3's RSA-PSS one,
+/// which Debian's xmlsec1 1.2 cannot verify).
+pub fn signature_value_verifies_unchecked(
+    algorithm: SignatureAlgorithm,
+    public_key_pem: &[u8],
+    signed_info: &[u8],
+    value: &[u8],
+) -> Result<bool, DsigError> {
+    let key = PKey::public_key_from_pem(public_key_pem)
+        .map_err(|e| DsigError::new(DsigErrorKind::Key, format!("not a PEM public key: {e}")))?;
+    trust::check_key(&key, Some(algorithm))?;
+    let pss = algorithm == SignatureAlgorithm::RsaPssSha256;
+    Ok(VerifyKey::new(&key)?.verify(signed_info, value, pss))
+}
 
 /// Verifies the first `ds:Signature` of `doc` (document order) with the PEM
 /// public key, under xmlsec1's default settings.

@@ -226,3 +226,71 @@ fn our_verifier_accepts_openssls_rsa_pss_values_with_the_rfc_6931_salt() {
         DsigErrorKind::BadSignatureValue
     );
 }
+
+/// `xmllint --c14n` (inclusive C14N 1.0, no comments) of `xml`.
+fn inclusive_c14n(xml: &str, dir: &Path) -> Vec<u8> {
+    let f = dir.join("in.xml");
+    std::fs::write(&f, xml).expect("write");
+    let out = Command::new("xmllint")
+        .arg("--c14n")
+        .arg(&f)
+        .output()
+        .expect("xmllint runs (package libxml2-utils)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// xmlsec1 1.3's own RSA-PSS test vector (Debian's xmlsec1 1.2 cannot
+/// verify it): its inclusive C14N and XPath transform are outside the
+/// profile, so the canonical forms come from `xmllint --c14n`; its value
+/// verifies with the gateway's PSS check — both sides use RFC 6931's
+/// parameters — and a value over other bytes does not.
+#[test]
+fn xmlsec_1_3_rsa_pss_test_vector_verifies_with_our_pss_check() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let vectors = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/testvectors");
+    let xml = std::fs::read_to_string(vectors.join("enveloped-sha256-rsa-pss-sha256.xml"))
+        .expect("vector");
+    let key = std::fs::read(vectors.join("rsa-4096-pubkey.pem")).expect("key");
+    assert!(xml.contains(xoev_dsig::RSA_PSS_SHA256));
+
+    // The reference: the document without the signature (enveloped + XPath
+    // `not(ancestor-or-self::dsig:Signature)`), inclusive C14N, SHA-256.
+    let start = xml.find("<Signature ").expect("signature");
+    let end = xml.find("</Signature>").expect("end") + "</Signature>".len();
+    let content = format!("{}{}", &xml[..start], &xml[end..]);
+    let digest = openssl::sha::sha256(&inclusive_c14n(&content, dir.path()));
+    assert_eq!(
+        openssl::base64::encode_block(&digest),
+        between(&xml, "<DigestValue>", "</DigestValue>"),
+        "the vector is read as its transforms say"
+    );
+
+    // SignedInfo in the scope of its ancestors: only the default namespace
+    // of ds:Signature is in scope (it overrides the envelope's).
+    let signed_info = format!(
+        r#"<SignedInfo xmlns="http://www.w3.org/2000/09/xmldsig#">{}</SignedInfo>"#,
+        between(&xml, "<SignedInfo>", "</SignedInfo>")
+    );
+    let canonical = inclusive_c14n(&signed_info, dir.path());
+    let value = openssl::base64::decode_block(
+        &between(&xml, "<SignatureValue>", "</SignatureValue>").replace('\n', ""),
+    )
+    .expect("base64");
+    let check = |data: &[u8], alg| {
+        xoev_dsig::relaxed::signature_value_verifies_unchecked(alg, &key, data, &value)
+            .expect("an RSA key of 4096 bits")
+    };
+    assert!(check(&canonical, SignatureAlgorithm::RsaPssSha256));
+    let mut other = canonical.clone();
+    other.push(b'\n');
+    assert!(!check(&other, SignatureAlgorithm::RsaPssSha256));
+    assert!(
+        !check(&canonical, SignatureAlgorithm::RsaSha256),
+        "not PKCS#1 v1.5"
+    );
+}
