@@ -28,18 +28,13 @@ fn between<'a>(text: &'a str, open: &str, close: &str) -> &'a str {
     &text[start..end]
 }
 
-/// `ds:SignedInfo` of `signed` in exclusive canonical form, by libxml2's
-/// `xmllint` (the element cut out with its `ds` declaration: exclusive C14N
-/// emits only namespaces the subtree uses).
-fn canonical_signed_info(signed: &str, dir: &Path) -> Vec<u8> {
-    let inner = between(signed, "<ds:SignedInfo>", "</ds:SignedInfo>");
-    let alone = format!(
-        r#"<ds:SignedInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#">{inner}</ds:SignedInfo>"#
-    );
-    let f = dir.join("signed-info.xml");
-    std::fs::write(&f, alone).expect("write");
+/// `xmllint <mode>` (`--exc-c14n` or `--c14n`: C14N 1.0 without comments)
+/// of `xml`.
+fn xmllint(mode: &str, xml: &str, dir: &Path) -> Vec<u8> {
+    let f = dir.join("in.xml");
+    std::fs::write(&f, xml).expect("write");
     let out = Command::new("xmllint")
-        .arg("--exc-c14n")
+        .arg(mode)
         .arg(&f)
         .output()
         .expect("xmllint runs (package libxml2-utils)");
@@ -49,6 +44,17 @@ fn canonical_signed_info(signed: &str, dir: &Path) -> Vec<u8> {
         String::from_utf8_lossy(&out.stderr)
     );
     out.stdout
+}
+
+/// `ds:SignedInfo` of `signed` in exclusive canonical form, by libxml2's
+/// `xmllint` (the element cut out with its `ds` declaration: exclusive C14N
+/// emits only namespaces the subtree uses).
+fn canonical_signed_info(signed: &str, dir: &Path) -> Vec<u8> {
+    let inner = between(signed, "<ds:SignedInfo>", "</ds:SignedInfo>");
+    let alone = format!(
+        r#"<ds:SignedInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#">{inner}</ds:SignedInfo>"#
+    );
+    xmllint("--exc-c14n", &alone, dir)
 }
 
 /// `openssl dgst -sha256` with PSS options over `data`: sign with `key`
@@ -227,23 +233,6 @@ fn our_verifier_accepts_openssls_rsa_pss_values_with_the_rfc_6931_salt() {
     );
 }
 
-/// `xmllint --c14n` (inclusive C14N 1.0, no comments) of `xml`.
-fn inclusive_c14n(xml: &str, dir: &Path) -> Vec<u8> {
-    let f = dir.join("in.xml");
-    std::fs::write(&f, xml).expect("write");
-    let out = Command::new("xmllint")
-        .arg("--c14n")
-        .arg(&f)
-        .output()
-        .expect("xmllint runs (package libxml2-utils)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
-
 /// xmlsec1 1.3's own RSA-PSS test vector (Debian's xmlsec1 1.2 cannot
 /// verify it): its inclusive C14N and XPath transform are outside the
 /// profile, so the canonical forms come from `xmllint --c14n`; its value
@@ -263,7 +252,7 @@ fn xmlsec_1_3_rsa_pss_test_vector_verifies_with_our_pss_check() {
     let start = xml.find("<Signature ").expect("signature");
     let end = xml.find("</Signature>").expect("end") + "</Signature>".len();
     let content = format!("{}{}", &xml[..start], &xml[end..]);
-    let digest = openssl::sha::sha256(&inclusive_c14n(&content, dir.path()));
+    let digest = openssl::sha::sha256(&xmllint("--c14n", &content, dir.path()));
     assert_eq!(
         openssl::base64::encode_block(&digest),
         between(&xml, "<DigestValue>", "</DigestValue>"),
@@ -276,7 +265,7 @@ fn xmlsec_1_3_rsa_pss_test_vector_verifies_with_our_pss_check() {
         r#"<SignedInfo xmlns="http://www.w3.org/2000/09/xmldsig#">{}</SignedInfo>"#,
         between(&xml, "<SignedInfo>", "</SignedInfo>")
     );
-    let canonical = inclusive_c14n(&signed_info, dir.path());
+    let canonical = xmllint("--c14n", &signed_info, dir.path());
     let value = openssl::base64::decode_block(
         &between(&xml, "<SignatureValue>", "</SignatureValue>").replace('\n', ""),
     )
