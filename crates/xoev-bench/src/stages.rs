@@ -160,10 +160,17 @@ pub fn run(
     let schema = xnachweis_schema(f)?;
     let signed_ec = f.ec.signer.sign_bytes(&f.request)?;
     let signed_rsa = f.rsa.signer.sign_bytes(&f.request)?;
+    let pss = f
+        .rsa
+        .signer
+        .with_algorithm(xoev_dsig::SignatureAlgorithm::RsaPssSha256)?;
+    let signed_pss = pss.sign_bytes(&f.request)?;
     check(f, &schema, &signed_ec)?;
     check(f, &schema, &signed_rsa)?;
+    check(f, &schema, &signed_pss)?;
     let doc_ec = parse(f, &signed_ec)?;
     let doc_rsa = parse(f, &signed_rsa)?;
+    let doc_pss = parse(f, &signed_pss)?;
     let content = parse(f, &f.request)?;
     let req_chain = f.registry.chain(&["xnachweis-to-xestb"])?;
     let ans_chain = f.registry.chain(&["xestb-to-xnachweis"])?;
@@ -225,6 +232,13 @@ pub fn run(
             "verify RSA-2048, parsed, chain cached",
             || {
                 let _ = f.verifier.verify(&doc_rsa, None);
+            },
+        ),
+        case(
+            "verify_rsa_pss",
+            "verify RSA-PSS-2048, parsed, chain cached",
+            || {
+                let _ = f.verifier.verify(&doc_pss, None);
             },
         ),
         case(
@@ -307,6 +321,9 @@ pub fn run(
         }),
         case("sign_rsa", "sign RSA-2048, parsed document", || {
             let _ = f.rsa.signer.sign(&out_doc);
+        }),
+        case("sign_rsa_pss", "sign RSA-PSS-2048, parsed document", || {
+            let _ = pss.sign(&out_doc);
         }),
         case(
             "sign_ec_xmlsec",
