@@ -38,7 +38,7 @@ use std::time::Duration;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use tokio::time::Instant;
-use xoev_transport::{Consumer, Delivery, Transport};
+use xoev_transport::{Consumer, Delivery, Transport, TransportErrorKind};
 
 /// Most messages one pull hands out, and most open leases per authority
 /// and instance (the consumer's prefetch).
@@ -260,19 +260,14 @@ impl Inbox {
         wait: Duration,
     ) -> Result<Pulled, InboxError> {
         self.expire_due().await;
+        let first_wait = wait.max(MIN_FIRST_WAIT);
         let puller = self.puller(queue);
         let mut p = puller.lock().await;
         p.last_used = Instant::now();
         if p.consumer.is_none() {
-            let c = self
-                .transport
-                .consume(queue, MAX_BATCH)
-                .await
-                .map_err(|e| InboxError::Broker(e.to_string()))?;
-            p.consumer = Some(c);
+            p.consumer = Some(self.subscribe(queue, p.last_used + first_wait).await?);
         }
         let mut messages = Vec::new();
-        let first_wait = wait.max(MIN_FIRST_WAIT);
         while messages.len() < usize::from(max) {
             let Some(consumer) = p.consumer.as_mut() else {
                 break;
@@ -312,6 +307,27 @@ impl Inbox {
             messages,
             lease_seconds: self.lease.as_secs(),
         })
+    }
+
+    /// Subscribes to `queue`. A broker that cannot be reached (right after
+    /// it restarted, say) is asked again, with backoff, until `until` (the
+    /// pull's wait); only then is the pull answered 503.
+    async fn subscribe(&self, queue: &str, until: Instant) -> Result<Consumer, InboxError> {
+        let mut delay = Duration::from_millis(50);
+        loop {
+            match self.transport.consume(queue, MAX_BATCH).await {
+                Ok(c) => return Ok(c),
+                Err(e)
+                    if e.kind == TransportErrorKind::Connection
+                        && Instant::now() + delay < until =>
+                {
+                    tracing::warn!(error = %e, queue, "inbox: subscribing failed, trying again");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(1));
+                }
+                Err(e) => return Err(InboxError::Broker(e.to_string())),
+            }
+        }
     }
 
     /// Puts `d` in the lease table at once (so a client that goes away
@@ -560,4 +576,96 @@ pub async fn release(
     Ok(Json(
         serde_json::json!({ "lease_id": lease_id, "released": true }),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use xoev_transport::{Envelope, MemoryTransport, Target, TopologyConfig, TransportError};
+
+    /// The in-process transport whose first `failures` subscriptions fail
+    /// as an unreachable broker does (`kind`).
+    struct Flaky {
+        inner: MemoryTransport,
+        failures: AtomicUsize,
+        kind: TransportErrorKind,
+    }
+
+    #[async_trait::async_trait]
+    impl Transport for Flaky {
+        async fn publish(&self, envelope: Envelope) -> Result<(), TransportError> {
+            self.inner.publish(envelope).await
+        }
+
+        async fn consume(&self, queue: &str, prefetch: u16) -> Result<Consumer, TransportError> {
+            let left = self.failures.load(Ordering::SeqCst);
+            if left > 0 {
+                self.failures.store(left - 1, Ordering::SeqCst);
+                return Err(TransportError::new(self.kind, "broker restarting"));
+            }
+            self.inner.consume(queue, prefetch).await
+        }
+
+        fn topology(&self) -> &TopologyConfig {
+            self.inner.topology()
+        }
+    }
+
+    async fn inbox_with(failures: usize, kind: TransportErrorKind) -> (Inbox, Arc<Flaky>) {
+        let t = Arc::new(Flaky {
+            inner: MemoryTransport::new(
+                TopologyConfig::with_prefix("xoev-test").with_inboxes(["inbox-a"]),
+            ),
+            failures: AtomicUsize::new(failures),
+            kind,
+        });
+        t.publish(Envelope::new(
+            Target::Queue("inbox-a".into()),
+            "m-1",
+            "<m/>",
+        ))
+        .await
+        .expect("publish");
+        (Inbox::new(t.clone(), Duration::from_secs(30)), t)
+    }
+
+    #[tokio::test]
+    async fn a_pull_rides_out_a_broker_that_is_briefly_unreachable() {
+        let (inbox, t) = inbox_with(3, TransportErrorKind::Connection).await;
+        let pulled = inbox
+            .pull("a", "inbox-a", 5, Duration::from_secs(5))
+            .await
+            .expect("pulled after the broker came back");
+        assert_eq!(pulled.messages.len(), 1);
+        assert_eq!(pulled.messages[0].message_id.as_deref(), Some("m-1"));
+        assert_eq!(t.failures.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn a_broker_still_unreachable_when_the_wait_ends_is_a_503() {
+        let (inbox, _t) = inbox_with(usize::MAX, TransportErrorKind::Connection).await;
+        let started = Instant::now();
+        let e = inbox
+            .pull("a", "inbox-a", 5, Duration::from_millis(400))
+            .await
+            .expect_err("unreachable");
+        assert!(matches!(e, InboxError::Broker(_)), "{e}");
+        assert_eq!(e.as_str(), "broker-unavailable");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "within the wait"
+        );
+    }
+
+    #[tokio::test]
+    async fn other_subscription_errors_are_not_retried() {
+        let (inbox, t) = inbox_with(1, TransportErrorKind::Topology).await;
+        let e = inbox
+            .pull("a", "inbox-a", 5, Duration::from_secs(5))
+            .await
+            .expect_err("topology");
+        assert!(matches!(e, InboxError::Broker(_)), "{e}");
+        assert_eq!(t.failures.load(Ordering::SeqCst), 0);
+    }
 }
