@@ -56,13 +56,6 @@ impl SignatureAlgorithm {
         }
     }
 
-    /// The algorithm of a short name ([`SignatureAlgorithm::as_str`]).
-    pub fn from_name(name: &str) -> Option<Self> {
-        [Self::RsaSha256, Self::EcdsaSha256, Self::RsaPssSha256]
-            .into_iter()
-            .find(|a| a.as_str() == name)
-    }
-
     /// The key type it signs with: `RSA` or `EC`.
     pub fn key_type(self) -> &'static str {
         match self {
@@ -78,6 +71,23 @@ impl SignatureAlgorithm {
             RSA_PSS_SHA256 => Some(Self::RsaPssSha256),
             _ => None,
         }
+    }
+}
+
+/// Parses a short name ([`SignatureAlgorithm::as_str`]); the error names
+/// the known ones.
+impl std::str::FromStr for SignatureAlgorithm {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, String> {
+        [Self::RsaSha256, Self::RsaPssSha256, Self::EcdsaSha256]
+            .into_iter()
+            .find(|a| a.as_str() == name)
+            .ok_or_else(|| {
+                format!(
+                    "unknown signature algorithm {name:?}: rsa-sha256, rsa-pss-sha256 or ecdsa-sha256"
+                )
+            })
     }
 }
 

@@ -161,8 +161,15 @@ fn the_method_must_match_the_value_and_the_key() {
         .expect_err("EC");
     assert_eq!(e.kind(), DsigErrorKind::Key);
     assert_eq!(
-        SignatureAlgorithm::from_name("rsa-pss-sha256"),
-        Some(SignatureAlgorithm::RsaPssSha256)
+        "rsa-pss-sha256".parse::<SignatureAlgorithm>(),
+        Ok(SignatureAlgorithm::RsaPssSha256)
+    );
+    let e = "rsa-pkcs1"
+        .parse::<SignatureAlgorithm>()
+        .expect_err("unknown");
+    assert!(
+        e.contains("rsa-sha256, rsa-pss-sha256 or ecdsa-sha256"),
+        "{e}"
     );
 }
 

@@ -40,11 +40,9 @@ pub fn signer(config: &Config) -> anyhow::Result<Signer> {
     match config.signing.algorithm.as_deref() {
         None => Ok(signer),
         Some(name) => {
-            let algorithm = xoev_dsig::SignatureAlgorithm::from_name(name).with_context(|| {
-                format!(
-                    "signing.algorithm {name:?} is not one of rsa-sha256, rsa-pss-sha256, ecdsa-sha256"
-                )
-            })?;
+            let algorithm: xoev_dsig::SignatureAlgorithm = name
+                .parse()
+                .map_err(|e| anyhow::anyhow!("signing.algorithm: {e}"))?;
             signer
                 .with_algorithm(algorithm)
                 .with_context(|| format!("signing.algorithm {name:?}"))

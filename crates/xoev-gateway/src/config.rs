@@ -269,12 +269,12 @@ impl Config {
             }
             _ => out.push("signing: give key and cert, or pkcs12 (not both)".into()),
         }
-        if let Some(a) = &s.algorithm
-            && xoev_dsig::SignatureAlgorithm::from_name(a).is_none()
+        if let Some(Err(e)) = s
+            .algorithm
+            .as_deref()
+            .map(str::parse::<xoev_dsig::SignatureAlgorithm>)
         {
-            out.push(format!(
-                "signing.algorithm {a:?}: rsa-sha256, rsa-pss-sha256 or ecdsa-sha256"
-            ));
+            out.push(format!("signing.algorithm: {e}"));
         }
         if self.gateway.workers == 0 || self.gateway.workers > 256 {
             out.push("gateway.workers must be between 1 and 256".into());
@@ -340,7 +340,7 @@ listen = "localhost"
             "gateway.schemas",
             "workers",
             "signing:",
-            "signing.algorithm \"rsa-pkcs1\": rsa-sha256, rsa-pss-sha256 or ecdsa-sha256",
+            "signing.algorithm: unknown signature algorithm \"rsa-pkcs1\": rsa-sha256, rsa-pss-sha256 or ecdsa-sha256",
             "trust.dir",
             "queue_kind",
             "http.listen",

@@ -70,8 +70,7 @@ pub fn load_signer(args: &SignArgs) -> anyhow::Result<Signer> {
     match args.algorithm.as_deref() {
         None => Ok(signer),
         Some(name) => {
-            let algorithm = SignatureAlgorithm::from_name(name)
-                .with_context(|| format!("unknown signature algorithm {name:?}"))?;
+            let algorithm: SignatureAlgorithm = name.parse().map_err(anyhow::Error::msg)?;
             Ok(signer.with_algorithm(algorithm)?)
         }
     }
