@@ -593,6 +593,14 @@ async fn status_metrics_and_citizen_view_after_a_case() {
     assert!(value("xoev_signature_failures_total", &[]) >= 1.0);
     assert!(
         value(
+            "xoev_signatures_verified_total",
+            &[("algorithm", "ecdsa-sha256"), ("authority", FEE_OFFICE)]
+        ) >= 1.0,
+        "{}",
+        m.text
+    );
+    assert!(
+        value(
             "xoev_pipeline_duration_seconds_count",
             &[("outcome", "forward")]
         ) >= 1.0

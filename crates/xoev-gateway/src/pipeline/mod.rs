@@ -481,6 +481,15 @@ impl Pipeline {
             }
         })?;
         tracing::debug!(signer = %verified.signer_subject, "signature verified");
+        // Which authority signs with which algorithm (before a policy
+        // requires RSA-PSS, say). Bounded labels: three algorithms, and
+        // only authorities of the directory get this far.
+        metrics::counter!(
+            "xoev_signatures_verified_total",
+            "algorithm" => verified.algorithm.as_str(),
+            "authority" => sender.clone()
+        )
+        .increment(1);
         clock.lap(Stage::Signature);
         xoev_dsig::strip_signature(&doc);
         schema.validate(&doc).map_err(|mut issues| {
