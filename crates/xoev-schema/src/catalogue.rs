@@ -206,7 +206,8 @@ impl Catalogue {
     /// write another release's number into it (DiPlan Cockpit sends
     /// XBeteiligung 1.2 documents with `version="1.1"`). A namespace without
     /// a version of its own (XNachweis' `…:xnachweis-de-noots`) may span
-    /// releases, so there the attribute must name a catalogued version.
+    /// releases, so there the attribute must name a catalogued version
+    /// (trailing `.0` parts aside: `1.2` is `1.2.0`).
     pub fn lookup(&self, message: &Message) -> Result<&SchemaEntry, SchemaError> {
         let ns = message.root.namespace.as_deref();
         let candidates: Vec<&SchemaEntry> = self
@@ -230,7 +231,7 @@ impl Catalogue {
         };
         let versioned_namespace = ns.is_some_and(|ns| version_stem(ns).len() < ns.len());
         match message.version.as_deref() {
-            Some(v) => match candidates.iter().find(|e| e.version == v) {
+            Some(v) => match candidates.iter().find(|e| same_version(&e.version, v)) {
                 Some(e) => Ok(e),
                 None if candidates.len() == 1 && versioned_namespace => Ok(first),
                 None => Err(SchemaError::UnknownVersion {
@@ -282,6 +283,19 @@ impl Catalogue {
             Err(errors)
         }
     }
+}
+
+/// Whether two version strings name the same release: equal once trailing
+/// `.0` parts are dropped (`1.2` is `1.2.0`; `1.2.1` and `1.20` are not).
+fn same_version(a: &str, b: &str) -> bool {
+    fn significant(v: &str) -> &str {
+        let mut v = v.trim();
+        while let Some(rest) = v.strip_suffix(".0") {
+            v = rest;
+        }
+        v
+    }
+    significant(a) == significant(b)
 }
 
 /// A namespace without its trailing version: `urn:xoev-de:xdomea:schema:`

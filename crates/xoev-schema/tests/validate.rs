@@ -232,6 +232,19 @@ fn xdomea_versions_are_validated_each_against_its_own_schema() {
     assert!(named(&e, "}nachrichtenkopf'"), "{:?}", e.issues());
 }
 
+/// In a namespace without a version (XNachweis), the attribute picks the
+/// release; `1.2` names the same release as `1.2.0`, `1.2.1` another.
+#[test]
+fn a_version_attribute_matches_without_trailing_zero_parts() {
+    let short = kita_request().replace(r#"version="1.2.0""#, r#"version="1.2""#);
+    assert!(short.contains(r#"version="1.2""#));
+    let v = validator();
+    let ok = v.validate(short.into_bytes()).expect("1.2 is 1.2.0");
+    assert_eq!(ok.entry.version, "1.2.0");
+    let other = kita_request().replace(r#"version="1.2.0""#, r#"version="1.2.1""#);
+    assert_eq!(err_of(other).kind(), SchemaErrorKind::UnknownVersion);
+}
+
 #[test]
 fn unknown_version_names_the_known_ones() {
     let bad = kita_request().replace(r#"version="1.2.0""#, r#"version="9.9""#);

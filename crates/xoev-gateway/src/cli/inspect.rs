@@ -46,9 +46,7 @@ pub fn run(g: &Global, args: &InspectArgs) -> anyhow::Result<Outcome> {
                     .map(|e| {
                         let differs = match message.version.as_deref() {
                             Some(v) if v != e.version => {
-                                format!(
-                                    " — by its namespace; the root's version attribute says {v:?}"
-                                )
+                                format!("; the root's version attribute says {v:?}")
                             }
                             _ => String::new(),
                         };

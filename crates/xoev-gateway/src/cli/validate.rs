@@ -24,7 +24,7 @@ struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     version: Option<String>,
     /// The root's `version` attribute where it differs from the version
-    /// of the schema its namespace names (see `Catalogue::lookup`).
+    /// of the schema that validated it (see `Catalogue::lookup`).
     #[serde(skip_serializing_if = "Option::is_none")]
     root_version: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -108,7 +108,7 @@ fn print_text(r: &Report) {
             r.version.as_deref().unwrap_or("?"),
             r.root_version
                 .as_ref()
-                .map(|v| format!(", by its namespace; the root's version attribute says {v:?}"))
+                .map(|v| format!("; the root's version attribute says {v:?}"))
                 .unwrap_or_default()
         );
         return;
