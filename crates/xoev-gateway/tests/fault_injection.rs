@@ -377,7 +377,17 @@ async fn scenario(fault: Fault, n: usize) -> Outcome {
         let _ = std::fs::remove_file(log);
     }
     tax_task.abort();
-    let _ = transport.delete_topology().await;
+    // The scenario's queues go; a broker still settling after a restart
+    // may refuse the first attempt (queues were once left behind).
+    for attempt in 1..=3 {
+        match transport.delete_topology().await {
+            Ok(()) => break,
+            Err(e) => {
+                eprintln!("{fault:?}: deleting the topology, attempt {attempt}: {e}");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
     transport.close().await;
     if let Ok((client, conn)) = tokio_postgres::connect(PG, tokio_postgres::NoTls).await {
         tokio::spawn(conn);
