@@ -390,47 +390,7 @@ async fn a_request_signed_with_rsa_pss_is_verified_and_forwarded() {
 async fn a_root_version_attribute_other_than_the_namespace_is_routed_by_the_schema_version() {
     let work = tempfile::tempdir().expect("tmp");
     let mut o = DemoOptions::new(root(), work.path());
-    o.routing_append = vec![
-        (
-            "authorities.toml".to_owned(),
-            r#"
-[[authority]]
-id = "xyz:0001"
-name = "Planungsamt (fiktiv)"
-inbox = "xoev.inbox.xyz-0001"
-subject = "CN=Planungsamt,O=Beispiel (fiktiv),C=DE"
-
-[[authority]]
-id = "xyz:0002"
-name = "Beteiligungsportal (fiktiv)"
-inbox = "xoev.inbox.xyz-0002"
-subject = "CN=Beteiligungsportal,O=Beispiel (fiktiv),C=DE"
-"#
-            .to_owned(),
-        ),
-        (
-            "access.toml".to_owned(),
-            r#"
-[[allow]]
-sender = "xyz:0001"
-reader = "xyz:0002"
-message_type = "0401"
-"#
-            .to_owned(),
-        ),
-        (
-            "rules.toml".to_owned(),
-            r#"
-[[rule]]
-name = "xbeteiligung-1-2-to-reader"
-standard = "XBeteiligung"
-version = "1.2"
-message_type = "0401"
-recipient = "reader"
-"#
-            .to_owned(),
-        ),
-    ];
+    o.routing_append = routing_addition("xbeteiligung-diplan");
     let d = demo::setup(o).await.expect("setup");
     let text = std::fs::read_to_string(root().join(
         "tests/samples/xbeteiligung/xbeteiligung-test-kommunal.Initiieren.0401.gwid-format.xml",
@@ -460,16 +420,7 @@ recipient = "reader"
 async fn an_xdomea_4_offer_list_goes_to_the_archive_a_rule_names() {
     let work = tempfile::tempdir().expect("tmp");
     let mut o = DemoOptions::new(root(), work.path());
-    o.routing_append = ["authorities.toml", "access.toml", "rules.toml"]
-        .into_iter()
-        .map(|f| {
-            let addition = root().join("tests/routing/xdomea-archive").join(f);
-            (
-                f.to_owned(),
-                std::fs::read_to_string(addition).expect("read"),
-            )
-        })
-        .collect();
+    o.routing_append = routing_addition("xdomea-archive");
     let d = demo::setup(o).await.expect("setup");
     let offer = std::fs::read(
         root()
