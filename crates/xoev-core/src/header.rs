@@ -50,6 +50,23 @@ impl HeaderForm {
             }
         }
     }
+
+    /// The element that names the message type, for messages.
+    pub fn type_element(self) -> &'static str {
+        match self {
+            Self::G2g | Self::Nachrichtenkopf => "nachrichtentyp",
+            Self::XdomeaKopf => "Nachrichtentyp",
+            Self::OotsEdm => "root element and status",
+        }
+    }
+}
+
+/// The type code an XÖV name ends in: the digits after its last `.`
+/// (`kommunal.Initiieren.0401` → `0401`; a bare code is its own), or `None`
+/// where it does not end in digits.
+fn type_code(name: &str) -> Option<&str> {
+    let code = name.rsplit('.').next().unwrap_or(name);
+    (!code.is_empty() && code.bytes().all(|b| b.is_ascii_digit())).then_some(code)
 }
 
 /// A message identifier (the header's `nachrichtenUUID`).
@@ -157,9 +174,62 @@ pub struct Header {
     /// The reader's name where the header names the reader only by name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reader_name_only: Option<String>,
+    /// The type the header's `nachrichtentyp` names where it contradicts
+    /// the root element: [`Header::message_type`] then holds the type the
+    /// root element names, because that is what the schema validated and
+    /// what the recipient will read (routing and access rules by the
+    /// header's code would let a message through as another type).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub type_in_header: Option<MessageType>,
 }
 
 impl Header {
+    /// Makes the root element decide the message type where the header
+    /// contradicts it. XÖV message elements end in their type code
+    /// (`kommunal.Initiieren.0401`, `Aussonderung.Anbieteverzeichnis.0501`,
+    /// `DE.EvidenceRequest.0101`), and the header's code is either that
+    /// code or the whole name; where both end in digits that differ (real
+    /// senders copy a header from another message type), the header's type
+    /// moves to [`Header::type_in_header`] and the code is rewritten in the
+    /// header's own form. Anything else is left as the header says.
+    pub(crate) fn reconcile_type(&mut self, root: &RootElement) {
+        let Some(root_code) = type_code(&root.local_name) else {
+            return;
+        };
+        let stated = &self.message_type.code;
+        let Some(stated_code) = type_code(stated) else {
+            return;
+        };
+        if stated_code == root_code {
+            return;
+        }
+        let code = if stated.contains('.') {
+            root.local_name.clone()
+        } else {
+            root_code.to_owned()
+        };
+        let corrected = MessageType {
+            code,
+            name: None,
+            list_uri: self.message_type.list_uri.clone(),
+            list_version: self.message_type.list_version.clone(),
+        };
+        self.type_in_header = Some(std::mem::replace(&mut self.message_type, corrected));
+    }
+
+    /// Where the header's `nachrichtentyp` contradicted the root element: a
+    /// sentence naming both, for `inspect`, `route` and the service's log.
+    pub fn type_mismatch(&self) -> Option<String> {
+        self.type_in_header.as_ref().map(|stated| {
+            format!(
+                "the header's {} says {}, the root element is message type {}: the root element decides",
+                self.form.type_element(),
+                stated.code,
+                self.message_type.code
+            )
+        })
+    }
+
     /// Why this header yields no author, for a rejection: it names none,
     /// or names one only by name. Meant for when [`Header::author`] is `None`.
     pub fn no_author(&self) -> String {

@@ -227,7 +227,10 @@ fn read_envelope(raw: &[u8], limits: &Limits) -> Result<Envelope, MessageError> 
     } else if let Some(kind) = OotsKind::of(&root, &attrs) {
         Some(read_oots_header(&mut reader, raw, limits, kind, &attrs)?)
     } else {
-        read_header(&mut reader, raw, limits)?
+        read_header(&mut reader, raw, limits)?.map(|mut h| {
+            h.reconcile_type(&root);
+            h
+        })
     };
     Ok(Envelope {
         root,
@@ -643,6 +646,7 @@ fn extract_header(form: HeaderForm, nodes: &[Node]) -> Result<Header, MessageErr
         author,
         reader,
         in_reply_to: None,
+        type_in_header: None,
     })
 }
 
@@ -851,6 +855,7 @@ fn extract_oots(kind: OotsKind, attrs: &RootAttrs, nodes: &[Node]) -> Result<Hea
         in_reply_to,
         author_name_only: None,
         reader_name_only: None,
+        type_in_header: None,
     })
 }
 

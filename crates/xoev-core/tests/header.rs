@@ -80,9 +80,16 @@ fn xbeteiligung_qualified_g2g_ignores_contact_kennung() {
     let m = parse(&sample("xbeteiligung/example402FromCockpit.xml"));
     let h = m.header.as_ref().expect("header");
     assert_eq!(h.form, HeaderForm::G2g);
-    assert_eq!(h.message_type.code, "0401");
+    // DiPlan Cockpit's 0402 carries the header of a 0401: the root decides
+    assert_eq!(h.message_type.code, "0402");
+    assert_eq!(h.message_type.name, None);
+    let stated = h
+        .type_in_header
+        .as_ref()
+        .expect("the header's type is kept");
+    assert_eq!(stated.code, "0401");
     assert_eq!(
-        h.message_type.name.as_deref(),
+        stated.name.as_deref(),
         Some("planung2Beteiligung.BeteiligungNeu.0401")
     );
     let reader = h.reader.as_ref().expect("reader");
@@ -728,4 +735,52 @@ fn an_element_with_too_many_attributes_is_refused() {
     let e = parse_err(header.as_bytes());
     assert_eq!(e.kind, MessageErrorKind::TooManyAttributes, "{e}");
     assert_eq!(e.column, Some(25));
+}
+
+/// The message type is the root element's where the header names another
+/// one (real senders copy headers between message types: DiPlan Cockpit's
+/// 0402 above, the Thuringian archive's 0502 and 0504 patterns): the root
+/// is what the schema validated, so routing and access rules go by it.
+/// The header's code is rewritten in the header's own form.
+#[test]
+fn the_root_element_decides_the_message_type_over_a_contradicting_header() {
+    let m = parse(&sample(
+        "xdomea/pattern-3.0.0_xx_Aussonderung.AnbietungEmpfangBestaetigen.0504.xml",
+    ));
+    let h = m.header.as_ref().expect("header");
+    assert_eq!(h.message_type.code, "0504");
+    assert_eq!(h.type_in_header.as_ref().expect("stated").code, "0501");
+    assert_eq!(
+        h.type_mismatch().as_deref(),
+        Some(
+            "the header's Nachrichtentyp says 0501, the root element is message type 0504: the root element decides"
+        )
+    );
+
+    // XNachweis writes the whole name as the code: it is replaced whole.
+    let request = String::from_utf8(sample(
+        "xnachweis/DE.EvidenceRequest.0101.synthetic-kita-kassel.xml",
+    ))
+    .expect("utf-8");
+    let agreeing = parse(request.as_bytes());
+    let h = agreeing.header.as_ref().expect("header");
+    assert_eq!(h.message_type.code, "DE.EvidenceRequest.0101");
+    assert_eq!(h.type_in_header, None);
+    assert_eq!(h.type_mismatch(), None);
+    let stated = "<code>DE.EvidenceRequest.0101</code>";
+    assert!(request.contains(stated), "the sample names its type");
+    let other = request.replace(stated, "<code>DE.EvidenceResponse.0102</code>");
+    let m = parse(other.as_bytes());
+    let h = m.header.as_ref().expect("header");
+    assert_eq!(h.message_type.code, "DE.EvidenceRequest.0101");
+    assert_eq!(
+        h.type_in_header.as_ref().expect("stated").code,
+        "DE.EvidenceResponse.0102"
+    );
+
+    // A code that is not a number is not compared: the header stands.
+    let m = parse(request.replace(stated, "<code>Anfrage</code>").as_bytes());
+    let h = m.header.as_ref().expect("header");
+    assert_eq!(h.message_type.code, "Anfrage");
+    assert_eq!(h.type_in_header, None);
 }

@@ -469,6 +469,46 @@ async fn an_xdomea_4_offer_list_goes_to_the_archive_a_rule_names() {
     assert_eq!(r.stage, Stage::Access, "{r:?}");
 }
 
+/// A header whose message type contradicts the root element is routed and
+/// access-checked by the root's type (what the schema validated, what the
+/// recipient reads): the archive's receipt (root `…0504`) with an offer's
+/// header code (0501) still goes back to the fee office as a 0504 — and
+/// the fee office cannot pass a receipt off as an offer to the archive,
+/// which the access rules would allow for a real 0501.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_header_type_contradicting_the_root_is_routed_by_the_root() {
+    let work = tempfile::tempdir().expect("tmp");
+    let mut o = DemoOptions::new(root(), work.path());
+    o.routing_append = routing_addition("xdomea-archive");
+    let d = demo::setup(o).await.expect("setup");
+    let receipt = std::fs::read_to_string(root().join(
+        "tests/samples/xdomea/synthetic-4.0.0_Aussonderung.AnbietungEmpfangBestaetigen.0504.xml",
+    ))
+    .expect("sample");
+    let mislabelled = receipt.replace("<code>0504</code>", "<code>0501</code>");
+    assert_ne!(mislabelled, receipt);
+    let signed = sign_as(&d, "archiv:06411000", mislabelled.as_bytes());
+    let f = forward(process(&d, &signed, None));
+    assert_eq!(f.queue, "xoev.inbox.ags-06411000");
+    assert_amqp_headers(&f, &[(xoev_transport::header::TYPE, "0504")]);
+
+    // The fee office sends the same document, labelled an offer, to the archive.
+    let spoof = mislabelled
+        .replace("<xdomea:kennung>ags:06411000</xdomea:kennung>", "READER")
+        .replace(
+            "<xdomea:kennung>archiv:06411000</xdomea:kennung>",
+            "<xdomea:kennung>ags:06411000</xdomea:kennung>",
+        )
+        .replace("READER", "<xdomea:kennung>archiv:06411000</xdomea:kennung>");
+    let signed = sign_as(&d, "ags:06411000", spoof.as_bytes());
+    let r = reject(process(&d, &signed, None));
+    assert!(
+        matches!(r.stage, Stage::Access | Stage::Routing),
+        "a receipt from the fee office is no offer: {r:?}"
+    );
+    assert!(r.detail.contains("0504"), "{r:?}");
+}
+
 /// `routing/` with the files of `tests/routing/<addition>/` appended.
 fn routing_addition(addition: &str) -> Vec<(String, String)> {
     ["authorities.toml", "access.toml", "rules.toml"]

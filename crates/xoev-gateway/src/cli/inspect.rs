@@ -90,6 +90,9 @@ fn print_text(m: &Message) {
         opt(&t.list_uri),
         opt(&t.list_version)
     );
+    if let Some(mismatch) = h.type_mismatch() {
+        println!("               ({mismatch})");
+    }
     println!("created:       {}", h.created);
     println!(
         "author:        {}",

@@ -93,6 +93,9 @@ pub fn run(g: &Global, args: &RouteArgs) -> anyhow::Result<Outcome> {
         }
         e
     });
+    if let (Some(mismatch), Format::Text) = (h.type_mismatch(), g.format) {
+        println!("{file}: note: {mismatch}");
+    }
     match (result, g.format) {
         (Ok(d), Format::Text) => {
             print_decision(&file.to_string(), &d);

@@ -445,6 +445,11 @@ impl Pipeline {
             case = tracing::field::Empty
         )
         .entered();
+        if let Some(mismatch) = header.type_mismatch() {
+            // Routed and checked by the root's type; the sender should
+            // hear that its header is wrong, but the message is sound.
+            tracing::warn!("{mismatch}");
+        }
 
         // schema lookup + the one full parse
         let catalogue = self.validator.catalogue();
