@@ -76,6 +76,23 @@ impl Message {
     /// Refuses oversize input, non-UTF-8 input, a DOCTYPE, and a header
     /// whose message id is missing or malformed.
     pub fn parse(raw: impl Into<Bytes>, limits: &Limits) -> Result<Self, MessageError> {
+        match Self::parse_keeping_header_error(raw, limits)? {
+            (_, Some(header_error)) => Err(header_error),
+            (message, None) => Ok(message),
+        }
+    }
+
+    /// Like [`Message::parse`], but a header that cannot be read (an
+    /// `invalid-header` error) is returned beside the message, whose
+    /// [`Message::header`] is then `None`, instead of failing the read.
+    /// A header is often wrong because the document is: a caller that can
+    /// validate (`xoev_schema::Validator`) reports the unknown namespace,
+    /// the XML error or the XSD violations first, and the header's error
+    /// only for a document its schema accepts.
+    pub fn parse_keeping_header_error(
+        raw: impl Into<Bytes>,
+        limits: &Limits,
+    ) -> Result<(Self, Option<MessageError>), MessageError> {
         let raw: Bytes = raw.into();
         if raw.len() > limits.max_bytes {
             return Err(MessageError::new(
@@ -95,7 +112,11 @@ impl Message {
             .at(&raw, e.valid_up_to()));
         }
         let envelope = read_envelope(&raw, limits)?;
-        Ok(Self {
+        let (header, header_error) = match envelope.header {
+            Ok(header) => (header, None),
+            Err(e) => (None, Some(e)),
+        };
+        let message = Self {
             raw,
             root: envelope.root,
             standard: envelope.attrs.standard,
@@ -104,8 +125,9 @@ impl Message {
             producer: envelope.attrs.producer,
             product_version: envelope.attrs.product_version,
             test: envelope.attrs.test,
-            header: envelope.header,
-        })
+            header,
+        };
+        Ok((message, header_error))
     }
 
     /// The payload exactly as received.
@@ -116,13 +138,23 @@ impl Message {
     /// The header, or an error naming what is missing.
     pub fn require_header(&self) -> Result<&Header, MessageError> {
         self.header.as_ref().ok_or_else(|| {
-            MessageError::new(
-                Kind::Header,
+            let detail = if self
+                .root
+                .namespace
+                .as_deref()
+                .is_some_and(|ns| ns.starts_with(REGREP_NAMESPACE_PREFIX))
+            {
                 format!(
-                    "document {} carries no XÖV message header (nachrichtenkopf)",
+                    "document {} is no EU OOTS evidence exchange message (an evidence request or response names its SpecificationIdentifier in a leading slot); queries of the OOTS common services (Evidence Broker, Data Service Directory) and registry submissions are not routed",
                     self.root
-                ),
-            )
+                )
+            } else {
+                format!(
+                    "document {} carries no message header (an XÖV nachrichtenkopf or an xdomea Kopf as its first child)",
+                    self.root
+                )
+            };
+            MessageError::new(Kind::Header, detail)
         })
     }
 }
@@ -145,7 +177,9 @@ struct RootAttrs {
 struct Envelope {
     root: RootElement,
     attrs: RootAttrs,
-    header: Option<Header>,
+    /// The header, or why it could not be read (an `invalid-header` error;
+    /// every other error fails the whole read).
+    header: Result<Option<Header>, MessageError>,
 }
 
 /// One element of the header subtree, addressed by its path of local names
@@ -223,14 +257,20 @@ fn read_envelope(raw: &[u8], limits: &Limits) -> Result<Envelope, MessageError> 
     };
 
     let header = if root_is_empty {
-        None
+        Ok(None)
     } else if let Some(kind) = OotsKind::of(&root, &attrs) {
-        Some(read_oots_header(&mut reader, raw, limits, kind, &attrs)?)
+        read_oots_header(&mut reader, raw, limits, kind, &attrs)
     } else {
-        read_header(&mut reader, raw, limits)?.map(|mut h| {
-            h.reconcile_type(&root);
-            h
+        read_header(&mut reader, raw, limits).map(|h| {
+            h.map(|mut h| {
+                h.reconcile_type(&root);
+                h
+            })
         })
+    };
+    let header = match header {
+        Err(e) if e.kind != Kind::Header => return Err(e),
+        other => other,
     };
     Ok(Envelope {
         root,
@@ -691,6 +731,9 @@ fn name_only(nodes: &[Node], role: &str, found: Option<&Authority>) -> Option<St
     }
 }
 
+/// What the RegRep 4 namespaces (query, lcm, rs, rim) begin with.
+const REGREP_NAMESPACE_PREFIX: &str = "urn:oasis:names:tc:ebxml-regrep:xsd:";
+
 /// The RegRep 4 query namespace of the OOTS evidence exchange (EDM).
 const REGREP_QUERY_NAMESPACE: &str = "urn:oasis:names:tc:ebxml-regrep:xsd:query:4.0";
 
@@ -748,7 +791,7 @@ fn read_oots_header(
     limits: &Limits,
     kind: OotsKind,
     attrs: &RootAttrs,
-) -> Result<Header, MessageError> {
+) -> Result<Option<Header>, MessageError> {
     let mut nodes: Vec<Node> = Vec::new();
     loop {
         let (pos, event) = next_event(reader, raw)?;
@@ -788,7 +831,14 @@ fn read_oots_header(
             }
         }
     }
-    extract_oots(kind, attrs, &nodes)
+    // The evidence exchange names its specification first; the RegRep
+    // queries of the OOTS common services (Evidence Broker, Data Service
+    // Directory) share the root elements but not the slots, and are no
+    // evidence exchange: they carry no header the gateway routes by.
+    if find(&nodes, &["Slot:SpecificationIdentifier"]).is_none() {
+        return Ok(None);
+    }
+    extract_oots(kind, attrs, &nodes).map(Some)
 }
 
 fn extract_oots(kind: OotsKind, attrs: &RootAttrs, nodes: &[Node]) -> Result<Header, MessageError> {

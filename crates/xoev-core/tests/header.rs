@@ -372,19 +372,22 @@ fn oots_error_responses_are_dated_by_their_exception() {
     );
 }
 
-/// A minimal OOTS request: `slots` are put before the query.
+/// A minimal OOTS request: `slots` are put before the query, after the
+/// `SpecificationIdentifier` that makes it an evidence exchange message.
 fn oots_request(id_attr: &str, slots: &str) -> Vec<u8> {
     format!(
         r#"<?xml version="1.0" encoding="UTF-8"?>
 <query:QueryRequest xmlns:query="urn:oasis:names:tc:ebxml-regrep:xsd:query:4.0"
   xmlns:rim="urn:oasis:names:tc:ebxml-regrep:xsd:rim:4.0" xmlns:sdg="http://data.europa.eu/p4s" {id_attr}>
-{slots}
+{SPECIFICATION}{slots}
 <query:ResponseOption returnType="LeafClassWithRepositoryItem"/>
 <query:Query queryDefinition="DocumentQuery"><rim:Slot name="EvidenceRequester"><rim:SlotValue><sdg:Agent><sdg:Identifier schemeID="x">not-this-one</sdg:Identifier></sdg:Agent></rim:SlotValue></rim:Slot></query:Query>
 </query:QueryRequest>"#
     )
     .into_bytes()
 }
+
+const SPECIFICATION: &str = r#"<rim:Slot name="SpecificationIdentifier"><rim:SlotValue><rim:Value>oots-edm:v1.0</rim:Value></rim:SlotValue></rim:Slot>"#;
 
 const ISSUED: &str = r#"<rim:Slot name="IssueDateTime"><rim:SlotValue><rim:Value>2026-11-27T08:00:00Z</rim:Value></rim:SlotValue></rim:Slot>"#;
 
@@ -703,7 +706,7 @@ fn a_header_of_too_many_elements_is_refused() {
     }
     // a thousand are still read
     let fine = format!(
-        r#"<q:QueryRequest xmlns:q="urn:oasis:names:tc:ebxml-regrep:xsd:query:4.0" id="urn:uuid:1">{}{ISSUED}</q:QueryRequest>"#,
+        r#"<q:QueryRequest xmlns:q="urn:oasis:names:tc:ebxml-regrep:xsd:query:4.0" id="urn:uuid:1">{SPECIFICATION}{}{ISSUED}</q:QueryRequest>"#,
         r#"<Slot name="x"></Slot>"#.repeat(1000)
     );
     assert_eq!(
@@ -783,4 +786,35 @@ fn the_root_element_decides_the_message_type_over_a_contradicting_header() {
     let h = m.header.as_ref().expect("header");
     assert_eq!(h.message_type.code, "Anfrage");
     assert_eq!(h.type_in_header, None);
+}
+
+/// The OOTS common services' RegRep queries (here the Data Service
+/// Directory's answer) share the evidence exchange's root elements but not
+/// its slots: no header is read from them (it was misread as an evidence
+/// response missing its identifier), and requiring one says what they are.
+#[test]
+fn an_oots_directory_query_response_is_no_evidence_exchange() {
+    let m = parse(&sample(
+        "oots-edm/4.3_Query_Response_of_the_DSD_-_Birth_Certificate_Simple_Flow.xml",
+    ));
+    assert_eq!(m.root.local_name, "QueryResponse");
+    assert!(m.header.is_none(), "{:?}", m.header);
+    let e = m.require_header().expect_err("no header");
+    assert_eq!(e.kind.as_str(), "invalid-header");
+    assert!(
+        e.detail.contains("no EU OOTS evidence exchange message")
+            && e.detail.contains("SpecificationIdentifier"),
+        "{e}"
+    );
+    // An evidence response keeps its header.
+    let m = parse(&sample(
+        "oots-edm/2.2_Step_2_Evidence_Response_-_Birth_-_full_example.xml",
+    ));
+    assert!(m.require_header().is_ok());
+    // Any other document without a header is told what a header is.
+    let e = parse(b"<a xmlns='urn:x'><b/></a>")
+        .require_header()
+        .map(|_| ())
+        .expect_err("no header");
+    assert!(e.detail.contains("nachrichtenkopf"), "{e}");
 }

@@ -386,3 +386,60 @@ fn routing_check_prints_every_error_with_line() {
     assert_eq!(o.status.code(), Some(2));
     std::fs::remove_dir_all(Path::new(&dir)).ok();
 }
+
+/// `route` reports what is wrong with the document before what is missing
+/// from its header, and names what the service's schema stage would say of
+/// a message it can still try the rules on.
+#[test]
+fn route_names_the_document_fault_before_the_header_fault() {
+    let text = std::fs::read_to_string(root().join(MUSTERSTADT)).expect("read");
+    let typ = r#"<xn-bk:nachrichtentyp listVersionID="1.2.0"><code>DE.EvidenceRequest.0101</code></xn-bk:nachrichtentyp>"#;
+    assert!(text.contains(typ));
+    let dir = temp_dir("faults");
+    let write = |name: &str, body: &str| {
+        let f = dir.join(name);
+        std::fs::write(&f, body).expect("write");
+        f.to_str().expect("utf-8 path").to_owned()
+    };
+
+    // no message type, in the catalogued namespace: the XSD's violation
+    let f = write("untyped.xml", &text.replace(typ, ""));
+    let o = gateway(&["route", &f]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    assert!(
+        out.contains(":17:") && out.contains("[xsd-invalid]"),
+        "{out}"
+    );
+    assert!(out.contains("nachrichtentyp"), "{out}");
+
+    // ... in a namespace no catalogue entry has: that
+    let other = text
+        .replace(typ, "")
+        .replace("xnachweis-de-noots\"", "xnachweis-de-noots-2\"");
+    let f = write("other-namespace.xml", &other);
+    let o = gateway(&["--format", "json", "route", &f]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(json(&o)["kind"], "unknown-standard");
+
+    // a readable header on a broken document: routed, with the schema's word
+    let f = write("trailing.xml", &format!("{text}<trailing/>"));
+    let o = gateway(&["route", "--municipality", "09162000", &f]);
+    let out = stdout(&o);
+    assert!(
+        out.contains("note: the service would reject it at the schema stage: [malformed-xml]"),
+        "{out}"
+    );
+
+    // the OOTS Data Service Directory's answer is no evidence exchange
+    let o = gateway(&[
+        "route",
+        "tests/samples/oots-edm/4.3_Query_Response_of_the_DSD_-_Birth_Certificate_Simple_Flow.xml",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).contains("[invalid-header] document {urn:oasis:names:tc:ebxml-regrep:xsd:query:4.0}QueryResponse is no EU OOTS evidence exchange message"),
+        "{}",
+        stdout(&o)
+    );
+}

@@ -350,6 +350,42 @@ async fn a_header_without_an_identified_sender_is_refused_naming_the_element() {
     }
 }
 
+/// A header that cannot be read because the document is wrong is rejected
+/// with what the schema says (the XSD's violation with line and path, at
+/// the schema stage); one the schema accepts keeps the header's reason.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreadable_header_is_rejected_with_the_schema_reason() {
+    let (d, _w) = demo_with(true).await;
+    let text = std::fs::read_to_string(root().join(demo::REQUEST)).expect("sample");
+    let untyped = without(&text, "<xn-bk:nachrichtentyp", "</xn-bk:nachrichtentyp>");
+    let r = reject(process(&d, untyped.as_bytes(), None));
+    assert_eq!(
+        (r.stage, r.kind.as_str()),
+        (Stage::Schema, "xsd-invalid"),
+        "{r:?}"
+    );
+    let issue = &r.issues[0];
+    assert!(issue.line.is_some(), "{issue:?}");
+    assert!(issue.path.is_some(), "{issue:?}");
+    assert!(issue.message.contains("Expected is"), "{issue:?}");
+    assert!(issue.message.contains("nachrichtentyp"), "{issue:?}");
+
+    // An OOTS request without IssueDateTime is XSD-valid: the header's reason.
+    let oots = std::fs::read_to_string(
+        root()
+            .join("tests/samples/oots-edm/2.1_Step_1_Evidence_Request_-_Birth_-_full_example.xml"),
+    )
+    .expect("sample");
+    let undated = without(&oots, r#"<rim:Slot name="IssueDateTime">"#, "</rim:Slot>");
+    let r = reject(process(&d, undated.as_bytes(), None));
+    assert_eq!(
+        (r.stage, r.kind.as_str()),
+        (Stage::Header, "invalid-header"),
+        "{r:?}"
+    );
+    assert!(r.detail.contains("IssueDateTime"), "{r:?}");
+}
+
 /// A fee office that signs with RSASSA-PSS (an RSA certificate, the
 /// `sha256-rsa-MGF1` method): its request is verified and forwarded like
 /// any other; the same request signed with PKCS#1 v1.5 too.
@@ -859,11 +895,9 @@ async fn an_adapter_output_without_a_readable_header_is_refused_not_retried() {
         (Stage::Adapter, "output-without-header"),
         "{r:?}"
     );
-    assert!(
-        r.detail.contains("no EvidenceResponseIdentifier slot"),
-        "{}",
-        r.detail
-    );
+    // (without the EDM's SpecificationIdentifier slot it is no evidence
+    // exchange message, so it carries no header at all)
+    assert!(r.detail.contains("none in {urn:oasis"), "{}", r.detail);
     assert_eq!(r.message_id.as_deref(), Some(id.as_str()));
     let (queue, answer, _) = r.answer.expect("an answer for the fee office");
     assert_eq!(queue, d.inbox(FEE_OFFICE).expect("inbox"));

@@ -134,11 +134,12 @@ impl SchemaError {
         match self {
             Self::Invalid { issues, .. } => issues.clone(),
             Self::Malformed(i) => vec![i.clone()],
+            // the kind is reported beside the issues: the detail alone
             Self::Message(e) => vec![Issue {
                 line: e.line,
                 column: e.column,
                 path: None,
-                message: e.to_string(),
+                message: e.detail.clone(),
             }],
             other => vec![Issue {
                 line: None,

@@ -13,10 +13,20 @@ pub const REDACTED: &str = "[value withheld]";
 /// values), `'…' is not a valid value of …` (built-in types) and
 /// `key-sequence ['…']` (identity constraints).
 pub fn redact_values(message: &str) -> String {
+    // The XÖV code-list attributes name a code list and its version, never
+    // a person: their values stay (a sender needs to see that it wrote
+    // code list version 2 where the schema fixes 3).
+    if CODE_LIST_ATTRIBUTES.iter().any(|a| message.contains(a)) {
+        return message.to_owned();
+    }
     let mut out = redact_after(message, "The value '", "'");
     out = redact_before_marker(&out, "' is not a valid value");
     redact_after(&out, "key-sequence ['", "']")
 }
+
+/// How libxml2 names the attributes of XÖV code types (`listURI`,
+/// `listVersionID`) in a message about their value.
+const CODE_LIST_ATTRIBUTES: [&str; 2] = ["attribute 'listURI': ", "attribute 'listVersionID': "];
 
 /// Replaces the text between `open` and the next `close` after it.
 fn redact_after(s: &str, open: &str, close: &str) -> String {
@@ -120,6 +130,15 @@ mod tests {
             assert!(!r.contains(secret), "{r}");
             assert!(r.contains(REDACTED), "{r}");
         }
+    }
+
+    #[test]
+    fn code_list_versions_are_not_withheld() {
+        let m = "Element '{urn:x}kategorie', attribute 'listVersionID': The value '2' does not match the fixed value constraint '3'.";
+        assert_eq!(redact_values(m), m);
+        // the element's own value still is
+        let m = "Element '{urn:x}kategorie': The value '2' does not match the fixed value constraint '3'.";
+        assert!(redact_values(m).contains(REDACTED));
     }
 
     #[test]

@@ -197,9 +197,23 @@ impl Validator {
         &self.limits
     }
 
-    /// Reads the envelope, finds the schema, parses and validates.
+    /// Reads the envelope, finds the schema, parses and validates; then
+    /// requires a readable header, if the document tried to carry one.
+    ///
+    /// A header that cannot be read is reported last: an unknown
+    /// namespace, an XML error or the XSD's violations (with line and
+    /// path) say more than "the header has no nachrichtentyp".
     pub fn validate(&self, raw: impl Into<Bytes>) -> Result<Validated<'_>, SchemaError> {
-        let message = Message::parse(raw, &self.limits)?;
+        let (message, header_error) = Message::parse_keeping_header_error(raw, &self.limits)?;
+        let validated = self.validate_document(message)?;
+        match header_error {
+            Some(e) => Err(e.into()),
+            None => Ok(validated),
+        }
+    }
+
+    /// Catalogue lookup, parse and XSD validation of a read envelope.
+    fn validate_document(&self, message: Message) -> Result<Validated<'_>, SchemaError> {
         let entry = self.catalogue.lookup(&message)?;
         let schema = entry.schema()?;
         let document = parse_document(message.raw(), &self.limits)?;

@@ -592,3 +592,72 @@ fn eight_threads_give_the_same_answers_as_one() {
         h.join().expect("thread panicked");
     }
 }
+
+/// A header that cannot be read is mostly a symptom: what the catalogue,
+/// the XML parser or the XSD say of the document is reported instead, with
+/// line and path (it was "the message header has no nachrichtentyp", at no
+/// position, for documents of unknown versions and XSD-invalid ones alike).
+#[test]
+fn an_unreadable_header_is_reported_after_what_the_schema_says() {
+    let request = std::fs::read_to_string(
+        root().join("tests/samples/xnachweis/DE.EvidenceRequest.0101.synthetic-kita-kassel.xml"),
+    )
+    .expect("sample");
+    let typ = r#"<xn-bk:nachrichtentyp listVersionID="1.2.0"><code>DE.EvidenceRequest.0101</code></xn-bk:nachrichtentyp>"#;
+    assert!(request.contains(typ));
+    let untyped = request.replace(typ, "");
+    // the header alone says only this
+    let header =
+        xoev_core::Message::parse(untyped.clone(), &Limits::default()).expect_err("no type");
+    assert!(header.detail.contains("no nachrichtentyp"), "{header}");
+
+    // in a catalogued standard: the XSD's violation, with its line
+    let e = validator()
+        .validate(untyped.clone())
+        .map(|_| ())
+        .expect_err("invalid");
+    assert_eq!(e.kind(), SchemaErrorKind::Invalid, "{e}");
+    let i = &e.issues()[0];
+    assert!(i.line.is_some() && i.path.is_some(), "{i:?}");
+    assert!(i.message.contains("nachrichtentyp"), "{i:?}");
+
+    // in a namespace the catalogue does not know: that
+    let unknown = untyped.replace("xnachweis-de-noots\"", "xnachweis-de-noots-2\"");
+    let e = validator()
+        .validate(unknown)
+        .map(|_| ())
+        .expect_err("unknown");
+    assert_eq!(e.kind(), SchemaErrorKind::UnknownStandard, "{e}");
+
+    // not well-formed: the XML error
+    let malformed = format!("{untyped}<trailing/>");
+    let e = validator()
+        .validate(malformed)
+        .map(|_| ())
+        .expect_err("malformed");
+    assert_eq!(e.kind(), SchemaErrorKind::Malformed, "{e}");
+
+    // a header the schema accepts but the gateway cannot use: its error
+    // (the EDM's slots are not the XSD's business: an evidence request
+    // without its IssueDateTime is XSD-valid)
+    let oots = std::fs::read_to_string(
+        root()
+            .join("tests/samples/oots-edm/2.1_Step_1_Evidence_Request_-_Birth_-_full_example.xml"),
+    )
+    .expect("sample");
+    let undated = oots.replace(
+        r#"<rim:Slot name="IssueDateTime">"#,
+        r#"<rim:Slot name="IssuedAt">"#,
+    );
+    assert_ne!(undated, oots);
+    let e = validator()
+        .validate(undated)
+        .map(|_| ())
+        .expect_err("header");
+    assert_eq!(
+        e.kind(),
+        SchemaErrorKind::Message(MessageErrorKind::Header),
+        "{e}"
+    );
+    assert!(e.to_string().contains("IssueDateTime"), "{e}");
+}

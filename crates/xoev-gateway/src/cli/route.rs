@@ -4,8 +4,9 @@ use super::routing::RoutingDirArgs;
 use super::{Format, Global, Outcome, read_input};
 use clap::Args;
 use std::path::PathBuf;
-use xoev_core::Message;
+use xoev_core::{Message, MessageError};
 use xoev_routing::{Resolution, RouteDecision, RouteError, RouteInput};
+use xoev_schema::{Issue, SchemaError, Validator};
 
 /// Arguments of `route`.
 #[derive(Debug, Args)]
@@ -43,33 +44,49 @@ pub fn run(g: &Global, args: &RouteArgs) -> anyhow::Result<Outcome> {
             return Ok(Outcome::IoError);
         }
     };
-    let message = match Message::parse(bytes, &g.limits())
-        .and_then(|m| m.require_header().map(|_| ()).map(|()| m))
-    {
-        Ok(m) => m,
-        Err(e) => {
-            match g.format {
-                Format::Json => println!(
-                    "{}",
-                    serde_json::json!({"ok": false, "file": args.file, "kind": e.kind.as_str(), "error": e.to_string()})
-                ),
-                Format::Text => println!("{file}: [{}] {e}", e.kind.as_str()),
+    // `route` tries the routing rules on the envelope, also for a message
+    // edited to try them; what the schema says is reported beside it.
+    let (message, header_error) =
+        match Message::parse_keeping_header_error(bytes.clone(), &g.limits()) {
+            Ok(read) => read,
+            Err(e) => return Ok(refuse(g, args, e.kind.as_str(), &[envelope_issue(&e)])),
+        };
+    let validator = g.catalogue().ok().map(|c| Validator::new(c, g.limits()));
+    let validation = validator
+        .as_ref()
+        .map(|v| v.validate(bytes).map(|v| v.entry));
+    if let Some(e) = header_error {
+        // the document's own fault, where it has one, says more
+        return Ok(match validation {
+            Some(Err(schema)) if !matches!(schema, SchemaError::Message(_)) => {
+                refuse(g, args, schema.kind().as_str(), &schema.issues())
             }
-            return Ok(Outcome::Rejected);
-        }
+            _ => refuse(g, args, e.kind.as_str(), &[envelope_issue(&e)]),
+        });
+    }
+    let h = match message.require_header() {
+        Ok(h) => h,
+        Err(e) => return Ok(refuse(g, args, e.kind.as_str(), &[envelope_issue(&e)])),
     };
-    let Some(h) = &message.header else {
-        return Ok(Outcome::Rejected);
-    };
+    if let (Some(Err(schema)), Format::Text) = (&validation, g.format) {
+        let first = schema.issues().into_iter().next().map(|i| {
+            let at = i.line.map(|l| format!("{l}:{}: ", i.column.unwrap_or(0)));
+            format!("{}{}", at.unwrap_or_default(), i.message)
+        });
+        println!(
+            "{file}: note: the service would reject it at the schema stage: [{}] {}",
+            schema.kind().as_str(),
+            first.unwrap_or_default()
+        );
+    }
     // As the service does: where the root names no standard (xdomea 2 and
     // 3 do not), the schema catalogue's entry for the message's namespace
     // does; the version is always the entry's (the schema that validates
     // it), since the root's attribute may differ (`Catalogue::lookup`).
-    let entry = g.catalogue().ok().and_then(|c| {
-        c.lookup(&message)
-            .ok()
-            .map(|e| (e.name.clone(), e.version.clone()))
-    });
+    let entry = validator
+        .as_ref()
+        .and_then(|v| v.catalogue().lookup(&message).ok())
+        .map(|e| (e.name.clone(), e.version.clone()));
     let (entry_standard, entry_version) = entry.unzip();
     let input = RouteInput {
         message_type: h.message_type.code.clone(),
@@ -170,5 +187,50 @@ fn print_error(file: &str, input: &RouteInput, e: &RouteError) {
                 println!("      - {why}");
             }
         }
+    }
+}
+
+/// `FILE:LINE:COL: PATH` of an issue, leaving out what is unknown.
+pub(super) fn issue_location(file: &str, i: &Issue) -> String {
+    let mut at = file.to_owned();
+    if let Some(line) = i.line {
+        at.push_str(&format!(":{line}:{}", i.column.unwrap_or(0)));
+    }
+    if let Some(path) = &i.path {
+        at.push_str(&format!(": {path}"));
+    }
+    at
+}
+
+/// Prints why `route` cannot try the rules on a message; exit 1.
+fn refuse(g: &Global, args: &RouteArgs, kind: &str, issues: &[Issue]) -> Outcome {
+    let file = args.file.display().to_string();
+    match g.format {
+        Format::Json => println!(
+            "{}",
+            serde_json::json!({
+                "ok": false,
+                "file": args.file,
+                "kind": kind,
+                "error": issues.first().map(|i| i.message.as_str()).unwrap_or_default(),
+                "errors": issues,
+            })
+        ),
+        Format::Text => {
+            for i in issues {
+                println!("{}: [{kind}] {}", issue_location(&file, i), i.message);
+            }
+        }
+    }
+    Outcome::Rejected
+}
+
+/// An envelope error as an issue (it has a position, no path).
+fn envelope_issue(e: &MessageError) -> Issue {
+    Issue {
+        line: e.line,
+        column: e.column,
+        path: None,
+        message: e.detail.clone(),
     }
 }

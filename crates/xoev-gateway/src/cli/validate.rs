@@ -1,5 +1,6 @@
 //! `xoev-gateway validate FILE...`
 
+use super::route::issue_location;
 use super::{Format, Global, Outcome, expand_dirs, read_input};
 use clap::Args;
 use serde::Serialize;
@@ -115,13 +116,6 @@ fn print_text(r: &Report) {
     }
     let kind = r.kind.unwrap_or("error");
     for i in &r.errors {
-        println!(
-            "{}:{}:{}: {}: [{kind}] {}",
-            r.file,
-            i.line.unwrap_or(0),
-            i.column.unwrap_or(0),
-            i.path.as_deref().unwrap_or("/"),
-            i.message
-        );
+        println!("{}: [{kind}] {}", issue_location(&r.file, i), i.message);
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! | stage | what | rejection kinds |
 //! | --- | --- | --- |
-//! | `size`, `header` | size limit, envelope and XÖV header (quick-xml) | `oversize`, `malformed-xml`, `invalid-header`, … |
+//! | `size`, `header` | size limit, envelope and XÖV header (quick-xml); the message type is the root element's where the header names another | `oversize`, `malformed-xml`, `invalid-header`, … (a header that cannot be read is rejected with the `schema` stage's reason where the document has one: `unknown-standard`, `malformed-xml`, `xsd-invalid` with line and path) |
 //! | `schema` | catalogue lookup, hardened parse | `unknown-standard`, `unknown-version`, `malformed-xml` |
 //! | `signature` | the author's signature (trust store with CRLs, directory certificate) | `no-signature`, `untrusted-certificate`, `revoked-certificate`, `wrong-signer`, … (transient: `revocation-unknown`) |
 //! | `validate` | XSD of the signed content (signature removed) | `xsd-invalid` |
@@ -28,7 +28,7 @@ use time::format_description::well_known::Rfc3339;
 use tokio::runtime::Handle;
 use xoev_adapters::{Context, RequestFacts, Translator};
 use xoev_audit::{AuditStore, CitizenRef, CitizenSecret, NewEntry, Outcome};
-use xoev_core::{Authority, Limits, Message, MessageErrorKind};
+use xoev_core::{Authority, Limits, Message, MessageError, MessageErrorKind};
 use xoev_dsig::{CertMatcher, Signer, Verifier};
 use xoev_routing::{RouteInput, Router};
 use xoev_schema::{Issue, SchemaError, Validator};
@@ -408,7 +408,7 @@ impl Pipeline {
     ) -> Result<Forward, Failure> {
         let mut clock = StageClock::start();
         // size + header
-        let message = Message::parse(payload.clone(), &self.limits).map_err(|e| {
+        let envelope_failure = |e: MessageError| {
             let stage = if e.kind == MessageErrorKind::Oversize {
                 Stage::Size
             } else {
@@ -423,7 +423,22 @@ impl Pipeline {
                 }],
                 ..reject(stage, e.kind.as_str(), e.to_string())
             }))
-        })?;
+        };
+        let (message, header_error) =
+            Message::parse_keeping_header_error(payload.clone(), &self.limits)
+                .map_err(envelope_failure)?;
+        if let Some(e) = header_error {
+            // A header is often unreadable because the document is wrong:
+            // its unknown namespace, XML error or XSD violations (line and
+            // path) tell the sender more. Only on this rejection path is
+            // an unverified document validated.
+            return Err(match self.validator.validate(payload.clone()) {
+                Err(schema) if !matches!(schema, SchemaError::Message(_)) => {
+                    schema_failure(Stage::Schema, schema)
+                }
+                _ => envelope_failure(e),
+            });
+        }
         let header = message
             .require_header()
             .map_err(|e| Failure::reject(Stage::Header, e.kind.as_str(), e.to_string()))?
