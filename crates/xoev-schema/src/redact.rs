@@ -10,7 +10,8 @@ pub const REDACTED: &str = "[value withheld]";
 /// attribute and type names and the facets (pattern, set, bounds) stay.
 ///
 /// Covers libxml2's value-quoting forms: `The value '…'` (all facets, fixed
-/// values), `'…' is not a valid value of …` (built-in types) and
+/// values), `The actual value '…'` and `The initial value '…'` (an
+/// element's fixed value), `'…' is not a valid value of …` (built-in types) and
 /// `key-sequence ['…']` (identity constraints).
 pub fn redact_values(message: &str) -> String {
     // The XÖV code-list attributes name a code list and its version, never
@@ -20,6 +21,9 @@ pub fn redact_values(message: &str) -> String {
         return message.to_owned();
     }
     let mut out = redact_after(message, "The value '", "'");
+    // an element's fixed value: `The actual value '…'`, `The initial value '…'`
+    out = redact_after(&out, "The actual value '", "'");
+    out = redact_after(&out, "The initial value '", "'");
     out = redact_before_marker(&out, "' is not a valid value");
     redact_after(&out, "key-sequence ['", "']")
 }
@@ -124,6 +128,14 @@ mod tests {
             (
                 "Element 'a': The value 'it's me' does not match the fixed value constraint 'x'.",
                 "it's me",
+            ),
+            (
+                "Element 'a': The actual value 'Erika' does not match the fixed value constraint 'x'.",
+                "Erika",
+            ),
+            (
+                "Element 'a': The initial value 'Erika' does not match the fixed value constraint 'x'.",
+                "Erika",
             ),
         ] {
             let r = redact_values(m);
