@@ -21,6 +21,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     xoev_gateway::allocator::purge_freed_memory_promptly();
     let cli = cli::Cli::parse();
+    if !cli.command.is_service() {
+        restore_default_sigpipe();
+    }
     if let Err(e) = init_logging() {
         eprintln!("error: {e}");
         return ExitCode::from(2);
@@ -31,6 +34,18 @@ fn main() -> ExitCode {
             eprintln!("error: {err:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// A command-line tool whose output is piped into `head` ends quietly when
+/// the reader goes away, as Unix tools do, instead of panicking in
+/// `println!` on the broken pipe (Rust ignores SIGPIPE by default). The
+/// service keeps ignoring it: there a closed socket is an error to handle.
+fn restore_default_sigpipe() {
+    // SAFETY: called once at start, before any thread exists; SIG_DFL is a
+    // valid disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

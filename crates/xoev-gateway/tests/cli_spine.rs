@@ -466,3 +466,33 @@ fn an_unknown_log_format_is_refused() {
         "{err}"
     );
 }
+
+/// Output piped into a reader that stops early (`| head`): the tool ends
+/// quietly by SIGPIPE, as Unix tools do, instead of panicking in `println!`.
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    use std::io::Read;
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_xoev-gateway"))
+        .args(["validate", "tests/samples"])
+        .current_dir(root())
+        .env_remove("XOEV_SCHEMAS")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // the reader goes away before the first line is written
+    drop(child.stdout.take());
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut stderr)
+        .expect("read stderr");
+    let status = child.wait().expect("wait");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    const SIGPIPE: i32 = 13; // on Linux
+    assert_eq!(status.signal(), Some(SIGPIPE), "{status:?}");
+}

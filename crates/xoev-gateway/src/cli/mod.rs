@@ -112,6 +112,14 @@ pub enum Command {
     ApiToken(api_token::ApiTokenArgs),
 }
 
+impl Command {
+    /// Whether this command is a long-running service (`run`, `peer`)
+    /// rather than a tool whose output may be piped.
+    pub fn is_service(&self) -> bool {
+        matches!(self, Self::Run(_) | Self::Peer(_))
+    }
+}
+
 /// What a subcommand concluded; maps to the process exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
