@@ -34,6 +34,17 @@ thread_local! {
     static REFUSED: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
+thread_local! {
+    /// Schema files the loader opened on this thread since the last
+    /// [`take_loaded`] (a compile reads its documents' declarations).
+    static LOADED: std::cell::RefCell<Vec<PathBuf>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The files the entity loader opened on this thread since the last call.
+pub(crate) fn take_loaded() -> Vec<PathBuf> {
+    LOADED.with(|l| std::mem::take(&mut *l.borrow_mut()))
+}
+
 /// The locations the entity loader refused on this thread since the last
 /// call, oldest first, without repeats (at most 20 kept).
 pub(crate) fn take_refused() -> Vec<String> {
@@ -125,6 +136,7 @@ unsafe extern "C" fn local_only_loader(
     let Ok(c_path) = CString::new(path.to_string_lossy().as_bytes()) else {
         return std::ptr::null_mut();
     };
+    LOADED.with(|l| l.borrow_mut().push(path));
     // SAFETY: ctxt is the parser context libxml2 handed us; the path is a
     // valid C string that xmlNewInputFromFile copies.
     unsafe { xml::xmlNewInputFromFile(ctxt, c_path.as_ptr()) }

@@ -12,6 +12,7 @@
 
 mod catalogue;
 mod error;
+mod fixed;
 mod init;
 mod parse;
 mod redact;

@@ -661,3 +661,49 @@ fn an_unreadable_header_is_reported_after_what_the_schema_says() {
     );
     assert!(e.to_string().contains("IssueDateTime"), "{e}");
 }
+
+/// An element's fixed value is met by the same value in another lexical
+/// form (XML Schema compares values; libxml2 compares text): the
+/// Thuringian archive's real xdomea 2.3.0 transfer writes the boolean
+/// `Importbestaetigung`, fixed to `1`, as `true`. Another value, or one
+/// that is no boolean, is still refused.
+#[test]
+fn a_fixed_boolean_is_met_by_any_lexical_form_of_its_value() {
+    let sample = String::from_utf8(read(
+        &root().join("tests/samples/xdomea/pattern-2.3.0_xx_Aussonderung.Aussonderung.0503.xml"),
+    ))
+    .expect("utf-8");
+    let written = "<xdomea:Importbestaetigung>true</xdomea:Importbestaetigung>";
+    assert!(sample.contains(written), "the sample writes true");
+    let checker = validator();
+    let valid = checker
+        .validate(sample.clone())
+        .expect("true meets fixed=\"1\"");
+    assert_eq!(valid.entry.version, "2.3.0");
+    for ok in ["1", " true "] {
+        let text = sample.replace(
+            written,
+            &format!("<xdomea:Importbestaetigung>{ok}</xdomea:Importbestaetigung>"),
+        );
+        assert!(checker.validate(text).is_ok(), "{ok:?}");
+    }
+    for (wrong, says) in [
+        ("false", "does not match the fixed value constraint '1'"),
+        ("0", "does not match the fixed value constraint '1'"),
+        (
+            "yes",
+            "is not a valid value of the atomic type 'xs:boolean'",
+        ),
+    ] {
+        let text = sample.replace(
+            written,
+            &format!("<xdomea:Importbestaetigung>{wrong}</xdomea:Importbestaetigung>"),
+        );
+        let e = err_of(text);
+        assert_eq!(e.kind(), SchemaErrorKind::Invalid, "{wrong}: {e}");
+        let issues = e.issues();
+        assert_eq!(issues.len(), 1, "{issues:?}");
+        assert!(issues[0].message.contains(says), "{wrong}: {issues:?}");
+        assert!(issues[0].line.is_some(), "{issues:?}");
+    }
+}
