@@ -171,6 +171,11 @@ pub struct Header {
     /// rejection show whom it meant.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub author_name_only: Option<String>,
+    /// Whether the header names its author only by a contact person
+    /// (xdomea 4 `autor/NameAnsprechpartner`), without an authority: not
+    /// routable either. The person's name is not kept (personal data).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub author_contact_only: bool,
     /// The reader's name where the header names the reader only by name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reader_name_only: Option<String>,
@@ -237,6 +242,9 @@ impl Header {
         match &self.author_name_only {
             Some(name) => format!(
                 "the header names its author only by name ({name:?}), without an identifier: routing needs {element}"
+            ),
+            None if self.author_contact_only => format!(
+                "the header names its author only by a contact person (NameAnsprechpartner), without an authority: routing needs {element}"
             ),
             None => format!("the header names no author ({element})"),
         }

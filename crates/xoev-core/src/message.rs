@@ -682,6 +682,9 @@ fn extract_header(form: HeaderForm, nodes: &[Node]) -> Result<Header, MessageErr
         message_type,
         created,
         author_name_only: name_only(nodes, author_role, author.as_ref()),
+        author_contact_only: author.is_none()
+            && authority_name(nodes, author_role).is_none()
+            && find(nodes, &[author_role, "NameAnsprechpartner"]).is_some(),
         reader_name_only: name_only(nodes, reader_role, reader.as_ref()),
         author,
         reader,
@@ -904,6 +907,7 @@ fn extract_oots(kind: OotsKind, attrs: &RootAttrs, nodes: &[Node]) -> Result<Hea
         reader: agent(nodes, reader),
         in_reply_to,
         author_name_only: None,
+        author_contact_only: false,
         reader_name_only: None,
         type_in_header: None,
     })

@@ -821,3 +821,34 @@ fn an_oots_directory_query_response_is_no_evidence_exchange() {
         .expect_err("no header");
     assert!(e.detail.contains("nachrichtenkopf"), "{e}");
 }
+
+/// An xdomea 4 `autor` given only as a contact person (as the Thuringian
+/// archive's 4.0.0 patterns do) is no routable author, and the rejection
+/// says so without repeating the person's name.
+#[test]
+fn an_xdomea_author_named_only_by_a_contact_person() {
+    let text = String::from_utf8(sample(
+        "xdomea/synthetic-4.0.0_Aussonderung.Anbieteverzeichnis.0501.xml",
+    ))
+    .expect("utf-8");
+    let start = text.find("<xdomea:autor>").expect("autor");
+    let end = text.find("</xdomea:autor>").expect("autor end");
+    let contact = format!(
+        "{}<xdomea:autor><xdomea:NameAnsprechpartner><xdomea:Familienname><xdomea:Name>Mustermann</xdomea:Name></xdomea:Familienname></xdomea:NameAnsprechpartner>{}",
+        &text[..start],
+        &text[end..]
+    );
+    let m = parse(contact.as_bytes());
+    let h = m.header.as_ref().expect("header");
+    assert_eq!(h.author, None);
+    assert!(h.author_contact_only);
+    assert_eq!(h.author_name_only, None);
+    let why = h.no_author();
+    assert!(why.contains("only by a contact person"), "{why}");
+    assert!(!why.contains("Mustermann"), "{why}");
+    assert!(!format!("{h:?}").contains("Mustermann"), "{h:?}");
+    // the sample itself names an authority
+    let h = parse(text.as_bytes()).header.expect("header");
+    assert!(!h.author_contact_only);
+    assert!(h.author.is_some());
+}

@@ -94,10 +94,14 @@ fn print_text(m: &Message) {
         println!("               ({mismatch})");
     }
     println!("created:       {}", h.created);
-    println!(
-        "author:        {}",
-        authority(h.author.as_ref(), h.author_name_only.as_deref())
-    );
+    if h.author_contact_only {
+        println!("author:        - (named only by a contact person: not routable)");
+    } else {
+        println!(
+            "author:        {}",
+            authority(h.author.as_ref(), h.author_name_only.as_deref())
+        );
+    }
     println!(
         "reader:        {}",
         authority(h.reader.as_ref(), h.reader_name_only.as_deref())
