@@ -175,7 +175,9 @@ fn load(demo: &Demo, message: &[u8], copies: usize, in_flight: usize) -> anyhow:
 
 /// The directory entries, the route (no adapter) and the access rule of the
 /// XWasser receipt of the size runs: the demo's directory has no water
-/// authorities. Inboxes under `prefix`, like the demo's.
+/// authorities. Inboxes under `prefix`, like the demo's. The receipt is
+/// message type 0020 (`administration.quittung.0020`; its header says 0010,
+/// the root element decides).
 fn water_routing(prefix: &str) -> Vec<(String, String)> {
     let [author, reader] = WATER_AUTHORITIES;
     let authority = |id: &str, name: &str| {
@@ -194,14 +196,14 @@ fn water_routing(prefix: &str) -> Vec<(String, String)> {
             "rules.toml".into(),
             format!(
                 "[[rule]]\nname = \"xoev-bench-water-receipt\"\npriority = 100\n\
-                 standard = \"XWasser\"\nversion = \"1.0.0\"\nmessage_type = \"0010\"\n\
+                 standard = \"XWasser\"\nversion = \"1.0.0\"\nmessage_type = \"0020\"\n\
                  sender = \"{author}\"\nrecipient = \"reader\"\nadapters = []\n"
             ),
         ),
         (
             "access.toml".into(),
             format!(
-                "[[allow]]\nsender = \"{author}\"\nreader = \"{reader}\"\nmessage_type = \"0010\"\n"
+                "[[allow]]\nsender = \"{author}\"\nreader = \"{reader}\"\nmessage_type = \"0020\"\n"
             ),
         ),
     ]
