@@ -300,7 +300,10 @@ fn same_version(a: &str, b: &str) -> bool {
 
 /// A namespace without its trailing version: `urn:xoev-de:xdomea:schema:`
 /// for `urn:xoev-de:xdomea:schema:3.0.0`, `…/xbeteiligung/` for
-/// `…/xbeteiligung/12`, `…/V` for `…/V1_0_0`.
+/// `…/xbeteiligung/12`, `…/V` for `…/V1_0_0` and for `…/V0_9_2/` (older
+/// XWasser releases end in a slash).
 fn version_stem(ns: &str) -> &str {
-    ns.trim_end_matches(|c: char| c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
+    ns.strip_suffix('/')
+        .unwrap_or(ns)
+        .trim_end_matches(|c: char| c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
 }

@@ -167,6 +167,19 @@ fn another_version_of_a_known_standard_is_named_in_the_error() {
             && text.contains("another version of the same standard"),
         "{text}"
     );
+    // An older XWasser release, whose namespace ends in a slash.
+    let water = String::from_utf8(read(
+        &root().join("tests/samples/xwasser/quality_report_minimal.xml"),
+    ))
+    .expect("utf-8")
+    .replace("/-/raw/main/V1_0_0\"", "/-/raw/main/V0_9_2/\"");
+    let text = err_of(water).to_string();
+    assert!(
+        text.contains("V0_9_2/")
+            && text.contains("XWasser 1.0.0 (")
+            && text.contains("another version"),
+        "{text}"
+    );
     // A namespace that merely shares a prefix is no hint.
     let other = kita_request().replace(
         "urn:xoev-de:bva:standard:xnachweis:schema:xnachweis-de-noots",
