@@ -260,6 +260,18 @@ async fn submit_rejects_each_kind_of_bad_input() {
     )
     .await
     .problem(StatusCode::BAD_REQUEST, "invalid-header");
+    // a header without its message type: the XSD's violation, with its line
+    let typ = r#"<xn-bk:nachrichtentyp listVersionID="1.2.0"><code>DE.EvidenceRequest.0101</code></xn-bk:nachrichtentyp>"#;
+    assert!(text.contains(typ));
+    let v = post(
+        &h.app,
+        "/messages",
+        Some(FEE_TOKEN),
+        text.replace(typ, "").into_bytes(),
+    )
+    .await
+    .problem(StatusCode::UNPROCESSABLE_ENTITY, "xsd-invalid");
+    assert!(v.to_string().contains("nachrichtentyp"), "{v}");
     // the fee office's message sent with the tax office's token
     post(&h.app, "/messages", Some(TAX_TOKEN), request.clone())
         .await

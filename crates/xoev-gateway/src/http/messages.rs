@@ -23,6 +23,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use xoev_core::{Message, MessageErrorKind};
+use xoev_schema::SchemaError;
 use xoev_transport::{Envelope, Target};
 
 /// `POST /messages`.
@@ -48,7 +49,7 @@ async fn accept(state: &AppState, authority: &str, body: Body) -> Result<Respons
     let pipeline = &state.inner.pipeline;
     let limits = pipeline.limits;
     let max = limits.max_bytes;
-    let oversize = || {
+    let oversize = move || {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "oversize",
@@ -59,17 +60,36 @@ async fn accept(state: &AppState, authority: &str, body: Body) -> Result<Respons
         .await
         .map_err(|_| oversize())?;
     // The header parse is pure Rust and stops after the header, but a large
-    // message is still work: keep it off the reactor.
-    let message = tokio::task::spawn_blocking(move || Message::parse(bytes, &limits))
-        .await
-        .map_err(|e| ApiError::internal("header parse task failed", &e))?
-        .map_err(|e| {
+    // message is still work: keep it off the reactor (and the validation
+    // that explains an unreadable header, which is libxml2's).
+    let validator = pipeline.validator.clone();
+    let message = tokio::task::spawn_blocking(move || {
+        let (message, header_error) = Message::parse_keeping_header_error(bytes.clone(), &limits)
+            .map_err(|e| {
             if e.kind == MessageErrorKind::Oversize {
                 oversize()
             } else {
                 ApiError::new(StatusCode::BAD_REQUEST, e.kind.as_str(), e.to_string())
             }
         })?;
+        match header_error {
+            // as the pipeline does: the document's own fault says more
+            Some(e) => Err(match validator.validate(bytes) {
+                Err(schema) if !matches!(schema, SchemaError::Message(_)) => {
+                    let status = if matches!(schema, SchemaError::Malformed(_)) {
+                        StatusCode::BAD_REQUEST
+                    } else {
+                        StatusCode::UNPROCESSABLE_ENTITY
+                    };
+                    ApiError::new(status, schema.kind().as_str(), schema.to_string())
+                }
+                _ => ApiError::new(StatusCode::BAD_REQUEST, e.kind.as_str(), e.to_string()),
+            }),
+            None => Ok(message),
+        }
+    })
+    .await
+    .map_err(|e| ApiError::internal("header parse task failed", &e))??;
     let header = message
         .require_header()
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.kind.as_str(), e.to_string()))?;
