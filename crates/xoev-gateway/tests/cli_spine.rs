@@ -496,3 +496,23 @@ fn output_into_a_closed_pipe_ends_quietly() {
     const SIGPIPE: i32 = 13; // on Linux
     assert_eq!(status.signal(), Some(SIGPIPE), "{status:?}");
 }
+
+/// An EU OOTS message that names EDM 2.0 but passes the 1.0 schema (the
+/// only EDM schema here) is valid, and `validate` says which release it
+/// named; a 1.0 message gets no such remark.
+#[test]
+fn validate_names_an_oots_specification_other_than_the_schema() {
+    let v2 = "tests/samples/oots-edm/reference_messages_reponse.xml";
+    let v1 = "tests/samples/oots-edm/2.1_Step_1_Evidence_Request_-_Birth_-_full_example.xml";
+    let o = gateway(&["validate", v2]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(
+        stdout(&o).contains("ok (OOTS-EDM 1.0.0; the message names oots-edm:v2.0)"),
+        "{}",
+        stdout(&o)
+    );
+    let o = gateway(&["--format", "json", "validate", v2, v1]);
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(j[0]["specification"], "oots-edm:v2.0");
+    assert!(j[1].get("specification").is_none(), "{j}");
+}

@@ -287,7 +287,7 @@ impl Catalogue {
 
 /// Whether two version strings name the same release: equal once trailing
 /// `.0` parts are dropped (`1.2` is `1.2.0`; `1.2.1` and `1.20` are not).
-fn same_version(a: &str, b: &str) -> bool {
+pub fn same_version(a: &str, b: &str) -> bool {
     fn significant(v: &str) -> &str {
         let mut v = v.trim();
         while let Some(rest) = v.strip_suffix(".0") {

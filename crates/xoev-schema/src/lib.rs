@@ -18,7 +18,7 @@ mod parse;
 mod redact;
 mod validate;
 
-pub use catalogue::{Catalogue, CatalogueError, SchemaEntry};
+pub use catalogue::{Catalogue, CatalogueError, SchemaEntry, same_version};
 pub use error::{Issue, SchemaError, SchemaErrorKind};
 pub use init::init;
 pub use libxml::tree::Document;

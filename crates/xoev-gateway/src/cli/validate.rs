@@ -5,7 +5,8 @@ use super::{Format, Global, Outcome, expand_dirs, read_input};
 use clap::Args;
 use serde::Serialize;
 use std::path::PathBuf;
-use xoev_schema::{Issue, Validator};
+use xoev_core::HeaderForm;
+use xoev_schema::{Issue, Validated, Validator, same_version};
 
 /// Arguments of `validate`.
 #[derive(Debug, Args)]
@@ -28,6 +29,11 @@ struct Report {
     /// of the schema that validated it (see `Catalogue::lookup`).
     #[serde(skip_serializing_if = "Option::is_none")]
     root_version: Option<String>,
+    /// An EU OOTS message's `SpecificationIdentifier` where it names
+    /// another release than the schema that validated it (EDM 2.0 content
+    /// the 1.0 schema accepts).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    specification: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     kind: Option<&'static str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -50,6 +56,7 @@ pub fn run(g: &Global, args: &ValidateArgs) -> anyhow::Result<Outcome> {
                     standard: None,
                     version: None,
                     root_version: None,
+                    specification: None,
                     kind: Some("io"),
                     errors: vec![Issue {
                         line: None,
@@ -66,6 +73,7 @@ pub fn run(g: &Global, args: &ValidateArgs) -> anyhow::Result<Outcome> {
                     standard: Some(v.entry.name.clone()),
                     version: Some(v.entry.version.clone()),
                     root_version: v.message.version.clone().filter(|r| *r != v.entry.version),
+                    specification: other_specification(&v),
                     kind: None,
                     errors: vec![],
                 },
@@ -83,6 +91,7 @@ pub fn run(g: &Global, args: &ValidateArgs) -> anyhow::Result<Outcome> {
                         standard,
                         version,
                         root_version: None,
+                        specification: None,
                         kind: Some(e.kind().as_str()),
                         errors: e.issues(),
                     }
@@ -103,13 +112,17 @@ pub fn run(g: &Global, args: &ValidateArgs) -> anyhow::Result<Outcome> {
 fn print_text(r: &Report) {
     if r.ok {
         println!(
-            "{}: ok ({} {}{})",
+            "{}: ok ({} {}{}{})",
             r.file,
             r.standard.as_deref().unwrap_or("?"),
             r.version.as_deref().unwrap_or("?"),
             r.root_version
                 .as_ref()
                 .map(|v| format!("; the root's version attribute says {v:?}"))
+                .unwrap_or_default(),
+            r.specification
+                .as_ref()
+                .map(|s| format!("; the message names {s}"))
                 .unwrap_or_default()
         );
         return;
@@ -118,4 +131,16 @@ fn print_text(r: &Report) {
     for i in &r.errors {
         println!("{}: [{kind}] {}", issue_location(&r.file, i), i.message);
     }
+}
+
+/// An EU OOTS message's `SpecificationIdentifier` (`oots-edm:v2.0`) where
+/// its release is not the validating schema's.
+fn other_specification(v: &Validated<'_>) -> Option<String> {
+    let h = v.message.header.as_ref()?;
+    if h.form != HeaderForm::OotsEdm {
+        return None;
+    }
+    let spec = h.message_type.list_uri.as_deref()?;
+    let (_, release) = spec.rsplit_once(":v")?;
+    (!same_version(release, &v.entry.version)).then(|| spec.to_owned())
 }
