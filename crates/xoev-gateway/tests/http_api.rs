@@ -565,6 +565,30 @@ async fn status_metrics_and_citizen_view_after_a_case() {
     let s = wait_for_state(&h, &bad_id, FEE_TOKEN, "rejected").await;
     assert_eq!(s["stage"], "signature");
 
+    // a request whose header names the answer's type is forwarded as the
+    // request its root says it is, and counted
+    let typed = String::from_utf8(fee.template.clone())
+        .expect("utf-8")
+        .replace(
+            "<code>DE.EvidenceRequest.0101</code>",
+            "<code>DE.EvidenceResponse.0102</code>",
+        );
+    let mislabelled_id = uuid::Uuid::new_v4().to_string();
+    let mislabelled = xoev_gateway::peers::rewrite(
+        typed.as_bytes(),
+        &[(
+            "nachrichtenkopf/identifikation.nachricht/nachrichtenUUID",
+            &mislabelled_id,
+        )],
+        None,
+    )
+    .expect("rewrite");
+    assert!(String::from_utf8_lossy(&mislabelled).contains("DE.EvidenceResponse.0102"));
+    let signed = fee.signer.sign_bytes(&mislabelled).expect("sign");
+    let a = post(&h.app, "/messages", Some(FEE_TOKEN), signed).await;
+    assert_eq!(a.status, StatusCode::ACCEPTED, "{}", a.text);
+    wait_for_state(&h, &mislabelled_id, FEE_TOKEN, "forwarded").await;
+
     // metrics: counters and histograms after messages went through
     let m = get(&h.app, "/metrics", None).await;
     assert_eq!(m.status, StatusCode::OK);
@@ -603,6 +627,15 @@ async fn status_metrics_and_citizen_view_after_a_case() {
         ) >= 1.0
     );
     assert!(value("xoev_signature_failures_total", &[]) >= 1.0);
+    assert_eq!(
+        value(
+            "xoev_header_type_mismatches_total",
+            &[("authority", FEE_OFFICE)]
+        ),
+        1.0,
+        "{}",
+        m.text
+    );
     assert!(
         value(
             "xoev_signatures_verified_total",

@@ -8,6 +8,7 @@
 //! | `xoev_messages_retried_total` | counter | `stage`, `reason` |
 //! | `xoev_signature_failures_total` | counter | `reason` |
 //! | `xoev_signatures_verified_total` | counter | `algorithm` (`rsa-sha256`, `rsa-pss-sha256`, `ecdsa-sha256`), `authority` (sender) |
+//! | `xoev_header_type_mismatches_total` | counter | `authority` (verified sender whose header names another message type than the root element; routed by the root) |
 //! | `xoev_validation_failures_total` | counter | `reason` (XSD and schema stage) |
 //! | `xoev_pipeline_duration_seconds` | histogram | `outcome` (forward, reject, retry, error) |
 //! | `xoev_publish_duration_seconds` | histogram | `outcome` (ok, error) |

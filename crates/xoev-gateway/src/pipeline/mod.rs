@@ -510,6 +510,12 @@ impl Pipeline {
             "authority" => sender.clone()
         )
         .increment(1);
+        if header.type_in_header.is_some() {
+            // Who sends headers that name another message type than the
+            // root (counted once the author is verified: bounded labels).
+            metrics::counter!("xoev_header_type_mismatches_total", "authority" => sender.clone())
+                .increment(1);
+        }
         clock.lap(Stage::Signature);
         xoev_dsig::strip_signature(&doc);
         schema.validate(&doc).map_err(|mut issues| {
