@@ -12,7 +12,7 @@ use std::ffi::CString;
 use std::os::raw::c_void;
 use std::path::Path;
 use std::sync::Arc;
-use xoev_core::{Limits, Message};
+use xoev_core::{Limits, Message, MessageError};
 
 /// At most this many issues are collected per document.
 const MAX_ISSUES: usize = 100;
@@ -266,6 +266,18 @@ impl Validator {
         match header_error {
             Some(e) => Err(e.into()),
             None => Ok(validated),
+        }
+    }
+
+    /// Why a message whose header could not be read (`header_error`, from
+    /// [`Message::parse_keeping_header_error`]) is refused: the document's
+    /// own fault where it has one (unknown standard, XML error, XSD
+    /// violations with line and path), else the header's error as
+    /// [`SchemaError::Message`].
+    pub fn header_failure(&self, raw: impl Into<Bytes>, header_error: MessageError) -> SchemaError {
+        match self.validate(raw) {
+            Err(e) if !matches!(e, SchemaError::Message(_)) => e,
+            _ => SchemaError::Message(header_error),
         }
     }
 

@@ -664,7 +664,7 @@ fn an_unreadable_header_is_reported_after_what_the_schema_says() {
     );
     assert_ne!(undated, oots);
     let e = validator()
-        .validate(undated)
+        .validate(undated.clone())
         .map(|_| ())
         .expect_err("header");
     assert_eq!(
@@ -673,6 +673,18 @@ fn an_unreadable_header_is_reported_after_what_the_schema_says() {
         "{e}"
     );
     assert!(e.to_string().contains("IssueDateTime"), "{e}");
+
+    // `header_failure` decides the same for a caller that read the envelope
+    for (doc, kind) in [
+        (untyped, SchemaErrorKind::Invalid),
+        (undated, SchemaErrorKind::Message(MessageErrorKind::Header)),
+    ] {
+        let (_, header_error) =
+            xoev_core::Message::parse_keeping_header_error(doc.clone(), &Limits::default())
+                .expect("envelope");
+        let header_error = header_error.expect("an unreadable header");
+        assert_eq!(validator().header_failure(doc, header_error).kind(), kind);
+    }
 }
 
 /// An element's fixed value is met by the same value in another lexical

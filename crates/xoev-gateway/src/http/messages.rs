@@ -74,8 +74,11 @@ async fn accept(state: &AppState, authority: &str, body: Body) -> Result<Respons
         })?;
         match header_error {
             // as the pipeline does: the document's own fault says more
-            Some(e) => Err(match validator.validate(bytes) {
-                Err(schema) if !matches!(schema, SchemaError::Message(_)) => {
+            Some(e) => Err(match validator.header_failure(bytes, e) {
+                SchemaError::Message(e) => {
+                    ApiError::new(StatusCode::BAD_REQUEST, e.kind.as_str(), e.to_string())
+                }
+                schema => {
                     let status = if matches!(schema, SchemaError::Malformed(_)) {
                         StatusCode::BAD_REQUEST
                     } else {
@@ -83,7 +86,6 @@ async fn accept(state: &AppState, authority: &str, body: Body) -> Result<Respons
                     };
                     ApiError::new(status, schema.kind().as_str(), schema.to_string())
                 }
-                _ => ApiError::new(StatusCode::BAD_REQUEST, e.kind.as_str(), e.to_string()),
             }),
             None => Ok(message),
         }

@@ -432,11 +432,9 @@ impl Pipeline {
             // its unknown namespace, XML error or XSD violations (line and
             // path) tell the sender more. Only on this rejection path is
             // an unverified document validated.
-            return Err(match self.validator.validate(payload.clone()) {
-                Err(schema) if !matches!(schema, SchemaError::Message(_)) => {
-                    schema_failure(Stage::Schema, schema)
-                }
-                _ => envelope_failure(e),
+            return Err(match self.validator.header_failure(payload.clone(), e) {
+                SchemaError::Message(e) => envelope_failure(e),
+                schema => schema_failure(Stage::Schema, schema),
             });
         }
         let header = message
