@@ -52,23 +52,20 @@ pub fn run(g: &Global, args: &RouteArgs) -> anyhow::Result<Outcome> {
             Err(e) => return Ok(refuse(g, args, e.kind.as_str(), &[envelope_issue(&e)])),
         };
     let validator = g.catalogue().ok().map(|c| Validator::new(c, g.limits()));
-    let validation = validator
-        .as_ref()
-        .map(|v| v.validate(bytes).map(|v| v.entry));
     if let Some(e) = header_error {
         // the document's own fault, where it has one, says more
-        return Ok(match validation {
-            Some(Err(schema)) if !matches!(schema, SchemaError::Message(_)) => {
-                refuse(g, args, schema.kind().as_str(), &schema.issues())
-            }
-            _ => refuse(g, args, e.kind.as_str(), &[envelope_issue(&e)]),
-        });
+        let failure = match &validator {
+            Some(v) => v.header_failure(bytes, e),
+            None => SchemaError::Message(e),
+        };
+        return Ok(refuse(g, args, failure.kind().as_str(), &failure.issues()));
     }
+    let schema_error = validator.as_ref().and_then(|v| v.validate(bytes).err());
     let h = match message.require_header() {
         Ok(h) => h,
         Err(e) => return Ok(refuse(g, args, e.kind.as_str(), &[envelope_issue(&e)])),
     };
-    if let (Some(Err(schema)), Format::Text) = (&validation, g.format) {
+    if let (Some(schema), Format::Text) = (&schema_error, g.format) {
         let first = schema.issues().into_iter().next().map(|i| {
             let at = i.line.map(|l| format!("{l}:{}: ", i.column.unwrap_or(0)));
             format!("{}{}", at.unwrap_or_default(), i.message)
