@@ -443,3 +443,31 @@ fn route_names_the_document_fault_before_the_header_fault() {
         stdout(&o)
     );
 }
+
+/// DiPlan Cockpit's 0402 carries a 0401 header: `inspect` and `route` show
+/// both codes and go by the root element's.
+#[test]
+fn inspect_and_route_name_a_header_type_that_contradicts_the_root() {
+    let sample = "tests/samples/xbeteiligung/example402FromCockpit.xml";
+    let o = gateway(&["inspect", sample]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = stdout(&o);
+    assert!(out.contains("message type:  0402 "), "{out}");
+    assert!(
+        out.contains("(the header's nachrichtentyp says 0401, the root element is message type 0402: the root element decides)"),
+        "{out}"
+    );
+    let o = gateway(&["--format", "json", "inspect", sample]);
+    let j = json(&o);
+    assert_eq!(j["header"]["message_type"]["code"], "0402");
+    assert_eq!(j["header"]["type_in_header"]["code"], "0401");
+    let o = gateway(&["route", sample]);
+    let out = stdout(&o);
+    assert!(
+        out.contains(
+            "note: the header's nachrichtentyp says 0401, the root element is message type 0402"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("message:    type 0402"), "{out}");
+}
