@@ -47,14 +47,24 @@ unsafe extern "C" fn collect(user: *mut c_void, err: xml::xmlErrorPtr) {
     // SAFETY: `user` is the `Vec<Issue>` registered by the caller, alive for
     // the whole validation; `err` is valid during this callback.
     unsafe {
-        let issues = &mut *user.cast::<Vec<Issue>>();
-        if issues.len() < MAX_ISSUES && (*err).level >= xml::xmlErrorLevel_XML_ERR_ERROR {
-            // XSD messages quote the offending value, which can be personal
-            // data: it never leaves validation.
-            let mut issue = issue_from(&*err);
-            issue.message = crate::redact::redact_values(&issue.message);
-            issues.push(issue);
+        if (*err).level >= xml::xmlErrorLevel_XML_ERR_ERROR {
+            record(&mut *user.cast::<Vec<Issue>>(), &*err);
         }
+    }
+}
+
+/// Adds an error to `issues` (at most [`MAX_ISSUES`]), its quoted values
+/// withheld: XSD messages quote the offending value, which can be personal
+/// data, and it never leaves validation.
+///
+/// # Safety
+/// As [`issue_from`].
+unsafe fn record(issues: &mut Vec<Issue>, err: &xml::_xmlError) {
+    if issues.len() < MAX_ISSUES {
+        // SAFETY: per the contract.
+        let mut issue = unsafe { issue_from(err) };
+        issue.message = crate::redact::redact_values(&issue.message);
+        issues.push(issue);
     }
 }
 
@@ -85,13 +95,7 @@ unsafe extern "C" fn collect_validation(user: *mut c_void, err: xml::xmlErrorPtr
             c.withdrawn += 1;
             return;
         }
-        if c.issues.len() < MAX_ISSUES {
-            // XSD messages quote the offending value, which can be personal
-            // data: it never leaves validation.
-            let mut issue = issue_from(&*err);
-            issue.message = crate::redact::redact_values(&issue.message);
-            c.issues.push(issue);
-        }
+        record(&mut c.issues, &*err);
     }
 }
 
