@@ -219,6 +219,14 @@ pub(crate) fn check(doc: &Document) -> Result<Parsed, DsigError> {
         .collect();
     let signature = match top.as_slice() {
         [one] => *one,
+        [] if dom::is_dsig(root, "Signature") => {
+            return Err(err(
+                DsigErrorKind::NoSignature,
+                "the document is an enveloping signature (ds:Signature is the root element); \
+                 the profile signs a message with an enveloped signature, a ds:Signature as \
+                 the last child of the message's root element",
+            ));
+        }
         [] => {
             let nested = dom::find_signatures(root);
             return Err(match nested.first() {

@@ -485,6 +485,31 @@ fn public_test_vector_verifies_in_relaxed_mode_but_not_under_the_profile() {
 }
 
 #[test]
+fn an_enveloping_signature_is_refused_saying_so() {
+    let xml = std::fs::read(
+        fixtures()
+            .join("testvectors")
+            .join("signature-enveloping-p256_sha256.xml"),
+    )
+    .expect("vector");
+    let err = verdict(std::str::from_utf8(&xml).expect("utf-8")).expect_err("refused");
+    assert_eq!(err.kind(), DsigErrorKind::NoSignature);
+    let text = err.to_string();
+    assert!(
+        text.contains("enveloping signature") && text.contains("enveloped"),
+        "{text}"
+    );
+    // A message that carries a signature only deeper down is told that.
+    let nested = sample().replacen(
+        "</xn-bk:nachrichtenkopf>",
+        "<ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"/></xn-bk:nachrichtenkopf>",
+        1,
+    );
+    let err = verdict(&nested).expect_err("refused");
+    assert!(err.to_string().contains("covers only part"), "{err}");
+}
+
+#[test]
 fn verified_chains_are_cached_but_expired_ones_are_not() {
     let p = pki();
     let v = p.verifier();
