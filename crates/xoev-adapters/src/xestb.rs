@@ -29,21 +29,23 @@ pub(crate) const PREFIXES: &[(&str, &str)] = &[
     ("beh", crate::xnachweis::NS_BEH),
 ];
 
-/// Opens a message root with the XÖV attributes.
-pub(crate) fn open_message(w: &mut Writer, root: &str) {
-    w.open(
-        &format!("xestb:{root}"),
-        &[
-            ("xmlns:xestb", NS),
-            ("xmlns:bn-g2g", crate::xnachweis::NS_G2G),
-            ("xmlns:bn-beh", crate::xnachweis::NS_BEH),
-            ("standard", STANDARD),
-            ("version", VERSION),
-            ("produkt", "xoev-gateway"),
-            ("produkthersteller", "xoev-gateway project"),
-            ("produktversion", env!("CARGO_PKG_VERSION")),
-        ],
-    );
+/// Opens a message root with the XÖV attributes (`test` where the message
+/// is a test message).
+pub(crate) fn open_message(w: &mut Writer, root: &str, test: Option<&str>) {
+    let mut attrs = vec![
+        ("xmlns:xestb", NS),
+        ("xmlns:bn-g2g", crate::xnachweis::NS_G2G),
+        ("xmlns:bn-beh", crate::xnachweis::NS_BEH),
+        ("standard", STANDARD),
+        ("version", VERSION),
+        ("produkt", "xoev-gateway"),
+        ("produkthersteller", "xoev-gateway project"),
+        ("produktversion", env!("CARGO_PKG_VERSION")),
+    ];
+    if let Some(test) = test {
+        attrs.push(("test", test));
+    }
+    w.open(&format!("xestb:{root}"), &attrs);
 }
 
 /// Writes `bn-g2g:nachrichtenkopf.g2g`.

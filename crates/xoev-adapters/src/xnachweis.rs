@@ -120,6 +120,11 @@ pub struct RequestFacts {
     /// before the field existed, which any answer may claim).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forwarded_to: Option<String>,
+    /// The request root's `test` attribute (XÖV: a test message). The
+    /// request's translation and the answer to it carry it too, so that a
+    /// test case stays out of productive processing on every side.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test: Option<String>,
 }
 
 /// Field names used in errors, as paths in the XNachweis request.
@@ -328,6 +333,10 @@ impl RequestFacts {
             purpose,
             consent,
             forwarded_to: None,
+            test: r
+                .root()
+                .attribute_no_ns("test")
+                .map(|t| t.trim().to_owned()),
         })
     }
 

@@ -40,7 +40,7 @@ pub(crate) fn original_request<'c>(
 /// `reader`, status preamble — the rest of the body follows.
 pub(crate) fn begin(
     root: &str,
-    request_id: &str,
+    request: &RequestFacts,
     ctx: &Context,
     reader: &HeaderParty,
     author: &HeaderParty,
@@ -51,31 +51,33 @@ pub(crate) fn begin(
         SUCCESS
     };
     let mut w = Writer::new();
-    open_root(&mut w, root, request_id);
+    open_root(&mut w, root, &request.request_id, request.test.as_deref());
     header(&mut w, ctx, root, reader, author);
     preamble(&mut w, ctx, status);
     w
 }
 
-/// Opens the answer's root `root`, answering the request `request_id`.
-fn open_root(w: &mut Writer, root: &str, request_id: &str) {
-    w.open(
-        &format!("xn-de:{root}"),
-        &[
-            ("xmlns:xn-de", xn::NS_DE),
-            ("xmlns:xn-bk", xn::NS_BK),
-            ("xmlns:xn-bdt", xn::NS_BDT),
-            ("xmlns:xn-eu-edm", xn::NS_EDM),
-            ("xmlns:bn-g2g", xn::NS_G2G),
-            ("xmlns:bn-beh", xn::NS_BEH),
-            ("produkt", "xoev-gateway"),
-            ("produkthersteller", "xoev-gateway project"),
-            ("produktversion", env!("CARGO_PKG_VERSION")),
-            ("standard", "XNachweis"),
-            ("version", "1.2.0"),
-            ("requestid", request_id),
-        ],
-    );
+/// Opens the answer's root `root`, answering the request `request_id`; a
+/// test request's answer is marked `test` like it.
+fn open_root(w: &mut Writer, root: &str, request_id: &str, test: Option<&str>) {
+    let mut attrs = vec![
+        ("xmlns:xn-de", xn::NS_DE),
+        ("xmlns:xn-bk", xn::NS_BK),
+        ("xmlns:xn-bdt", xn::NS_BDT),
+        ("xmlns:xn-eu-edm", xn::NS_EDM),
+        ("xmlns:bn-g2g", xn::NS_G2G),
+        ("xmlns:bn-beh", xn::NS_BEH),
+        ("produkt", "xoev-gateway"),
+        ("produkthersteller", "xoev-gateway project"),
+        ("produktversion", env!("CARGO_PKG_VERSION")),
+        ("standard", "XNachweis"),
+        ("version", "1.2.0"),
+        ("requestid", request_id),
+    ];
+    if let Some(test) = test {
+        attrs.push(("test", test));
+    }
+    w.open(&format!("xn-de:{root}"), &attrs);
 }
 
 /// The XÖV header: a new message id, `message_type`, now, reader, author.

@@ -64,13 +64,28 @@ pub struct Message {
     pub producer: Option<String>,
     /// The `produktversion` attribute.
     pub product_version: Option<String>,
-    /// The `test` attribute: whether this is a test message.
-    pub test: Option<bool>,
+    /// The `test` attribute (trimmed). Its presence makes the message a test
+    /// message, which must not be processed as productive work; its content is
+    /// free text the author and reader may agree on (XÖV base message 1.1,
+    /// `din91379:datatypeC`), e.g. `true` or `Referenznachricht`.
+    pub test: Option<String>,
     /// The XÖV header, if the document carries one as its first child.
     pub header: Option<Header>,
 }
 
 impl Message {
+    /// Whether the author marked this as a test message: a `test` attribute
+    /// is present (XÖV: its presence makes a test message, its content is
+    /// bilateral) and does not say plainly that it is not one (`false`,
+    /// `0`, `nein`, `no`, as some producers write on productive messages).
+    pub fn is_test(&self) -> bool {
+        self.test.as_deref().is_some_and(|v| {
+            !["false", "0", "nein", "no"]
+                .iter()
+                .any(|no| v.eq_ignore_ascii_case(no))
+        })
+    }
+
     /// Reads the envelope of `raw`, keeping the bytes untouched.
     ///
     /// Refuses oversize input, non-UTF-8 input, a DOCTYPE, and a header
@@ -166,7 +181,7 @@ struct RootAttrs {
     product: Option<String>,
     producer: Option<String>,
     product_version: Option<String>,
-    test: Option<bool>,
+    test: Option<String>,
     /// `id`, `requestId`, `status`: what a RegRep 4 root (OOTS) says of the
     /// message.
     id: Option<String>,
@@ -388,17 +403,7 @@ fn root_attrs(e: &BytesStart<'_>) -> Result<(RootAttrs, Vec<Declaration>), AttrE
             b"id" => &mut out.id,
             b"requestId" => &mut out.request_id,
             b"status" => &mut out.status,
-            b"test" => {
-                let v = attr.unescape_value().map_err(|e| e.to_string())?;
-                out.test = match v.trim() {
-                    "true" | "1" => Some(true),
-                    "false" | "0" => Some(false),
-                    other => {
-                        return Err(format!("attribute test={other:?} is not a boolean").into());
-                    }
-                };
-                continue;
-            }
+            b"test" => &mut out.test,
             _ => continue,
         };
         *slot = Some(

@@ -35,7 +35,8 @@ fn xnachweis_qualified_nachrichtenkopf() {
     assert_eq!(m.version.as_deref(), Some("1.2.0"));
     assert_eq!(m.product.as_deref(), Some("Gateway-Test"));
     assert_eq!(m.producer.as_deref(), Some("Example"));
-    assert_eq!(m.test, Some(true));
+    assert_eq!(m.test.as_deref(), Some("true"));
+    assert!(m.is_test());
     let h = m.header.as_ref().expect("header");
     assert_eq!(h.form, HeaderForm::Nachrichtenkopf);
     assert_eq!(
@@ -851,4 +852,32 @@ fn an_xdomea_author_named_only_by_a_contact_person() {
     let h = parse(text.as_bytes()).header.expect("header");
     assert!(!h.author_contact_only);
     assert!(h.author.is_some());
+}
+
+#[test]
+fn the_test_attribute_is_free_text_and_its_presence_marks_a_test_message() {
+    // A real XMeld reference message (KoSIT test suite): `test` carries text.
+    let m = parse(&sample(
+        "unsupported/xmeld-FachspezifischBehoerdenauskunft005a-1332.xml",
+    ));
+    assert_eq!(m.test.as_deref(), Some("Referenznachricht für XMeld"));
+    assert!(m.is_test());
+    let h = m.header.as_ref().expect("the XÖV header reads");
+    assert_eq!(h.message_type.code, "1332");
+    // Without the attribute: productive; with a plain "no": productive too.
+    let productive = sample("xbeteiligung/example402FromCockpit.xml");
+    let m = parse(&productive);
+    assert_eq!(m.test, None);
+    assert!(!m.is_test());
+    let text = String::from_utf8(productive).expect("utf-8");
+    let root_end = text.find("standard=").expect("root attribute");
+    for (value, is_test) in [("false", false), ("0", false), ("ja", true), ("", true)] {
+        let marked = format!(
+            "{}test=\"{value}\" {}",
+            &text[..root_end],
+            &text[root_end..]
+        );
+        let m = parse(marked.as_bytes());
+        assert_eq!(m.is_test(), is_test, "test={value:?}");
+    }
 }

@@ -952,3 +952,54 @@ async fn parser_bombs_are_refused_before_the_parsers_work() {
         assert_eq!((r.stage, r.kind.as_str()), (stage, kind), "{r:?}");
     }
 }
+
+/// XÖV: a message whose root carries `test` must not be processed as
+/// productive work. The fee office's test request reaches the tax office
+/// as a test request (the XEStB root carries the same `test` text, and the
+/// AMQP header `x-xoev-test` says so); a productive one carries neither.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_test_request_is_forwarded_as_a_test_message_and_a_productive_one_is_not() {
+    let root_of = |payload: &[u8]| {
+        let text = String::from_utf8_lossy(payload).into_owned();
+        let body = &text[text.find("?>").map_or(0, |i| i + 2)..];
+        body[..body.find('>').expect("root")].to_owned()
+    };
+    let request = std::fs::read_to_string(root().join(demo::REQUEST)).expect("request");
+    assert!(
+        request.contains(" test=\"true\""),
+        "the demo's request is a test message"
+    );
+    let (d, _w) = demo_with(true).await;
+    let marked = request.replacen(" test=\"true\"", " test=\"Probebetrieb Kassel\"", 1);
+    let f = forward(process(
+        &d,
+        &sign_as(&d, FEE_OFFICE, marked.as_bytes()),
+        None,
+    ));
+    assert!(
+        root_of(&f.payload).contains(" test=\"Probebetrieb Kassel\""),
+        "{}",
+        root_of(&f.payload)
+    );
+    assert_amqp_headers(&f, &[(xoev_transport::header::TEST, "Probebetrieb Kassel")]);
+
+    let (d, _w) = demo_with(true).await;
+    let productive = request.replacen(" test=\"true\"", "", 1);
+    let f = forward(process(
+        &d,
+        &sign_as(&d, FEE_OFFICE, productive.as_bytes()),
+        None,
+    ));
+    assert!(
+        !root_of(&f.payload).contains("test="),
+        "{}",
+        root_of(&f.payload)
+    );
+    assert!(
+        f.headers
+            .iter()
+            .all(|(k, _)| *k != xoev_transport::header::TEST),
+        "{:?}",
+        f.headers
+    );
+}

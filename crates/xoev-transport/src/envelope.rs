@@ -13,6 +13,10 @@ pub mod header {
     pub const VERSION: &str = "x-xoev-version";
     /// The message type code.
     pub const TYPE: &str = "x-xoev-type";
+    /// Set on a test message (XÖV `test` root attribute, of the forwarded
+    /// message or of the message it was translated from): its value, which
+    /// author and reader may agree on. Absent on productive messages.
+    pub const TEST: &str = "x-xoev-test";
     /// The sending authority's id.
     pub const SENDER: &str = "x-xoev-sender";
     /// The receiving authority's id.
@@ -95,6 +99,9 @@ impl Envelope {
         if let Some(r) = &h.reader {
             env = env.with_header(header::READER, r.key());
         }
+        if message.is_test() {
+            env = env.with_header(header::TEST, message.test.as_deref().unwrap_or_default());
+        }
         Ok(env)
     }
 
@@ -143,5 +150,36 @@ impl Properties {
         self.header(header::ATTEMPTS)
             .and_then(|a| a.parse().ok())
             .unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn envelope_of(root_attributes: &str) -> Envelope {
+        let xml = format!(
+            r#"<x:m xmlns:x="urn:x" standard="X" version="1"{root_attributes}><x:nachrichtenkopf.g2g><x:identifikation.nachricht><x:nachrichtenUUID>3f1c2b7e-8a44-4d0e-9b7a-0c5e2d9f1a02</x:nachrichtenUUID><x:nachrichtentyp><code>0101</code></x:nachrichtentyp><x:erstellungszeitpunkt>2025-03-03T08:31:00Z</x:erstellungszeitpunkt></x:identifikation.nachricht></x:nachrichtenkopf.g2g></x:m>"#
+        );
+        let message = Message::parse(xml.into_bytes(), &Default::default()).expect("header reads");
+        Envelope::for_message(Target::Inbound, &message).expect("envelope")
+    }
+
+    #[test]
+    fn a_test_message_carries_its_test_text_and_a_productive_one_nothing() {
+        let test = envelope_of(r#" test="Referenznachricht""#);
+        assert_eq!(
+            test.headers.get(header::TEST).map(String::as_str),
+            Some("Referenznachricht")
+        );
+        assert_eq!(
+            test.headers.get(header::TYPE).map(String::as_str),
+            Some("0101")
+        );
+        assert_eq!(envelope_of("").headers.get(header::TEST), None);
+        assert_eq!(
+            envelope_of(r#" test="false""#).headers.get(header::TEST),
+            None
+        );
     }
 }

@@ -272,7 +272,7 @@ fn response(r: &Reader<'_>, f: &RequestFacts, ctx: &Context) -> Result<Vec<u8>, 
             "an evidence answer carries the evidence",
         ));
     }
-    let mut w = begin(RESPONSE, &f.request_id, ctx, &f.author, &f.reader);
+    let mut w = begin(RESPONSE, f, ctx, &f.author, &f.reader);
     for p in &providers {
         write_agent(&mut w, "xn-de:EvidenceProvider", p);
     }
@@ -491,7 +491,7 @@ fn error_response(
             "a failure names its error",
         ));
     }
-    let mut w = begin(ERROR_RESPONSE, &f.request_id, ctx, &f.author, &f.reader);
+    let mut w = begin(ERROR_RESPONSE, f, ctx, &f.author, &f.reader);
     write_agent(&mut w, "xn-de:ErrorProvider", &provider);
     agent(&mut w, "xn-de:EvidenceRequester", &f.requester, "de", "ER");
     for (i, e) in exceptions.into_iter().enumerate() {

@@ -180,7 +180,7 @@ impl XEStBToXNachweis {
 }
 
 fn response(a: &Assessment, f: &RequestFacts, ctx: &Context, evidence: &[u8]) -> Vec<u8> {
-    let mut w = begin(RESPONSE, &f.request_id, ctx, &a.reader, &a.author);
+    let mut w = begin(RESPONSE, f, ctx, &a.reader, &a.author);
     agent(&mut w, "xn-de:EvidenceProvider", &f.provider, "de", "EP");
     agent(&mut w, "xn-de:EvidenceRequester", &f.requester, "de", "ER");
     w.open("xn-de:EvidenceAvailability", &[])
@@ -248,7 +248,7 @@ fn error_code(code: &str) -> (&'static str, &'static str) {
 }
 
 fn error_response(e: &Failure, f: &RequestFacts, ctx: &Context) -> Vec<u8> {
-    let mut w = begin(ERROR_RESPONSE, &f.request_id, ctx, &e.reader, &e.author);
+    let mut w = begin(ERROR_RESPONSE, f, ctx, &e.reader, &e.author);
     agent(&mut w, "xn-de:ErrorProvider", &f.provider, "de", "EP");
     agent(&mut w, "xn-de:EvidenceRequester", &f.requester, "de", "ER");
     for (code, _text) in &e.errors {

@@ -96,7 +96,7 @@ impl Adapter for XNachweisToXEStB {
 
 fn write(f: &RequestFacts, ctx: &Context) -> Vec<u8> {
     let mut w = Writer::new();
-    xestb::open_message(&mut w, xestb::REQUEST);
+    xestb::open_message(&mut w, xestb::REQUEST, f.test.as_deref());
     xestb::header(
         &mut w,
         &ctx.id("xestb-request").to_string(),

@@ -722,6 +722,12 @@ impl Pipeline {
         };
         let out =
             Message::parse(signed.clone(), &self.limits).map_err(|e| no_header(e.to_string()))?;
+        // A test message stays one, also where the target standard has no
+        // `test` attribute for the adapter to carry it in (EU OOTS).
+        let test = [&out, &message]
+            .into_iter()
+            .find(|m| m.is_test())
+            .and_then(|m| m.test.clone());
         let (out_id, out_standard, out_type) = match out.header {
             Some(h) => (h.message_id.to_string(), out.standard, h.message_type.code),
             None => return Err(no_header(format!("none in {}", out.root))),
@@ -790,6 +796,9 @@ impl Pipeline {
         // The version of the schema the output was validated against, as
         // routing uses it: the root's attribute may differ (`Catalogue::lookup`).
         headers.push((xoev_transport::header::VERSION, entry_version));
+        if let Some(test) = test {
+            headers.push((xoev_transport::header::TEST, test));
+        }
         Ok(Forward {
             queue: route.queue,
             // The envelope above is gone: the buffer is handed over, not copied.
