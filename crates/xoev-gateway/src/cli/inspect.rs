@@ -73,7 +73,7 @@ fn print_text(m: &Message) {
         opt(&m.producer),
         opt(&m.product_version)
     );
-    if let Some(t) = m.test {
+    if let Some(t) = &m.test {
         println!("test:          {t}");
     }
     let Some(h) = &m.header else {
