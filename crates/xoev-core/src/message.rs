@@ -160,7 +160,7 @@ impl Message {
                 .is_some_and(|ns| ns.starts_with(REGREP_NAMESPACE_PREFIX))
             {
                 format!(
-                    "document {} is no EU OOTS evidence exchange message (an evidence request or response names its SpecificationIdentifier in a leading slot); queries of the OOTS common services (Evidence Broker, Data Service Directory) and registry submissions are not routed",
+                    "document {} is no EU OOTS evidence exchange message (an evidence request or response names its EDM release, `{OOTS_EDM_SPECIFICATION}…`, in a leading SpecificationIdentifier slot); queries of the OOTS common services (Evidence Broker, Data Service Directory), registry submissions and messages of other RegRep profiles (e.g. TOOP's `toop-edm:`) are not routed",
                     self.root
                 )
             } else {
@@ -460,6 +460,10 @@ fn read_header(
 /// request's slots about a hundred). Each is kept with its path, so without
 /// a cap a 10 MB header of empty elements 60 levels deep would take
 /// gigabytes before the schema check ever saw it.
+/// How an EU OOTS evidence exchange message's `SpecificationIdentifier`
+/// begins (`oots-edm:v1.0`, `oots-edm:v2.0`, …).
+const OOTS_EDM_SPECIFICATION: &str = "oots-edm:";
+
 const MAX_HEADER_ELEMENTS: usize = 2048;
 
 /// Reads the content of the element whose start tag was just read, up to
@@ -842,8 +846,15 @@ fn read_oots_header(
     // The evidence exchange names its specification first; the RegRep
     // queries of the OOTS common services (Evidence Broker, Data Service
     // Directory) share the root elements but not the slots, and are no
-    // evidence exchange: they carry no header the gateway routes by.
-    if find(&nodes, &["Slot:SpecificationIdentifier"]).is_none() {
+    // evidence exchange: they carry no header the gateway routes by. Nor
+    // does a message of another RegRep profile that shares the root
+    // elements and slot names (TOOP's `toop-edm:v2.0`, DE4A's).
+    let edm = text_at(
+        &nodes,
+        &["Slot:SpecificationIdentifier", "SlotValue", "Value"],
+    )
+    .is_some_and(|spec| spec.trim().starts_with(OOTS_EDM_SPECIFICATION));
+    if !edm {
         return Ok(None);
     }
     extract_oots(kind, attrs, &nodes).map(Some)

@@ -432,6 +432,29 @@ fn oots_agents_come_from_the_leading_slots_only() {
 }
 
 #[test]
+fn a_regrep_message_of_another_profile_than_oots_edm_has_no_header() {
+    // TOOP (DE4A) shares the RegRep roots and slot names, but its
+    // SpecificationIdentifier is `toop-edm:v2.0`: no EU OOTS message.
+    let oots = String::from_utf8(sample("oots-edm/synthetic-error-to-kita-kassel.xml"))
+        .expect("utf-8");
+    assert!(parse(oots.as_bytes()).header.is_some(), "the EDM original has one");
+    let toop = oots.replacen("oots-edm:v2.0", "toop-edm:v2.0", 1);
+    assert_ne!(toop, oots);
+    let m = parse(toop.as_bytes());
+    assert!(m.header.is_none());
+    let why = m.require_header().expect_err("not routed").to_string();
+    assert!(
+        why.contains("no EU OOTS evidence exchange message")
+            && why.contains("oots-edm:")
+            && why.contains("other RegRep profiles"),
+        "{why}"
+    );
+    // Whitespace around the identifier is no other profile.
+    let spaced = oots.replacen("oots-edm:v2.0", "\n  oots-edm:v2.0\n", 1);
+    assert!(parse(spaced.as_bytes()).header.is_some());
+}
+
+#[test]
 fn other_regrep_roots_have_no_header() {
     // Only the query protocol's request and response are OOTS messages.
     let doc = br#"<lcm:SubmitObjectsRequest xmlns:lcm="urn:oasis:names:tc:ebxml-regrep:xsd:lcm:4.0" id="x"/>"#;
