@@ -732,6 +732,9 @@ fn authority_name<'a>(nodes: &'a [Node], role: &str) -> Option<&'a str> {
         .or_else(|| text_at(nodes, &[role, "Institution", "Name"]))
         .or_else(|| text_at(nodes, &[role, "NameInstitution", "Name"]))
         .or_else(|| text_at(nodes, &[role, "behoerdenkennung", "name"]))
+        // XInneres `Behoerde` (XPersonenstand, XMeld): the name beside the
+        // `behoerdenkennung`.
+        .or_else(|| text_at(nodes, &[role, "behoerdenname"]))
 }
 
 /// The name of an authority the header names without an identifier

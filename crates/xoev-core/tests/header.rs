@@ -435,9 +435,12 @@ fn oots_agents_come_from_the_leading_slots_only() {
 fn a_regrep_message_of_another_profile_than_oots_edm_has_no_header() {
     // TOOP (DE4A) shares the RegRep roots and slot names, but its
     // SpecificationIdentifier is `toop-edm:v2.0`: no EU OOTS message.
-    let oots = String::from_utf8(sample("oots-edm/synthetic-error-to-kita-kassel.xml"))
-        .expect("utf-8");
-    assert!(parse(oots.as_bytes()).header.is_some(), "the EDM original has one");
+    let oots =
+        String::from_utf8(sample("oots-edm/synthetic-error-to-kita-kassel.xml")).expect("utf-8");
+    assert!(
+        parse(oots.as_bytes()).header.is_some(),
+        "the EDM original has one"
+    );
     let toop = oots.replacen("oots-edm:v2.0", "toop-edm:v2.0", 1);
     assert_ne!(toop, oots);
     let m = parse(toop.as_bytes());
@@ -903,4 +906,35 @@ fn the_test_attribute_is_free_text_and_its_presence_marks_a_test_message() {
         let m = parse(marked.as_bytes());
         assert_eq!(m.is_test(), is_test, "test={value:?}");
     }
+}
+
+#[test]
+fn an_xinneres_behoerde_names_its_authority_beside_the_identifier() {
+    // The header shape of XPersonenstand and XMeld: `behoerdenkennung`
+    // (praefix + kennung) and `behoerdenname` side by side.
+    let doc = r#"<p:portal2StA.Geburt.081020 xmlns:p="http://xpsw.domap.de/xpsw2611" standard="XPersonenstand" version="26.11" test="test">
+  <nachrichtenkopf>
+    <identifikation.nachricht>
+      <nachrichtenUUID>0f6b2c1e-8d3a-4b7e-9c5f-2a1d0e9b8c7a</nachrichtenUUID>
+      <nachrichtentyp listURI="urn:xoev-de:xpersonenstand:codelist:nachrichtentyp" listVersionID="26.11"><code>081020</code><name>portal2StA.Geburt.081020</name></nachrichtentyp>
+      <erstellungszeitpunkt>2024-11-01T10:00:00.000+01:00</erstellungszeitpunkt>
+    </identifikation.nachricht>
+    <leser>
+      <behoerdenkennung><praefix><code>psw</code></praefix><kennung><code>11007007</code></kennung></behoerdenkennung>
+      <behoerdenname>Standesamt Musterstadt</behoerdenname>
+    </leser>
+    <autor>
+      <behoerdenkennung><praefix><code>sap</code></praefix><kennung><code>000000013</code></kennung></behoerdenkennung>
+      <behoerdenname>Portal Musterland</behoerdenname>
+    </autor>
+  </nachrichtenkopf>
+</p:portal2StA.Geburt.081020>"#;
+    let m = parse(doc.as_bytes());
+    let h = m.header.as_ref().expect("header");
+    let author = h.author.as_ref().expect("author");
+    assert_eq!(author.key(), "sap:000000013");
+    assert_eq!(author.name.as_deref(), Some("Portal Musterland"));
+    let reader = h.reader.as_ref().expect("reader");
+    assert_eq!(reader.key(), "psw:11007007");
+    assert_eq!(reader.name.as_deref(), Some("Standesamt Musterstadt"));
 }
