@@ -216,10 +216,13 @@ impl Catalogue {
             .filter(|e| ns.is_some_and(|ns| e.namespaces.iter().any(|n| n == ns)))
             .collect();
         let Some(first) = candidates.first() else {
+            let related = ns.map(|ns| self.related(ns, message)).unwrap_or_default();
+            let claimed = ns.and_then(|ns| claimed(ns, message, &related));
             return Err(SchemaError::UnknownStandard {
                 root: message.root.to_string(),
                 namespace: message.root.namespace.clone(),
-                related: ns.map(|ns| self.related(ns)).unwrap_or_default(),
+                related: related.iter().map(|e| e.to_string()).collect(),
+                claimed,
             });
         };
         let known = || {
@@ -249,22 +252,33 @@ impl Catalogue {
         }
     }
 
-    /// The entries (as `name version (namespace)`) with a namespace that
-    /// differs from `ns` only in a trailing version: the same text once
-    /// digits, dots, underscores and hyphens are cut from the end of both.
-    fn related(&self, ns: &str) -> Vec<String> {
+    /// The entries with a namespace that differs from `ns` only in a
+    /// trailing version (the same text once digits, dots, underscores and
+    /// hyphens are cut from the end of both), or of the standard the root's
+    /// `standard` attribute names (an older release under another path).
+    fn related<'c>(&'c self, ns: &str, message: &Message) -> Vec<Related<'c>> {
         let stem = version_stem(ns);
-        if stem.len() == ns.len() || stem.is_empty() {
-            return Vec::new();
-        }
+        let versioned = stem.len() < ns.len() && !stem.is_empty();
+        let named = message.standard.as_deref().map(str::trim);
         self.entries
             .iter()
             .filter_map(|e| {
-                let n = e.namespaces.iter().find(|n| {
-                    let s = version_stem(n);
-                    s.len() < n.len() && s == stem
-                })?;
-                Some(format!("{} {} ({n})", e.name, e.version))
+                let by_version = versioned
+                    .then(|| {
+                        e.namespaces.iter().find(|n| {
+                            let s = version_stem(n);
+                            s.len() < n.len() && s == stem
+                        })
+                    })
+                    .flatten();
+                let by_name = named
+                    .is_some_and(|n| n.eq_ignore_ascii_case(&e.name))
+                    .then(|| e.namespaces.first())
+                    .flatten();
+                Some(Related {
+                    entry: e,
+                    namespace: by_version.or(by_name)?,
+                })
             })
             .collect()
     }
@@ -283,6 +297,50 @@ impl Catalogue {
             Err(errors)
         }
     }
+}
+
+/// A catalogue entry another version of a document's standard may be
+/// validated by, with the namespace that relates them.
+struct Related<'c> {
+    entry: &'c SchemaEntry,
+    namespace: &'c str,
+}
+
+impl std::fmt::Display for Related<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {} ({})",
+            self.entry.name, self.entry.version, self.namespace
+        )
+    }
+}
+
+/// What a document of an uncatalogued namespace says it is, where the
+/// catalogue has its standard (`related` is not empty): the root's
+/// `standard` and `version` attributes, else the related entries' name with
+/// the version the namespace ends in.
+fn claimed(ns: &str, message: &Message, related: &[Related<'_>]) -> Option<String> {
+    let name = related.first()?.entry.name.as_str();
+    // A namespace that ends in a version names the release (as in
+    // `lookup`); else the root's `version` does, if the root names this
+    // standard or none.
+    let root_speaks = message
+        .standard
+        .as_deref()
+        .is_none_or(|s| s.trim().eq_ignore_ascii_case(name));
+    let from_namespace = ns.strip_suffix('/').unwrap_or(ns)[version_stem(ns).len()..].trim();
+    let from_root = message
+        .version
+        .as_deref()
+        .map(str::trim)
+        .filter(|v| root_speaks && !v.is_empty());
+    // `…/V0_5_3` is release 0.5.3
+    let from_namespace = from_namespace.replace('_', ".");
+    let version = (!from_namespace.is_empty())
+        .then_some(from_namespace.as_str())
+        .or(from_root)?;
+    Some(format!("{name} {version}"))
 }
 
 /// Whether two version strings name the same release: equal once trailing

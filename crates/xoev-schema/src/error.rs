@@ -74,7 +74,7 @@ pub enum SchemaError {
     #[error("malformed XML: {0}")]
     Malformed(Issue),
     /// No catalogue entry for the root element's namespace.
-    #[error("unknown standard: {}", unknown_standard_text(.root, .namespace.as_deref(), .related))]
+    #[error("unknown standard: {}", unknown_standard_text(.root, .namespace.as_deref(), .related, .claimed.as_deref()))]
     UnknownStandard {
         /// The root element, `{ns}local`.
         root: String,
@@ -83,8 +83,14 @@ pub enum SchemaError {
         /// Catalogue entries whose namespace differs from the document's
         /// only in a trailing version (`xdomea 3.0.0` for a document in
         /// `urn:xoev-de:xdomea:schema:5.0.0`): most likely another version
-        /// of the same standard, named so an operator sees it at once.
+        /// of the same standard, named so an operator sees it at once — and
+        /// the entries of the standard the root's `standard` attribute names.
         related: Vec<String>,
+        /// What the document says it is where the catalogue has that
+        /// standard under another namespace: the root's `standard` and
+        /// `version` attributes (`XWasser 0.5.3`), else the related entries'
+        /// name with the namespace's trailing version (`xdomea 3.1.0`).
+        claimed: Option<String>,
     },
     /// The standard is known but not in this version.
     #[error("unknown version: {standard} {version} is not in the catalogue (known: {known})")]
@@ -152,17 +158,27 @@ impl SchemaError {
 }
 
 /// The text of [`SchemaError::UnknownStandard`].
-fn unknown_standard_text(root: &str, namespace: Option<&str>, related: &[String]) -> String {
+fn unknown_standard_text(
+    root: &str,
+    namespace: Option<&str>,
+    related: &[String],
+    claimed: Option<&str>,
+) -> String {
     let local = root.rsplit_once('}').map_or(root, |(_, local)| local);
-    let mut text = match namespace {
-        Some(ns) => format!("no schema in the catalogue for namespace {ns} (root element {local})"),
-        None => format!(
+    let mut text = match (namespace, claimed) {
+        (Some(ns), Some(claimed)) => format!(
+            "the document is {claimed}, and no schema in the catalogue has its namespace {ns} (root element {local})"
+        ),
+        (Some(ns), None) => {
+            format!("no schema in the catalogue for namespace {ns} (root element {local})")
+        }
+        (None, _) => format!(
             "the root element {local} has no namespace, and every standard in the catalogue has one"
         ),
     };
     if !related.is_empty() {
         text.push_str(&format!(
-            "; the catalogue has {} — another version of the same standard?",
+            "; the catalogue has {} — another version, or another namespace, of that standard",
             related.join(", ")
         ));
     }

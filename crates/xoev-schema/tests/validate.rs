@@ -165,7 +165,8 @@ fn another_version_of_a_known_standard_is_named_in_the_error() {
             && text.contains("xdomea 2.4.0 (urn:xoev-de:xdomea:schema:2.4.0)")
             && text.contains("xdomea 3.0.0 (urn:xoev-de:xdomea:schema:3.0.0)")
             && text.contains("xdomea 4.0.0 (urn:xoev-de:xdomea:schema:4.0.0)")
-            && text.contains("another version of the same standard"),
+            && text.contains("the document is xdomea 5.0.0")
+            && text.contains("another version, or another namespace, of that standard"),
         "{text}"
     );
     // An older XWasser release, whose namespace ends in a slash.
@@ -181,13 +182,49 @@ fn another_version_of_a_known_standard_is_named_in_the_error() {
             && text.contains("another version"),
         "{text}"
     );
-    // A namespace that merely shares a prefix is no hint.
+    // An older XWasser release on another branch (`…/raw/develop/V0_5_3/`,
+    // as the producer's own test data has it): the root's `standard` names
+    // XWasser, so the catalogue's XWasser is named.
+    let develop = String::from_utf8(read(
+        &root().join("tests/samples/xwasser/quality_report_minimal.xml"),
+    ))
+    .expect("utf-8")
+    .replace("/-/raw/main/V1_0_0\"", "/-/raw/develop/V0_5_3/\"");
+    let text = err_of(develop).to_string();
+    assert!(
+        text.contains("the document is XWasser 0.5.3")
+            && text.contains(
+                "XWasser 1.0.0 (https://gitlab.opencode.de/akdb/xoev/xwasser/-/raw/main/V1_0_0)"
+            ),
+        "{text}"
+    );
+    // A namespace that merely shares a prefix is no hint of xdomea; the
+    // root still says it is XNachweis, whose namespace is named.
     let other = kita_request().replace(
         "urn:xoev-de:bva:standard:xnachweis:schema:xnachweis-de-noots",
         "urn:xoev-de:xdomea:schema:3.0.0x",
     );
     let text = err_of(other).to_string();
-    assert!(!text.contains("another version"), "{text}");
+    assert!(!text.contains("xdomea 3.0.0 ("), "{text}");
+    assert!(
+        text.contains("the document is XNachweis 1.2.0")
+            && text.contains(
+                "XNachweis 1.2.0 (urn:xoev-de:bva:standard:xnachweis:schema:xnachweis-de-noots)"
+            ),
+        "{text}"
+    );
+    // A document that names no catalogued standard gets no such hint.
+    let foreign = kita_request()
+        .replace(
+            "urn:xoev-de:bva:standard:xnachweis:schema:xnachweis-de-noots",
+            "urn:example:other",
+        )
+        .replace("standard=\"XNachweis\"", "standard=\"XOther\"");
+    let text = err_of(foreign).to_string();
+    assert!(
+        !text.contains("the catalogue has") && !text.contains("the document is"),
+        "{text}"
+    );
 }
 
 /// xdomea 2.4.0, 3.0.0 and 4.0.0 live side by side: each message is checked
