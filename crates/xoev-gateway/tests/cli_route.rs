@@ -80,18 +80,23 @@ fn route_answer_through_adapter_as_json() {
 
 #[test]
 fn route_by_municipality_when_no_reader() {
+    // The service placeholder as reader: routed to the authority
+    // responsible in the case's municipality.
     let text = std::fs::read_to_string(root().join(MUSTERSTADT)).expect("read");
-    let start = text.find("<bn-g2g:leser>").expect("leser");
-    let end = text.find("</bn-g2g:leser>").expect("leser end") + "</bn-g2g:leser>".len();
-    let mut text = text;
-    text.replace_range(start..end, "");
-    let file = temp_dir("noreader").join("request.xml");
-    std::fs::write(&file, text).expect("write");
+    let placeholder = text.replace(
+        "<bn-beh:kennung>fa:9198</bn-beh:kennung>",
+        "<bn-beh:kennung>service:einkommensteuer</bn-beh:kennung>",
+    );
+    assert_ne!(placeholder, text);
+    let dir = temp_dir("noreader");
+    let file = dir.join("placeholder.xml");
+    std::fs::write(&file, placeholder).expect("write");
     let file = file.to_str().expect("utf-8 path");
 
     let o = gateway(&["route", "--municipality", "06411000", file]);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
     let out = stdout(&o);
+    assert!(out.contains(": routed\n"), "{out}");
     assert!(
         out.contains("evidence-request-to-responsible-tax-office"),
         "{out}"
@@ -100,28 +105,39 @@ fn route_by_municipality_when_no_reader() {
         out.contains("fa:2607 Finanzamt Darmstadt (responsible for einkommensteuer in 06411000)"),
         "{out}"
     );
+    assert!(!out.contains("note:"), "{out}");
 
     let o = gateway(&["--format", "json", "route", file]);
     assert_eq!(o.status.code(), Some(1));
-    assert_eq!(json(&o)["kind"], "not-responsible");
-}
+    let j = json(&o);
+    assert_eq!(j["kind"], "not-responsible");
+    assert_eq!(j["route_error"]["kind"], "not-responsible");
+    assert_eq!(j["notes"], serde_json::json!([]));
 
-#[test]
-fn route_explains_a_miss() {
-    let text = std::fs::read_to_string(root().join(MUSTERSTADT)).expect("read");
-    let file = temp_dir("miss").join("request.xml");
-    std::fs::write(
-        &file,
-        text.replace("version=\"1.2.0\"", "version=\"1.1.0\""),
-    )
-    .expect("write");
-    let o = gateway(&["route", file.to_str().expect("utf-8 path")]);
-    assert_eq!(o.status.code(), Some(1));
+    // Without any reader: the XNachweis schema requires a leser, so the
+    // service refuses it at the schema stage. The dry run still tries the
+    // rules (an edited message), says so, and is not ok.
+    let start = text.find("<bn-g2g:leser>").expect("leser");
+    let end = text.find("</bn-g2g:leser>").expect("leser end") + "</bn-g2g:leser>".len();
+    let mut no_reader = text.clone();
+    no_reader.replace_range(start..end, "");
+    let file = dir.join("request.xml");
+    std::fs::write(&file, no_reader).expect("write");
+    let file = file.to_str().expect("utf-8 path");
+
+    let o = gateway(&["route", "--municipality", "06411000", file]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
     let out = stdout(&o);
-    assert!(out.contains("[no-route] no rule matches"), "{out}");
-    assert!(out.contains("closest rules:"), "{out}");
     assert!(
-        out.contains("version is \"1.1.0\", the rule wants \"1.2.0\""),
+        out.contains("note: the service would reject it at the schema stage: [xsd-invalid] 20:5: "),
+        "{out}"
+    );
+    assert!(
+        out.contains("routed by the rules, but the service refuses it at the schema stage"),
+        "{out}"
+    );
+    assert!(
+        out.contains("fa:2607 Finanzamt Darmstadt (responsible for einkommensteuer in 06411000)"),
         "{out}"
     );
 
@@ -129,14 +145,69 @@ fn route_explains_a_miss() {
         "--format",
         "json",
         "route",
-        file.to_str().expect("utf-8 path"),
+        "--municipality",
+        "06411000",
+        file,
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let j = json(&o);
+    assert_eq!(j["ok"], false);
+    assert_eq!(j["kind"], "xsd-invalid");
+    assert_eq!(j["errors"][0]["line"], 20);
+    assert_eq!(j["decision"]["recipient"], "fa:2607");
+    let notes = j["notes"].as_array().expect("notes");
+    assert_eq!(notes.len(), 1, "{j}");
+    assert!(
+        notes[0].as_str().is_some_and(|n| n
+            .starts_with("the service would reject it at the schema stage: [xsd-invalid] 20:5: ")),
+        "{j}"
+    );
+
+    // ... and without a municipality: the schema stage's reason first,
+    // what the rules say beside it
+    let o = gateway(&["--format", "json", "route", file]);
+    assert_eq!(o.status.code(), Some(1));
+    let j = json(&o);
+    assert_eq!(j["kind"], "xsd-invalid");
+    assert_eq!(j["route_error"]["kind"], "not-responsible");
+    assert!(j.get("decision").is_none(), "{j}");
+}
+
+#[test]
+fn route_explains_a_miss() {
+    // rules written for another XNachweis release than the message's
+    let dir = broken_routing("miss", |rules| {
+        rules.replace("version = \"1.2.0\"", "version = \"1.3.0\"")
+    });
+    let routing = dir.to_str().expect("utf-8 path");
+    let o = gateway(&["route", "--routing", routing, MUSTERSTADT]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let out = stdout(&o);
+    assert!(out.contains("[no-route] no rule matches"), "{out}");
+    assert!(out.contains("closest rules:"), "{out}");
+    assert!(
+        out.contains("version is \"1.2.0\", the rule wants \"1.3.0\""),
+        "{out}"
+    );
+
+    let o = gateway(&[
+        "--format",
+        "json",
+        "route",
+        "--routing",
+        routing,
+        MUSTERSTADT,
     ]);
     let j = json(&o);
+    assert_eq!(j["ok"], false);
     assert_eq!(j["kind"], "no-route");
+    assert_eq!(j["route_error"]["kind"], "no-route");
     assert_eq!(
-        j["near_misses"][0]["rule"],
+        j["route_error"]["near_misses"][0]["rule"],
         "evidence-request-to-named-tax-office"
     );
+    assert_eq!(j["message"]["version"], "1.2.0");
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
@@ -422,13 +493,26 @@ fn route_names_the_document_fault_before_the_header_fault() {
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(json(&o)["kind"], "unknown-standard");
 
-    // a readable header on a broken document: routed, with the schema's word
+    // a readable header on a document that is not well-formed: the
+    // service never gets to routing, and neither does the dry run
     let f = write("trailing.xml", &format!("{text}<trailing/>"));
     let o = gateway(&["route", "--municipality", "09162000", &f]);
+    assert_eq!(o.status.code(), Some(1));
     let out = stdout(&o);
     assert!(
-        out.contains("note: the service would reject it at the schema stage: [malformed-xml]"),
+        out.starts_with(&format!("{f}:65:1: [malformed-xml] Extra content")),
         "{out}"
+    );
+    assert!(!out.contains("routed") && !out.contains("rule:"), "{out}");
+    let o = gateway(&["--format", "json", "route", &f]);
+    let j = json(&o);
+    assert_eq!(
+        (&j["ok"], &j["kind"]),
+        (&false.into(), &"malformed-xml".into())
+    );
+    assert!(
+        j.get("decision").is_none() && j.get("route_error").is_none(),
+        "{j}"
     );
 
     // the OOTS Data Service Directory's answer is no evidence exchange
@@ -470,4 +554,207 @@ fn inspect_and_route_name_a_header_type_that_contradicts_the_root() {
         "{out}"
     );
     assert!(out.contains("message:    type 0402"), "{out}");
+    let o = gateway(&["--format", "json", "route", sample]);
+    let j = json(&o);
+    assert_eq!(
+        j["notes"],
+        serde_json::json!([
+            "the header's nachrichtentyp says 0401, the root element is message type 0402: the root element decides"
+        ])
+    );
+    assert_eq!(j["message"]["type"], "0402");
+}
+
+/// Where the service would stop at the schema stage — a namespace or
+/// version the catalogue does not have, XML that is not well-formed — the
+/// dry run says so as its verdict and tries no rule: a rule naming a
+/// standard and version matches the catalogue entry that validates the
+/// message, and such a message has none.
+#[test]
+fn route_gives_the_schema_stage_verdict_where_the_service_stops_before_routing() {
+    let dir = routing_with("xdomea-archive");
+    let routing = dir.to_str().expect("utf-8 path");
+    // the archive's offer in an xdomea 4.1.0 namespace, its root still
+    // saying version="4.0.0" (a rule names xdomea 4.0.0)
+    let offer = std::fs::read_to_string(
+        root()
+            .join("tests/samples/xdomea/synthetic-4.0.0_Aussonderung.Anbieteverzeichnis.0501.xml"),
+    )
+    .expect("read");
+    let other = offer.replace(
+        "urn:xoev-de:xdomea:schema:4.0.0",
+        "urn:xoev-de:xdomea:schema:4.1.0",
+    );
+    assert!(other.contains(r#"version="4.0.0""#) && other != offer);
+    let f = dir.join("offer-4.1.0.xml");
+    std::fs::write(&f, other).expect("write");
+    let f = f.to_str().expect("utf-8 path");
+
+    let o = gateway(&["route", "--routing", routing, f]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let out = stdout(&o);
+    // (the catalogue's wording is its own; the verdict and the namespace are ours)
+    assert!(
+        out.starts_with(&format!("{f}: [unknown-standard] ")),
+        "{out}"
+    );
+    assert!(out.contains("urn:xoev-de:xdomea:schema:4.1.0"), "{out}");
+    assert!(
+        !out.contains("routed") && !out.contains("archival-offer-to-archive"),
+        "{out}"
+    );
+    let o = gateway(&["--format", "json", "route", "--routing", routing, f]);
+    assert_eq!(o.status.code(), Some(1));
+    let j = json(&o);
+    assert_eq!(j["ok"], false);
+    assert_eq!(j["kind"], "unknown-standard");
+    assert_eq!(j["catalogue"], serde_json::Value::Null);
+    for absent in ["decision", "route_error", "message"] {
+        assert!(j.get(absent).is_none(), "{absent}: {j}");
+    }
+
+    // an XNachweis release the catalogue does not have
+    let text = std::fs::read_to_string(root().join(MUSTERSTADT)).expect("read");
+    let f = dir.join("xnachweis-1.1.0.xml");
+    std::fs::write(&f, text.replace("version=\"1.2.0\"", "version=\"1.1.0\"")).expect("write");
+    let o = gateway(&["--format", "json", "route", f.to_str().expect("utf-8 path")]);
+    assert_eq!(o.status.code(), Some(1));
+    let j = json(&o);
+    assert_eq!(j["kind"], "unknown-version");
+    assert!(
+        j.get("decision").is_none() && j.get("route_error").is_none(),
+        "{j}"
+    );
+
+    // A RegRep QueryRequest written without its namespace (hego00/im): the
+    // document's own fault, as validate names it, not the missing header.
+    let query = "tests/samples/invalid/oots-hego00-im-v1-outbox-query_request_20230426152634.xml";
+    let o = gateway(&["route", query]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    assert!(
+        out.starts_with(&format!("{query}: [unknown-standard] ")),
+        "{out}"
+    );
+    assert!(
+        out.contains("QueryRequest") && out.contains("namespace"),
+        "{out}"
+    );
+    assert_eq!(out.lines().count(), 1, "{out}");
+    let o = gateway(&["validate", query]);
+    assert!(stdout(&o).contains("[unknown-standard]"), "{}", stdout(&o));
+
+    // An OOTS evidence response with slots after the root's end tag
+    // (hego00/im): the XML error, not the header's missing IssueDateTime.
+    let broken = "tests/samples/invalid/oots-hego00-im-outbox-query_response_20230418095447.xml";
+    let o = gateway(&["route", broken]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stdout(&o),
+        format!("{broken}:21:1: [malformed-xml] Extra content at the end of the document\n")
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Everything text mode notes is in the JSON too: the header's message
+/// type that the root contradicts (the Thuringian archive's 0504 pattern
+/// with a 0501 header).
+#[test]
+fn route_json_carries_the_notes_of_text_mode() {
+    let receipt =
+        "tests/samples/xdomea/pattern-2.3.0_xx_Aussonderung.AnbietungEmpfangBestaetigen.0504.xml";
+    let note = "the header's Nachrichtentyp says 0501, the root element is message type 0504: the root element decides";
+    let o = gateway(&["route", receipt]);
+    assert!(
+        stdout(&o).contains(&format!("note: {note}")),
+        "{}",
+        stdout(&o)
+    );
+    let o = gateway(&["--format", "json", "route", receipt]);
+    assert_eq!(o.status.code(), Some(1));
+    let j = json(&o);
+    assert_eq!(j["notes"], serde_json::json!([note]));
+    assert_eq!(j["kind"], "unknown-sender");
+    assert_eq!(j["message"]["type"], "0504");
+    assert_eq!(
+        (&j["message"]["standard"], &j["message"]["version"]),
+        (&"xdomea".into(), &"2.3.0".into())
+    );
+    assert_eq!(j["catalogue"]["entry"], "xdomea/2.3.0/xdomea.xsd");
+}
+
+/// The standard and version a rule names are the catalogue entry's that
+/// validates the message, whatever the root's own attributes say (a
+/// generated sample's `standard="standard0"`); both are printed, apart.
+#[test]
+fn route_matches_the_catalogue_entry_not_the_root_attributes() {
+    let dir = temp_dir("xbeteiligung");
+    for f in ["authorities.toml", "access.toml", "rules.toml"] {
+        let mut text = std::fs::read_to_string(root().join("routing").join(f)).expect("read");
+        text.push_str(match f {
+            "access.toml" => "\n[[allow]]\ndescription = \"test\"\nsender = \"ags:09162000\"\nreader = \"fa:9198\"\nmessage_type = \"0401\"\n",
+            "rules.toml" => "\n[[rule]]\nname = \"participation-to-reader\"\npriority = 100\nstandard = \"XBeteiligung\"\nversion = \"1.2\"\nmessage_type = \"0401\"\nrecipient = \"reader\"\n",
+            _ => "",
+        });
+        std::fs::write(dir.join(f), text).expect("write");
+    }
+    let routing = dir.to_str().expect("utf-8 path");
+    let text = std::fs::read_to_string(root().join(
+        "tests/samples/xbeteiligung/xbeteiligung-test-kommunal.Initiieren.0401.gwid-format.xml",
+    ))
+    .expect("read");
+    let edited = text
+        .replace(
+            "<ns3:kennung>xyz:0001</ns3:kennung>",
+            "<ns3:kennung>ags:09162000</ns3:kennung>",
+        )
+        .replace(
+            "<ns3:kennung>xyz:0002</ns3:kennung>",
+            "<ns3:kennung>fa:9198</ns3:kennung>",
+        )
+        .replacen(r#"standard="XBeteiligung""#, r#"standard="standard0""#, 1)
+        .replacen(r#"version="1.2""#, r#"version="version0""#, 1);
+    let f = dir.join("placeholders.xml");
+    std::fs::write(&f, edited).expect("write");
+    let f = f.to_str().expect("utf-8 path");
+    let o = gateway(&["validate", f]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+
+    let o = gateway(&["route", "--routing", routing, f]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains(
+            "message:    type 0401, XBeteiligung 1.2 (the root says standard=\"standard0\" version=\"version0\"), from ags:09162000, to fa:9198"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("rule:       participation-to-reader (rules.toml:"),
+        "{out}"
+    );
+    let o = gateway(&["--format", "json", "route", "--routing", routing, f]);
+    let j = json(&o);
+    assert_eq!(j["ok"], true);
+    assert_eq!(j["message"]["standard"], "XBeteiligung");
+    assert_eq!(j["message"]["version"], "1.2");
+    assert_eq!(j["message"]["root_standard"], "standard0");
+    assert_eq!(j["message"]["root_version"], "version0");
+    assert_eq!(j["decision"]["rule"], "participation-to-reader");
+
+    // a rule that names the root's attribute instead matches nothing
+    let rules = std::fs::read_to_string(dir.join("rules.toml")).expect("read");
+    std::fs::write(
+        dir.join("rules.toml"),
+        rules.replace("standard = \"XBeteiligung\"", "standard = \"standard0\""),
+    )
+    .expect("write");
+    let o = gateway(&["route", "--routing", routing, f]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("standard is \"XBeteiligung\", the rule wants \"standard0\""),
+        "{}",
+        stdout(&o)
+    );
+    std::fs::remove_dir_all(&dir).ok();
 }

@@ -25,7 +25,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use xoev_core::Limits;
-use xoev_schema::Catalogue;
+use xoev_schema::{Catalogue, SchemaEntry};
 
 /// The XÖV message gateway: validates, signs, verifies, translates and routes
 /// messages between German authorities.
@@ -93,6 +93,27 @@ pub enum Command {
     Adapters(translate::AdapterConfigArgs),
     /// Dry run: which routing rule matches a message, its recipient, adapter
     /// chain and destination queue, or why nothing matches.
+    ///
+    /// The rules see the message as the service does: the standard and
+    /// version a rule names are matched against the schema catalogue entry
+    /// that validates the message (the root's own `standard`/`version`
+    /// attributes are shown where they differ, and do not decide).
+    ///
+    /// A message the service would stop before routing — its envelope
+    /// refused, an XML error, a namespace or version the catalogue does not
+    /// have, a header that cannot be read — gets that reason as the verdict
+    /// (in the order `validate` reports them), and no rule is tried.
+    ///
+    /// A message that only violates its XSD (an edited message, say) still
+    /// has the rules tried on it, with a note of what the schema stage
+    /// says; as the service would refuse it, it is not `ok` and exits 1
+    /// even where a rule routes it.
+    ///
+    /// Exit 0: the service would route it. Exit 1: it would not (the
+    /// reason first, then what the rules say). Exit 2: usage, I/O, or a
+    /// broken routing directory or catalogue. `--format json` carries the
+    /// same: `ok`, `kind`/`error`/`errors` (the first reason), `catalogue`,
+    /// `message` (what the rules saw), `decision` or `route_error`, `notes`.
     Route(route::RouteArgs),
     /// Routing configuration: `routing check` validates it without running.
     Routing(routing::RoutingArgs),
@@ -261,4 +282,39 @@ pub fn expand_dirs(inputs: &[std::path::PathBuf]) -> Vec<std::path::PathBuf> {
         }
     }
     out
+}
+
+/// A schema catalogue entry as `inspect` and `route` name it in JSON
+/// (`"catalogue": {"standard", "version", "entry"}`, `null` where the
+/// catalogue has none for the message).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CatalogueRef {
+    /// The standard's name in the catalogue (`xdomea`).
+    pub standard: String,
+    /// The version of the entry's schema (`4.0.0`).
+    pub version: String,
+    /// The entry XSD, relative to the catalogue directory.
+    pub entry: String,
+}
+
+impl From<&SchemaEntry> for CatalogueRef {
+    fn from(e: &SchemaEntry) -> Self {
+        Self {
+            standard: e.name.clone(),
+            version: e.version.clone(),
+            entry: e.entry.clone(),
+        }
+    }
+}
+
+/// `FILE:LINE:COL: PATH` of an issue, leaving out what is unknown.
+pub(crate) fn issue_location(file: &str, i: &xoev_schema::Issue) -> String {
+    let mut at = file.to_owned();
+    if let Some(line) = i.line {
+        at.push_str(&format!(":{line}:{}", i.column.unwrap_or(0)));
+    }
+    if let Some(path) = &i.path {
+        at.push_str(&format!(": {path}"));
+    }
+    at
 }

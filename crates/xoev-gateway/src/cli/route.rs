@@ -1,12 +1,13 @@
 //! `xoev-gateway route [--routing DIR] [--municipality AGS] FILE`
 
 use super::routing::RoutingDirArgs;
-use super::{Format, Global, Outcome, read_input};
+use super::{CatalogueRef, Format, Global, Outcome, issue_location, read_input};
 use clap::Args;
-use std::path::PathBuf;
-use xoev_core::{Message, MessageError};
-use xoev_routing::{Resolution, RouteDecision, RouteError, RouteInput};
-use xoev_schema::{Issue, SchemaError, Validator};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use xoev_core::{Header, Message};
+use xoev_routing::{NearMiss, Resolution, RouteDecision, RouteInput};
+use xoev_schema::{Issue, SchemaEntry, SchemaError, Validator, same_version};
 
 /// Arguments of `route`.
 #[derive(Debug, Args)]
@@ -21,10 +22,79 @@ pub struct RouteArgs {
     pub file: PathBuf,
 }
 
+/// What `route` concluded, as `--format json` prints it.
+///
+/// `ok` is true only where the service would route the message: its
+/// schema stage accepts it and a rule routes it. `kind`/`error`/`errors`
+/// name the first reason it would not, in the service's order (the schema
+/// stage before routing); `decision` or `route_error` say what the rules
+/// do with it wherever they could be tried.
+#[derive(Serialize)]
+struct Report<'a> {
+    ok: bool,
+    file: &'a Path,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kind: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    /// The schema stage's issues, with line, column and path.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    errors: Vec<Issue>,
+    /// The catalogue entry for the message's namespace (and version), or
+    /// null where the catalogue has none.
+    catalogue: Option<CatalogueRef>,
+    /// What the rules were tried on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<Tried>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    decision: Option<RouteDecision>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    route_error: Option<RuleMiss>,
+    /// What text mode prints as `note:` lines.
+    notes: Vec<String>,
+}
+
+/// The message as the rules see it.
+#[derive(Serialize)]
+struct Tried {
+    #[serde(rename = "type")]
+    message_type: String,
+    /// The catalogue entry's standard and version: what a rule's
+    /// `standard` and `version` are matched against.
+    standard: String,
+    version: String,
+    /// The root element's own `standard` and `version` attributes, where
+    /// it has them (free text to most schemas; the entry decides).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    root_standard: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    root_version: Option<String>,
+    sender: Option<String>,
+    reader: Option<String>,
+    municipality: Option<String>,
+}
+
+/// Why the rules do not route the message.
+#[derive(Serialize)]
+struct RuleMiss {
+    kind: &'static str,
+    error: String,
+    near_misses: Vec<NearMiss>,
+}
+
 /// Dry run: which rule matches the message, whom it goes to, through which
 /// adapters, into which queue — or why nothing matches (exit 1).
+///
+/// The rules are tried on the message as the service would: with the
+/// standard and version of the catalogue entry that validates it. A
+/// message the service stops before routing — its envelope refused, an
+/// XML error, a namespace or version the catalogue does not have, a header
+/// that cannot be read — is reported with that reason alone. A message
+/// that only violates its XSD still has the rules tried on it (a dry run
+/// of an edited message), with a note of what the schema stage says; it
+/// is not `ok` and exits 1, since the service would refuse it.
 pub fn run(g: &Global, args: &RouteArgs) -> anyhow::Result<Outcome> {
-    let file = args.file.display();
+    let file = args.file.display().to_string();
     let router = match args.routing.load() {
         Ok(Ok(r)) => r,
         Ok(Err(errors)) => {
@@ -37,6 +107,13 @@ pub fn run(g: &Global, args: &RouteArgs) -> anyhow::Result<Outcome> {
             return Ok(Outcome::IoError);
         }
     };
+    let catalogue = match g.catalogue() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("cannot load the schema catalogue: {e:#}");
+            return Ok(Outcome::IoError);
+        }
+    };
     let bytes = match read_input(&args.file) {
         Ok(b) => b,
         Err(e) => {
@@ -44,51 +121,78 @@ pub fn run(g: &Global, args: &RouteArgs) -> anyhow::Result<Outcome> {
             return Ok(Outcome::IoError);
         }
     };
-    // `route` tries the routing rules on the envelope, also for a message
-    // edited to try them; what the schema says is reported beside it.
+    let validator = Validator::new(catalogue, g.limits());
+    let mut report = Report {
+        ok: false,
+        file: &args.file,
+        kind: None,
+        error: None,
+        errors: Vec::new(),
+        catalogue: None,
+        message: None,
+        decision: None,
+        route_error: None,
+        notes: Vec::new(),
+    };
     let (message, header_error) =
         match Message::parse_keeping_header_error(bytes.clone(), &g.limits()) {
             Ok(read) => read,
-            Err(e) => return Ok(refuse(g, args, e.kind.as_str(), &[envelope_issue(&e)])),
+            Err(e) => return finish(g, report.refused(&SchemaError::Message(e))),
         };
-    let validator = g.catalogue().ok().map(|c| Validator::new(c, g.limits()));
-    if let Some(e) = header_error {
-        // the document's own fault, where it has one, says more
-        let failure = match &validator {
-            Some(v) => v.header_failure(bytes, e),
-            None => SchemaError::Message(e),
-        };
-        return Ok(refuse(g, args, failure.kind().as_str(), &failure.issues()));
-    }
-    let schema_error = validator.as_ref().and_then(|v| v.validate(bytes).err());
+    let lookup = validator.catalogue().lookup(&message).ok();
+    report.catalogue = lookup.map(CatalogueRef::from);
+    let mismatch = message.header.as_ref().and_then(Header::type_mismatch);
+    // The service's schema stage, in its order: the envelope, the
+    // catalogue entry (standard and version), the XML, the XSD, and only
+    // then a header that cannot be read. Of these, `route` looks past the
+    // XSD's violations alone, where the header can be read: the rules
+    // can be tried on an edited message, and the entry is known.
+    let (entry, schema_fault): (&SchemaEntry, Option<SchemaError>) = match validator.validate(bytes)
+    {
+        Ok(v) => (v.entry, None),
+        Err(e @ SchemaError::Invalid { .. })
+            if header_error.is_none() && message.header.is_some() =>
+        {
+            match lookup {
+                Some(entry) => (entry, Some(e)),
+                None => return finish(g, report.refused(&e).noting(mismatch)),
+            }
+        }
+        Err(e) => return finish(g, report.refused(&e).noting(mismatch)),
+    };
     let h = match message.require_header() {
         Ok(h) => h,
-        Err(e) => return Ok(refuse(g, args, e.kind.as_str(), &[envelope_issue(&e)])),
+        Err(e) => return finish(g, report.refused(&SchemaError::Message(e))),
     };
-    if let (Some(schema), Format::Text) = (&schema_error, g.format) {
-        let first = schema.issues().into_iter().next().map(|i| {
+    if let Some(schema) = &schema_fault {
+        let issues = schema.issues();
+        let first = issues.first().map(|i| {
             let at = i.line.map(|l| format!("{l}:{}: ", i.column.unwrap_or(0)));
             format!("{}{}", at.unwrap_or_default(), i.message)
         });
-        println!(
-            "{file}: note: the service would reject it at the schema stage: [{}] {}",
+        let more = match issues.len() {
+            0 | 1 => String::new(),
+            n => format!(" (and {} more; `validate` lists them)", n - 1),
+        };
+        report.notes.push(format!(
+            "the service would reject it at the schema stage: [{}] {}{more}",
             schema.kind().as_str(),
             first.unwrap_or_default()
-        );
+        ));
+        report.kind = Some(schema.kind().as_str());
+        report.error = issues.first().map(|i| i.message.clone());
+        report.errors = issues;
     }
-    // As the service does: where the root names no standard (xdomea 2 and
-    // 3 do not), the schema catalogue's entry for the message's namespace
-    // does; the version is always the entry's (the schema that validates
-    // it), since the root's attribute may differ (`Catalogue::lookup`).
-    let entry = validator
-        .as_ref()
-        .and_then(|v| v.catalogue().lookup(&message).ok())
-        .map(|e| (e.name.clone(), e.version.clone()));
-    let (entry_standard, entry_version) = entry.unzip();
+    report.notes.extend(mismatch);
+    // As the service does: the rules see the standard and version of the
+    // catalogue entry that validates the message. The root's attributes
+    // may be absent (xdomea 2 and 3) or say otherwise (DiPlan Cockpit's
+    // XBeteiligung 1.2 as `version="1.1"`, placeholders in generated
+    // samples): the namespace and the schema decide (`Catalogue::lookup`).
     let input = RouteInput {
         message_type: h.message_type.code.clone(),
-        standard: message.standard.clone().or(entry_standard),
-        version: entry_version.or(message.version.clone()),
+        standard: Some(entry.name.clone()),
+        version: Some(entry.version.clone()),
         sender: h
             .author
             .as_ref()
@@ -99,46 +203,121 @@ pub fn run(g: &Global, args: &RouteArgs) -> anyhow::Result<Outcome> {
             .map(|a| router.directory().canonical(&a.key()).to_owned()),
         municipality: args.municipality.clone(),
     };
+    report.message = Some(Tried {
+        message_type: input.message_type.clone(),
+        standard: entry.name.clone(),
+        version: entry.version.clone(),
+        root_standard: message.standard.clone(),
+        root_version: message.version.clone(),
+        sender: input.sender.clone(),
+        reader: input.reader.clone(),
+        municipality: input.municipality.clone(),
+    });
     // The router sees only that no sender is named; the header knows
     // whether it names none or one without an identifier.
-    let result = router.route(&input).map_err(|mut e| {
-        if input.sender.is_none() {
-            e.message = h.no_author();
+    match router.route(&input) {
+        Ok(d) => {
+            report.ok = schema_fault.is_none();
+            report.decision = Some(d);
         }
-        e
-    });
-    if let (Some(mismatch), Format::Text) = (h.type_mismatch(), g.format) {
-        println!("{file}: note: {mismatch}");
-    }
-    match (result, g.format) {
-        (Ok(d), Format::Text) => {
-            print_decision(&file.to_string(), &d);
-            Ok(Outcome::Ok)
-        }
-        (Ok(d), Format::Json) => {
-            let json = serde_json::json!({"ok": true, "file": args.file, "decision": d});
-            println!("{}", serde_json::to_string_pretty(&json)?);
-            Ok(Outcome::Ok)
-        }
-        (Err(e), Format::Text) => {
-            print_error(&file.to_string(), &input, &e);
-            Ok(Outcome::Rejected)
-        }
-        (Err(e), Format::Json) => {
-            let json = serde_json::json!({
-                "ok": false,
-                "file": args.file,
-                "kind": e.kind.as_str(),
-                "error": e.message,
-                "near_misses": e.near_misses,
+        Err(mut e) => {
+            if input.sender.is_none() {
+                e.message = h.no_author();
+            }
+            report.kind = report.kind.or(Some(e.kind.as_str()));
+            report.error = report.error.take().or_else(|| Some(e.message.clone()));
+            report.route_error = Some(RuleMiss {
+                kind: e.kind.as_str(),
+                error: e.message,
+                near_misses: e.near_misses,
             });
-            println!("{}", serde_json::to_string_pretty(&json)?);
-            Ok(Outcome::Rejected)
         }
+    }
+    finish(g, report)
+}
+
+impl Report<'_> {
+    /// The service would stop at the schema stage (or before): that is
+    /// the verdict, and the rules are not tried.
+    fn refused(mut self, e: &SchemaError) -> Self {
+        let issues = e.issues();
+        self.ok = false;
+        self.kind = Some(e.kind().as_str());
+        self.error = issues.first().map(|i| i.message.clone());
+        self.errors = issues;
+        self
+    }
+
+    fn noting(mut self, note: Option<String>) -> Self {
+        self.notes.extend(note);
+        self
     }
 }
 
-fn print_decision(file: &str, d: &RouteDecision) {
+/// Prints the report; exit 0 only where the service would route it.
+fn finish(g: &Global, r: Report<'_>) -> anyhow::Result<Outcome> {
+    match g.format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&r)?),
+        Format::Text => print_text(&r),
+    }
+    Ok(if r.ok { Outcome::Ok } else { Outcome::Rejected })
+}
+
+fn print_text(r: &Report<'_>) {
+    let file = r.file.display().to_string();
+    let Some(m) = &r.message else {
+        // refused before the rules: the reason, then what else was seen
+        let kind = r.kind.unwrap_or("error");
+        for i in &r.errors {
+            println!("{}: [{kind}] {}", issue_location(&file, i), i.message);
+        }
+        for n in &r.notes {
+            println!("{file}: note: {n}");
+        }
+        return;
+    };
+    for n in &r.notes {
+        println!("{file}: note: {n}");
+    }
+    match (&r.decision, &r.route_error) {
+        (Some(d), _) => print_decision(&file, r.ok, m, d),
+        (None, Some(e)) => print_miss(&file, m, e),
+        (None, None) => {}
+    }
+}
+
+/// `type T, STANDARD VERSION, from S, to R, municipality M`, naming the
+/// root's own attributes where they differ from the catalogue entry's.
+fn describe(m: &Tried) -> String {
+    let opt = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
+    let mut root = Vec::new();
+    if let Some(s) = m.root_standard.as_ref().filter(|s| **s != m.standard) {
+        root.push(format!("standard={s:?}"));
+    }
+    if let Some(v) = m
+        .root_version
+        .as_ref()
+        .filter(|v| !same_version(v, &m.version))
+    {
+        root.push(format!("version={v:?}"));
+    }
+    let root = if root.is_empty() {
+        String::new()
+    } else {
+        format!(" (the root says {})", root.join(" "))
+    };
+    format!(
+        "type {}, {} {}{root}, from {}, to {}, municipality {}",
+        m.message_type,
+        m.standard,
+        m.version,
+        opt(&m.sender),
+        opt(&m.reader),
+        opt(&m.municipality)
+    )
+}
+
+fn print_decision(file: &str, ok: bool, m: &Tried, d: &RouteDecision) {
     let how = match &d.resolution {
         Resolution::Reader => "the reader named in the header".to_owned(),
         Resolution::Responsible {
@@ -152,7 +331,14 @@ fn print_decision(file: &str, d: &RouteDecision) {
     } else {
         d.adapters.join(" → ")
     };
-    println!("{file}: routed");
+    if ok {
+        println!("{file}: routed");
+    } else {
+        println!(
+            "{file}: routed by the rules, but the service refuses it at the schema stage (see the note)"
+        );
+    }
+    println!("  message:    {}", describe(m));
     println!(
         "  rule:       {} ({}, priority {})",
         d.rule,
@@ -164,70 +350,16 @@ fn print_decision(file: &str, d: &RouteDecision) {
     println!("  queue:      {}", d.queue);
 }
 
-fn print_error(file: &str, input: &RouteInput, e: &RouteError) {
-    println!("{file}: [{}] {}", e.kind.as_str(), e.message);
-    let opt = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
-    println!(
-        "  message:    type {}, {} {}, from {}, to {}, municipality {}",
-        input.message_type,
-        opt(&input.standard),
-        opt(&input.version),
-        opt(&input.sender),
-        opt(&input.reader),
-        opt(&input.municipality)
-    );
+fn print_miss(file: &str, m: &Tried, e: &RuleMiss) {
+    println!("{file}: [{}] {}", e.kind, e.error);
+    println!("  message:    {}", describe(m));
     if !e.near_misses.is_empty() {
         println!("  closest rules:");
-        for m in &e.near_misses {
-            println!("    {} ({}):", m.rule, m.location.short());
-            for why in &m.mismatches {
+        for n in &e.near_misses {
+            println!("    {} ({}):", n.rule, n.location.short());
+            for why in &n.mismatches {
                 println!("      - {why}");
             }
         }
-    }
-}
-
-/// `FILE:LINE:COL: PATH` of an issue, leaving out what is unknown.
-pub(super) fn issue_location(file: &str, i: &Issue) -> String {
-    let mut at = file.to_owned();
-    if let Some(line) = i.line {
-        at.push_str(&format!(":{line}:{}", i.column.unwrap_or(0)));
-    }
-    if let Some(path) = &i.path {
-        at.push_str(&format!(": {path}"));
-    }
-    at
-}
-
-/// Prints why `route` cannot try the rules on a message; exit 1.
-fn refuse(g: &Global, args: &RouteArgs, kind: &str, issues: &[Issue]) -> Outcome {
-    let file = args.file.display().to_string();
-    match g.format {
-        Format::Json => println!(
-            "{}",
-            serde_json::json!({
-                "ok": false,
-                "file": args.file,
-                "kind": kind,
-                "error": issues.first().map(|i| i.message.as_str()).unwrap_or_default(),
-                "errors": issues,
-            })
-        ),
-        Format::Text => {
-            for i in issues {
-                println!("{}: [{kind}] {}", issue_location(&file, i), i.message);
-            }
-        }
-    }
-    Outcome::Rejected
-}
-
-/// An envelope error as an issue (it has a position, no path).
-fn envelope_issue(e: &MessageError) -> Issue {
-    Issue {
-        line: e.line,
-        column: e.column,
-        path: None,
-        message: e.detail.clone(),
     }
 }

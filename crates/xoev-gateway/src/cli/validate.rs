@@ -1,7 +1,6 @@
 //! `xoev-gateway validate FILE...`
 
-use super::route::issue_location;
-use super::{Format, Global, Outcome, expand_dirs, read_input};
+use super::{Format, Global, Outcome, expand_dirs, issue_location, read_input};
 use clap::Args;
 use serde::Serialize;
 use std::path::PathBuf;
