@@ -245,6 +245,11 @@ fn inspect_prints_the_header() {
         "DE.EvidenceRequest.0101"
     );
     assert_eq!(v["standard"], "XNachweis");
+    assert_eq!(v["ok"], true);
+    assert_eq!(
+        v["catalogue"],
+        serde_json::json!({"standard": "XNachweis", "version": "1.2.0", "entry": "xnachweis/1.2.0/xnachweis-de-noots.xsd"})
+    );
 
     // A root without standard and version (xdomea 2.4.0): the catalogue's
     // entry for its namespace is named; an unknown one says why.
@@ -268,6 +273,20 @@ fn inspect_prints_the_header() {
         "{}",
         stdout(&o)
     );
+    let o = gateway(&[
+        "inspect",
+        "--format",
+        "json",
+        "tests/samples/unsupported/oots_request_header.xml",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["catalogue"], serde_json::Value::Null);
+    assert!(
+        v["catalogue_error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("unknown standard")),
+        "{v}"
+    );
 }
 
 #[test]
@@ -279,6 +298,69 @@ fn inspect_rejects_broken_input() {
     let o = gateway(&["inspect", f.to_str().expect("utf-8")]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stdout(&o).contains("malformed-xml"), "{}", stdout(&o));
+    let o = gateway(&["inspect", "--format", "json", f.to_str().expect("utf-8")]);
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["kind"], "malformed-xml");
+    assert_eq!((&v["line"], &v["column"]), (&1.into(), &24.into()));
+    assert_eq!(v["catalogue"], serde_json::Value::Null);
+}
+
+/// `inspect` reports a header that cannot be read as `validate` does:
+/// after the document's own fault, which is then the reason. What it
+/// could read comes first.
+#[test]
+fn inspect_names_the_document_fault_before_the_header_fault() {
+    // An OOTS evidence response with slots after the root's end tag
+    // (hego00/im): not well-formed, and no IssueDateTime slot inside.
+    let f = "tests/samples/invalid/oots-hego00-im-outbox-query_response_20230418095447.xml";
+    let o = gateway(&["inspect", f]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    assert!(
+        out.contains("root:          {urn:oasis:names:tc:ebxml-regrep:xsd:query:4.0}QueryResponse"),
+        "{out}"
+    );
+    assert!(
+        out.contains("catalogue:     OOTS-EDM 1.0.0 (oots-edm/1.0.0/oots-edm.xsd)"),
+        "{out}"
+    );
+    assert!(
+        out.ends_with(&format!(
+            "{f}:21:1: [malformed-xml] Extra content at the end of the document\n"
+        )),
+        "{out}"
+    );
+    assert!(
+        !out.contains("IssueDateTime") && !out.contains("invalid-header"),
+        "{out}"
+    );
+    let o = gateway(&["inspect", "--format", "json", f]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["kind"], "malformed-xml");
+    assert_eq!((&v["line"], &v["column"]), (&21.into(), &1.into()));
+    assert_eq!(v["catalogue"]["standard"], "OOTS-EDM");
+    assert_eq!(v["header"], serde_json::Value::Null);
+
+    // xdomea 3.0.0's namespace on a root the schema does not declare,
+    // whose Kopf has no ProzessID (dcssoftware/bafoeg-manager): the XSD's
+    // word first, as validate gives it
+    let f = "tests/samples/invalid/xdomea-dcssoftware-bafoeg-manager-transportfile.xml";
+    let o = gateway(&["inspect", f]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    let fault = format!(
+        "{f}:4:0: /xdomea:Aussonderung.Anbieteverzeichnis0503: [xsd-invalid] Element '{{urn:xoev-de:xdomea:schema:3.0.0}}Aussonderung.Anbieteverzeichnis0503': No matching global declaration available for the validation root.\n"
+    );
+    assert!(out.ends_with(&fault), "{out}");
+    assert!(!out.contains("ProzessID"), "{out}");
+    assert_eq!(stdout(&gateway(&["validate", f])), fault);
+    let o = gateway(&["inspect", "--format", "json", f]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["kind"], "xsd-invalid");
+    assert_eq!(v["catalogue"]["version"], "3.0.0");
 }
 
 #[test]

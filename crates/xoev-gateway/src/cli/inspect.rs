@@ -1,9 +1,10 @@
 //! `xoev-gateway inspect FILE`
 
-use super::{Format, Global, Outcome, read_input};
+use super::{CatalogueRef, Format, Global, Outcome, issue_location, read_input};
 use clap::Args;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use xoev_core::{Authority, Message};
+use xoev_schema::{SchemaEntry, SchemaError, Validator};
 
 /// Arguments of `inspect`.
 #[derive(Debug, Args)]
@@ -13,57 +14,152 @@ pub struct InspectArgs {
     pub file: PathBuf,
 }
 
-/// Prints the envelope and XÖV header of one message.
+/// Prints the envelope and XÖV header of one message, and the catalogue
+/// entry that validates it.
+///
+/// A header that cannot be read is reported as `validate` and the service
+/// report it: after the document's own fault (an unknown namespace or
+/// version, an XML error, the XSD's violations), which is then the reason
+/// given; what could be read (root, catalogue entry) is printed before it.
 pub fn run(g: &Global, args: &InspectArgs) -> anyhow::Result<Outcome> {
+    let file = args.file.display().to_string();
     let bytes = match read_input(&args.file) {
         Ok(b) => b,
         Err(e) => {
-            eprintln!("{}: cannot read: {e}", args.file.display());
+            eprintln!("{file}: cannot read: {e}");
             return Ok(Outcome::IoError);
         }
     };
-    let message = match Message::parse(bytes, &g.limits()) {
-        Ok(m) => m,
-        Err(e) => {
-            match g.format {
-                Format::Json => println!(
-                    "{}",
-                    serde_json::json!({"ok": false, "kind": e.kind.as_str(), "error": e.to_string(), "line": e.line, "column": e.column})
-                ),
-                Format::Text => println!("{}: {e}", args.file.display()),
+    let (message, header_error) =
+        match Message::parse_keeping_header_error(bytes.clone(), &g.limits()) {
+            Ok(read) => read,
+            Err(e) => {
+                let failure = SchemaError::Message(e);
+                match g.format {
+                    Format::Json => print_json(&args.file, None, Err(None), Some(&failure))?,
+                    Format::Text => print_failure(&file, &failure),
+                }
+                return Ok(Outcome::Rejected);
             }
-            return Ok(Outcome::Rejected);
-        }
+        };
+    // The entry that validates it: where the root names no standard or
+    // version (xdomea 2 and 3), the one the service goes by.
+    let validator = g.catalogue().map(|c| Validator::new(c, g.limits()));
+    let entry = match &validator {
+        Ok(v) => v.catalogue().lookup(&message).map_err(|e| e.to_string()),
+        Err(e) => Err(format!("cannot load the schema catalogue: {e:#}")),
     };
+    // A header that cannot be read is often wrong because the document is.
+    let failure = header_error.map(|e| match &validator {
+        Ok(v) => v.header_failure(bytes, e),
+        Err(_) => SchemaError::Message(e),
+    });
     match g.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&message)?),
+        Format::Json => print_json(
+            &args.file,
+            Some(&message),
+            entry_ref(&entry),
+            failure.as_ref(),
+        )?,
         Format::Text => {
-            print_text(&message);
-            // The entry that validates it: where the root names no standard
-            // or version (xdomea 2 and 3), the one the service goes by.
-            let entry = g.catalogue().map_err(|e| e.to_string()).and_then(|c| {
-                c.lookup(&message)
-                    .map(|e| {
-                        let differs = match message.version.as_deref() {
-                            Some(v) if v != e.version => {
-                                format!("; the root's version attribute says {v:?}")
-                            }
-                            _ => String::new(),
-                        };
-                        format!("{} {} ({}){differs}", e.name, e.version, e.entry)
-                    })
-                    .map_err(|e| e.to_string())
-            });
-            match entry {
-                Ok(e) => println!("catalogue:     {e}"),
+            print_text(&message, failure.is_some());
+            match &entry {
+                Ok(e) => {
+                    let differs = match message.version.as_deref() {
+                        Some(v) if v != e.version => {
+                            format!("; the root's version attribute says {v:?}")
+                        }
+                        _ => String::new(),
+                    };
+                    println!(
+                        "catalogue:     {} {} ({}){differs}",
+                        e.name, e.version, e.entry
+                    );
+                }
                 Err(e) => println!("catalogue:     - ({e})"),
+            }
+            if let Some(f) = &failure {
+                print_failure(&file, f);
             }
         }
     }
-    Ok(Outcome::Ok)
+    Ok(match failure {
+        Some(_) => Outcome::Rejected,
+        None => Outcome::Ok,
+    })
 }
 
-fn print_text(m: &Message) {
+/// The catalogue entry for JSON, or why there is none.
+fn entry_ref<'a>(entry: &'a Result<&SchemaEntry, String>) -> Result<CatalogueRef, Option<&'a str>> {
+    match entry {
+        Ok(e) => Ok(CatalogueRef::from(*e)),
+        Err(why) => Err(Some(why)),
+    }
+}
+
+/// `FILE:LINE:COL: [kind] message` for each issue, as `validate` prints them.
+fn print_failure(file: &str, f: &SchemaError) {
+    let kind = f.kind().as_str();
+    for i in f.issues() {
+        println!("{}: [{kind}] {}", issue_location(file, &i), i.message);
+    }
+}
+
+/// One JSON object: `ok`, the envelope read (the message's fields, as
+/// before), `catalogue` (or null, with `catalogue_error` where the
+/// envelope was read), and on failure `kind`, `error`, `errors`, `line`,
+/// `column`.
+fn print_json(
+    file: &Path,
+    message: Option<&Message>,
+    catalogue: Result<CatalogueRef, Option<&str>>,
+    failure: Option<&SchemaError>,
+) -> anyhow::Result<()> {
+    let mut out = match message {
+        Some(m) => match serde_json::to_value(m)? {
+            serde_json::Value::Object(map) => map,
+            _ => serde_json::Map::new(),
+        },
+        None => serde_json::Map::new(),
+    };
+    out.insert("ok".into(), failure.is_none().into());
+    out.insert("file".into(), serde_json::to_value(file)?);
+    match catalogue {
+        Ok(c) => {
+            out.insert("catalogue".into(), serde_json::to_value(c)?);
+        }
+        Err(why) => {
+            out.insert("catalogue".into(), serde_json::Value::Null);
+            if let Some(why) = why {
+                out.insert("catalogue_error".into(), why.into());
+            }
+        }
+    }
+    if let Some(f) = failure {
+        let issues = f.issues();
+        let first = issues.first();
+        out.insert("kind".into(), f.kind().as_str().into());
+        out.insert(
+            "error".into(),
+            first.map(|i| i.message.clone()).unwrap_or_default().into(),
+        );
+        out.insert(
+            "line".into(),
+            serde_json::to_value(first.and_then(|i| i.line))?,
+        );
+        out.insert(
+            "column".into(),
+            serde_json::to_value(first.and_then(|i| i.column))?,
+        );
+        out.insert("errors".into(), serde_json::to_value(&issues)?);
+    }
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
+}
+
+/// The envelope and header; `unreadable`: the document tried to carry a
+/// header that could not be read (the reason follows).
+fn print_text(m: &Message, unreadable: bool) {
     let opt = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
     println!("root:          {}", m.root);
     println!("standard:      {} {}", opt(&m.standard), opt(&m.version));
@@ -77,7 +173,11 @@ fn print_text(m: &Message) {
         println!("test:          {t}");
     }
     let Some(h) = &m.header else {
-        println!("header:        none");
+        if unreadable {
+            println!("header:        - (cannot be read, see below)");
+        } else {
+            println!("header:        none");
+        }
         return;
     };
     println!("header form:   {:?}", h.form);
