@@ -24,7 +24,8 @@ const ACCESS_FILE: &str = "access.toml";
 pub struct RouteInput {
     /// The message type code from the header.
     pub message_type: String,
-    /// The standard (root attribute `standard`).
+    /// The standard: the name of the catalogue entry that validated the
+    /// message (not the root's free-text `standard` attribute).
     pub standard: Option<String>,
     /// The standard's version: that of the catalogue entry that validated
     /// the message (the root's `version` attribute may differ).

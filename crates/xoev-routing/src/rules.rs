@@ -76,7 +76,8 @@ pub struct Rule {
     pub location: Location,
     /// Message type codes (the header's `nachrichtentyp` code).
     pub message_type: Cond,
-    /// Standards (the root element's `standard` attribute).
+    /// Standards (the name of the schema catalogue entry that validated the
+    /// message).
     pub standard: Cond,
     /// Standard versions (the version of the catalogue schema that
     /// validated the message; the root's `version` attribute where no

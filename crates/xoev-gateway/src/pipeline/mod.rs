@@ -538,10 +538,10 @@ impl Pipeline {
             .as_ref()
             .map(|r| self.router.directory().canonical(&r.key()).to_owned());
         let code = header.message_type.code.as_str();
-        let standard = message
-            .standard
-            .clone()
-            .unwrap_or_else(|| entry.name.clone());
+        // Rules match the catalogue entry that validated the message, not
+        // the root's free-text `standard` attribute (which some producers
+        // leave as a placeholder), as `route` does.
+        let standard = entry.name.clone();
         if let Some(r) = reader.as_deref()
             && self.router.directory().get(r).is_some()
         {
@@ -728,8 +728,8 @@ impl Pipeline {
             .into_iter()
             .find(|m| m.is_test())
             .and_then(|m| m.test.clone());
-        let (out_id, out_standard, out_type) = match out.header {
-            Some(h) => (h.message_id.to_string(), out.standard, h.message_type.code),
+        let (out_id, out_type) = match out.header {
+            Some(h) => (h.message_id.to_string(), h.message_type.code),
             None => return Err(no_header(format!("none in {}", out.root))),
         };
 
@@ -789,10 +789,7 @@ impl Pipeline {
             (xoev_transport::header::READER, route.recipient.clone()),
         ];
         let (entry_standard, entry_version) = out_entry;
-        headers.push((
-            xoev_transport::header::STANDARD,
-            out_standard.unwrap_or(entry_standard),
-        ));
+        headers.push((xoev_transport::header::STANDARD, entry_standard));
         // The version of the schema the output was validated against, as
         // routing uses it: the root's attribute may differ (`Catalogue::lookup`).
         headers.push((xoev_transport::header::VERSION, entry_version));
