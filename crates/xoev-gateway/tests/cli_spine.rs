@@ -597,4 +597,41 @@ fn validate_names_an_oots_specification_other_than_the_schema() {
     let j: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
     assert_eq!(j[0]["specification"], "oots-edm:v2.0");
     assert!(j[1].get("specification").is_none(), "{j}");
+
+    // The same when the schema refuses the message: its errors may be
+    // another release's additions (EDM 1.2's sdg:Nationality in a Person).
+    let text = std::fs::read_to_string(root().join(v1)).expect("sample");
+    let v12 = text
+        .replacen(
+            "<rim:Value>oots-edm:v1.0</rim:Value>",
+            "<rim:Value>oots-edm:v1.2</rim:Value>",
+            1,
+        )
+        .replacen(
+            "</sdg:Person>",
+            "<sdg:Nationality>DE</sdg:Nationality></sdg:Person>",
+            1,
+        );
+    assert!(v12.contains("oots-edm:v1.2") && v12.contains("sdg:Nationality"));
+    let dir = tempfile::tempdir().expect("tmp");
+    let f = dir.path().join("edm-1.2.xml");
+    std::fs::write(&f, v12).expect("write");
+    let f = f.to_str().expect("utf-8 path");
+    let o = gateway(&["validate", f]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    assert!(
+        out.contains("[xsd-invalid]") && out.contains("Nationality"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "note: the message names oots-edm:v1.2; the catalogue validates it as OOTS-EDM 1.0.0"
+        ),
+        "{out}"
+    );
+    let o = gateway(&["--format", "json", "validate", f]);
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(j[0]["specification"], "oots-edm:v1.2", "{j}");
+    assert_eq!(j[0]["kind"], "xsd-invalid", "{j}");
 }

@@ -65,7 +65,7 @@ pub fn run(g: &Global, args: &ValidateArgs) -> anyhow::Result<Outcome> {
                     }],
                 }
             }
-            Ok(bytes) => match validator.validate(bytes) {
+            Ok(bytes) => match validator.validate(bytes::Bytes::from(bytes.clone())) {
                 Ok(v) => Report {
                     file: name,
                     ok: true,
@@ -84,13 +84,18 @@ pub fn run(g: &Global, args: &ValidateArgs) -> anyhow::Result<Outcome> {
                         } => (Some(standard.clone()), Some(version.clone())),
                         _ => (None, None),
                     };
+                    // What an invalid EU OOTS message says it is: the errors
+                    // may be those of another EDM release than the schema's.
+                    let specification = version
+                        .as_deref()
+                        .and_then(|v| named_release(bytes, v, g.limits()));
                     Report {
                         file: name,
                         ok: false,
                         standard,
                         version,
                         root_version: None,
-                        specification: None,
+                        specification,
                         kind: Some(e.kind().as_str()),
                         errors: e.issues(),
                     }
@@ -130,16 +135,34 @@ fn print_text(r: &Report) {
     for i in &r.errors {
         println!("{}: [{kind}] {}", issue_location(&r.file, i), i.message);
     }
+    if let (Some(spec), Some(standard), Some(version)) = (&r.specification, &r.standard, &r.version)
+    {
+        println!(
+            "{}: note: the message names {spec}; the catalogue validates it as {standard} {version}, the only release it has",
+            r.file
+        );
+    }
 }
 
 /// An EU OOTS message's `SpecificationIdentifier` (`oots-edm:v2.0`) where
 /// its release is not the validating schema's.
 fn other_specification(v: &Validated<'_>) -> Option<String> {
-    let h = v.message.header.as_ref()?;
+    other_release(v.message.header.as_ref()?, &v.entry.version)
+}
+
+/// [`other_specification`] for a document the schema refused: its
+/// envelope read again (the header may be readable although the body is
+/// not valid).
+fn named_release(raw: Vec<u8>, version: &str, limits: xoev_core::Limits) -> Option<String> {
+    let (message, _) = xoev_core::Message::parse_keeping_header_error(raw, &limits).ok()?;
+    other_release(message.header.as_ref()?, version)
+}
+
+fn other_release(h: &xoev_core::Header, version: &str) -> Option<String> {
     if h.form != HeaderForm::OotsEdm {
         return None;
     }
     let spec = h.message_type.list_uri.as_deref()?;
     let (_, release) = spec.rsplit_once(":v")?;
-    (!same_version(release, &v.entry.version)).then(|| spec.to_owned())
+    (!same_version(release, version)).then(|| spec.to_owned())
 }
