@@ -335,8 +335,17 @@ fn claimed(ns: &str, message: &Message, related: &[Related<'_>]) -> Option<Strin
         .as_deref()
         .map(str::trim)
         .filter(|v| root_speaks && !v.is_empty());
-    // `…/V0_5_3` is release 0.5.3
+    // `…/V0_5_3` is release 0.5.3 — where the catalogue's namespaces of the
+    // standard have the same stem; another path (`http://xbeteiligung.de/V0103`
+    // against `…/xbeteiligung/12`) may number otherwise, so there the root's
+    // attribute is asked first.
+    let same_stem = related
+        .iter()
+        .any(|r| version_stem(r.namespace) == version_stem(ns));
     let from_namespace = from_namespace.replace('_', ".");
+    if !same_stem && let Some(v) = from_root {
+        return Some(format!("{name} {v}"));
+    }
     let version = (!from_namespace.is_empty())
         .then_some(from_namespace.as_str())
         .or(from_root)?;

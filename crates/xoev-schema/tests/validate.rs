@@ -189,13 +189,30 @@ fn another_version_of_a_known_standard_is_named_in_the_error() {
         &root().join("tests/samples/xwasser/quality_report_minimal.xml"),
     ))
     .expect("utf-8")
-    .replace("/-/raw/main/V1_0_0\"", "/-/raw/develop/V0_5_3/\"");
+    .replace("/-/raw/main/V1_0_0\"", "/-/raw/develop/V0_5_3/\"")
+    .replacen(" version=\"1.0.0\"", " version=\"0.5.3\"", 1);
     let text = err_of(develop).to_string();
     assert!(
         text.contains("the document is XWasser 0.5.3")
             && text.contains(
                 "XWasser 1.0.0 (https://gitlab.opencode.de/akdb/xoev/xwasser/-/raw/main/V1_0_0)"
             ),
+        "{text}"
+    );
+    // XBeteiligung before the XLeitstelle took it over (`http://xbeteiligung.de/V0103`,
+    // the root saying version 1.2): another path, so the root's version speaks.
+    let old = String::from_utf8(read(
+        &root().join("tests/samples/xbeteiligung/example402FromCockpit.xml"),
+    ))
+    .expect("utf-8")
+    .replace(
+        "https://www.xleitstelle.de/xbeteiligung/12",
+        "http://xbeteiligung.de/V0103",
+    );
+    let text = err_of(old).to_string();
+    assert!(
+        text.contains("the document is XBeteiligung 1.2,")
+            && text.contains("XBeteiligung 1.2 (https://www.xleitstelle.de/xbeteiligung/12)"),
         "{text}"
     );
     // A namespace that merely shares a prefix is no hint of xdomea; the
