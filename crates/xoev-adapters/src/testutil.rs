@@ -65,3 +65,10 @@ pub(crate) const FRANKFURT_ANS: &str =
     "tests/samples/xestb/xestb.bescheiddatenAntwort.0102.frankfurt-einzelveranlagung.xml";
 pub(crate) const DARMSTADT_ERR: &str =
     "tests/samples/xestb/xestb.fehler.0103.darmstadt-kein-bescheid.xml";
+
+/// The root element's start tag of an output document (without the XML
+/// declaration), to look at its attributes.
+pub(crate) fn root_tag(out: &str) -> String {
+    let body = &out[out.find("?>").map_or(0, |i| i + 2)..];
+    body[..body.find('>').unwrap_or(body.len())].to_owned()
+}
