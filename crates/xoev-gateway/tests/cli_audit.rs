@@ -446,3 +446,38 @@ fn cases_open_lists_the_requests_still_waiting() {
     );
     drop(store);
 }
+
+/// The citizen view names the directory's authorities by their directory
+/// ids: every authority it names is in `routing/authorities.toml` under
+/// that name, and every authority there (the gateway aside) has a name in
+/// it — else a citizen reads "asked fa:2613" instead of the office.
+#[test]
+fn the_citizen_views_names_follow_the_directory() {
+    let read = |rel: &str| -> toml::Table {
+        let text = std::fs::read_to_string(root().join(rel)).expect(rel);
+        text.parse().unwrap_or_else(|e| panic!("{rel}: {e}"))
+    };
+    let view = read("config/citizen-view.toml");
+    let names = view["authorities"].as_table().expect("[authorities]");
+    let directory = read("routing/authorities.toml");
+    let authorities = directory["authority"].as_array().expect("[[authority]]");
+    let mut listed = std::collections::BTreeMap::new();
+    for a in authorities {
+        let id = a["id"].as_str().expect("id");
+        let name = a["name"].as_str().expect("name");
+        listed.insert(id.to_owned(), name.to_owned());
+    }
+    for (id, name) in names {
+        assert_eq!(
+            listed.get(id).map(String::as_str),
+            name.as_str(),
+            "{id} in config/citizen-view.toml"
+        );
+    }
+    for id in listed.keys().filter(|id| *id != "xoev:gateway") {
+        assert!(
+            names.contains_key(id),
+            "{id} has no name in the citizen view"
+        );
+    }
+}
