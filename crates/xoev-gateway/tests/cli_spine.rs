@@ -635,3 +635,26 @@ fn validate_names_an_oots_specification_other_than_the_schema() {
     assert_eq!(j[0]["specification"], "oots-edm:v1.2", "{j}");
     assert_eq!(j[0]["kind"], "xsd-invalid", "{j}");
 }
+
+/// `run` with a configuration it cannot read or use stops at once with
+/// every problem and exit 2 (usage or I/O), before touching a broker.
+#[test]
+fn run_with_a_missing_or_broken_configuration_exits_2_naming_the_problem() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let missing = dir.path().join("missing.toml");
+    let o = gateway(&[
+        "run",
+        "--check",
+        "--config",
+        missing.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("missing.toml"), "{err}");
+    let broken = dir.path().join("broken.toml");
+    std::fs::write(&broken, "[gateway\nworkers = ").expect("write");
+    let o = gateway(&["run", "--config", broken.to_str().expect("utf-8")]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("broken.toml"), "{err}");
+}

@@ -27,9 +27,12 @@ pub struct RunArgs {
 pub fn run(_g: &Global, args: &RunArgs) -> anyhow::Result<Outcome> {
     let config = match Config::load(&args.config) {
         Ok(c) => c,
+        // A configuration that cannot be read or used is the operator's
+        // usage error (exit 2), like a lock held by another instance; exit 1
+        // is for messages.
         Err(e @ config::ConfigError { .. }) => {
             eprintln!("{e}");
-            return Ok(Outcome::Rejected);
+            return Ok(Outcome::IoError);
         }
     };
     let workers = config.gateway.workers;
