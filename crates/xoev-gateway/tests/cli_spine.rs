@@ -658,3 +658,30 @@ fn run_with_a_missing_or_broken_configuration_exits_2_naming_the_problem() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("broken.toml"), "{err}");
 }
+
+/// `adapters` prints a table whose columns line up whatever the names'
+/// lengths (`xnachweis-response-to-oots-edm` is longer than a fixed column).
+#[test]
+fn adapters_lists_every_adapter_in_aligned_columns() {
+    let o = gateway(&["adapters"]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("NAME "), "{out}");
+    assert!(out.contains("xnachweis-response-to-oots-edm"), "{out}");
+    // the KIND column begins at the same character on every line
+    let kind_at = |line: &str| {
+        ["KIND", "builtin", "xslt"]
+            .iter()
+            .filter_map(|k| {
+                line.find(&format!("  {k} "))
+                    .map(|i| line[..i + 2].chars().count())
+            })
+            .min()
+    };
+    let first = kind_at(lines[0]).expect("KIND column");
+    for line in &lines[1..] {
+        assert_eq!(kind_at(line), Some(first), "{out}");
+    }
+    assert!(lines.len() >= 5, "{out}");
+}

@@ -9,23 +9,35 @@ pub fn run(g: &Global, cfg: &super::translate::AdapterConfigArgs) -> anyhow::Res
     match g.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&list)?),
         Format::Text => {
-            println!(
-                "{:<24} {:<8} {:<38} DESCRIPTION",
-                "NAME", "KIND", "SOURCE → TARGET"
-            );
-            for a in list {
-                let kind = match a.kind {
-                    xoev_adapters::AdapterKind::Builtin => "builtin",
-                    xoev_adapters::AdapterKind::Xslt => "xslt",
-                    _ => "other",
-                };
-                println!(
-                    "{:<24} {:<8} {:<38} {}",
-                    a.name,
-                    kind,
-                    format!("{} → {}", a.source, a.target),
-                    a.description
-                );
+            // Columns as wide as their longest entry (declarative adapters
+            // bring names of any length).
+            let rows: Vec<[String; 4]> = list
+                .iter()
+                .map(|a| {
+                    let kind = match a.kind {
+                        xoev_adapters::AdapterKind::Builtin => "builtin",
+                        xoev_adapters::AdapterKind::Xslt => "xslt",
+                        _ => "other",
+                    };
+                    [
+                        a.name.clone(),
+                        kind.to_owned(),
+                        format!("{} → {}", a.source, a.target),
+                        a.description.clone(),
+                    ]
+                })
+                .collect();
+            let header = ["NAME", "KIND", "SOURCE → TARGET", "DESCRIPTION"].map(str::to_owned);
+            let width = |i: usize| {
+                std::iter::once(&header)
+                    .chain(&rows)
+                    .map(|r| r[i].chars().count())
+                    .max()
+                    .unwrap_or(0)
+            };
+            let (w0, w1, w2) = (width(0), width(1), width(2));
+            for [name, kind, route, description] in std::iter::once(&header).chain(&rows) {
+                println!("{name:<w0$}  {kind:<w1$}  {route:<w2$}  {description}");
             }
         }
     }
