@@ -330,3 +330,27 @@ async fn open_requests_of_postgres_are_listed() {
     .await;
     store.drop_schema().await.expect("drop");
 }
+
+/// Listing the open requests only reads: on a schema the service never set
+/// up it finds none and creates nothing (`connect` would create the
+/// tables and purge old cases).
+#[tokio::test]
+async fn listing_open_requests_creates_nothing_in_postgres() {
+    let schema = format!("xoev_open_test_{}", uuid::Uuid::new_v4().simple());
+    let open = xoev_gateway::cases::open_requests(PG, &schema)
+        .await
+        .expect("PostgreSQL at 127.0.0.1:5432");
+    assert!(open.is_empty());
+    let (client, connection) = tokio_postgres::connect(PG, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(connection);
+    let row = client
+        .query_one(
+            "SELECT count(*) FROM information_schema.schemata WHERE schema_name = $1",
+            &[&format!("{schema}_cases")],
+        )
+        .await
+        .expect("query");
+    assert_eq!(row.get::<_, i64>(0), 0, "a schema was created");
+}

@@ -139,10 +139,14 @@ impl OpenRequest {
 /// oldest first.
 pub async fn open_requests(store: &str, pg_schema: &str) -> Result<Vec<OpenRequest>, CaseError> {
     let mut open = if store.starts_with("postgres://") || store.starts_with("postgresql://") {
-        PgCases::connect(store, &format!("{pg_schema}_cases"))
-            .await?
-            .open_requests()
-            .await?
+        // Read only: no tables created, no retention purge (`connect` does
+        // both for the service); a store the service never set up has none.
+        let cases = PgCases::without_set_up(store, &format!("{pg_schema}_cases"))?;
+        if cases.exists().await? {
+            cases.open_requests().await?
+        } else {
+            Vec::new()
+        }
     } else {
         let dir = std::path::PathBuf::from(store);
         tokio::task::spawn_blocking(move || FileCases::open_requests(&dir))
@@ -382,6 +386,25 @@ pub struct PgCases {
 impl PgCases {
     /// Connects and creates the tables in `schema` if missing.
     pub async fn connect(url: &str, schema: &str) -> Result<Self, CaseError> {
+        let store = Self::without_set_up(url, schema)?;
+        // Several instances may start at once: the schema is created under
+        // an advisory lock, and a start that still collides is tried again.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match store.migrate().await {
+                Ok(()) => return Ok(store),
+                Err(e) if attempt < 5 => {
+                    tracing::warn!(error = %e, attempt, "case store set-up failed; trying again");
+                    tokio::time::sleep(std::time::Duration::from_millis(200 * attempt)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The store in `schema` as it is, for reading (nothing is created).
+    fn without_set_up(url: &str, schema: &str) -> Result<Self, CaseError> {
         if schema.is_empty()
             || !schema
                 .bytes()
@@ -403,24 +426,22 @@ impl PgCases {
             .max_size(8)
             .build()
             .map_err(|e| CaseError::Store(e.to_string()))?;
-        let store = Self {
+        Ok(Self {
             pool,
             schema: schema.to_owned(),
-        };
-        // Several instances may start at once: the schema is created under
-        // an advisory lock, and a start that still collides is tried again.
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            match store.migrate().await {
-                Ok(()) => return Ok(store),
-                Err(e) if attempt < 5 => {
-                    tracing::warn!(error = %e, attempt, "case store set-up failed; trying again");
-                    tokio::time::sleep(std::time::Duration::from_millis(200 * attempt)).await;
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        })
+    }
+
+    /// Whether the service has set up its tables in this schema.
+    async fn exists(&self) -> Result<bool, CaseError> {
+        let client = self.client().await?;
+        let row = client
+            .query_one(
+                "SELECT to_regclass($1) IS NOT NULL",
+                &[&format!("{}.cases", self.schema)],
+            )
+            .await?;
+        Ok(row.get(0))
     }
 
     async fn migrate(&self) -> Result<(), CaseError> {
