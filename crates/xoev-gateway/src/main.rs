@@ -24,7 +24,7 @@ fn main() -> ExitCode {
     if !cli.command.is_service() {
         restore_default_sigpipe();
     }
-    if let Err(e) = init_logging() {
+    if let Err(e) = init_logging(cli.command.is_service()) {
         eprintln!("error: {e}");
         return ExitCode::from(2);
     }
@@ -52,10 +52,17 @@ fn restore_default_sigpipe() {
 /// Logs to stderr, filtered by `XOEV_LOG` (default `warn`), as plain text
 /// or, with `XOEV_LOG_FORMAT=json`, as one JSON object per line for log
 /// shippers (the fields of the event and of its spans — message id, sender,
-/// case — as JSON fields).
-fn init_logging() -> Result<(), String> {
+/// case — as JSON fields). The tools that look queues up (`queues`, `dlq`)
+/// report a missing queue themselves; by default lapin's own error line for
+/// the channel the broker closed on it (404) is left out there.
+fn init_logging(service: bool) -> Result<(), String> {
+    let default = if service {
+        "warn"
+    } else {
+        "warn,lapin::channel=off"
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_env("XOEV_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let format = std::env::var("XOEV_LOG_FORMAT").unwrap_or_default();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

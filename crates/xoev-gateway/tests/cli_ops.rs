@@ -257,3 +257,32 @@ async fn queues_and_dead_letters_from_the_command_line() {
     t.delete_topology().await.unwrap();
     t.close().await;
 }
+
+/// On a broker without the gateway's queues, `dlq` and `queues
+/// --no-management` say so themselves — without lapin's error line for
+/// every channel the broker closed on a passive declare (404).
+#[test]
+fn missing_queues_are_reported_without_lapin_noise() {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let routing = dir.path().join("routing");
+    std::fs::create_dir(&routing).unwrap();
+    routing_copy(&routing, &format!("xoev-test-missing-{}", &id[..10]));
+    let cli = Cli {
+        prefix: format!("xoev-test-missing-{}", &id[..10]),
+        routing,
+    };
+    let out = cli.run(&["dlq", "list"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(err.contains("unknown-queue"), "{err}");
+    assert!(!err.contains("lapin"), "{err}");
+    let out = cli.run(&["queues", "--no-management"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("missing (not declared on the broker)"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(!err.contains("lapin"), "{err}");
+}
