@@ -317,38 +317,39 @@ impl std::fmt::Display for Related<'_> {
 }
 
 /// What a document of an uncatalogued namespace says it is, where the
-/// catalogue has its standard (`related` is not empty): the root's
-/// `standard` and `version` attributes, else the related entries' name with
-/// the version the namespace ends in.
+/// catalogue has its standard (`related` is not empty): the related
+/// entries' name, and the release its namespace ends in (`…/V0_5_3` is
+/// 0.5.3, as `lookup` goes by a versioned namespace) where that namespace
+/// shares the catalogue's stem — else the root's `version` first, if the
+/// root names this standard or none (another path, such as
+/// `http://xbeteiligung.de/V0103` against `…/xbeteiligung/12`, may number
+/// otherwise).
 fn claimed(ns: &str, message: &Message, related: &[Related<'_>]) -> Option<String> {
     let name = related.first()?.entry.name.as_str();
-    // A namespace that ends in a version names the release (as in
-    // `lookup`); else the root's `version` does, if the root names this
-    // standard or none.
     let root_speaks = message
         .standard
         .as_deref()
         .is_none_or(|s| s.trim().eq_ignore_ascii_case(name));
-    let from_namespace = ns.strip_suffix('/').unwrap_or(ns)[version_stem(ns).len()..].trim();
     let from_root = message
         .version
         .as_deref()
         .map(str::trim)
-        .filter(|v| root_speaks && !v.is_empty());
-    // `…/V0_5_3` is release 0.5.3 — where the catalogue's namespaces of the
-    // standard have the same stem; another path (`http://xbeteiligung.de/V0103`
-    // against `…/xbeteiligung/12`) may number otherwise, so there the root's
-    // attribute is asked first.
+        .filter(|v| root_speaks && !v.is_empty())
+        .map(str::to_owned);
+    let from_namespace = Some(
+        ns.strip_suffix('/').unwrap_or(ns)[version_stem(ns).len()..]
+            .trim()
+            .replace('_', "."),
+    )
+    .filter(|v| !v.is_empty());
     let same_stem = related
         .iter()
         .any(|r| version_stem(r.namespace) == version_stem(ns));
-    let from_namespace = from_namespace.replace('_', ".");
-    if !same_stem && let Some(v) = from_root {
-        return Some(format!("{name} {v}"));
-    }
-    let version = (!from_namespace.is_empty())
-        .then_some(from_namespace.as_str())
-        .or(from_root)?;
+    let version = if same_stem {
+        from_namespace.or(from_root)
+    } else {
+        from_root.or(from_namespace)
+    }?;
     Some(format!("{name} {version}"))
 }
 
