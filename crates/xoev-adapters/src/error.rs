@@ -143,15 +143,7 @@ pub enum AdapterError {
 }
 
 fn summary(issues: &[Issue]) -> String {
-    let first = issues.first().map_or_else(String::new, |i| {
-        format!(
-            "{}:{}: {}: {}",
-            i.line.unwrap_or(0),
-            i.column.unwrap_or(0),
-            i.path.as_deref().unwrap_or("/"),
-            i.message
-        )
-    });
+    let first = issues.first().map_or_else(String::new, ToString::to_string);
     match issues.len() {
         0 | 1 => first,
         n => format!("{first} (and {} more)", n - 1),

@@ -352,7 +352,7 @@ fn inspect_names_the_document_fault_before_the_header_fault() {
     assert_eq!(o.status.code(), Some(1));
     let out = stdout(&o);
     let fault = format!(
-        "{f}:4:0: /xdomea:Aussonderung.Anbieteverzeichnis0503: [xsd-invalid] Element '{{urn:xoev-de:xdomea:schema:3.0.0}}Aussonderung.Anbieteverzeichnis0503': No matching global declaration available for the validation root.\n"
+        "{f}:4: /xdomea:Aussonderung.Anbieteverzeichnis0503: [xsd-invalid] Element '{{urn:xoev-de:xdomea:schema:3.0.0}}Aussonderung.Anbieteverzeichnis0503': No matching global declaration available for the validation root.\n"
     );
     assert!(out.ends_with(&fault), "{out}");
     assert!(!out.contains("ProzessID"), "{out}");

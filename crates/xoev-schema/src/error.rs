@@ -19,14 +19,18 @@ pub struct Issue {
 
 impl fmt::Display for Issue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}: {}: {}",
-            self.line.unwrap_or(0),
-            self.column.unwrap_or(0),
-            self.path.as_deref().unwrap_or("/"),
-            self.message
-        )
+        // `LINE:COL: PATH: message`, leaving out what is unknown
+        if let Some(line) = self.line {
+            write!(f, "{line}")?;
+            if let Some(column) = self.column {
+                write!(f, ":{column}")?;
+            }
+            write!(f, ": ")?;
+        }
+        if let Some(path) = &self.path {
+            write!(f, "{path}: ")?;
+        }
+        f.write_str(&self.message)
     }
 }
 
@@ -183,4 +187,34 @@ fn unknown_standard_text(
         ));
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Issue;
+
+    fn issue(line: Option<u32>, column: Option<u32>, path: Option<&str>) -> Issue {
+        Issue {
+            line,
+            column,
+            path: path.map(str::to_owned),
+            message: "Element 'x': not expected.".into(),
+        }
+    }
+
+    #[test]
+    fn an_issue_shows_its_location_leaving_out_what_is_unknown() {
+        let all = issue(Some(4), Some(7), Some("/a:root/a:x"));
+        assert_eq!(
+            all.to_string(),
+            "4:7: /a:root/a:x: Element 'x': not expected."
+        );
+        let no_column = issue(Some(4), None, Some("/a:root"));
+        assert_eq!(
+            no_column.to_string(),
+            "4: /a:root: Element 'x': not expected."
+        );
+        let nothing = issue(None, None, None);
+        assert_eq!(nothing.to_string(), "Element 'x': not expected.");
+    }
 }

@@ -311,7 +311,10 @@ impl From<&SchemaEntry> for CatalogueRef {
 pub(crate) fn issue_location(file: &str, i: &xoev_schema::Issue) -> String {
     let mut at = file.to_owned();
     if let Some(line) = i.line {
-        at.push_str(&format!(":{line}:{}", i.column.unwrap_or(0)));
+        at.push_str(&format!(":{line}"));
+        if let Some(column) = i.column {
+            at.push_str(&format!(":{column}"));
+        }
     }
     if let Some(path) = &i.path {
         at.push_str(&format!(": {path}"));

@@ -167,7 +167,10 @@ pub fn run(g: &Global, args: &RouteArgs) -> anyhow::Result<Outcome> {
     if let Some(schema) = &schema_fault {
         let issues = schema.issues();
         let first = issues.first().map(|i| {
-            let at = i.line.map(|l| format!("{l}:{}: ", i.column.unwrap_or(0)));
+            let at = i.line.map(|l| match i.column {
+                Some(c) => format!("{l}:{c}: "),
+                None => format!("{l}: "),
+            });
             format!("{}{}", at.unwrap_or_default(), i.message)
         });
         let more = match issues.len() {
