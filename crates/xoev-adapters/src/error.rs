@@ -70,8 +70,9 @@ pub enum AdapterError {
         /// The year of the answer.
         found: i32,
     },
-    /// The answer refers to another request than the one in the context.
-    #[error("{field}: the answer refers to request {found}, expected {expected}")]
+    /// The answer refers to another request (or requester, provider) than
+    /// the original request in the context.
+    #[error("{field}: the answer names {found}, the original request {expected}")]
     CorrelationMismatch {
         /// The field in the answer.
         field: String,

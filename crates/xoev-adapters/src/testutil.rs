@@ -49,6 +49,28 @@ pub(crate) fn ctx_for(request_sample: &str) -> Context {
     c
 }
 
+/// A context carrying the facts of request `bytes`.
+pub(crate) fn ctx_for_bytes(bytes: &[u8]) -> Context {
+    let mut c = ctx();
+    c.request = Some(RequestFacts::from_xnachweis(bytes).unwrap_or_else(|e| panic!("{e}")));
+    c
+}
+
+/// Request sample `request_sample` with an intermediary platform (`IP`,
+/// identifier `PLATFORM-01`) named before its evidence requester.
+pub(crate) fn with_platform_first(request_sample: &str) -> Vec<u8> {
+    let text = text(request_sample);
+    let at = text.find("<xn-de:EvidenceRequester>").expect("a requester");
+    let platform = concat!(
+        "<xn-de:EvidenceRequester>",
+        r#"<xn-bk:Identifier schemeID="urn:cef.eu:names:identifier:EAS:0204">PLATFORM-01</xn-bk:Identifier>"#,
+        r#"<xn-bk:Name><xn-bdt:value>Plattform</xn-bdt:value><xn-bdt:lang listVersionID="1"><code>de</code></xn-bdt:lang></xn-bk:Name>"#,
+        r#"<xn-eu-edm:Classification listVersionID="1"><code>IP</code></xn-eu-edm:Classification>"#,
+        "</xn-de:EvidenceRequester>\n  ",
+    );
+    format!("{}{platform}{}", &text[..at], &text[at..]).into_bytes()
+}
+
 pub(crate) const KASSEL_REQ: &str =
     "tests/samples/xnachweis/DE.EvidenceRequest.0101.synthetic-kita-kassel.xml";
 pub(crate) const KASSEL_DK_REQ: &str =

@@ -8,7 +8,7 @@
 //! [`ATTR_YEAR`], [`ATTR_PURPOSE`], [`ATTR_CONSENT`] (see docs/adapters.md).
 
 use crate::error::AdapterError;
-use crate::xml::Reader;
+use crate::xml::{Elem, Reader};
 use libxml::tree::Document;
 use serde::{Deserialize, Serialize};
 
@@ -64,6 +64,10 @@ pub struct Agent {
     pub id: String,
     /// The agent's name.
     pub name: String,
+    /// Its role (`Classification`): `ER` the evidence requester, `IP` an
+    /// intermediary platform, `EP` the provider, …; `None` where not read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classification: Option<String>,
 }
 
 /// The evidence subject's identity data (besides the tax id).
@@ -96,8 +100,16 @@ pub struct RequestFacts {
     pub author: HeaderParty,
     /// The header's reader (the evidence provider).
     pub reader: HeaderParty,
-    /// The first `EvidenceRequester`.
+    /// The evidence requester: the `EvidenceRequester` classified `ER`,
+    /// else the first.
     pub requester: Agent,
+    /// Every `EvidenceRequester` of the request, in its order (the
+    /// evidence requester and, say, intermediary platforms): the answer
+    /// names them all, and an EU answer may be addressed to any of them.
+    /// Empty in cases kept before the field existed
+    /// ([`RequestFacts::all_requesters`] then gives `requester`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requesters: Vec<Agent>,
     /// The `EvidenceProvider`.
     pub provider: Agent,
     /// `RequestedEvidenceType/EvidenceTypeClassification`.
@@ -183,10 +195,7 @@ impl RequestFacts {
                 )?,
             })
         };
-        let agent = |xpath: &str, field: &str| -> Result<Agent, AdapterError> {
-            let node = r
-                .first(xpath, None)
-                .ok_or_else(|| AdapterError::missing(field, "the answer names both agents"))?;
+        let agent_at = |node: Elem<'_>, field: &str| -> Result<Agent, AdapterError> {
             let id = r.first("bk:Identifier", Some(node)).ok_or_else(|| {
                 AdapterError::missing(&format!("{field}/Identifier"), "agents are identified")
             })?;
@@ -199,8 +208,28 @@ impl RequestFacts {
                     &format!("{field}/Name"),
                     "agents are named",
                 )?,
+                classification: r.text("edm:Classification/code", Some(node)),
             })
         };
+        let agent = |xpath: &str, field: &str| -> Result<Agent, AdapterError> {
+            let node = r
+                .first(xpath, None)
+                .ok_or_else(|| AdapterError::missing(field, "the answer names both agents"))?;
+            agent_at(node, field)
+        };
+        let requesters = r
+            .nodes(&format!("{root}/de:EvidenceRequester"), None)
+            .into_iter()
+            .map(|node| agent_at(node, "EvidenceRequester"))
+            .collect::<Result<Vec<_>, _>>()?;
+        let requester = requesters
+            .iter()
+            .find(|a| a.classification.as_deref() == Some("ER"))
+            .or(requesters.first())
+            .cloned()
+            .ok_or_else(|| {
+                AdapterError::missing("EvidenceRequester", "the answer names both agents")
+            })?;
 
         let person = r
             .first(
@@ -291,7 +320,8 @@ impl RequestFacts {
             )?,
             author: party("autor")?,
             reader: party("leser")?,
-            requester: agent(&format!("{root}/de:EvidenceRequester"), "EvidenceRequester")?,
+            requester,
+            requesters,
             provider: agent(&format!("{root}/de:EvidenceProvider"), "EvidenceProvider")?,
             evidence_type: r.require(
                 &format!("{evidence}/bk:EvidenceTypeClassification"),
@@ -338,6 +368,16 @@ impl RequestFacts {
                 .attribute_no_ns("test")
                 .map(|t| t.trim().to_owned()),
         })
+    }
+
+    /// Every requester of the request: [`RequestFacts::requesters`], or
+    /// `requester` alone for a case kept before that field existed.
+    pub fn all_requesters(&self) -> &[Agent] {
+        if self.requesters.is_empty() {
+            std::slice::from_ref(&self.requester)
+        } else {
+            &self.requesters
+        }
     }
 
     /// The municipality key (AGS) of the requesting authority, when the

@@ -138,6 +138,15 @@ pub(crate) fn agent(w: &mut Writer, element: &str, a: &Agent, lang: &str, classi
     .close();
 }
 
+/// Every requester of the original request, each in its own role (`ER`
+/// where the request gave none).
+pub(crate) fn requesters(w: &mut Writer, request: &RequestFacts, lang: &str) {
+    for a in request.all_requesters() {
+        let role = a.classification.as_deref().unwrap_or("ER");
+        agent(w, "xn-de:EvidenceRequester", a, lang, role);
+    }
+}
+
 /// Status, specification, a new response id and the issue time.
 fn preamble(w: &mut Writer, ctx: &Context, status: &str) {
     w.code(

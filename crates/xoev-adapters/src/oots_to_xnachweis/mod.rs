@@ -41,7 +41,7 @@ use crate::error::AdapterError;
 use crate::xml::{Elem, Reader, Writer};
 use crate::xnachweis::{Agent, RequestFacts};
 use crate::xnachweis_answer::{
-    ERROR_RESPONSE, RESPONSE, SEVERITY, agent, begin, exception, name, original_request,
+    ERROR_RESPONSE, RESPONSE, SEVERITY, agent, begin, exception, name, original_request, requesters,
 };
 use libxml::tree::Document;
 
@@ -122,14 +122,20 @@ impl Adapter for OotsToXNachweis {
             });
         }
         let root = r.root();
-        // The answer goes to the agent that asked, nowhere else.
+        // The answer goes to an agent that asked (the evidence requester or
+        // another requester the request named), nowhere else.
         let requester = slot_agent(&r, root, "EvidenceRequester")?;
-        if (requester.scheme.as_str(), requester.id.as_str())
-            != (facts.requester.scheme.as_str(), facts.requester.id.as_str())
-        {
+        let asked = facts.all_requesters();
+        if !asked.iter().any(|a| {
+            (a.scheme.as_str(), a.id.as_str()) == (requester.scheme.as_str(), requester.id.as_str())
+        }) {
             return Err(AdapterError::CorrelationMismatch {
                 field: "Slot EvidenceRequester/Agent/Identifier".into(),
-                expected: format!("{} {}", facts.requester.scheme, facts.requester.id),
+                expected: asked
+                    .iter()
+                    .map(|a| format!("{} {}", a.scheme, a.id))
+                    .collect::<Vec<_>>()
+                    .join(" or "),
                 found: format!("{} {}", requester.scheme, requester.id),
             });
         }
@@ -183,6 +189,7 @@ fn read_agent(r: &Reader<'_>, node: Elem<'_>, field: &str) -> Result<OotsAgent, 
     let name = r.first("sdg:Name", Some(node));
     Ok(OotsAgent {
         agent: Agent {
+            classification: None,
             scheme: scheme.trim().to_owned(),
             id: id.text().trim().to_owned(),
             name: name
@@ -276,7 +283,7 @@ fn response(r: &Reader<'_>, f: &RequestFacts, ctx: &Context) -> Result<Vec<u8>, 
     for p in &providers {
         write_agent(&mut w, "xn-de:EvidenceProvider", p);
     }
-    agent(&mut w, "xn-de:EvidenceRequester", &f.requester, "de", "ER");
+    requesters(&mut w, f, "de");
     w.open("xn-de:EvidenceAvailability", &[]);
     for (i, object) in objects.into_iter().enumerate() {
         registry_object(&mut w, r, object, i + 1, f)?;
@@ -493,7 +500,7 @@ fn error_response(
     }
     let mut w = begin(ERROR_RESPONSE, f, ctx, &f.author, &f.reader);
     write_agent(&mut w, "xn-de:ErrorProvider", &provider);
-    agent(&mut w, "xn-de:EvidenceRequester", &f.requester, "de", "ER");
+    requesters(&mut w, f, "de");
     for (i, e) in exceptions.into_iter().enumerate() {
         let code = filled(e.attribute_no_ns("code")).ok_or_else(|| {
             AdapterError::missing(

@@ -237,3 +237,28 @@ fn an_empty_distribution_language_is_left_out() {
     let out = run(&input, &ctx_for(KASSEL_DK_REQ)).expect("translates");
     assert!(!out.contains("<xn-bk:Language"), "{out}");
 }
+
+#[test]
+fn an_answer_to_any_requester_the_request_named_is_accepted_and_names_them_all() {
+    // The request named an intermediary platform before the fee office;
+    // the EU answer is addressed to the fee office (it compared only the
+    // first requester and refused).
+    let ctx = ctx_for_bytes(&with_platform_first(KASSEL_DK_REQ));
+    let out = run(&text(ANSWER), &ctx).expect("translates");
+    assert!(
+        out.contains(">PLATFORM-01<") && out.contains(">06611000-KITA-01<"),
+        "{out}"
+    );
+    // addressed to the platform: also one that asked
+    let to_platform = answer_with(">06611000-KITA-01<", ">PLATFORM-01<");
+    run(&to_platform, &ctx).expect("translates");
+    // addressed to somebody else: refused, naming every requester
+    let stranger = answer_with(">06611000-KITA-01<", ">06611000-OTHER-01<");
+    let eas = "urn:cef.eu:names:identifier:EAS:0204";
+    assert_mismatch(
+        run(&stranger, &ctx),
+        "Slot EvidenceRequester/Agent/Identifier",
+        &format!("{eas} PLATFORM-01 or {eas} 06611000-KITA-01"),
+        &format!("{eas} 06611000-OTHER-01"),
+    );
+}

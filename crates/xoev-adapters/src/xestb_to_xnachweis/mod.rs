@@ -26,7 +26,7 @@ use crate::xestb::{self, Answer, Assessment, Failure};
 use crate::xml::Writer;
 use crate::xnachweis::RequestFacts;
 use crate::xnachweis_answer::{
-    ERROR_RESPONSE, RESPONSE, SEVERITY, agent, begin, exception, name, original_request,
+    ERROR_RESPONSE, RESPONSE, SEVERITY, agent, begin, exception, name, original_request, requesters,
 };
 use base64::Engine as _;
 use libxml::tree::Document;
@@ -182,7 +182,7 @@ impl XEStBToXNachweis {
 fn response(a: &Assessment, f: &RequestFacts, ctx: &Context, evidence: &[u8]) -> Vec<u8> {
     let mut w = begin(RESPONSE, f, ctx, &a.reader, &a.author);
     agent(&mut w, "xn-de:EvidenceProvider", &f.provider, "de", "EP");
-    agent(&mut w, "xn-de:EvidenceRequester", &f.requester, "de", "ER");
+    requesters(&mut w, f, "de");
     w.open("xn-de:EvidenceAvailability", &[])
         .open("xn-de:RegistryObjectList", &[])
         .leaf(
@@ -250,7 +250,7 @@ fn error_code(code: &str) -> (&'static str, &'static str) {
 fn error_response(e: &Failure, f: &RequestFacts, ctx: &Context) -> Vec<u8> {
     let mut w = begin(ERROR_RESPONSE, f, ctx, &e.reader, &e.author);
     agent(&mut w, "xn-de:ErrorProvider", &f.provider, "de", "EP");
-    agent(&mut w, "xn-de:EvidenceRequester", &f.requester, "de", "ER");
+    requesters(&mut w, f, "de");
     for (code, _text) in &e.errors {
         let (edm, detail) = error_code(code);
         exception(&mut w, edm, Some(detail), &ctx.timestamp(), SEVERITY);

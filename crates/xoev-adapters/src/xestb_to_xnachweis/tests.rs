@@ -294,3 +294,46 @@ fn the_answer_to_a_test_request_is_a_test_message_and_to_a_productive_one_not() 
     let (out, _) = run(&text(KASSEL_ANS), &c).expect("translates");
     assert!(!root_tag(&out).contains("test="), "{}", root_tag(&out));
 }
+
+#[test]
+fn the_answer_names_every_requester_of_the_request_in_its_own_role() {
+    // An intermediary platform named before the evidence requester: the
+    // evidence requester is still the one classified ER, and the answer
+    // repeats both, each in its role (it named only the first, as ER).
+    let request = with_platform_first(KASSEL_REQ);
+    let ctx = ctx_for_bytes(&request);
+    let facts = ctx.request.as_ref().expect("facts");
+    assert_eq!(facts.requester.id, "06611000-KITA-01");
+    let ids: Vec<_> = facts.requesters.iter().map(|a| a.id.as_str()).collect();
+    assert_eq!(ids, ["PLATFORM-01", "06611000-KITA-01"]);
+
+    let (out, _) = run(&text(KASSEL_ANS), &ctx).expect("translates");
+    let platform = out.find(">PLATFORM-01<").expect("the platform is named");
+    let kita = out
+        .find(">06611000-KITA-01<")
+        .expect("the requester is named");
+    assert!(platform < kita, "in the request's order:\n{out}");
+    let role_after = |at: usize| {
+        let rest = &out[at..];
+        let c = rest.find("Classification").expect("a role");
+        rest[c..]
+            .split("<code>")
+            .nth(1)
+            .and_then(|s| s.split('<').next())
+            .map(str::to_owned)
+    };
+    assert_eq!(role_after(platform).as_deref(), Some("IP"));
+    assert_eq!(role_after(kita).as_deref(), Some("ER"));
+    // and the error answer too
+    let err = adapter()
+        .translate(
+            &read(DARMSTADT_ERR),
+            &ctx_for_bytes(&with_platform_first(DARMSTADT_REQ)),
+        )
+        .expect("translates");
+    let err = String::from_utf8(err).expect("UTF-8");
+    assert!(
+        err.contains(">PLATFORM-01<") && err.contains(">06411000-KITA-01<"),
+        "{err}"
+    );
+}
