@@ -150,9 +150,16 @@ impl Authority {
 pub struct Header {
     /// Which header form was found.
     pub form: HeaderForm,
-    /// The message id (`nachrichtenUUID`; xdomea: `ProzessID`; OOTS: the
-    /// request's `id`, the response's `EvidenceResponseIdentifier`).
+    /// The message id (`nachrichtenUUID`; OOTS: the request's `id`, the
+    /// response's `EvidenceResponseIdentifier`). xdomea has no message id:
+    /// every message of one process (offer 0501, assessment 0502,
+    /// transfer 0503, …) carries the process's `ProzessID`, so a message
+    /// is identified by `ProzessID/type`, e.g. `242f…4277/0503`.
     pub message_id: MessageId,
+    /// The xdomea `ProzessID` the message belongs to (`None` for other
+    /// headers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub process_id: Option<MessageId>,
     /// The message type.
     pub message_type: MessageType,
     /// Creation time as written (`xs:dateTime` lexical form).
@@ -220,6 +227,12 @@ impl Header {
             list_version: self.message_type.list_version.clone(),
         };
         self.type_in_header = Some(std::mem::replace(&mut self.message_type, corrected));
+        // an xdomea message is identified by process and (the root's) type
+        if let Some(process) = &self.process_id
+            && let Ok(id) = MessageId::parse(&format!("{process}/{}", self.message_type.code))
+        {
+            self.message_id = id;
+        }
     }
 
     /// Where the header's `nachrichtentyp` contradicted the root element: a

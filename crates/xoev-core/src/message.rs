@@ -667,12 +667,24 @@ fn extract_header(form: HeaderForm, nodes: &[Node]) -> Result<Header, MessageErr
     };
 
     let id_text = text_at(nodes, &at(&[id_name])).ok_or_else(|| missing(id_name))?;
-    let message_id = MessageId::parse(id_text)
+    let id = MessageId::parse(id_text)
         .map_err(|e| MessageError::new(Kind::Header, format!("{id_name}: {e}")))?;
 
     let type_node = find(nodes, &at(&[type_name])).ok_or_else(|| missing(type_name))?;
     let code = text_at(nodes, &at(&[type_name, "code"]))
         .ok_or_else(|| missing(&format!("{type_name}/code")))?;
+    // Every message of an xdomea process shares its ProzessID: the type
+    // tells them apart (else the transfer 0503 would be taken for a
+    // duplicate of the offer 0501 and dropped).
+    let (message_id, process_id) = match form {
+        HeaderForm::XdomeaKopf => {
+            let per_message = MessageId::parse(&format!("{id}/{}", code.trim())).map_err(|e| {
+                MessageError::new(Kind::Header, format!("{id_name}/{type_name}: {e}"))
+            })?;
+            (per_message, Some(id))
+        }
+        _ => (id, None),
+    };
     let message_type = MessageType {
         code: code.to_owned(),
         name: text_at(nodes, &at(&[type_name, "name"])).map(str::to_owned),
@@ -688,6 +700,7 @@ fn extract_header(form: HeaderForm, nodes: &[Node]) -> Result<Header, MessageErr
     Ok(Header {
         form,
         message_id,
+        process_id,
         message_type,
         created,
         author_name_only: name_only(nodes, author_role, author.as_ref()),
@@ -915,6 +928,7 @@ fn extract_oots(kind: OotsKind, attrs: &RootAttrs, nodes: &[Node]) -> Result<Hea
     Ok(Header {
         form: HeaderForm::OotsEdm,
         message_id,
+        process_id: None,
         message_type: MessageType {
             code: kind.code().to_owned(),
             name: None,

@@ -109,7 +109,11 @@ fn xdomea_kopf() {
     assert_eq!(h.form, HeaderForm::XdomeaKopf);
     assert_eq!(
         h.message_id.as_str(),
-        "242f44e8-bebf-4503-a086-db252c6a4277"
+        "242f44e8-bebf-4503-a086-db252c6a4277/0503"
+    );
+    assert_eq!(
+        h.process_id.as_ref().map(|p| p.as_str()),
+        Some("242f44e8-bebf-4503-a086-db252c6a4277")
     );
     assert_eq!(h.message_type.code, "0503");
     let author = h.author.as_ref().expect("author");
@@ -937,4 +941,37 @@ fn an_xinneres_behoerde_names_its_authority_beside_the_identifier() {
     let reader = h.reader.as_ref().expect("reader");
     assert_eq!(reader.key(), "psw:11007007");
     assert_eq!(reader.name.as_deref(), Some("Standesamt Musterstadt"));
+}
+
+/// xdomea has no message id, only the process's `ProzessID`, which every
+/// message of an archiving process carries: the offer (0501), the
+/// archive's assessment (0502), the transfer (0503) and the receipt (0504)
+/// of one process must still be told apart (one id would make the
+/// transfer a duplicate of the offer, and the archive's answer another
+/// sender's message with a known id).
+#[test]
+fn the_messages_of_one_xdomea_process_have_distinct_ids() {
+    let mut ids = std::collections::HashSet::new();
+    for file in [
+        "pattern-3.0.0_xx_Aussonderung.Anbieteverzeichnis.0501.xml",
+        "pattern-3.0.0_xx_Aussonderung.Bewertungsverzeichnis.0502.xml",
+        "pattern-3.0.0_xx_Aussonderung.Aussonderung.0503.xml",
+        "pattern-3.0.0_xx_Aussonderung.AnbietungEmpfangBestaetigen.0504.xml",
+    ] {
+        let m = parse(&sample(&format!("xdomea/{file}")));
+        let h = m.require_header().unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_eq!(
+            h.process_id.as_ref().map(|p| p.as_str()),
+            Some("242f44e8-bebf-4503-a086-db252c6a4277"),
+            "{file}"
+        );
+        assert!(
+            ids.insert(h.message_id.to_string()),
+            "{file}: {}",
+            h.message_id
+        );
+    }
+    // An XÖV header has no process id.
+    let m = parse(MINIMAL.replace("MSGID", "abc-1").as_bytes());
+    assert!(m.header.expect("header").process_id.is_none());
 }

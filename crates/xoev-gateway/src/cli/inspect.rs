@@ -182,6 +182,9 @@ fn print_text(m: &Message, unreadable: bool) {
     };
     println!("header form:   {:?}", h.form);
     println!("message id:    {}", h.message_id);
+    if let Some(p) = &h.process_id {
+        println!("process id:    {p} (xdomea ProzessID; the message id adds the type)");
+    }
     let t = &h.message_type;
     println!(
         "message type:  {}{} (list {} version {})",
