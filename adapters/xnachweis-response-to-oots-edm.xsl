@@ -4,10 +4,16 @@
   query:QueryResponse, OOTS-EDM 1.0, SDG generic metadata profile): how a
   German evidence provider answers a request from another member state.
 
-  DE.EvidenceResponse.0102 → QueryResponse status Success
+  DE.EvidenceResponse.0102 → QueryResponse
+    status                             → @status, as it is: Success (with evidence) or
+                                         Unavailable (with ResponseAvailableDateTime), the two
+                                         an EDM 1.0 evidence response admits; any other status
+                                         (PartialSuccess, …) stops the mapping with a message
     @requestid                         → @requestId
     EvidenceResponseIdentifier         → Slot EvidenceResponseIdentifier
     IssueDateTime                      → Slot IssueDateTime
+    EvidenceAvailability/ResponseAvailableDateTime → Slot ResponseAvailableDateTime (deferred
+                                         answer; rim:RegistryObjectList stays empty)
     EvidenceProvider / EvidenceRequester → Slots EvidenceProvider / EvidenceRequester (sdg:Agent)
     each RegistryObjectList            → rim:RegistryObject xsi:type="rim:ExtrinsicObjectType"
       id                               → @id
@@ -16,12 +22,12 @@
          IssuingAuthority, IsConformantTo, IssuingDate, Distribution, ValidityPeriod)
       RepositoryItem/RepositoryItem    → rim:RepositoryItem (the same base64 document, inline)
       RepositoryItem/RepositoryItemRef → rim:RepositoryItemRef xlink:href/xlink:title
-  DE.EvidenceErrorResponse.0103 → QueryResponse status Failure
+  DE.EvidenceErrorResponse.0103 → QueryResponse status Failure (status must be Failure,
+                                         the only one an EDM 1.0 error response admits)
     ErrorProvider                      → Slot ErrorProvider
     each Exception (Code, Detail, Timestamp) → rs:Exception (@code, @message,
       xsi:type by EDM code, Slot Timestamp)
   Not mapped, on purpose: the IDNr (no meaning and no legal basis abroad), the XÖV header.
-  A ResponseAvailableDateTime (evidence not yet available) stops the mapping with a message.
 -->
 <xsl:stylesheet version="1.0"
     xmlns:xsl="http://www.w3.org/1999/XSL/Transform"
@@ -41,6 +47,7 @@
 
   <xsl:variable name="lower" select="'abcdefghijklmnopqrstuvwxyz'"/>
   <xsl:variable name="upper" select="'ABCDEFGHIJKLMNOPQRSTUVWXYZ'"/>
+  <xsl:variable name="status-prefix" select="'urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:'"/>
 
   <xsl:template match="/">
     <xsl:choose>
@@ -75,11 +82,29 @@
   </xsl:template>
 
   <xsl:template match="xn-de:DE.EvidenceResponse.0102">
-    <xsl:if test="xn-de:EvidenceAvailability/xn-de:ResponseAvailableDateTime">
-      <xsl:message terminate="yes">EvidenceAvailability/ResponseAvailableDateTime: the evidence is not available yet; OOTS has no deferred answer in EDM 1.0</xsl:message>
-    </xsl:if>
-    <query:QueryResponse status="urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Success" requestId="{@requestid}">
+    <!-- The answer's status is carried as it is, where the EDM 1.0 evidence
+         response admits it: Success with the evidence, Unavailable with the
+         time the evidence will be ready (a deferred answer). Anything else
+         (PartialSuccess, Failure, or a status that contradicts the content)
+         is refused rather than passed on as an answer it is not. -->
+    <xsl:variable name="status" select="normalize-space(xn-de:status/code)"/>
+    <xsl:variable name="available" select="xn-de:EvidenceAvailability/xn-de:ResponseAvailableDateTime"/>
+    <xsl:choose>
+      <xsl:when test="$status = concat($status-prefix, 'Success') and not($available)"/>
+      <xsl:when test="$status = concat($status-prefix, 'Unavailable') and $available"/>
+      <xsl:otherwise>
+        <xsl:message terminate="yes">status: <xsl:value-of select="$status"/> (the answer <xsl:choose><xsl:when test="$available">has a ResponseAvailableDateTime</xsl:when><xsl:otherwise>carries evidence</xsl:otherwise></xsl:choose>) has no place in an OOTS EDM 1.0 evidence response, which is Success with the evidence or Unavailable with a ResponseAvailableDateTime (deferred)</xsl:message>
+      </xsl:otherwise>
+    </xsl:choose>
+    <query:QueryResponse status="{$status}" requestId="{@requestid}">
       <xsl:call-template name="common-slots"/>
+      <xsl:for-each select="$available">
+        <rim:Slot name="ResponseAvailableDateTime">
+          <rim:SlotValue xsi:type="rim:DateTimeValueType">
+            <rim:Value><xsl:value-of select="normalize-space(.)"/></rim:Value>
+          </rim:SlotValue>
+        </rim:Slot>
+      </xsl:for-each>
       <rim:Slot name="EvidenceProvider">
         <rim:SlotValue xsi:type="rim:CollectionValueType">
           <xsl:for-each select="xn-de:EvidenceProvider">
@@ -182,7 +207,11 @@
   </xsl:template>
 
   <xsl:template match="xn-de:DE.EvidenceErrorResponse.0103">
-    <query:QueryResponse status="urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Failure" requestId="{@requestid}">
+    <xsl:variable name="status" select="normalize-space(xn-de:status/code)"/>
+    <xsl:if test="$status != concat($status-prefix, 'Failure')">
+      <xsl:message terminate="yes">status: <xsl:value-of select="$status"/> has no place in an OOTS EDM 1.0 error response, which is Failure</xsl:message>
+    </xsl:if>
+    <query:QueryResponse status="{$status}" requestId="{@requestid}">
       <xsl:call-template name="common-slots"/>
       <rim:Slot name="ErrorProvider">
         <rim:SlotValue xsi:type="rim:AnyValueType">

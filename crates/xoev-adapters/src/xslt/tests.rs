@@ -138,3 +138,71 @@ fn context_parameters_reach_the_stylesheet() {
     );
     assert!(out.contains("ags=\"06411000\""), "{out}");
 }
+
+const XN_KASSEL_ANSWER: &str =
+    "tests/samples/xnachweis/DE.EvidenceResponse.0102.synthetic-kita-kassel-beitragsstufe.xml";
+const XN_DARMSTADT_ERROR: &str = "tests/samples/xnachweis/DE.EvidenceErrorResponse.0103.synthetic-kita-darmstadt-kein-bescheid.xml";
+const XN_KASSEL_DEFERRED: &str =
+    "crates/xoev-adapters/tests/golden/kassel-deferred-answer-to-oots/input.xml";
+const STATUS: &str = "urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:";
+
+/// A shipped declarative adapter (`adapters/<name>.toml`).
+fn shipped(name: &str) -> XsltAdapter {
+    XsltAdapter::load(&repo().join(format!("adapters/{name}.toml"))).expect("loads")
+}
+
+/// The text of the error with which `adapter` refuses `input`.
+fn refusal(adapter: &str, input: &str) -> String {
+    let err = shipped(adapter)
+        .translate(input.as_bytes(), &ctx())
+        .expect_err("must be refused");
+    assert_eq!(err.as_str(), "transform-failed", "{err}");
+    err.to_string()
+}
+
+/// `text` with the answer's status code `from` replaced by `to`.
+fn with_status(text: &str, from: &str, to: &str) -> String {
+    let (from, to) = (
+        format!("<code>{STATUS}{from}</code>"),
+        format!("<code>{STATUS}{to}</code>"),
+    );
+    assert!(text.contains(&from), "status {from}");
+    text.replacen(&from, &to, 1)
+}
+
+#[test]
+fn a_partial_success_is_refused_not_passed_on_as_success() {
+    let input = with_status(&text(XN_KASSEL_ANSWER), "Success", "PartialSuccess");
+    let msg = refusal("xnachweis-response-to-oots-edm", &input);
+    assert!(
+        msg.contains(&format!("status: {STATUS}PartialSuccess")),
+        "{msg}"
+    );
+    assert!(msg.contains("OOTS EDM 1.0 evidence response"), "{msg}");
+}
+
+#[test]
+fn a_status_that_contradicts_the_answer_is_refused() {
+    // Evidence under a deferred status, a deferred answer under Success,
+    // and an error answer that is not a Failure.
+    for (input, adapter_status) in [
+        (
+            with_status(&text(XN_KASSEL_ANSWER), "Success", "Unavailable"),
+            "Unavailable",
+        ),
+        (
+            with_status(&text(XN_KASSEL_DEFERRED), "Unavailable", "Success"),
+            "Success",
+        ),
+        (
+            with_status(&text(XN_DARMSTADT_ERROR), "Failure", "Success"),
+            "Success",
+        ),
+    ] {
+        let msg = refusal("xnachweis-response-to-oots-edm", &input);
+        assert!(
+            msg.contains(&format!("status: {STATUS}{adapter_status}")),
+            "{msg}"
+        );
+    }
+}
