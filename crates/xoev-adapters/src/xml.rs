@@ -441,7 +441,22 @@ impl Writer {
     }
 }
 
+/// Escapes `s` into `out`, in Unicode normalisation form C: text the
+/// adapters carry over (a name typed on a system that stores decomposed
+/// characters, `u` + U+0308 for `ü`) is written as DIN 91379 expects it,
+/// whose XSD patterns (`datatypeC`, …) accept only the composed form of
+/// most letters. Canonically equivalent: the same text.
 fn escape_into(out: &mut String, s: &str, attr: bool) {
+    use unicode_normalization::UnicodeNormalization as _;
+    let nfc;
+    let s = if unicode_normalization::is_nfc_quick(s.chars())
+        == unicode_normalization::IsNormalized::Yes
+    {
+        s
+    } else {
+        nfc = s.nfc().collect::<String>();
+        &nfc
+    };
     for c in s.chars() {
         match c {
             '&' => out.push_str("&amp;"),

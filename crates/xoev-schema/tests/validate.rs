@@ -787,3 +787,33 @@ fn a_fixed_boolean_is_met_by_any_lexical_form_of_its_value() {
         assert!(issues[0].line.is_some(), "{issues:?}");
     }
 }
+
+/// libxml2 quotes the whole pattern a value failed — for the DIN 91379
+/// datatypes ≈ 2,800 characters with raw tabs and line breaks. The issue
+/// quotes its start and says what it is.
+#[test]
+fn a_value_outside_a_din_91379_pattern_is_reported_without_the_whole_pattern() {
+    let path = root()
+        .join("tests/samples/xestb/xestb.bescheiddatenAntwort.0102.kassel-zusammenveranlagung.xml");
+    let text = String::from_utf8(read(&path)).expect("UTF-8");
+    let bad = text.replacen(
+        "<xestb:vorname>Erika</xestb:vorname>",
+        "<xestb:vorname>Эрика</xestb:vorname>",
+        1,
+    );
+    assert_ne!(bad, text);
+    let e = err_of(bad);
+    let issue = e
+        .issues()
+        .into_iter()
+        .find(|i| i.message.contains("[facet 'pattern']"))
+        .unwrap_or_else(|| panic!("no pattern issue in {e}"));
+    let m = &issue.message;
+    assert!(
+        m.contains("is not accepted by the pattern '([\\t-\\n]|"),
+        "{m}"
+    );
+    assert!(m.contains("characters: a DIN 91379 datatype"), "{m}");
+    assert!(m.len() < 500, "{} bytes: {m}", m.len());
+    assert!(!m.contains('\t') && !m.contains('\r'), "{m:?}");
+}
