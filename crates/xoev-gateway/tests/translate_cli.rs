@@ -119,8 +119,9 @@ fn input_of_the_wrong_standard_is_refused_before_translation() {
 
 #[test]
 fn unknown_adapter_is_named() {
+    // a usage error: exit 2, as README says
     let o = gateway(&["translate", "--adapter", "nope", KASSEL_REQ]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("[unknown-adapter]"), "{}", stderr(&o));
 }
 

@@ -148,7 +148,8 @@ pub enum Outcome {
     Ok,
     /// The input was invalid or rejected (exit 1).
     Rejected,
-    /// A file could not be read or written (exit 2).
+    /// A file could not be read or written, or the command was used
+    /// wrongly (an adapter name the registry does not have, …) (exit 2).
     IoError,
 }
 

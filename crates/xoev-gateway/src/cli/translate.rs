@@ -106,7 +106,11 @@ pub fn run(g: &Global, args: &TranslateArgs) -> anyhow::Result<Outcome> {
     let registry = args.config.registry()?;
     let chain = match registry.chain(&args.adapters) {
         Ok(c) => c,
-        Err(e) => return Ok(reject(g, &args.file, &e)),
+        Err(e) => {
+            // a usage error (exit 2), reported like a rejection
+            reject(g, &args.file, &e);
+            return Ok(Outcome::IoError);
+        }
     };
     let ctx = args.context()?;
     let input =
