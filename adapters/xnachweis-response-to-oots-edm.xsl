@@ -18,8 +18,16 @@
     each RegistryObjectList            → rim:RegistryObject xsi:type="rim:ExtrinsicObjectType"
       id                               → @id
       EvidenceMetadata                 → Slot EvidenceMetadata / sdg:Evidence
-        (Identifier = the registry object's UUID, IsAbout/NaturalPerson,
-         IssuingAuthority, IsConformantTo, IssuingDate, Distribution, ValidityPeriod)
+        (Identifier = the registry object's UUID, IsAbout, IssuingAuthority,
+         IsConformantTo, IssuingDate, Distribution, ValidityPeriod)
+      LegalOrNaturalPerson             → IsAbout: the subject's minimum data set
+        NaturalPerson: LevelOfAssurance, Identifier (eIDAS), FamilyName, GivenName,
+          DateOfBirth, BirthName, PlaceOfBirth, CurrentAdress → CurrentAddress,
+          Gender (an eIDAS code: Male, Female, Unspecified; another value stops the mapping)
+        LegalPerson: LevelOfAssurance, Identifier (value, schemeID code) → sdg:Identifier
+          @schemeID, LegalPersonIdentifier (eIDAS), LegalName, RegisteredAddress
+        An address → sdg:AddressType in its order; one without AdminUnitLevel1 (the
+        country, which sdg:AddressType requires) stops the mapping with a message.
       RepositoryItem/RepositoryItem    → rim:RepositoryItem (the same base64 document, inline)
       RepositoryItem/RepositoryItemRef → rim:RepositoryItemRef xlink:href/xlink:title
   DE.EvidenceErrorResponse.0103 → QueryResponse status Failure (status must be Failure,
@@ -27,7 +35,12 @@
     ErrorProvider                      → Slot ErrorProvider
     each Exception (Code, Detail, Timestamp) → rs:Exception (@code, @message,
       xsi:type by EDM code, Slot Timestamp)
-  Not mapped, on purpose: the IDNr (no meaning and no legal basis abroad), the XÖV header.
+  Not mapped, on purpose
+    IDNr (no meaning and no legal basis abroad), the XÖV header.
+    The subject's SectorSpecificAttribute (natural or legal person): IsAbout carries
+    the subject's minimum data set for identity matching, which these attributes are
+    not part of; they are the request's parameters (here year, purpose, consent
+    reference), which the requester has.
 -->
 <xsl:stylesheet version="1.0"
     xmlns:xsl="http://www.w3.org/1999/XSL/Transform"
@@ -133,7 +146,10 @@
         <rim:SlotValue xsi:type="rim:AnyValueType">
           <sdg:Evidence>
             <sdg:Identifier><xsl:value-of select="substring-after(xn-bk:id, 'urn:uuid:')"/></sdg:Identifier>
+            <xsl:variable name="subject" select="concat('EvidenceAvailability/RegistryObjectList[', count(preceding-sibling::xn-de:RegistryObjectList) + 1, ']/LegalOrNaturalPerson/')"/>
             <sdg:IsAbout>
+              <!-- The subject's minimum data set (eIDAS MDS, mandatory and
+                   optional), so that the requester can match the identity. -->
               <xsl:for-each select="xn-bk:LegalOrNaturalPerson/xn-bk:NaturalPerson">
                 <sdg:NaturalPerson>
                   <sdg:LevelOfAssurance><xsl:value-of select="xn-bk:LevelOfAssurance/code"/></sdg:LevelOfAssurance>
@@ -143,12 +159,41 @@
                   <sdg:FamilyName><xsl:value-of select="xn-bk:FamilyName"/></sdg:FamilyName>
                   <sdg:GivenName><xsl:value-of select="xn-bk:GivenName"/></sdg:GivenName>
                   <sdg:DateOfBirth><xsl:value-of select="xn-bk:DateOfBirth"/></sdg:DateOfBirth>
+                  <xsl:for-each select="xn-bk:BirthName">
+                    <sdg:BirthName><xsl:value-of select="."/></sdg:BirthName>
+                  </xsl:for-each>
+                  <xsl:for-each select="xn-bk:PlaceOfBirth">
+                    <sdg:PlaceOfBirth><xsl:value-of select="."/></sdg:PlaceOfBirth>
+                  </xsl:for-each>
+                  <xsl:for-each select="xn-bk:CurrentAdress">
+                    <xsl:call-template name="address">
+                      <xsl:with-param name="element" select="'sdg:CurrentAddress'"/>
+                      <xsl:with-param name="path" select="concat($subject, 'NaturalPerson/CurrentAdress')"/>
+                    </xsl:call-template>
+                  </xsl:for-each>
+                  <xsl:for-each select="xn-bk:Gender">
+                    <xsl:call-template name="gender">
+                      <xsl:with-param name="path" select="concat($subject, 'NaturalPerson/Gender')"/>
+                    </xsl:call-template>
+                  </xsl:for-each>
                 </sdg:NaturalPerson>
               </xsl:for-each>
               <xsl:for-each select="xn-bk:LegalOrNaturalPerson/xn-bk:LegalPerson">
                 <sdg:LegalPerson>
                   <sdg:LevelOfAssurance><xsl:value-of select="xn-bk:LevelOfAssurance/code"/></sdg:LevelOfAssurance>
+                  <xsl:for-each select="xn-bk:Identifier">
+                    <sdg:Identifier schemeID="{normalize-space(xn-bdt:schemeID/code)}"><xsl:value-of select="xn-bdt:value"/></sdg:Identifier>
+                  </xsl:for-each>
+                  <xsl:for-each select="xn-bk:LegalPersonIdentifier">
+                    <sdg:LegalPersonIdentifier schemeID="{@schemeID}"><xsl:value-of select="."/></sdg:LegalPersonIdentifier>
+                  </xsl:for-each>
                   <sdg:LegalName><xsl:value-of select="xn-bk:LegalName"/></sdg:LegalName>
+                  <xsl:for-each select="xn-bk:RegisteredAddress">
+                    <xsl:call-template name="address">
+                      <xsl:with-param name="element" select="'sdg:RegisteredAddress'"/>
+                      <xsl:with-param name="path" select="concat($subject, 'LegalPerson/RegisteredAddress')"/>
+                    </xsl:call-template>
+                  </xsl:for-each>
                 </sdg:LegalPerson>
               </xsl:for-each>
             </sdg:IsAbout>
@@ -261,6 +306,52 @@
       </xsl:for-each>
       <sdg:Classification><xsl:value-of select="xn-eu-edm:Classification/code"/></sdg:Classification>
     </sdg:Agent>
+  </xsl:template>
+
+  <!-- An XNachweis address (xn-bk:AddressType) as an SDG address
+       (sdg:AddressType: its own element order, the country required). An
+       address without a country stops the mapping: the gateway does not
+       guess one, nor drop the address without saying so. -->
+  <xsl:template name="address">
+    <xsl:param name="element"/>
+    <xsl:param name="path"/>
+    <xsl:variable name="country" select="normalize-space(xn-bk:AdminUnitLevel1/code)"/>
+    <xsl:if test="$country = ''">
+      <xsl:message terminate="yes"><xsl:value-of select="$path"/>/AdminUnitLevel1: missing; an OOTS EDM address (sdg:AddressType) requires the country, and the mapping does not guess it</xsl:message>
+    </xsl:if>
+    <xsl:element name="{$element}" namespace="http://data.europa.eu/p4s">
+      <xsl:for-each select="xn-bk:FullAddress">
+        <sdg:FullAddress><xsl:value-of select="."/></sdg:FullAddress>
+      </xsl:for-each>
+      <xsl:for-each select="xn-bk:LocatorDesignator">
+        <sdg:LocatorDesignator><xsl:value-of select="."/></sdg:LocatorDesignator>
+      </xsl:for-each>
+      <xsl:for-each select="xn-bk:PostCode">
+        <sdg:PostCode><xsl:value-of select="."/></sdg:PostCode>
+      </xsl:for-each>
+      <xsl:for-each select="xn-bk:PostCityName">
+        <sdg:PostCityName><xsl:value-of select="."/></sdg:PostCityName>
+      </xsl:for-each>
+      <xsl:for-each select="xn-bk:Thoroughfare">
+        <sdg:Thoroughfare><xsl:value-of select="."/></sdg:Thoroughfare>
+      </xsl:for-each>
+      <sdg:AdminUnitLevel1><xsl:value-of select="$country"/></sdg:AdminUnitLevel1>
+      <xsl:for-each select="xn-bk:AdminUnitLevel2">
+        <sdg:AdminUnitLevel2><xsl:value-of select="normalize-space(code)"/></sdg:AdminUnitLevel2>
+      </xsl:for-each>
+    </xsl:element>
+  </xsl:template>
+
+  <!-- XNachweis Gender (free text) as sdg:Gender, which admits the eIDAS
+       codes only. Another value stops the mapping (without repeating it:
+       error texts carry no personal data). -->
+  <xsl:template name="gender">
+    <xsl:param name="path"/>
+    <xsl:variable name="gender" select="normalize-space(.)"/>
+    <xsl:if test="not($gender = 'Male' or $gender = 'Female' or $gender = 'Unspecified')">
+      <xsl:message terminate="yes"><xsl:value-of select="$path"/>: not an eIDAS gender code (Male, Female, Unspecified), the only values sdg:Gender admits</xsl:message>
+    </xsl:if>
+    <sdg:Gender><xsl:value-of select="$gender"/></sdg:Gender>
   </xsl:template>
 
   <!-- xn-bdt:String.Multilingual (value + lang code) as sdg:MultilingualStringType. -->

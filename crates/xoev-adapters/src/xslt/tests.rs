@@ -206,3 +206,46 @@ fn a_status_that_contradicts_the_answer_is_refused() {
         );
     }
 }
+
+const XN_LEGAL_PERSON_ANSWER: &str =
+    "crates/xoev-adapters/tests/golden/oots-answer-legal-person/input.xml";
+const XN_PERSON_DETAILS_ANSWER: &str =
+    "crates/xoev-adapters/tests/golden/oots-answer-person-details/input.xml";
+
+/// `text` without its first element `<tag …>…</tag>` (no nesting of `tag`).
+fn without(text: &str, tag: &str) -> String {
+    let start = text
+        .find(&format!("<{tag}"))
+        .unwrap_or_else(|| panic!("{tag}"));
+    let close = format!("</{tag}>");
+    let end = start + text[start..].find(&close).expect("end tag") + close.len();
+    format!("{}{}", &text[..start], &text[end..])
+}
+
+#[test]
+fn an_address_without_its_country_is_refused_not_dropped() {
+    // sdg:AddressType requires AdminUnitLevel1; XNachweis does not.
+    let input = without(&text(XN_LEGAL_PERSON_ANSWER), "xn-bk:AdminUnitLevel1");
+    let msg = refusal("xnachweis-response-to-oots-edm", &input);
+    assert!(
+        msg.contains(
+            "EvidenceAvailability/RegistryObjectList[1]/LegalOrNaturalPerson/LegalPerson/RegisteredAddress/AdminUnitLevel1: missing"
+        ),
+        "{msg}"
+    );
+}
+
+#[test]
+fn a_gender_that_is_no_eidas_code_is_refused_without_repeating_it() {
+    let input = text(XN_PERSON_DETAILS_ANSWER).replacen(
+        "<xn-bk:Gender>Male</xn-bk:Gender>",
+        "<xn-bk:Gender>männlich</xn-bk:Gender>",
+        1,
+    );
+    let msg = refusal("xnachweis-response-to-oots-edm", &input);
+    assert!(
+        msg.contains("NaturalPerson/Gender: not an eIDAS gender code"),
+        "{msg}"
+    );
+    assert!(!msg.contains("männlich"), "{msg}");
+}
