@@ -270,15 +270,28 @@ impl RequestFacts {
                 (uri, r.first("bk:AttributeValue", Some(a)))
             })
             .collect();
-        let attr = |uri: &str| {
-            attributes
+        // An attribute given twice with different values is ambiguous: the
+        // tax office must not answer for a year, purpose or consent the
+        // requester may not have meant.
+        let attr = |uri: &str, field: &str| -> Result<Option<String>, AdapterError> {
+            let mut values = attributes
                 .iter()
                 .filter(|(u, _)| u.as_deref() == Some(uri))
-                .find_map(|(_, value)| *value)
+                .filter_map(|(_, value)| *value)
                 .map(|v| v.text().trim().to_owned())
-                .filter(|s| !s.is_empty())
+                .filter(|s| !s.is_empty());
+            let first = values.next();
+            if let Some(first) = &first
+                && values.any(|other| other != *first)
+            {
+                return Err(AdapterError::invalid(
+                    field,
+                    "given more than once with different values: the request is ambiguous",
+                ));
+            }
+            Ok(first)
         };
-        let year_text = attr(ATTR_YEAR).ok_or_else(|| {
+        let year_text = attr(ATTR_YEAR, field::YEAR)?.ok_or_else(|| {
             AdapterError::missing(
                 field::YEAR,
                 "the evidence is the income of one assessment year",
@@ -290,13 +303,13 @@ impl RequestFacts {
                 format!("{year_text:?} is not a four-digit year"),
             )
         })?;
-        let purpose = attr(ATTR_PURPOSE).ok_or_else(|| {
+        let purpose = attr(ATTR_PURPOSE, field::PURPOSE)?.ok_or_else(|| {
             AdapterError::missing(
                 field::PURPOSE,
                 "what may be passed on depends on the purpose",
             )
         })?;
-        let consent = attr(ATTR_CONSENT).ok_or_else(|| {
+        let consent = attr(ATTR_CONSENT, field::CONSENT)?.ok_or_else(|| {
             AdapterError::missing(
                 field::CONSENT,
                 "the tax office answers only with the citizen's consent",

@@ -244,8 +244,8 @@ fn answers_name_the_request_they_answer() {
     assert_eq!(xestb::answer_reference(&doc(&text(KASSEL_REQ))), None);
 }
 
-/// The parameters are found by `normalize-space(AttributeURI)`, the first
-/// attribute with that URI and a value wins, as the XPath it replaces said.
+/// The parameters are found by `normalize-space(AttributeURI)`; one given
+/// twice must have one value (the first used to win silently).
 #[test]
 fn request_parameters_are_matched_by_their_normalised_uri() {
     let sample = text(KASSEL_REQ);
@@ -263,13 +263,20 @@ fn request_parameters_are_matched_by_their_normalised_uri() {
         1,
     );
     assert_eq!(facts(&valueless).expect("facts").year, 2024);
-    // an earlier one with a value wins
-    let earlier = sample.replacen(
-        first,
-        "<xn-bk:SectorSpecificAttribute><xn-bk:AttributeURI>urn:xoev-gateway:nachweisparameter:veranlagungsjahr</xn-bk:AttributeURI><xn-bk:AttributeValue>2019</xn-bk:AttributeValue></xn-bk:SectorSpecificAttribute>\n<xn-bk:SectorSpecificAttribute>",
-        1,
-    );
-    assert_eq!(facts(&earlier).expect("facts").year, 2019);
+    // an earlier one with another value makes the request ambiguous
+    let twice = |value: &str| {
+        sample.replacen(
+            first,
+            &format!("<xn-bk:SectorSpecificAttribute><xn-bk:AttributeURI>urn:xoev-gateway:nachweisparameter:veranlagungsjahr</xn-bk:AttributeURI><xn-bk:AttributeValue>{value}</xn-bk:AttributeValue></xn-bk:SectorSpecificAttribute>\n<xn-bk:SectorSpecificAttribute>"),
+            1,
+        )
+    };
+    let err = facts(&twice("2019")).expect_err("ambiguous");
+    assert_eq!(err.as_str(), "invalid-field");
+    assert_eq!(err.field(), Some(crate::xnachweis::field::YEAR));
+    assert!(err.to_string().contains("ambiguous"), "{err}");
+    // the same value twice is one year
+    assert_eq!(facts(&twice(" 2024 ")).expect("facts").year, 2024);
     // a URI that differs inside is another parameter
     let other = sample.replace(
         ">urn:xoev-gateway:nachweisparameter:veranlagungsjahr<",
