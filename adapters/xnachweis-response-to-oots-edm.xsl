@@ -14,7 +14,10 @@
     IssueDateTime                      → Slot IssueDateTime
     EvidenceAvailability/ResponseAvailableDateTime → Slot ResponseAvailableDateTime (deferred
                                          answer; rim:RegistryObjectList stays empty)
-    EvidenceProvider / EvidenceRequester → Slots EvidenceProvider / EvidenceRequester (sdg:Agent)
+    EvidenceProvider (each)            → Slot EvidenceProvider / sdg:Agent (Identifier, Name,
+                                         Address, Classification)
+    EvidenceRequester                  → Slot EvidenceRequester / sdg:Agent (Identifier, Name,
+                                         Classification): the one classified ER, else the first
     each RegistryObjectList            → rim:RegistryObject xsi:type="rim:ExtrinsicObjectType"
       id                               → @id
       EvidenceMetadata                 → Slot EvidenceMetadata / sdg:Evidence
@@ -32,7 +35,9 @@
       RepositoryItem/RepositoryItemRef → rim:RepositoryItemRef xlink:href/xlink:title
   DE.EvidenceErrorResponse.0103 → QueryResponse status Failure (status must be Failure,
                                          the only one an EDM 1.0 error response admits)
-    ErrorProvider                      → Slot ErrorProvider
+    ErrorProvider                      → Slot ErrorProvider / sdg:Agent (Identifier, Name,
+                                         Address, Classification)
+    EvidenceRequester                  → Slot EvidenceRequester, as above
     each Exception (Code, Detail, Timestamp) → rs:Exception (@code, @message,
       xsi:type by EDM code, Slot Timestamp)
   Not mapped, on purpose
@@ -41,6 +46,13 @@
     the subject's minimum data set for identity matching, which these attributes are
     not part of; they are the request's parameters (here year, purpose, consent
     reference), which the requester has.
+    Further EvidenceRequesters (e.g. an intermediary platform beside the requester
+    classified ER): an EDM 1.0 response names one requester (rim:AnyValueType, one
+    sdg:Agent; EU TDD rules R-EDM-RESP-S022, S027); the others were named in the request.
+    The requester's Address: the EDM 1.0 response names the requester by identifier and
+    name (R-EDM-RESP-S028); the address is the requester's own, known to it.
+    An agent's AnyContent (XNachweis' slot for content of other namespaces):
+    sdg:AgentType has no place for it.
 -->
 <xsl:stylesheet version="1.0"
     xmlns:xsl="http://www.w3.org/1999/XSL/Transform"
@@ -122,16 +134,16 @@
         <rim:SlotValue xsi:type="rim:CollectionValueType">
           <xsl:for-each select="xn-de:EvidenceProvider">
             <rim:Element xsi:type="rim:AnyValueType">
-              <xsl:call-template name="agent"/>
+              <xsl:call-template name="agent">
+                <xsl:with-param name="address" select="concat('EvidenceProvider[', position(), ']/Address')"/>
+              </xsl:call-template>
             </rim:Element>
           </xsl:for-each>
         </rim:SlotValue>
       </rim:Slot>
       <rim:Slot name="EvidenceRequester">
         <rim:SlotValue xsi:type="rim:AnyValueType">
-          <xsl:for-each select="xn-de:EvidenceRequester[1]">
-            <xsl:call-template name="agent"/>
-          </xsl:for-each>
+          <xsl:call-template name="requester"/>
         </rim:SlotValue>
       </rim:Slot>
       <rim:RegistryObjectList>
@@ -261,15 +273,15 @@
       <rim:Slot name="ErrorProvider">
         <rim:SlotValue xsi:type="rim:AnyValueType">
           <xsl:for-each select="xn-de:ErrorProvider">
-            <xsl:call-template name="agent"/>
+            <xsl:call-template name="agent">
+              <xsl:with-param name="address" select="'ErrorProvider/Address'"/>
+            </xsl:call-template>
           </xsl:for-each>
         </rim:SlotValue>
       </rim:Slot>
       <rim:Slot name="EvidenceRequester">
         <rim:SlotValue xsi:type="rim:AnyValueType">
-          <xsl:for-each select="xn-de:EvidenceRequester[1]">
-            <xsl:call-template name="agent"/>
-          </xsl:for-each>
+          <xsl:call-template name="requester"/>
         </rim:SlotValue>
       </rim:Slot>
       <xsl:for-each select="xn-de:Exception">
@@ -295,8 +307,29 @@
     </query:QueryResponse>
   </xsl:template>
 
-  <!-- An XNachweis agent (AgentType_NOOTS) as an SDG agent. -->
+  <!-- The one requester an EDM 1.0 response names (Slot EvidenceRequester:
+       rim:AnyValueType, one sdg:Agent): the requester classified ER, else the
+       first. -->
+  <xsl:template name="requester">
+    <xsl:variable name="er" select="xn-de:EvidenceRequester[normalize-space(xn-eu-edm:Classification/code) = 'ER']"/>
+    <xsl:choose>
+      <xsl:when test="$er">
+        <xsl:for-each select="$er[1]">
+          <xsl:call-template name="agent"/>
+        </xsl:for-each>
+      </xsl:when>
+      <xsl:otherwise>
+        <xsl:for-each select="xn-de:EvidenceRequester[1]">
+          <xsl:call-template name="agent"/>
+        </xsl:for-each>
+      </xsl:otherwise>
+    </xsl:choose>
+  </xsl:template>
+
+  <!-- An XNachweis agent (AgentType_NOOTS) as an SDG agent; with its
+       address where $address (the address's path, for messages) is given. -->
   <xsl:template name="agent">
+    <xsl:param name="address"/>
     <sdg:Agent>
       <sdg:Identifier schemeID="{xn-bk:Identifier/@schemeID}"><xsl:value-of select="xn-bk:Identifier"/></sdg:Identifier>
       <xsl:for-each select="xn-bk:Name">
@@ -304,6 +337,14 @@
           <xsl:with-param name="element" select="'sdg:Name'"/>
         </xsl:call-template>
       </xsl:for-each>
+      <xsl:if test="$address">
+        <xsl:for-each select="xn-eu-edm:Address">
+          <xsl:call-template name="address">
+            <xsl:with-param name="element" select="'sdg:Address'"/>
+            <xsl:with-param name="path" select="$address"/>
+          </xsl:call-template>
+        </xsl:for-each>
+      </xsl:if>
       <sdg:Classification><xsl:value-of select="xn-eu-edm:Classification/code"/></sdg:Classification>
     </sdg:Agent>
   </xsl:template>

@@ -249,3 +249,107 @@ fn a_gender_that_is_no_eidas_code_is_refused_without_repeating_it() {
     );
     assert!(!msg.contains("männlich"), "{msg}");
 }
+
+/// `input` translated by the shipped `adapter` the way the CLI does it: the
+/// input validated against the source standard, the output against the
+/// target standard.
+fn translated(adapter: &str, input: &str) -> String {
+    let root = repo();
+    let registry =
+        crate::Registry::load(&crate::Config::from_root(&root).expect("config")).expect("registry");
+    let catalogue = xoev_schema::Catalogue::load(root.join("schemas")).expect("catalogue");
+    let translator = crate::Translator::new(xoev_schema::Validator::new(
+        std::sync::Arc::new(catalogue),
+        xoev_core::Limits::default(),
+    ));
+    let chain = registry.chain(&[adapter]).expect("chain");
+    let out = translator
+        .run(&chain, input.as_bytes(), &ctx())
+        .unwrap_or_else(|e| panic!("{adapter}: {e}"));
+    String::from_utf8(out).expect("UTF-8")
+}
+
+/// An XNachweis address in Darmstadt, in XNachweis' element order.
+const XN_ADDRESS: &str = concat!(
+    "<xn-eu-edm:Address>",
+    "<xn-bk:FullAddress>Rheinstraße 12a, 64283 Darmstadt</xn-bk:FullAddress>",
+    "<xn-bk:Thoroughfare>Rheinstraße</xn-bk:Thoroughfare>",
+    "<xn-bk:LocatorDesignator>12a</xn-bk:LocatorDesignator>",
+    r#"<xn-bk:AdminUnitLevel1 listVersionID="2019-02-26"><code>DE</code></xn-bk:AdminUnitLevel1>"#,
+    r#"<xn-bk:AdminUnitLevel2 listVersionID="2021"><code>DE71</code></xn-bk:AdminUnitLevel2>"#,
+    "<xn-bk:PostCode>64283</xn-bk:PostCode>",
+    "<xn-bk:PostCityName>Darmstadt</xn-bk:PostCityName>",
+    "</xn-eu-edm:Address>",
+);
+
+/// The same address as `sdg:Address`, in the SDG profile's element order.
+const SDG_ADDRESS: &str = concat!(
+    "<sdg:Address>",
+    "<sdg:FullAddress>Rheinstraße 12a, 64283 Darmstadt</sdg:FullAddress>",
+    "<sdg:LocatorDesignator>12a</sdg:LocatorDesignator>",
+    "<sdg:PostCode>64283</sdg:PostCode>",
+    "<sdg:PostCityName>Darmstadt</sdg:PostCityName>",
+    "<sdg:Thoroughfare>Rheinstraße</sdg:Thoroughfare>",
+    "<sdg:AdminUnitLevel1>DE</sdg:AdminUnitLevel1>",
+    "<sdg:AdminUnitLevel2>DE71</sdg:AdminUnitLevel2>",
+    "</sdg:Address>",
+);
+
+/// `text` with `insert` placed before the first `before` after `after`.
+fn insert_before(text: &str, after: &str, before: &str, insert: &str) -> String {
+    let from = text.find(after).unwrap_or_else(|| panic!("{after}"));
+    let at = from
+        + text[from..]
+            .find(before)
+            .unwrap_or_else(|| panic!("{before}"));
+    format!("{}{insert}{}", &text[..at], &text[at..])
+}
+
+/// Output without the white space between elements, to compare fragments.
+fn compact(out: &str) -> String {
+    out.lines().map(str::trim).collect()
+}
+
+#[test]
+fn the_error_provider_keeps_its_address() {
+    let input = insert_before(
+        &text(XN_DARMSTADT_ERROR),
+        "<xn-de:ErrorProvider>",
+        "<xn-eu-edm:Classification",
+        XN_ADDRESS,
+    );
+    let out = compact(&translated("xnachweis-response-to-oots-edm", &input));
+    let provider = &out[out
+        .find(r#"<rim:Slot name="ErrorProvider">"#)
+        .expect("slot")..];
+    assert!(
+        provider.contains(&format!(
+            "<sdg:Name lang=\"DE\">Finanzamt Darmstadt</sdg:Name>{SDG_ADDRESS}<sdg:Classification>"
+        )),
+        "{out}"
+    );
+}
+
+#[test]
+fn the_answer_names_the_requester_classified_er_not_a_platform_listed_first() {
+    let platform = concat!(
+        "<xn-de:EvidenceRequester>",
+        r#"<xn-bk:Identifier schemeID="urn:cef.eu:names:identifier:EAS:0204">PLATFORM-01</xn-bk:Identifier>"#,
+        r#"<xn-bk:Name><xn-bdt:value>Plattform</xn-bdt:value><xn-bdt:lang listVersionID="1"><code>de</code></xn-bdt:lang></xn-bk:Name>"#,
+        r#"<xn-eu-edm:Classification listVersionID="1"><code>IP</code></xn-eu-edm:Classification>"#,
+        "</xn-de:EvidenceRequester>",
+    );
+    let input = insert_before(
+        &text(XN_KASSEL_ANSWER),
+        "</xn-de:EvidenceProvider>",
+        "<xn-de:EvidenceRequester>",
+        platform,
+    );
+    let out = translated("xnachweis-response-to-oots-edm", &input);
+    let requester = &out[out
+        .find(r#"<rim:Slot name="EvidenceRequester">"#)
+        .expect("slot")..];
+    let requester = &requester[..requester.find("</rim:Slot>").expect("end")];
+    assert!(requester.contains(">06611000-KITA-01<"), "{requester}");
+    assert!(!requester.contains("PLATFORM-01"), "{requester}");
+}
