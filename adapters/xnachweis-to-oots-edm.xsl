@@ -9,16 +9,27 @@
     @id (urn:uuid)                         → QueryRequest/@id (a new id: $id)
     lang/code                              → QueryRequest/@xml:lang (upper case)
     IssueDateTime                          → Slot IssueDateTime ($now: the translation time)
-    EvidenceRequester (Identifier, Name, Classification) → Slot EvidenceRequester / sdg:Agent
-    EvidenceProvider                       → Slot EvidenceProvider / sdg:Agent
+    each EvidenceRequester (Identifier, Name, Address, Classification)
+                                           → Slot EvidenceRequester / sdg:Agent
+    EvidenceProvider (Identifier, Name, Classification) → Slot EvidenceProvider / sdg:Agent
     Query/RequestedEvidenceType            → Query Slot EvidenceRequest / sdg:DataServiceEvidenceType
     Query/LegalOrNaturalPerson/NaturalPerson → Query Slot NaturalPerson / sdg:Person
-      (LevelOfAssurance, FamilyName, GivenName, DateOfBirth, BirthName,
-       PlaceOfBirth, SectorSpecificAttribute such as the assessment year)
+      (LevelOfAssurance, Identifier, FamilyName, GivenName, DateOfBirth, BirthName,
+       PlaceOfBirth, CurrentAdress → CurrentAddress, Gender, SectorSpecificAttribute
+       such as the assessment year)
+    An address → sdg:AddressType in its order; one without AdminUnitLevel1 (the
+    country, which sdg:AddressType requires) stops the mapping with a message.
+    Gender → sdg:Gender, an eIDAS code (Male, Female, Unspecified); another value
+    stops the mapping with a message.
   Not mapped, on purpose
     IDNr (the German tax identification number has no meaning and no legal
     basis abroad), IssuedToken (a German NOOTS token), the XÖV header (the
     OOTS transport carries sender and receiver).
+    EvidenceProvider/Address: an EDM 1.0 request names the provider by
+    identifier and name (EU TDD rule R-EDM-REQ-S043); the address is the
+    provider's own, and the request is routed by the identifier.
+    An agent's AnyContent (XNachweis' slot for content of other namespaces):
+    sdg:AgentType has no place for it.
 
   Parameters from the gateway's context: $now, $id.
   A legal person is not mapped: the mapping stops with a message naming the field.
@@ -79,7 +90,9 @@
         <rim:SlotValue xsi:type="rim:CollectionValueType">
           <xsl:for-each select="xn-de:EvidenceRequester">
             <rim:Element xsi:type="rim:AnyValueType">
-              <xsl:call-template name="agent"/>
+              <xsl:call-template name="agent">
+                <xsl:with-param name="address" select="concat('EvidenceRequester[', position(), ']/Address')"/>
+              </xsl:call-template>
             </rim:Element>
           </xsl:for-each>
         </rim:SlotValue>
@@ -99,8 +112,10 @@
     </query:QueryRequest>
   </xsl:template>
 
-  <!-- An XNachweis agent (AgentType_NOOTS) as an SDG agent. -->
+  <!-- An XNachweis agent (AgentType_NOOTS) as an SDG agent; with its
+       address where $address (the address's path, for messages) is given. -->
   <xsl:template name="agent">
+    <xsl:param name="address"/>
     <sdg:Agent>
       <sdg:Identifier schemeID="{xn-bk:Identifier/@schemeID}"><xsl:value-of select="xn-bk:Identifier"/></sdg:Identifier>
       <xsl:for-each select="xn-bk:Name">
@@ -108,6 +123,14 @@
           <xsl:with-param name="element" select="'sdg:Name'"/>
         </xsl:call-template>
       </xsl:for-each>
+      <xsl:if test="$address">
+        <xsl:for-each select="xn-eu-edm:Address">
+          <xsl:call-template name="address">
+            <xsl:with-param name="element" select="'sdg:Address'"/>
+            <xsl:with-param name="path" select="$address"/>
+          </xsl:call-template>
+        </xsl:for-each>
+      </xsl:if>
       <sdg:Classification><xsl:value-of select="xn-eu-edm:Classification/code"/></sdg:Classification>
     </sdg:Agent>
   </xsl:template>
@@ -140,6 +163,17 @@
           <xsl:for-each select="xn-bk:PlaceOfBirth">
             <sdg:PlaceOfBirth><xsl:value-of select="."/></sdg:PlaceOfBirth>
           </xsl:for-each>
+          <xsl:for-each select="xn-bk:CurrentAdress">
+            <xsl:call-template name="address">
+              <xsl:with-param name="element" select="'sdg:CurrentAddress'"/>
+              <xsl:with-param name="path" select="'Query/LegalOrNaturalPerson/NaturalPerson/CurrentAdress'"/>
+            </xsl:call-template>
+          </xsl:for-each>
+          <xsl:for-each select="xn-bk:Gender">
+            <xsl:call-template name="gender">
+              <xsl:with-param name="path" select="'Query/LegalOrNaturalPerson/NaturalPerson/Gender'"/>
+            </xsl:call-template>
+          </xsl:for-each>
           <xsl:for-each select="xn-bk:SectorSpecificAttribute">
             <sdg:SectorSpecificAttribute>
               <sdg:AttributeName><xsl:value-of select="xn-bk:AttributeName"/></sdg:AttributeName>
@@ -150,6 +184,52 @@
         </sdg:Person>
       </rim:SlotValue>
     </rim:Slot>
+  </xsl:template>
+
+  <!-- An XNachweis address (xn-bk:AddressType) as an SDG address
+       (sdg:AddressType: its own element order, the country required). An
+       address without a country stops the mapping: the gateway does not
+       guess one, nor drop the address without saying so. -->
+  <xsl:template name="address">
+    <xsl:param name="element"/>
+    <xsl:param name="path"/>
+    <xsl:variable name="country" select="normalize-space(xn-bk:AdminUnitLevel1/code)"/>
+    <xsl:if test="$country = ''">
+      <xsl:message terminate="yes"><xsl:value-of select="$path"/>/AdminUnitLevel1: missing; an OOTS EDM address (sdg:AddressType) requires the country, and the mapping does not guess it</xsl:message>
+    </xsl:if>
+    <xsl:element name="{$element}" namespace="http://data.europa.eu/p4s">
+      <xsl:for-each select="xn-bk:FullAddress">
+        <sdg:FullAddress><xsl:value-of select="."/></sdg:FullAddress>
+      </xsl:for-each>
+      <xsl:for-each select="xn-bk:LocatorDesignator">
+        <sdg:LocatorDesignator><xsl:value-of select="."/></sdg:LocatorDesignator>
+      </xsl:for-each>
+      <xsl:for-each select="xn-bk:PostCode">
+        <sdg:PostCode><xsl:value-of select="."/></sdg:PostCode>
+      </xsl:for-each>
+      <xsl:for-each select="xn-bk:PostCityName">
+        <sdg:PostCityName><xsl:value-of select="."/></sdg:PostCityName>
+      </xsl:for-each>
+      <xsl:for-each select="xn-bk:Thoroughfare">
+        <sdg:Thoroughfare><xsl:value-of select="."/></sdg:Thoroughfare>
+      </xsl:for-each>
+      <sdg:AdminUnitLevel1><xsl:value-of select="$country"/></sdg:AdminUnitLevel1>
+      <xsl:for-each select="xn-bk:AdminUnitLevel2">
+        <sdg:AdminUnitLevel2><xsl:value-of select="normalize-space(code)"/></sdg:AdminUnitLevel2>
+      </xsl:for-each>
+    </xsl:element>
+  </xsl:template>
+
+  <!-- XNachweis Gender (free text) as sdg:Gender, which admits the eIDAS
+       codes only. Another value stops the mapping (without repeating it:
+       error texts carry no personal data). -->
+  <xsl:template name="gender">
+    <xsl:param name="path"/>
+    <xsl:variable name="gender" select="normalize-space(.)"/>
+    <xsl:if test="not($gender = 'Male' or $gender = 'Female' or $gender = 'Unspecified')">
+      <xsl:message terminate="yes"><xsl:value-of select="$path"/>: not an eIDAS gender code (Male, Female, Unspecified), the only values sdg:Gender admits</xsl:message>
+    </xsl:if>
+    <sdg:Gender><xsl:value-of select="$gender"/></sdg:Gender>
   </xsl:template>
 
   <xsl:template match="xn-bk:RequestedEvidenceType">

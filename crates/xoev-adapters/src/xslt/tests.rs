@@ -353,3 +353,34 @@ fn the_answer_names_the_requester_classified_er_not_a_platform_listed_first() {
     assert!(requester.contains(">06611000-KITA-01<"), "{requester}");
     assert!(!requester.contains("PLATFORM-01"), "{requester}");
 }
+
+const XN_REQUEST_ADDRESS_GENDER: &str =
+    "crates/xoev-adapters/tests/golden/oots-request-address-gender/input.xml";
+
+#[test]
+fn a_request_with_an_address_without_country_or_a_non_eidas_gender_is_refused() {
+    let input = text(XN_REQUEST_ADDRESS_GENDER);
+    // The second requester's address as the tester sent it: a full address only.
+    let second = input.find("06411000-JA-01").expect("second requester");
+    let no_country = format!(
+        "{}{}",
+        &input[..second],
+        without(&input[second..], "xn-bk:AdminUnitLevel1")
+    );
+    let msg = refusal("xnachweis-to-oots-edm", &no_country);
+    assert!(
+        msg.contains("EvidenceRequester[2]/Address/AdminUnitLevel1: missing"),
+        "{msg}"
+    );
+    let other_gender = input.replacen(
+        "<xn-bk:Gender>Male</xn-bk:Gender>",
+        "<xn-bk:Gender>divers</xn-bk:Gender>",
+        1,
+    );
+    let msg = refusal("xnachweis-to-oots-edm", &other_gender);
+    assert!(
+        msg.contains("Query/LegalOrNaturalPerson/NaturalPerson/Gender: not an eIDAS gender code"),
+        "{msg}"
+    );
+    assert!(!msg.contains("divers"), "{msg}");
+}
