@@ -102,7 +102,7 @@ pub struct ContextFile {
 #[non_exhaustive]
 pub enum ContextError {
     /// A file could not be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Io {
         /// The file.
         path: PathBuf,
@@ -121,7 +121,7 @@ pub enum ContextError {
     #[error("context: {0}")]
     Invalid(String),
     /// The original request could not be read as an XNachweis evidence request.
-    #[error("context request {path}: {source}")]
+    #[error("context request {path}")]
     Request {
         /// The request file.
         path: PathBuf,

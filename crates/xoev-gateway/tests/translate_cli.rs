@@ -327,3 +327,79 @@ fn a_context_file_gives_time_seed_municipality_and_request() {
         stderr(&o)
     );
 }
+
+/// What the service and `validate` refuse, `translate` refuses too: a
+/// request in ISO-8859-1 (libxml2 alone would read it) was translated.
+#[test]
+fn an_input_the_service_would_refuse_is_not_translated() {
+    let dir = scratch("latin1");
+    let text = std::fs::read_to_string(root().join(KASSEL_REQ)).expect("sample");
+    let latin1 = text.replacen(
+        r#"<?xml version="1.0" encoding="UTF-8"?>"#,
+        r#"<?xml version="1.0" encoding="ISO-8859-1"?>"#,
+        1,
+    );
+    assert_ne!(latin1, text, "the sample declares UTF-8");
+    let file = dir.join("latin1.xml");
+    std::fs::write(&file, latin1).expect("write");
+    let file = file.to_str().expect("path");
+    let o = gateway(&["translate", "--adapter", "xnachweis-to-xestb", file]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(stderr(&o).contains("[encoding]"), "{}", stderr(&o));
+    assert!(stdout(&o).is_empty(), "{}", stdout(&o));
+}
+
+/// The original request (`--request`) is checked like a message: one its
+/// schema refuses, or one without the facts an answer needs, is reported
+/// as a refusal naming that file — in JSON too (it was used unchecked, or
+/// ended with exit 2, nothing on stdout and its reason twice).
+#[test]
+fn an_original_request_that_cannot_serve_is_refused_naming_it() {
+    let dir = scratch("bad-request");
+    let text = std::fs::read_to_string(root().join(KASSEL_REQ)).expect("sample");
+    let invalid = dir.join("invalid-request.xml");
+    std::fs::write(
+        &invalid,
+        text.replacen(
+            "<xn-bk:FamilyName>",
+            "<xn-bk:Unbekannt/><xn-bk:FamilyName>",
+            1,
+        ),
+    )
+    .expect("write");
+    let no_idnr = dir.join("no-idnr-request.xml");
+    let start = text.find("<xn-bk:IDNr>").expect("IDNr");
+    let end = text.find("</xn-bk:IDNr>").expect("IDNr") + "</xn-bk:IDNr>".len();
+    std::fs::write(&no_idnr, format!("{}{}", &text[..start], &text[end..])).expect("write");
+    for (file, kind) in [(&invalid, "xsd-invalid"), (&no_idnr, "missing-field")] {
+        let path = file.to_str().expect("path");
+        let o = gateway(&[
+            "--format",
+            "json",
+            "translate",
+            "--adapter",
+            "xestb-to-xnachweis",
+            "--request",
+            path,
+            KASSEL_ANS,
+        ]);
+        assert_eq!(o.status.code(), Some(1), "{path}: {}", stderr(&o));
+        let j: serde_json::Value = serde_json::from_slice(&o.stdout)
+            .unwrap_or_else(|e| panic!("{path}: {e}: {}", stdout(&o)));
+        assert_eq!(j["ok"], false, "{j}");
+        assert_eq!(j["kind"], kind, "{j}");
+        assert_eq!(j["file"], path, "{j}");
+    }
+    // text: the reason once
+    let path = no_idnr.to_str().expect("path");
+    let o = gateway(&[
+        "translate",
+        "--adapter",
+        "xestb-to-xnachweis",
+        "--request",
+        path,
+        KASSEL_ANS,
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(stderr(&o).matches("IDNr").count(), 1, "{}", stderr(&o));
+}

@@ -4,10 +4,14 @@
 
 use super::{Format, Global, Outcome, read_input};
 use anyhow::Context as _;
+use bytes::Bytes;
 use clap::Args;
 use serde_json::json;
 use std::path::{Path, PathBuf};
-use xoev_adapters::{AdapterError, Config, Context, ContextFile, Registry, Translator};
+use xoev_adapters::{
+    AdapterError, Config, Context, ContextError, ContextFile, Registry, Translator,
+};
+use xoev_core::Message;
 use xoev_schema::Validator;
 
 /// Where the adapter configuration lives (shared with `adapters`).
@@ -75,6 +79,17 @@ pub struct TranslateArgs {
 }
 
 impl TranslateArgs {
+    /// The original request named by `--request` or the context file.
+    fn request_file(&self) -> anyhow::Result<Option<PathBuf>> {
+        if self.request.is_some() {
+            return Ok(self.request.clone());
+        }
+        Ok(match &self.context {
+            Some(p) => ContextFile::load(p)?.request,
+            None => None,
+        })
+    }
+
     fn context(&self) -> anyhow::Result<Context> {
         let mut file = match &self.context {
             Some(p) => ContextFile::load(p)?,
@@ -112,10 +127,38 @@ pub fn run(g: &Global, args: &TranslateArgs) -> anyhow::Result<Outcome> {
             return Ok(Outcome::IoError);
         }
     };
-    let ctx = args.context()?;
     let input =
         read_input(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
-    let translator = Translator::new(Validator::new(g.catalogue()?, g.limits()));
+    // The envelope as the service checks it (UTF-8, no DOCTYPE, size):
+    // what the service refuses is not translated here either.
+    if let Err(e) = Message::parse_keeping_header_error(Bytes::from(input.clone()), &g.limits()) {
+        report(g, &args.file, e.kind.as_str(), None, &e.to_string(), &[]);
+        return Ok(Outcome::Rejected);
+    }
+    let validator = Validator::new(g.catalogue()?, g.limits());
+    // The original request is a message too: its facts are read only
+    // from one its schema accepts.
+    if let Some(path) = args.request_file()? {
+        let bytes =
+            std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        if let Err(e) = validator.validate(bytes) {
+            let message = format!("the original request (--request) is refused: {e}");
+            report(g, &path, e.kind().as_str(), None, &message, &e.issues());
+            return Ok(Outcome::Rejected);
+        }
+    }
+    let ctx = match args.context() {
+        Ok(ctx) => ctx,
+        Err(e) => match e.downcast_ref::<ContextError>() {
+            // a request that cannot supply the facts is refused like an input
+            Some(ContextError::Request { path, source }) => {
+                reject(g, path, source);
+                return Ok(Outcome::Rejected);
+            }
+            _ => return Err(e),
+        },
+    };
+    let translator = Translator::new(validator);
     let output = match translator.run(&chain, &input, &ctx) {
         Ok(o) => o,
         Err(e) => return Ok(reject(g, &args.file, &e)),
@@ -148,24 +191,37 @@ pub fn run(g: &Global, args: &TranslateArgs) -> anyhow::Result<Outcome> {
 }
 
 fn reject(g: &Global, file: &Path, e: &AdapterError) -> Outcome {
+    report(g, file, e.as_str(), e.field(), &e.to_string(), e.issues());
+    Outcome::Rejected
+}
+
+/// Prints a refusal: one JSON object, or `FILE: [kind] message` and the
+/// issues on stderr.
+fn report(
+    g: &Global,
+    file: &Path,
+    kind: &str,
+    field: Option<&str>,
+    message: &str,
+    issues: &[xoev_schema::Issue],
+) {
     match g.format {
         Format::Json => {
             let v = json!({
                 "file": file.display().to_string(),
                 "ok": false,
-                "kind": e.as_str(),
-                "field": e.field(),
-                "message": e.to_string(),
-                "issues": e.issues(),
+                "kind": kind,
+                "field": field,
+                "message": message,
+                "issues": issues,
             });
             println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         }
         Format::Text => {
-            eprintln!("{}: [{}] {e}", file.display(), e.as_str());
-            for i in e.issues() {
+            eprintln!("{}: [{kind}] {message}", file.display());
+            for i in issues {
                 eprintln!("  {i}");
             }
         }
     }
-    Outcome::Rejected
 }
