@@ -17,14 +17,19 @@
       (LevelOfAssurance, Identifier, FamilyName, GivenName, DateOfBirth, BirthName,
        PlaceOfBirth, CurrentAdress → CurrentAddress, Gender, SectorSpecificAttribute
        such as the assessment year)
+    Query/AuthorizedRepresentative         → Query Slot AuthorizedRepresentative / sdg:Person
+      (LevelOfAssurance, FamilyName, GivenName, DateOfBirth, PlaceOfBirth,
+       CurrentAdress → CurrentAddress, Gender, SectorSpecificAttribute such as the
+       power of representation)
     An address → sdg:AddressType in its order; one without AdminUnitLevel1 (the
     country, which sdg:AddressType requires) stops the mapping with a message.
     Gender → sdg:Gender, an eIDAS code (Male, Female, Unspecified); another value
     stops the mapping with a message.
   Not mapped, on purpose
-    IDNr (the German tax identification number has no meaning and no legal
-    basis abroad), IssuedToken (a German NOOTS token), the XÖV header (the
-    OOTS transport carries sender and receiver).
+    IDNr of the subject and of the representative (the German tax
+    identification number has no meaning and no legal basis abroad),
+    IssuedToken (a German NOOTS token), the XÖV header (the OOTS transport
+    carries sender and receiver).
     EvidenceProvider/Address: an EDM 1.0 request names the provider by
     identifier and name (EU TDD rule R-EDM-REQ-S043); the address is the
     provider's own, and the request is routed by the identifier.
@@ -107,6 +112,7 @@
       <query:ResponseOption returnType="LeafClassWithRepositoryItem"/>
       <query:Query queryDefinition="DocumentQuery">
         <xsl:apply-templates select="xn-de:Query/xn-bk:LegalOrNaturalPerson/xn-bk:NaturalPerson"/>
+        <xsl:apply-templates select="xn-de:Query/xn-bk:AuthorizedRepresentative"/>
         <xsl:apply-templates select="xn-de:Query/xn-bk:RequestedEvidenceType"/>
       </query:Query>
     </query:QueryRequest>
@@ -149,41 +155,62 @@
   <xsl:template match="xn-bk:NaturalPerson">
     <rim:Slot name="NaturalPerson">
       <rim:SlotValue xsi:type="rim:AnyValueType">
-        <sdg:Person>
-          <sdg:LevelOfAssurance><xsl:value-of select="xn-bk:LevelOfAssurance/code"/></sdg:LevelOfAssurance>
-          <xsl:if test="xn-bk:Identifier">
-            <sdg:Identifier schemeID="eidas"><xsl:value-of select="xn-bk:Identifier"/></sdg:Identifier>
-          </xsl:if>
-          <sdg:FamilyName><xsl:value-of select="xn-bk:FamilyName"/></sdg:FamilyName>
-          <sdg:GivenName><xsl:value-of select="xn-bk:GivenName"/></sdg:GivenName>
-          <sdg:DateOfBirth><xsl:value-of select="xn-bk:DateOfBirth"/></sdg:DateOfBirth>
-          <xsl:for-each select="xn-bk:BirthName">
-            <sdg:BirthName><xsl:value-of select="."/></sdg:BirthName>
-          </xsl:for-each>
-          <xsl:for-each select="xn-bk:PlaceOfBirth">
-            <sdg:PlaceOfBirth><xsl:value-of select="."/></sdg:PlaceOfBirth>
-          </xsl:for-each>
-          <xsl:for-each select="xn-bk:CurrentAdress">
-            <xsl:call-template name="address">
-              <xsl:with-param name="element" select="'sdg:CurrentAddress'"/>
-              <xsl:with-param name="path" select="'Query/LegalOrNaturalPerson/NaturalPerson/CurrentAdress'"/>
-            </xsl:call-template>
-          </xsl:for-each>
-          <xsl:for-each select="xn-bk:Gender">
-            <xsl:call-template name="gender">
-              <xsl:with-param name="path" select="'Query/LegalOrNaturalPerson/NaturalPerson/Gender'"/>
-            </xsl:call-template>
-          </xsl:for-each>
-          <xsl:for-each select="xn-bk:SectorSpecificAttribute">
-            <sdg:SectorSpecificAttribute>
-              <sdg:AttributeName><xsl:value-of select="xn-bk:AttributeName"/></sdg:AttributeName>
-              <sdg:AttributeURI><xsl:value-of select="xn-bk:AttributeURI"/></sdg:AttributeURI>
-              <sdg:AttributeValue><xsl:value-of select="xn-bk:AttributeValue"/></sdg:AttributeValue>
-            </sdg:SectorSpecificAttribute>
-          </xsl:for-each>
-        </sdg:Person>
+        <xsl:call-template name="person">
+          <xsl:with-param name="path" select="'Query/LegalOrNaturalPerson/NaturalPerson'"/>
+        </xsl:call-template>
       </rim:SlotValue>
     </rim:Slot>
+  </xsl:template>
+
+  <!-- The person who asks on the subject's behalf (XNachweis
+       AuthorizedPersonType: no identifier, no birth name). -->
+  <xsl:template match="xn-bk:AuthorizedRepresentative">
+    <rim:Slot name="AuthorizedRepresentative">
+      <rim:SlotValue xsi:type="rim:AnyValueType">
+        <xsl:call-template name="person">
+          <xsl:with-param name="path" select="'Query/AuthorizedRepresentative'"/>
+        </xsl:call-template>
+      </rim:SlotValue>
+    </rim:Slot>
+  </xsl:template>
+
+  <!-- An XNachweis person (the subject's PersonType, the representative's
+       AuthorizedPersonType) as sdg:Person; $path names it in messages. -->
+  <xsl:template name="person">
+    <xsl:param name="path"/>
+    <sdg:Person>
+      <sdg:LevelOfAssurance><xsl:value-of select="xn-bk:LevelOfAssurance/code"/></sdg:LevelOfAssurance>
+      <xsl:if test="xn-bk:Identifier">
+        <sdg:Identifier schemeID="eidas"><xsl:value-of select="xn-bk:Identifier"/></sdg:Identifier>
+      </xsl:if>
+      <sdg:FamilyName><xsl:value-of select="xn-bk:FamilyName"/></sdg:FamilyName>
+      <sdg:GivenName><xsl:value-of select="xn-bk:GivenName"/></sdg:GivenName>
+      <sdg:DateOfBirth><xsl:value-of select="xn-bk:DateOfBirth"/></sdg:DateOfBirth>
+      <xsl:for-each select="xn-bk:BirthName">
+        <sdg:BirthName><xsl:value-of select="."/></sdg:BirthName>
+      </xsl:for-each>
+      <xsl:for-each select="xn-bk:PlaceOfBirth">
+        <sdg:PlaceOfBirth><xsl:value-of select="."/></sdg:PlaceOfBirth>
+      </xsl:for-each>
+      <xsl:for-each select="xn-bk:CurrentAdress">
+        <xsl:call-template name="address">
+          <xsl:with-param name="element" select="'sdg:CurrentAddress'"/>
+          <xsl:with-param name="path" select="concat($path, '/CurrentAdress')"/>
+        </xsl:call-template>
+      </xsl:for-each>
+      <xsl:for-each select="xn-bk:Gender">
+        <xsl:call-template name="gender">
+          <xsl:with-param name="path" select="concat($path, '/Gender')"/>
+        </xsl:call-template>
+      </xsl:for-each>
+      <xsl:for-each select="xn-bk:SectorSpecificAttribute">
+        <sdg:SectorSpecificAttribute>
+          <sdg:AttributeName><xsl:value-of select="xn-bk:AttributeName"/></sdg:AttributeName>
+          <sdg:AttributeURI><xsl:value-of select="xn-bk:AttributeURI"/></sdg:AttributeURI>
+          <sdg:AttributeValue><xsl:value-of select="xn-bk:AttributeValue"/></sdg:AttributeValue>
+        </sdg:SectorSpecificAttribute>
+      </xsl:for-each>
+    </sdg:Person>
   </xsl:template>
 
   <!-- An XNachweis address (xn-bk:AddressType) as an SDG address

@@ -355,7 +355,7 @@ fn the_answer_names_the_requester_classified_er_not_a_platform_listed_first() {
 }
 
 const XN_REQUEST_ADDRESS_GENDER: &str =
-    "crates/xoev-adapters/tests/golden/oots-request-address-gender/input.xml";
+    "crates/xoev-adapters/tests/golden/oots-request-address-gender-authrep/input.xml";
 
 #[test]
 fn a_request_with_an_address_without_country_or_a_non_eidas_gender_is_refused() {
@@ -383,4 +383,22 @@ fn a_request_with_an_address_without_country_or_a_non_eidas_gender_is_refused() 
         "{msg}"
     );
     assert!(!msg.contains("divers"), "{msg}");
+}
+
+#[test]
+fn the_representative_is_checked_like_the_subject_and_named_in_the_message() {
+    let input = text(XN_REQUEST_ADDRESS_GENDER);
+    let rep = input
+        .find("<xn-bk:AuthorizedRepresentative>")
+        .expect("representative");
+    let no_country = format!(
+        "{}{}",
+        &input[..rep],
+        without(&input[rep..], "xn-bk:AdminUnitLevel1")
+    );
+    let msg = refusal("xnachweis-to-oots-edm", &no_country);
+    assert!(
+        msg.contains("Query/AuthorizedRepresentative/CurrentAdress/AdminUnitLevel1: missing"),
+        "{msg}"
+    );
 }
