@@ -71,6 +71,11 @@ pub struct Message {
     pub test: Option<String>,
     /// The XÖV header, if the document carries one as its first child.
     pub header: Option<Header>,
+    /// A RegRep 4 message's `SpecificationIdentifier` slot, whatever its
+    /// profile (`oots-edm:v1.0`, TOOP's `toop-edm:v2.1`, …): what it says
+    /// it is, also where that is no OOTS evidence exchange (no header).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub specification: Option<String>,
 }
 
 impl Message {
@@ -141,6 +146,7 @@ impl Message {
             product_version: envelope.attrs.product_version,
             test: envelope.attrs.test,
             header,
+            specification: envelope.specification,
         };
         Ok((message, header_error))
     }
@@ -159,8 +165,12 @@ impl Message {
                 .as_deref()
                 .is_some_and(|ns| ns.starts_with(REGREP_NAMESPACE_PREFIX))
             {
+                let named = match &self.specification {
+                    Some(spec) => format!(" (it names {spec})"),
+                    None => String::new(),
+                };
                 format!(
-                    "document {} is no EU OOTS evidence exchange message (an evidence request or response names its EDM release, `{OOTS_EDM_SPECIFICATION}…`, in a leading SpecificationIdentifier slot); queries of the OOTS common services (Evidence Broker, Data Service Directory), registry submissions and messages of other RegRep profiles (e.g. TOOP's `toop-edm:`) are not routed",
+                    "document {}{named} is no EU OOTS evidence exchange message (an evidence request or response names its EDM release, `{OOTS_EDM_SPECIFICATION}…`, in a leading SpecificationIdentifier slot); queries of the OOTS common services (Evidence Broker, Data Service Directory), registry submissions and messages of other RegRep profiles (e.g. TOOP's `toop-edm:`) are not routed",
                     self.root
                 )
             } else {
@@ -195,6 +205,8 @@ struct Envelope {
     /// The header, or why it could not be read (an `invalid-header` error;
     /// every other error fails the whole read).
     header: Result<Option<Header>, MessageError>,
+    /// A RegRep message's `SpecificationIdentifier`.
+    specification: Option<String>,
 }
 
 /// One element of the header subtree, addressed by its path of local names
@@ -271,10 +283,11 @@ fn read_envelope(raw: &[u8], limits: &Limits) -> Result<Envelope, MessageError> 
         }
     };
 
+    let mut specification = None;
     let header = if root_is_empty {
         Ok(None)
     } else if let Some(kind) = OotsKind::of(&root, &attrs) {
-        read_oots_header(&mut reader, raw, limits, kind, &attrs)
+        read_oots_header(&mut reader, raw, limits, kind, &attrs, &mut specification)
     } else {
         read_header(&mut reader, raw, limits).map(|h| {
             h.map(|mut h| {
@@ -291,6 +304,7 @@ fn read_envelope(raw: &[u8], limits: &Limits) -> Result<Envelope, MessageError> 
         root,
         attrs,
         header,
+        specification,
     })
 }
 
@@ -819,6 +833,7 @@ fn read_oots_header(
     limits: &Limits,
     kind: OotsKind,
     attrs: &RootAttrs,
+    specification: &mut Option<String>,
 ) -> Result<Option<Header>, MessageError> {
     let mut nodes: Vec<Node> = Vec::new();
     loop {
@@ -865,11 +880,15 @@ fn read_oots_header(
     // evidence exchange: they carry no header the gateway routes by. Nor
     // does a message of another RegRep profile that shares the root
     // elements and slot names (TOOP's `toop-edm:v2.0`, DE4A's).
-    let edm = text_at(
+    *specification = text_at(
         &nodes,
         &["Slot:SpecificationIdentifier", "SlotValue", "Value"],
     )
-    .is_some_and(|spec| spec.trim().starts_with(OOTS_EDM_SPECIFICATION));
+    .map(|spec| spec.trim().to_owned())
+    .filter(|spec| !spec.is_empty());
+    let edm = specification
+        .as_deref()
+        .is_some_and(|spec| spec.starts_with(OOTS_EDM_SPECIFICATION));
     if !edm {
         return Ok(None);
     }

@@ -456,6 +456,13 @@ fn a_regrep_message_of_another_profile_than_oots_edm_has_no_header() {
             && why.contains("other RegRep profiles"),
         "{why}"
     );
+    // ... naming what it names
+    assert_eq!(m.specification.as_deref(), Some("toop-edm:v2.0"));
+    assert!(why.contains("(it names toop-edm:v2.0)"), "{why}");
+    assert_eq!(
+        parse(oots.as_bytes()).specification.as_deref(),
+        Some("oots-edm:v2.0")
+    );
     // Whitespace around the identifier is no other profile.
     let spaced = oots.replacen("oots-edm:v2.0", "\n  oots-edm:v2.0\n", 1);
     assert!(parse(spaced.as_bytes()).header.is_some());

@@ -164,7 +164,17 @@ fn route_by_municipality_when_no_reader() {
     );
 
     // ... and without a municipality: the schema stage's reason first,
-    // what the rules say beside it
+    // what the rules say beside it — in text saying which is the verdict
+    let o = gateway(&["route", file]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    assert!(
+        out.contains("[not-responsible]")
+            && out.contains(
+                "(what the rules say; the service refuses it at the schema stage first, note above)"
+            ),
+        "{out}"
+    );
     let o = gateway(&["--format", "json", "route", file]);
     assert_eq!(o.status.code(), Some(1));
     let j = json(&o);

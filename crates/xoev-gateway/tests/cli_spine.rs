@@ -597,6 +597,17 @@ fn validate_names_an_oots_specification_other_than_the_schema() {
     let j: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
     assert_eq!(j[0]["specification"], "oots-edm:v2.0");
     assert!(j[1].get("specification").is_none(), "{j}");
+    // `route` says it too (it named only OOTS-EDM 1.0.0)
+    let o = gateway(&["route", v2]);
+    assert!(
+        stdout(&o).contains(
+            "note: the message names oots-edm:v2.0; the catalogue validates it as OOTS-EDM 1.0.0, the only release it has"
+        ),
+        "{}",
+        stdout(&o)
+    );
+    let o = gateway(&["route", v1]);
+    assert!(!stdout(&o).contains("the message names"), "{}", stdout(&o));
 
     // The same when the schema refuses the message: its errors may be
     // another release's additions (EDM 1.2's sdg:Nationality in a Person).
@@ -634,6 +645,41 @@ fn validate_names_an_oots_specification_other_than_the_schema() {
     let j: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
     assert_eq!(j[0]["specification"], "oots-edm:v1.2", "{j}");
     assert_eq!(j[0]["kind"], "xsd-invalid", "{j}");
+}
+
+/// A message of another RegRep profile (TOOP's `toop-edm:v2.1`) passes
+/// the OOTS-EDM entry's RegRep schemas; `validate` says what it named and
+/// that the gateway does not route it (it said plain "ok (OOTS-EDM 1.0.0)").
+#[test]
+fn validate_says_a_message_of_another_regrep_profile_is_none_of_the_edm() {
+    let v1 = "tests/samples/oots-edm/2.1_Step_1_Evidence_Request_-_Birth_-_full_example.xml";
+    let text = std::fs::read_to_string(root().join(v1)).expect("sample");
+    let toop = text.replacen(
+        "<rim:Value>oots-edm:v1.0</rim:Value>",
+        "<rim:Value>toop-edm:v2.1</rim:Value>",
+        1,
+    );
+    assert_ne!(toop, text);
+    let dir = tempfile::tempdir().expect("tmp");
+    let f = dir.path().join("toop.xml");
+    std::fs::write(&f, toop).expect("write");
+    let f = f.to_str().expect("utf-8 path");
+    let o = gateway(&["validate", f]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(
+        stdout(&o).contains(
+            "ok (OOTS-EDM 1.0.0; the message names toop-edm:v2.1, no OOTS EDM release: validated against the RegRep 4 schemas the profiles share; the gateway does not route it)"
+        ),
+        "{}",
+        stdout(&o)
+    );
+    let o = gateway(&["--format", "json", "validate", f]);
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(j[0]["specification"], "toop-edm:v2.1", "{j}");
+    // inspect shows what it named
+    let o = gateway(&["--format", "json", "inspect", f]);
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(j["specification"], "toop-edm:v2.1", "{j}");
 }
 
 /// `run` with a configuration it cannot read or use stops at once with

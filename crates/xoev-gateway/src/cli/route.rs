@@ -187,6 +187,14 @@ pub fn run(g: &Global, args: &RouteArgs) -> anyhow::Result<Outcome> {
         report.errors = issues;
     }
     report.notes.extend(mismatch);
+    // As `validate` says: an OOTS message of another EDM release than the
+    // catalogue's (its schema errors may be that release's additions).
+    if let Some(spec) = super::validate::other_release(h, &entry.version) {
+        report.notes.push(format!(
+            "the message names {spec}; the catalogue validates it as {} {}, the only release it has",
+            entry.name, entry.version
+        ));
+    }
     // As the service does: the rules see the standard and version of the
     // catalogue entry that validates the message. The root's attributes
     // may be absent (xdomea 2 and 3) or say otherwise (DiPlan Cockpit's
@@ -284,7 +292,7 @@ fn print_text(r: &Report<'_>) {
     }
     match (&r.decision, &r.route_error) {
         (Some(d), _) => print_decision(&file, r.ok, m, d),
-        (None, Some(e)) => print_miss(&file, m, e),
+        (None, Some(e)) => print_miss(&file, m, e, !r.errors.is_empty()),
         (None, None) => {}
     }
 }
@@ -353,8 +361,15 @@ fn print_decision(file: &str, ok: bool, m: &Tried, d: &RouteDecision) {
     println!("  queue:      {}", d.queue);
 }
 
-fn print_miss(file: &str, m: &Tried, e: &RuleMiss) {
-    println!("{file}: [{}] {}", e.kind, e.error);
+/// What the rules say when none routes the message; `schema_first`: the
+/// service refuses it at the schema stage before (the verdict, above).
+fn print_miss(file: &str, m: &Tried, e: &RuleMiss, schema_first: bool) {
+    let after = if schema_first {
+        " (what the rules say; the service refuses it at the schema stage first, note above)"
+    } else {
+        ""
+    };
+    println!("{file}: [{}] {}{after}", e.kind, e.error);
     println!("  message:    {}", describe(m));
     if !e.near_misses.is_empty() {
         println!("  closest rules:");

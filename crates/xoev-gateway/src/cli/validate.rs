@@ -126,7 +126,7 @@ fn print_text(r: &Report) {
                 .unwrap_or_default(),
             r.specification
                 .as_ref()
-                .map(|s| format!("; the message names {s}"))
+                .map(|s| format!("; the message names {s}{}", profile_note(s)))
                 .unwrap_or_default()
         );
         return;
@@ -137,17 +137,46 @@ fn print_text(r: &Report) {
     }
     if let (Some(spec), Some(standard), Some(version)) = (&r.specification, &r.standard, &r.version)
     {
-        println!(
-            "{}: note: the message names {spec}; the catalogue validates it as {standard} {version}, the only release it has",
-            r.file
-        );
+        if spec.starts_with(OOTS_EDM) {
+            println!(
+                "{}: note: the message names {spec}; the catalogue validates it as {standard} {version}, the only release it has",
+                r.file
+            );
+        } else {
+            println!(
+                "{}: note: the message names {spec}{}",
+                r.file,
+                profile_note(spec)
+            );
+        }
     }
 }
 
 /// An EU OOTS message's `SpecificationIdentifier` (`oots-edm:v2.0`) where
-/// its release is not the validating schema's.
+/// its release is not the validating schema's, or that of another RegRep
+/// profile (TOOP's `toop-edm:v2.1`) the OOTS-EDM entry validated.
 fn other_specification(v: &Validated<'_>) -> Option<String> {
-    other_release(v.message.header.as_ref()?, &v.entry.version)
+    match v.message.header.as_ref() {
+        Some(h) => other_release(h, &v.entry.version),
+        None => v
+            .message
+            .specification
+            .clone()
+            .filter(|s| !s.starts_with(OOTS_EDM)),
+    }
+}
+
+/// What every OOTS evidence exchange's `SpecificationIdentifier` begins with.
+const OOTS_EDM: &str = "oots-edm:";
+
+/// For a specification of another RegRep profile than the OOTS EDM: what
+/// validating it means.
+pub(crate) fn profile_note(spec: &str) -> &'static str {
+    if spec.starts_with(OOTS_EDM) {
+        ""
+    } else {
+        ", no OOTS EDM release: validated against the RegRep 4 schemas the profiles share; the gateway does not route it"
+    }
 }
 
 /// [`other_specification`] for a document the schema refused: its
@@ -155,10 +184,14 @@ fn other_specification(v: &Validated<'_>) -> Option<String> {
 /// not valid).
 fn named_release(raw: Vec<u8>, version: &str, limits: xoev_core::Limits) -> Option<String> {
     let (message, _) = xoev_core::Message::parse_keeping_header_error(raw, &limits).ok()?;
-    other_release(message.header.as_ref()?, version)
+    match message.header.as_ref() {
+        Some(h) => other_release(h, version),
+        None => message.specification.filter(|s| !s.starts_with(OOTS_EDM)),
+    }
 }
 
-fn other_release(h: &xoev_core::Header, version: &str) -> Option<String> {
+/// An OOTS message's EDM release where it is not `version`, the schema's.
+pub(crate) fn other_release(h: &xoev_core::Header, version: &str) -> Option<String> {
     if h.form != HeaderForm::OotsEdm {
         return None;
     }
