@@ -70,6 +70,16 @@ pub struct Agent {
     pub classification: Option<String>,
 }
 
+impl Agent {
+    /// The identifier as the authority directory writes other ids of an
+    /// authority: `<EAS code>:<id>` (`0204:06611000-KITA-01` for scheme
+    /// `urn:cef.eu:names:identifier:EAS:0204`); `None` for another scheme.
+    pub fn directory_key(&self) -> Option<String> {
+        let (_, code) = self.scheme.trim().rsplit_once(":EAS:")?;
+        (!code.is_empty()).then(|| format!("{code}:{}", self.id))
+    }
+}
+
 /// The evidence subject's identity data (besides the tax id).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Subject {

@@ -1007,3 +1007,44 @@ async fn a_test_request_is_forwarded_as_a_test_message_and_a_productive_one_is_n
         f.headers
     );
 }
+
+/// The body's EvidenceRequester is carried on (into the EU request, the
+/// answer): where the directory knows it, it must be the authority that
+/// signed — Darmstadt's fee office asking in the name of Kassel's is
+/// refused (it was forwarded, the EU request naming Kassel).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_naming_another_authority_as_its_requester_is_refused() {
+    let (d, _w) = demo_with(true).await;
+    let text = std::fs::read_to_string(
+        root().join("tests/samples/xnachweis/DE.EvidenceRequest.0101.synthetic-kita-darmstadt.xml"),
+    )
+    .expect("sample");
+    let darmstadt = "ags:06411000";
+    let own = reject_or_forward(process(&d, &sign_as(&d, darmstadt, text.as_bytes()), None));
+    assert_ne!(own.as_deref(), Some("requester-mismatch"));
+    let posing = text.replace(">06411000-KITA-01<", ">06611000-KITA-01<");
+    assert_ne!(posing, text);
+    let r = reject(process(
+        &d,
+        &sign_as(&d, darmstadt, posing.as_bytes()),
+        None,
+    ));
+    assert_eq!(
+        (r.stage, r.kind.as_str()),
+        (Stage::Access, "requester-mismatch")
+    );
+    assert!(
+        r.detail
+            .contains("0204:06611000-KITA-01 is ags:06611000, but ags:06411000 signed it"),
+        "{}",
+        r.detail
+    );
+}
+
+/// The rejection kind, or `None` for a forward.
+fn reject_or_forward(d: Decision) -> Option<String> {
+    match d {
+        Decision::Reject(r) => Some(r.kind),
+        _ => None,
+    }
+}

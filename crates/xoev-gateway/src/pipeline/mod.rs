@@ -559,6 +559,22 @@ impl Pipeline {
         if (entry.name.as_str(), code) == EVIDENCE_REQUEST {
             let facts = RequestFacts::from_document(&doc)
                 .map_err(|e| Failure::reject(Stage::Access, e.as_str(), e.to_string()))?;
+            // The body names the requester too (the EU request and the
+            // answer carry it on): where the directory knows it, it must
+            // be the authority that signed. Else an authority could ask
+            // in another's name.
+            if let Some(key) = facts.requester.directory_key() {
+                let named = self.router.directory().canonical(&key);
+                if self.router.directory().get(named).is_some() && named != sender {
+                    return Err(Failure::reject(
+                        Stage::Access,
+                        "requester-mismatch",
+                        format!(
+                            "the request's EvidenceRequester {key} is {named}, but {sender} signed it"
+                        ),
+                    ));
+                }
+            }
             let citizen = CitizenRef::from_tax_id(&facts.tax_id, &self.secret)
                 .map_err(|e| Failure::reject(Stage::Access, e.as_str(), e.to_string()))?;
             seen.facts = Some((facts.clone(), Some(citizen.clone())));
