@@ -18,6 +18,9 @@ const STATUS_LIST: &str = "urn:xoev-de:xnachweis:codeliste:responsestatustype";
 const SUCCESS: &str = "urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Success";
 /// RegRep status of an error answer.
 const FAILURE: &str = "urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Failure";
+/// RegRep status of a deferred answer (the evidence follows by a date).
+pub(crate) const UNAVAILABLE: &str =
+    "urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Unavailable";
 /// RegRep severity of an error.
 pub(crate) const SEVERITY: &str = "urn:oasis:names:tc:ebxmlregrep:ErrorSeverityType:Error";
 
@@ -50,6 +53,19 @@ pub(crate) fn begin(
     } else {
         SUCCESS
     };
+    begin_with_status(root, status, request, ctx, reader, author)
+}
+
+/// [`begin`] with RegRep status `status` ([`UNAVAILABLE`]: a deferred
+/// evidence answer).
+pub(crate) fn begin_with_status(
+    root: &str,
+    status: &str,
+    request: &RequestFacts,
+    ctx: &Context,
+    reader: &HeaderParty,
+    author: &HeaderParty,
+) -> Writer {
     let mut w = Writer::new();
     open_root(&mut w, root, &request.request_id, request.test.as_deref());
     header(&mut w, ctx, root, reader, author);

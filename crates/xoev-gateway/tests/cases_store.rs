@@ -65,6 +65,20 @@ async fn exercise(store: Arc<dyn CaseStore>) {
         ..f.clone()
     };
     store.put_request("req-2", &sent).await.expect("put");
+    // A deferral (EU: the evidence follows) reads the open request and
+    // claims nothing; from another authority it is refused as an answer is.
+    assert!(matches!(
+        store.open_request("nope", "fa:2613").await,
+        Err(CaseError::NoMatchingRequest(_))
+    ));
+    assert!(matches!(
+        store.open_request("req-2", "fa:9198").await,
+        Err(CaseError::WrongAnswerer { .. })
+    ));
+    for _ in 0..2 {
+        let open = store.open_request("req-2", "fa:2613").await.expect("open");
+        assert_eq!(open.tax_id, f.tax_id);
+    }
     match store.claim_request("req-2", "a-9", "fa:9198").await {
         Err(e @ CaseError::WrongAnswerer { .. }) => {
             assert_eq!(e.as_str(), "answer-from-another-authority");
@@ -86,6 +100,11 @@ async fn exercise(store: Arc<dyn CaseStore>) {
         store.claim_request("req-2", "a-9", "fa:9198").await,
         Err(CaseError::WrongAnswerer { .. })
     ));
+    // and a deferral after the answer is refused: the case is closed
+    match store.open_request("req-2", "fa:2613").await {
+        Err(CaseError::AlreadyAnswered { by, .. }) => assert_eq!(by, "a-3"),
+        other => panic!("expected already-answered, got {other:?}"),
+    }
 
     let status = Status {
         state: "forwarded".into(),

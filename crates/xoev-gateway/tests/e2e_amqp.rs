@@ -569,6 +569,9 @@ impl CaseStore for HeldFlush {
     ) -> Result<RequestFacts, CaseError> {
         self.inner.claim_request(id, answer, answerer).await
     }
+    async fn open_request(&self, id: &str, answerer: &str) -> Result<RequestFacts, CaseError> {
+        self.inner.open_request(id, answerer).await
+    }
     async fn release_claim(&self, id: &str, answer: &str) -> Result<(), CaseError> {
         self.inner.release_claim(id, answer).await
     }

@@ -709,13 +709,18 @@ async fn an_xnachweis_request_to_a_provider_abroad_leaves_as_an_oots_request() {
             text.replace(id, &f.message_id).as_bytes(),
         )
     };
-    // A deferral from abroad first: XNachweis has no such answer, no rule
-    // routes one to the fee office, and the case stays open for the answer.
+    // A deferral from abroad first (the evidence follows by a date): it
+    // reaches the fee office as an XNachweis answer with status
+    // Unavailable and the date, under the request's case, which stays
+    // open for the answer (it was refused as having no XNachweis form).
     let text = std::fs::read_to_string(
         root().join("tests/samples/oots-edm/synthetic-response-to-kita-kassel.xml"),
     )
     .expect("sample");
-    let deferred = text
+    let start = text.find("<rim:RegistryObjectList>").expect("objects");
+    let end = text.find("</rim:RegistryObjectList>").expect("objects end")
+        + "</rim:RegistryObjectList>".len();
+    let deferred = format!("{}<rim:RegistryObjectList/>{}", &text[..start], &text[end..])
         .replace(
             "urn:uuid:3d0c8a52-6f1e-4b7a-9c2d-5e8f10a7b431",
             &f.message_id,
@@ -723,15 +728,33 @@ async fn an_xnachweis_request_to_a_provider_abroad_leaves_as_an_oots_request() {
         .replace(
             "ResponseStatusType:Success",
             "ResponseStatusType:Unavailable",
+        )
+        .replacen(
+            r#"<rim:Slot name="EvidenceProvider">"#,
+            r#"<rim:Slot name="ResponseAvailableDateTime"><rim:SlotValue xsi:type="rim:DateTimeValueType"><rim:Value>2025-03-10T08:00:00Z</rim:Value></rim:SlotValue></rim:Slot><rim:Slot name="EvidenceProvider">"#,
+            1,
         );
-    assert!(deferred.contains("ResponseStatusType:Unavailable"));
+    assert!(deferred.contains("ResponseAvailableDateTime"));
     let signed = sign_as(&d, "0184:DK12345678", deferred.as_bytes());
-    let r = reject(process(&d, &signed, None));
+    let later = forward(process(&d, &signed, None));
+    assert_eq!(later.queue, d.inbox(FEE_OFFICE).expect("inbox"));
     assert_eq!(
-        (r.stage, r.kind.as_str()),
-        (Stage::Access, "access-denied"),
-        "{r:?}"
+        later.case_id, f.case_id,
+        "the deferral joins the request's case"
     );
+    assert!(
+        later.audit.is_none(),
+        "no evidence passed: nothing for the access log"
+    );
+    let text = String::from_utf8(later.payload.clone()).expect("utf-8");
+    assert!(
+        text.contains("ResponseStatusType:Unavailable</code>")
+            && text.contains("<xn-de:ResponseAvailableDateTime>2025-03-10T08:00:00Z<"),
+        "{text}"
+    );
+    // a deferral from another authority than the one asked claims nothing either
+    let foreign = sign_as(&d, "9930:DE73524311", deferred.as_bytes());
+    assert!(matches!(process(&d, &foreign, None), Decision::Reject(_)));
 
     let answer = answer_from_abroad("synthetic-response-to-kita-kassel.xml");
     let back = forward(process(&d, &answer, None));

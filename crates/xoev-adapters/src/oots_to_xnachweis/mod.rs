@@ -2,7 +2,9 @@
 //! `query:QueryResponse`, OOTS-EDM 1.0) to an XNachweis evidence request
 //! that left the gateway as an EU OOTS request (`xnachweis-to-oots-edm`)
 //! becomes the XNachweis answer the requesting authority understands:
-//! status Success → `DE.EvidenceResponse.0102`, Failure →
+//! status Success → `DE.EvidenceResponse.0102`, Unavailable (deferred: the
+//! evidence follows) → `DE.EvidenceResponse.0102` with status Unavailable
+//! and `EvidenceAvailability/ResponseAvailableDateTime`, Failure →
 //! `DE.EvidenceErrorResponse.0103`.
 //!
 //! Needs the original XNachweis request's facts in [`Context::request`] (the
@@ -18,6 +20,7 @@
 //! | Slot `EvidenceProvider` / `ErrorProvider`: `sdg:Agent` (identifier, first name with its language, classification) | `EvidenceProvider` / `ErrorProvider` |
 //! | Slot `EvidenceRequester` (checked) | `EvidenceRequester` of the request |
 //! | each `rim:RegistryObject` | one `EvidenceAvailability/RegistryObjectList` |
+//! | Slot `ResponseAvailableDateTime` (deferred) | `EvidenceAvailability/ResponseAvailableDateTime` |
 //! | `@id` | `id` |
 //! | `sdg:Evidence`: `IssuingDate`, `ValidityPeriod`, `IssuingAuthority`, `Distribution/Format`, `Distribution/Language` | `EvidenceMetadata`: the same |
 //! | — | `IsConformantTo`: the request's evidence type and title |
@@ -29,8 +32,8 @@
 //! `Distribution/ConformsTo`, `Transformation` — they point into the EU's
 //! semantic repository (`https://sr.oots.tech.europa.eu/…`), which the
 //! patterns of XNachweis 1.2.0 do not admit (`…tech.ec.europa.eu/…`); the
-//! request's evidence type stands for it. A `LegalPerson` subject and the
-//! deferred status `Unavailable` have no mapping and are refused with the
+//! request's evidence type stands for it. A `LegalPerson` subject and any
+//! other status (`PartialSuccess`) have no mapping and are refused with the
 //! field named. The evidence is passed on as the provider sent it: the
 //! gateway cannot minimise a document from abroad it does not know (in the
 //! EU OOTS the citizen previews the evidence before it is released).
@@ -41,7 +44,8 @@ use crate::error::AdapterError;
 use crate::xml::{Elem, Reader, Writer};
 use crate::xnachweis::{Agent, RequestFacts};
 use crate::xnachweis_answer::{
-    ERROR_RESPONSE, RESPONSE, SEVERITY, agent, begin, exception, name, original_request, requesters,
+    ERROR_RESPONSE, RESPONSE, SEVERITY, UNAVAILABLE, agent, begin, begin_with_status, exception,
+    name, original_request, requesters,
 };
 use libxml::tree::Document;
 
@@ -142,11 +146,12 @@ impl Adapter for OotsToXNachweis {
         let status = root.attribute_no_ns("status").unwrap_or_default();
         match status.trim().strip_prefix(STATUS_PREFIX) {
             Some("Success") => response(&r, facts, ctx),
+            Some("Unavailable") => deferred_response(&r, facts, ctx),
             Some("Failure") => error_response(&r, facts, ctx),
             _ => Err(AdapterError::invalid(
                 "@status",
                 format!(
-                    "{:?}: only Success and Failure have an XNachweis 1.2.0 answer",
+                    "{:?}: only Success, Unavailable (deferred) and Failure have an XNachweis 1.2.0 answer",
                     status.trim()
                 ),
             )),
@@ -257,11 +262,39 @@ fn write_agent(w: &mut Writer, element: &str, a: &OotsAgent) {
     );
 }
 
-/// `DE.EvidenceResponse.0102` from a response with status Success.
-fn response(r: &Reader<'_>, f: &RequestFacts, ctx: &Context) -> Result<Vec<u8>, AdapterError> {
+/// `DE.EvidenceResponse.0102` with status Unavailable from a deferred
+/// response: no evidence yet, the time it will be available
+/// (`EvidenceAvailability/ResponseAvailableDateTime`, as XNachweis 1.2.0
+/// has it).
+fn deferred_response(
+    r: &Reader<'_>,
+    f: &RequestFacts,
+    ctx: &Context,
+) -> Result<Vec<u8>, AdapterError> {
+    let providers = asked_providers(r, f)?;
+    let when = slot(r.root(), "ResponseAvailableDateTime")
+        .and_then(|v| r.text("rim:Value", Some(v)))
+        .ok_or_else(|| {
+            AdapterError::missing(
+                "Slot ResponseAvailableDateTime",
+                "a deferred response says when the evidence will be available",
+            )
+        })?;
+    let mut w = begin_with_status(RESPONSE, UNAVAILABLE, f, ctx, &f.author, &f.reader);
+    for p in &providers {
+        write_agent(&mut w, "xn-de:EvidenceProvider", p);
+    }
+    requesters(&mut w, f, "de");
+    w.open("xn-de:EvidenceAvailability", &[])
+        .leaf("xn-de:ResponseAvailableDateTime", &[], &when)
+        .close();
+    Ok(w.finish())
+}
+
+/// The providers of an evidence response, of which the one asked must be
+/// one (an intermediary platform may be named beside it).
+fn asked_providers(r: &Reader<'_>, f: &RequestFacts) -> Result<Vec<OotsAgent>, AdapterError> {
     let providers = providers(r, r.root(), "EvidenceProvider", "EP")?;
-    // The evidence comes from the provider that was asked (an intermediary
-    // platform may be named beside it).
     if !providers
         .iter()
         .any(|p| (&p.agent.scheme, &p.agent.id) == (&f.provider.scheme, &f.provider.id))
@@ -272,6 +305,13 @@ fn response(r: &Reader<'_>, f: &RequestFacts, ctx: &Context) -> Result<Vec<u8>, 
             found: format!("{} {}", providers[0].agent.scheme, providers[0].agent.id),
         });
     }
+    Ok(providers)
+}
+
+/// `DE.EvidenceResponse.0102` from a response with status Success.
+fn response(r: &Reader<'_>, f: &RequestFacts, ctx: &Context) -> Result<Vec<u8>, AdapterError> {
+    // The evidence comes from the provider that was asked.
+    let providers = asked_providers(r, f)?;
     let objects = r.nodes("rim:RegistryObjectList/rim:RegistryObject", Some(r.root()));
     if objects.is_empty() {
         return Err(AdapterError::missing(

@@ -109,17 +109,72 @@ fn only_oots_responses_are_translated() {
     );
 }
 
-#[test]
-fn a_deferred_answer_has_no_xnachweis_form() {
-    let deferred = answer_with(
+/// The answer sample deferred: status Unavailable, a
+/// ResponseAvailableDateTime slot (`when`, if any), no evidence.
+fn deferred(when: Option<&str>) -> String {
+    let text = answer_with(
         "ResponseStatusType:Success",
         "ResponseStatusType:Unavailable",
     );
-    let e = run(&deferred, &ctx_for(KASSEL_DK_REQ)).expect_err("Unavailable");
-    assert!(
-        matches!(&e, AdapterError::InvalidField { field, reason } if field == "@status" && reason.contains("Unavailable")),
-        "{e}"
+    let start = text.find("<rim:RegistryObjectList>").expect("objects");
+    let end = text.find("</rim:RegistryObjectList>").expect("objects end")
+        + "</rim:RegistryObjectList>".len();
+    let slot = when.map_or_else(String::new, |w| {
+        format!(
+            r#"<rim:Slot name="ResponseAvailableDateTime"><rim:SlotValue xsi:type="rim:DateTimeValueType"><rim:Value>{w}</rim:Value></rim:SlotValue></rim:Slot>
+    "#
+        )
+    });
+    let text = format!(
+        "{}<rim:RegistryObjectList/>{}",
+        &text[..start],
+        &text[end..]
     );
+    let at = text
+        .find(r#"<rim:Slot name="EvidenceProvider">"#)
+        .expect("provider");
+    format!("{}{slot}{}", &text[..at], &text[at..])
+}
+
+/// A deferred EU answer (the evidence follows) has an XNachweis form —
+/// `DE.EvidenceResponse.0102` with status Unavailable and
+/// `EvidenceAvailability/ResponseAvailableDateTime` — valid XNachweis (it
+/// was refused as having none).
+#[test]
+fn a_deferred_answer_becomes_an_unavailable_xnachweis_answer_saying_when() {
+    let out = run(
+        &deferred(Some("2025-03-10T08:00:00Z")),
+        &ctx_for(KASSEL_DK_REQ),
+    )
+    .expect("translates");
+    assert!(
+        out.contains("ResponseStatusType:Unavailable</code>"),
+        "{out}"
+    );
+    assert!(
+        out.contains("<xn-de:ResponseAvailableDateTime>2025-03-10T08:00:00Z</xn-de:ResponseAvailableDateTime>"),
+        "{out}"
+    );
+    assert!(!out.contains("RegistryObjectList"), "{out}");
+    let catalogue = xoev_schema::Catalogue::load(repo().join("schemas")).expect("catalogue");
+    let entry = catalogue.get("XNachweis", "1.2.0").expect("entry");
+    let doc = xoev_schema::parse_document(out.as_bytes(), &xoev_core::Limits::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    entry
+        .schema()
+        .expect("schema")
+        .validate(&doc)
+        .unwrap_or_else(|issues| panic!("{issues:?}\n{out}"));
+    // without the date it cannot say when: refused naming the slot
+    let e = run(&deferred(None), &ctx_for(KASSEL_DK_REQ)).expect_err("no date");
+    assert_eq!(e.field(), Some("Slot ResponseAvailableDateTime"), "{e}");
+    // PartialSuccess still has no XNachweis form
+    let partial = answer_with(
+        "ResponseStatusType:Success",
+        "ResponseStatusType:PartialSuccess",
+    );
+    let e = run(&partial, &ctx_for(KASSEL_DK_REQ)).expect_err("PartialSuccess");
+    assert_eq!(e.field(), Some("@status"), "{e}");
 }
 
 #[test]

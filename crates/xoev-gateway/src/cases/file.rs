@@ -452,6 +452,25 @@ impl CaseStore for FileCases {
         Ok(facts)
     }
 
+    async fn open_request(&self, id: &str, answerer: &str) -> Result<RequestFacts, CaseError> {
+        // off the reactor: a rewrite may hold the state for a while
+        off_reactor(|| {
+            let state = self.lock()?;
+            let request = state
+                .requests
+                .get(id)
+                .ok_or_else(|| CaseError::NoMatchingRequest(id.to_owned()))?;
+            super::check_answerer(id, &request.facts, answerer)?;
+            match &request.claim {
+                Some((by, _)) => Err(CaseError::AlreadyAnswered {
+                    request: id.to_owned(),
+                    by: by.clone(),
+                }),
+                None => Ok(request.facts.clone()),
+            }
+        })
+    }
+
     async fn release_claim(&self, id: &str, answer: &str) -> Result<(), CaseError> {
         let ((), through) = self.change(|state| {
             let claimed_by_answer = state

@@ -203,6 +203,17 @@ pub trait CaseStore: Send + Sync {
         answerer: &str,
     ) -> Result<RequestFacts, CaseError>;
 
+    /// The request `forwarded_id` names, for a message of `answerer` that
+    /// is about it without answering it (an EU deferred response: the
+    /// evidence follows): checked as [`Self::claim_request`] checks (a
+    /// known request, forwarded to `answerer`, not answered yet — else
+    /// [`CaseError::AlreadyAnswered`]), and claiming nothing.
+    async fn open_request(
+        &self,
+        forwarded_id: &str,
+        answerer: &str,
+    ) -> Result<RequestFacts, CaseError>;
+
     /// Undoes a claim of `answer_id` on request `forwarded_id` (the answer
     /// was rejected after it claimed the request, so a corrected answer may
     /// still come). A claim by another answer is left alone.
@@ -337,6 +348,25 @@ impl CaseStore for MemoryCases {
                 *by = Some(answer.to_owned());
                 Ok(facts.clone())
             }
+        }
+    }
+
+    async fn open_request(&self, id: &str, answerer: &str) -> Result<RequestFacts, CaseError> {
+        let map = self
+            .requests
+            .lock()
+            .map_err(|_| CaseError::Store("poisoned".into()))?;
+        let (facts, by) = map
+            .map
+            .get(id)
+            .ok_or_else(|| CaseError::NoMatchingRequest(id.to_owned()))?;
+        check_answerer(id, facts, answerer)?;
+        match by {
+            Some(b) => Err(CaseError::AlreadyAnswered {
+                request: id.to_owned(),
+                by: b.clone(),
+            }),
+            None => Ok(facts.clone()),
         }
     }
 
@@ -577,6 +607,32 @@ impl CaseStore for PgCases {
             request: id.to_owned(),
             by: r.get::<_, Option<String>>(0).unwrap_or_default(),
         })
+    }
+
+    async fn open_request(&self, id: &str, answerer: &str) -> Result<RequestFacts, CaseError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                &format!(
+                    "SELECT answered_by, facts FROM {}.cases WHERE forwarded_id = $1",
+                    self.schema
+                ),
+                &[&id],
+            )
+            .await?;
+        let Some(r) = row else {
+            return Err(CaseError::NoMatchingRequest(id.to_owned()));
+        };
+        let facts: RequestFacts = serde_json::from_str(&r.get::<_, String>(1))
+            .map_err(|e| CaseError::Store(e.to_string()))?;
+        check_answerer(id, &facts, answerer)?;
+        match r.get::<_, Option<String>>(0) {
+            Some(by) => Err(CaseError::AlreadyAnswered {
+                request: id.to_owned(),
+                by,
+            }),
+            None => Ok(facts),
+        }
     }
 
     async fn release_claim(&self, id: &str, answer: &str) -> Result<(), CaseError> {

@@ -8,7 +8,7 @@
 //! | `validate` | XSD of the signed content (signature removed) | `xsd-invalid` |
 //! | `access` | may the author send this type to the reader | `unknown-sender`, `unknown-reader`, `access-denied` |
 //! | `consent` | evidence requests: a valid consent of the citizen | `no-consent`, `consent-revoked`, `consent-expired`, … |
-//! | `correlation` | answers: the request they answer (XEStB; EU OOTS where the gateway sent the request), once, from the authority it went to | `no-matching-request`, `already-answered`, `answer-from-another-authority` |
+//! | `correlation` | answers: the request they answer (XEStB; EU OOTS where the gateway sent the request), once, from the authority it went to; an EU deferred response: the same checks, claiming nothing | `no-matching-request`, `already-answered`, `answer-from-another-authority` |
 //! | `routing` | rule, recipient, adapter chain, destination | `no-route`, `not-responsible`, … |
 //! | `adapter` | translation, validated against the target XSD | `missing-field`, `tax-id-mismatch`, `output-without-header`, … |
 //! | `signing` | the gateway's signature | (transient) |
@@ -46,6 +46,11 @@ pub const OOTS_ANSWERS: &[(&str, &str)] = &[
     ("OOTS-EDM", "EvidenceResponse"),
     ("OOTS-EDM", "ErrorResponse"),
 ];
+/// An EU OOTS deferred response (the evidence follows by a date): about
+/// the request its `requestId` names, without answering it — where the
+/// gateway sent that request, it is translated with that request's facts
+/// and the case stays open; else it is passed on as it is.
+pub const OOTS_DEFERRED: (&str, &str) = ("OOTS-EDM", "DeferredResponse");
 
 /// A pipeline stage (names in dead letters and rejection messages).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -653,6 +658,36 @@ impl Pipeline {
                 }
             }
         };
+        // a deferred response: the request it is about, claimed by nothing
+        let mut interim: Option<RequestFacts> = None;
+        if message_type == OOTS_DEFERRED
+            && let Some(key) = header.in_reply_to.as_ref()
+        {
+            match rt.block_on(self.cases.open_request(key.as_str(), &sender)) {
+                Ok(facts) => {
+                    ctx.municipality = facts.municipality().map(str::to_owned);
+                    ctx.request = Some(facts.clone());
+                    _span.record("case", facts.message_id.as_str());
+                    interim = Some(facts);
+                }
+                // not a request the gateway sent: passed on as it is
+                Err(CaseError::NoMatchingRequest(_)) => {}
+                Err(e @ CaseError::Store(_)) => {
+                    return Err(Failure::transient(
+                        Stage::Correlation,
+                        e.as_str(),
+                        e.to_string(),
+                    ));
+                }
+                Err(e) => {
+                    return Err(Failure::reject(
+                        Stage::Correlation,
+                        e.as_str(),
+                        e.to_string(),
+                    ));
+                }
+            }
+        }
         if let Some((key, facts)) = claimed {
             seen.answer_id = Some(header.message_id.to_string());
             seen.claimed = Some((key.clone(), header.message_id.to_string()));
@@ -786,6 +821,10 @@ impl Pipeline {
                     request_message_id: facts.message_id.clone(),
                     answer_message_id: Some(out_id.clone()),
                 })
+        } else if let Some(facts) = interim {
+            // a deferred response: the request's case, still open
+            case_id = facts.message_id.clone();
+            None
         } else {
             // An answer the header ties to its request (OOTS `requestId`)
             // shares the request's case (and AMQP correlation id).
