@@ -355,7 +355,12 @@ fn inspect_names_the_document_fault_before_the_header_fault() {
         "{f}:4: /xdomea:Aussonderung.Anbieteverzeichnis0503: [xsd-invalid] Element '{{urn:xoev-de:xdomea:schema:3.0.0}}Aussonderung.Anbieteverzeichnis0503': No matching global declaration available for the validation root.\n"
     );
     assert!(out.ends_with(&fault), "{out}");
-    assert!(!out.contains("ProzessID"), "{out}");
+    // the header's own reason only beside it, as secondary
+    assert_eq!(out.matches("ProzessID").count(), 1, "{out}");
+    assert!(
+        out.contains("header:        - (cannot be read: invalid-header: the message header has no ProzessID; the document's own faults, below, come first)"),
+        "{out}"
+    );
     assert_eq!(stdout(&gateway(&["validate", f])), fault);
     let o = gateway(&["inspect", "--format", "json", f]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
@@ -730,4 +735,46 @@ fn adapters_lists_every_adapter_in_aligned_columns() {
         assert_eq!(kind_at(line), Some(first), "{out}");
     }
     assert!(lines.len() >= 5, "{out}");
+}
+
+/// `inspect` says why a document has no header, and where the document's
+/// own fault is the reason given for an unreadable header, the header's
+/// own reason beside it (it said "none", or "see below" and listed only
+/// the XSD's violations).
+#[test]
+fn inspect_says_why_there_is_no_header() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let bare = dir.path().join("bare.xml");
+    std::fs::write(
+        &bare,
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<xdomea:Aussonderung.Anbieteverzeichnis.0501 xmlns:xdomea="urn:xoev-de:xdomea:schema:3.0.0"/>
+"#,
+    )
+    .expect("write");
+    let o = gateway(&["inspect", bare.to_str().expect("path")]);
+    assert!(
+        stdout(&o).contains("header:        none (document ")
+            && stdout(&o).contains("carries no message header"),
+        "{}",
+        stdout(&o)
+    );
+
+    let text = std::fs::read_to_string(
+        root().join("tests/samples/xnachweis/DE.EvidenceRequest.0101.synthetic-kita-kassel.xml"),
+    )
+    .expect("sample");
+    let start = text.find("<xn-bk:nachrichtenUUID>").expect("id");
+    let end = text.find("</xn-bk:nachrichtenUUID>").expect("id") + "</xn-bk:nachrichtenUUID>".len();
+    let no_id = dir.path().join("no-id.xml");
+    std::fs::write(&no_id, format!("{}{}", &text[..start], &text[end..])).expect("write");
+    let o = gateway(&["inspect", no_id.to_str().expect("path")]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    assert!(
+        out.contains("header:        - (cannot be read: ")
+            && out.contains("nachrichtenUUID")
+            && out.contains("[xsd-invalid]"),
+        "{out}"
+    );
 }

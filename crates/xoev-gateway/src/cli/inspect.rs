@@ -49,7 +49,10 @@ pub fn run(g: &Global, args: &InspectArgs) -> anyhow::Result<Outcome> {
         Ok(v) => v.catalogue().lookup(&message).map_err(|e| e.to_string()),
         Err(e) => Err(format!("cannot load the schema catalogue: {e:#}")),
     };
-    // A header that cannot be read is often wrong because the document is.
+    // A header that cannot be read is often wrong because the document is;
+    // where the document's fault is the reason given, the header's own is
+    // shown beside it.
+    let header_reason = header_error.as_ref().map(ToString::to_string);
     let failure = header_error.map(|e| match &validator {
         Ok(v) => v.header_failure(bytes, e),
         Err(_) => SchemaError::Message(e),
@@ -62,7 +65,15 @@ pub fn run(g: &Global, args: &InspectArgs) -> anyhow::Result<Outcome> {
             failure.as_ref(),
         )?,
         Format::Text => {
-            print_text(&message, failure.is_some());
+            // the header's own reason only beside the XSD's violations
+            // (it may be one of them); a broken or unknown document's
+            // header reason would mislead
+            let unreadable = match &failure {
+                Some(SchemaError::Invalid { .. }) => Some(header_reason),
+                Some(_) => Some(None),
+                None => None,
+            };
+            print_text(&message, unreadable);
             match &entry {
                 Ok(e) => {
                     let differs = match message.version.as_deref() {
@@ -159,7 +170,10 @@ fn print_json(
 
 /// The envelope and header; `unreadable`: the document tried to carry a
 /// header that could not be read (the reason follows).
-fn print_text(m: &Message, unreadable: bool) {
+/// `unreadable`: the header cannot be read — `Some(None)` where that is
+/// the failure printed below, `Some(Some(why))` where the document's own
+/// fault is (`why`: the header's).
+fn print_text(m: &Message, unreadable: Option<Option<String>>) {
     let opt = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
     println!("root:          {}", m.root);
     println!("standard:      {} {}", opt(&m.standard), opt(&m.version));
@@ -173,10 +187,16 @@ fn print_text(m: &Message, unreadable: bool) {
         println!("test:          {t}");
     }
     let Some(h) = &m.header else {
-        if unreadable {
-            println!("header:        - (cannot be read, see below)");
-        } else {
-            println!("header:        none");
+        match unreadable {
+            Some(None) => println!("header:        - (cannot be read, see below)"),
+            Some(Some(why)) => println!(
+                "header:        - (cannot be read: {why}; the document's own faults, below, come first)"
+            ),
+            // why a document without a header has none
+            None => match m.require_header() {
+                Err(e) => println!("header:        none ({})", e.detail),
+                Ok(_) => println!("header:        none"),
+            },
         }
         return;
     };
