@@ -294,18 +294,24 @@ mod tests {
     use super::*;
     use crate::testutil::{minimisation, repo};
 
-    #[test]
-    fn a_name_in_decomposed_form_is_written_composed_and_passes_the_target_schema() {
-        // "Mu" + U+0308 is "Müller" as a system storing decomposed
-        // characters sends it: valid XNachweis (xs:string), but XEStB's
-        // DIN 91379 datatypeC accepts only the composed ü (the output was
-        // refused as invalid).
+    /// The repository's registry and a translator on its catalogue.
+    fn registry_and_translator() -> (Registry, Translator) {
         let r = Registry::load(&Config::from_root(&repo()).expect("config")).expect("registry");
         let catalogue = xoev_schema::Catalogue::load(repo().join("schemas")).expect("catalogue");
         let t = Translator::new(xoev_schema::Validator::new(
             std::sync::Arc::new(catalogue),
             xoev_core::Limits::default(),
         ));
+        (r, t)
+    }
+
+    #[test]
+    fn a_name_in_decomposed_form_is_written_composed_and_passes_the_target_schema() {
+        // "Mu" + U+0308 is "Müller" as a system storing decomposed
+        // characters sends it: valid XNachweis (xs:string), but XEStB's
+        // DIN 91379 datatypeC accepts only the composed ü (the output was
+        // refused as invalid).
+        let (r, t) = registry_and_translator();
         let chain = r.chain(&["xnachweis-to-xestb"]).expect("chain");
         let input = crate::testutil::text(
             "tests/samples/xnachweis/DE.EvidenceRequest.0101.synthetic-kita-kassel.xml",
@@ -321,12 +327,7 @@ mod tests {
 
     #[test]
     fn run_validated_refuses_input_of_another_standard_and_matches_run() {
-        let r = Registry::load(&Config::from_root(&repo()).expect("config")).expect("registry");
-        let catalogue = xoev_schema::Catalogue::load(repo().join("schemas")).expect("catalogue");
-        let t = Translator::new(xoev_schema::Validator::new(
-            std::sync::Arc::new(catalogue),
-            xoev_core::Limits::default(),
-        ));
+        let (r, t) = registry_and_translator();
         let chain = r.chain(&["xnachweis-to-xestb"]).expect("chain");
         let input = crate::testutil::read(
             "tests/samples/xnachweis/DE.EvidenceRequest.0101.synthetic-kita-kassel.xml",

@@ -418,11 +418,7 @@ impl CaseStore for FileCases {
         answerer: &str,
     ) -> Result<RequestFacts, CaseError> {
         let (facts, _) = self.change(|state| {
-            let request = state
-                .requests
-                .get(id)
-                .ok_or_else(|| CaseError::NoMatchingRequest(id.to_owned()))?;
-            super::check_answerer(id, &request.facts, answerer)?;
+            let request = checked(state, id, answerer)?;
             match &request.claim {
                 Some((by, _)) if by == answer => return Ok(request.facts.clone()),
                 Some((by, _)) => {
@@ -456,11 +452,7 @@ impl CaseStore for FileCases {
         // off the reactor: a rewrite may hold the state for a while
         off_reactor(|| {
             let state = self.lock()?;
-            let request = state
-                .requests
-                .get(id)
-                .ok_or_else(|| CaseError::NoMatchingRequest(id.to_owned()))?;
-            super::check_answerer(id, &request.facts, answerer)?;
+            let request = checked(&state, id, answerer)?;
             match &request.claim {
                 Some((by, _)) => Err(CaseError::AlreadyAnswered {
                     request: id.to_owned(),
@@ -518,6 +510,17 @@ impl CaseStore for FileCases {
         self.durable(self.journal.written.load(Ordering::Acquire))
             .await
     }
+}
+
+/// Request `id`, for a message of `answerer` about it: known, and
+/// forwarded to `answerer` (where the case says).
+fn checked<'s>(state: &'s State, id: &str, answerer: &str) -> Result<&'s Request, CaseError> {
+    let request = state
+        .requests
+        .get(id)
+        .ok_or_else(|| CaseError::NoMatchingRequest(id.to_owned()))?;
+    super::check_answerer(id, &request.facts, answerer)?;
+    Ok(request)
 }
 
 /// Applies the journal's complete lines; drops a torn last line.

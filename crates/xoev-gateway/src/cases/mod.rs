@@ -588,25 +588,15 @@ impl CaseStore for PgCases {
             let v: String = row.get(0);
             return serde_json::from_str(&v).map_err(|e| CaseError::Store(e.to_string()));
         }
-        let other = client
-            .query_opt(
-                &format!(
-                    "SELECT answered_by, facts FROM {}.cases WHERE forwarded_id = $1",
-                    self.schema
-                ),
-                &[&id],
-            )
-            .await?;
-        let Some(r) = other else {
-            return Err(CaseError::NoMatchingRequest(id.to_owned()));
-        };
-        let facts: RequestFacts = serde_json::from_str(&r.get::<_, String>(1))
-            .map_err(|e| CaseError::Store(e.to_string()))?;
-        check_answerer(id, &facts, answerer)?;
-        Err(CaseError::AlreadyAnswered {
-            request: id.to_owned(),
-            by: r.get::<_, Option<String>>(0).unwrap_or_default(),
-        })
+        // why not: unknown, another answerer, or answered by another
+        match self.open_request(id, answerer).await {
+            Err(e) => Err(e),
+            // released again meanwhile: taken as answered, as it just was
+            Ok(_) => Err(CaseError::AlreadyAnswered {
+                request: id.to_owned(),
+                by: String::new(),
+            }),
+        }
     }
 
     async fn open_request(&self, id: &str, answerer: &str) -> Result<RequestFacts, CaseError> {

@@ -641,20 +641,7 @@ impl Pipeline {
                     Ok(facts) => Some((key.clone(), facts)),
                     // not a request the gateway sent: passed on as it is
                     Err(CaseError::NoMatchingRequest(_)) if oots_answer => None,
-                    Err(e @ CaseError::Store(_)) => {
-                        return Err(Failure::transient(
-                            Stage::Correlation,
-                            e.as_str(),
-                            e.to_string(),
-                        ));
-                    }
-                    Err(e) => {
-                        return Err(Failure::reject(
-                            Stage::Correlation,
-                            e.as_str(),
-                            e.to_string(),
-                        ));
-                    }
+                    Err(e) => return Err(correlation_failure(e)),
                 }
             }
         };
@@ -672,20 +659,7 @@ impl Pipeline {
                 }
                 // not a request the gateway sent: passed on as it is
                 Err(CaseError::NoMatchingRequest(_)) => {}
-                Err(e @ CaseError::Store(_)) => {
-                    return Err(Failure::transient(
-                        Stage::Correlation,
-                        e.as_str(),
-                        e.to_string(),
-                    ));
-                }
-                Err(e) => {
-                    return Err(Failure::reject(
-                        Stage::Correlation,
-                        e.as_str(),
-                        e.to_string(),
-                    ));
-                }
+                Err(e) => return Err(correlation_failure(e)),
             }
         }
         if let Some((key, facts)) = claimed {
@@ -897,6 +871,16 @@ impl Failure {
             kind: kind.to_owned(),
             detail: detail.into(),
         }
+    }
+}
+
+/// A case-store error at the correlation stage: the store unavailable is
+/// the gateway's problem (the message waits), anything else the message's.
+fn correlation_failure(e: CaseError) -> Failure {
+    if matches!(e, CaseError::Store(_)) {
+        Failure::transient(Stage::Correlation, e.as_str(), e.to_string())
+    } else {
+        Failure::reject(Stage::Correlation, e.as_str(), e.to_string())
     }
 }
 
