@@ -167,7 +167,7 @@ impl Message {
             {
                 let named = match &self.specification {
                     Some(spec) => format!(" (it names {spec})"),
-                    None => String::new(),
+                    None => " (it has no SpecificationIdentifier slot)".to_owned(),
                 };
                 format!(
                     "document {}{named} is no EU OOTS evidence exchange message (an evidence request or response names its EDM release, `{OOTS_EDM_SPECIFICATION}…`, in a leading SpecificationIdentifier slot); queries of the OOTS common services (Evidence Broker, Data Service Directory), registry submissions and messages of other RegRep profiles (e.g. TOOP's `toop-edm:`) are not routed",

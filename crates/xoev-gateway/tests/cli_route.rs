@@ -532,7 +532,7 @@ fn route_names_the_document_fault_before_the_header_fault() {
     ]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
-        stdout(&o).contains("[invalid-header] document {urn:oasis:names:tc:ebxml-regrep:xsd:query:4.0}QueryResponse is no EU OOTS evidence exchange message"),
+        stdout(&o).contains("[invalid-header] document {urn:oasis:names:tc:ebxml-regrep:xsd:query:4.0}QueryResponse (it has no SpecificationIdentifier slot) is no EU OOTS evidence exchange message"),
         "{}",
         stdout(&o)
     );
