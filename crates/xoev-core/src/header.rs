@@ -151,12 +151,14 @@ pub struct Header {
     /// Which header form was found.
     pub form: HeaderForm,
     /// The message id (`nachrichtenUUID`; OOTS: the request's `id`, the
-    /// response's `EvidenceResponseIdentifier`). xdomea has no message id:
+    /// response's `EvidenceResponseIdentifier`). The `Kopf` of xdomea 2 and
+    /// 3 has no message id:
     /// every message of one process (offer 0501, assessment 0502,
     /// transfer 0503, …) carries the process's `ProzessID`, so a message
-    /// is identified by `ProzessID/type`, e.g. `242f…4277/0503`.
+    /// is identified by `ProzessID:type`, e.g. `242f…4277:0503` (`:`, as in
+    /// URNs, keeps it one segment of the HTTP API's `/messages/{id}`).
     pub message_id: MessageId,
-    /// The xdomea `ProzessID` the message belongs to (`None` for other
+    /// The xdomea 2/3 `ProzessID` the message belongs to (`None` for other
     /// headers).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub process_id: Option<MessageId>,
@@ -229,7 +231,7 @@ impl Header {
         self.type_in_header = Some(std::mem::replace(&mut self.message_type, corrected));
         // an xdomea message is identified by process and (the root's) type
         if let Some(process) = &self.process_id
-            && let Ok(id) = MessageId::parse(&format!("{process}/{}", self.message_type.code))
+            && let Ok(id) = MessageId::parse(&format!("{process}:{}", self.message_type.code))
         {
             self.message_id = id;
         }

@@ -692,7 +692,7 @@ fn extract_header(form: HeaderForm, nodes: &[Node]) -> Result<Header, MessageErr
     // duplicate of the offer 0501 and dropped).
     let (message_id, process_id) = match form {
         HeaderForm::XdomeaKopf => {
-            let per_message = MessageId::parse(&format!("{id}/{}", code.trim())).map_err(|e| {
+            let per_message = MessageId::parse(&format!("{id}:{}", code.trim())).map_err(|e| {
                 MessageError::new(Kind::Header, format!("{id_name}/{type_name}: {e}"))
             })?;
             (per_message, Some(id))

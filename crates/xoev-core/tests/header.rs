@@ -109,7 +109,7 @@ fn xdomea_kopf() {
     assert_eq!(h.form, HeaderForm::XdomeaKopf);
     assert_eq!(
         h.message_id.as_str(),
-        "242f44e8-bebf-4503-a086-db252c6a4277/0503"
+        "242f44e8-bebf-4503-a086-db252c6a4277:0503"
     );
     assert_eq!(
         h.process_id.as_ref().map(|p| p.as_str()),

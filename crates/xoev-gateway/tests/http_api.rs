@@ -23,6 +23,7 @@ use xoev_transport::{Envelope, MemoryTransport, Target, TopologyConfig, Transpor
 
 const FEE_TOKEN: &str = "fee-office-token-for-tests";
 const TAX_TOKEN: &str = "tax-office-token-for-tests";
+const AGENCY_TOKEN: &str = "xdomea-agency-token-for-tests";
 const CITIZEN_KEY: &[u8] = b"citizen token key for the http tests (32+ bytes)";
 
 fn root() -> PathBuf {
@@ -54,6 +55,8 @@ async fn harness(lease: Duration) -> H {
     let mut tokens = AuthorityTokens::default();
     tokens.insert_token(FEE_OFFICE, FEE_TOKEN);
     tokens.insert_token(TAX_OFFICE, TAX_TOKEN);
+    // the sender of the xdomea 3.0.0 pattern samples
+    tokens.insert_token("AbsBehoerdenkennungPraefixCode:LATh", AGENCY_TOKEN);
     let citizens = CitizenTokens::new(CITIZEN_KEY.to_vec()).expect("key");
     let names = Names::load(&root().join("config/citizen-view.toml")).expect("names");
     let dyn_transport: Arc<dyn Transport> = transport.clone();
@@ -227,6 +230,38 @@ async fn submit_accepts_a_request_and_publishes_it_with_its_id() {
         Some(FEE_OFFICE)
     );
     d.ack().await.expect("ack");
+}
+
+/// The messages of one xdomea 2/3 process share its ProzessID (their
+/// `Kopf` has no message id): the offer (0501) and the transfer (0503)
+/// are two messages, each with its own status link (they were one id: the
+/// transfer taken for the offer again, a "duplicate" once decided).
+#[tokio::test]
+async fn the_messages_of_one_xdomea_process_are_each_accepted_with_a_status_link() {
+    let h = harness(Duration::from_secs(60)).await;
+    let sample =
+        |f: &str| std::fs::read(root().join("tests/samples/xdomea").join(f)).expect("sample");
+    for (file, id) in [
+        (
+            "pattern-3.0.0_xx_Aussonderung.Anbieteverzeichnis.0501.xml",
+            "242f44e8-bebf-4503-a086-db252c6a4277:0501",
+        ),
+        (
+            "pattern-3.0.0_xx_Aussonderung.Aussonderung.0503.xml",
+            "242f44e8-bebf-4503-a086-db252c6a4277:0503",
+        ),
+    ] {
+        let a = post(&h.app, "/messages", Some(AGENCY_TOKEN), sample(file)).await;
+        assert_eq!(a.status, StatusCode::ACCEPTED, "{file}: {}", a.text);
+        let v = a.json();
+        assert_eq!(v["message_id"], id, "{v}");
+        assert!(v.get("duplicate").is_none(), "{v}");
+        let link = v["status"].as_str().expect("status link").to_owned();
+        let s = get(&h.app, &link, Some(AGENCY_TOKEN)).await;
+        assert_eq!(s.status, StatusCode::OK, "{link}: {}", s.text);
+        assert_eq!(s.json()["state"], "accepted");
+    }
+    assert_eq!(inbound(&h), 2);
 }
 
 #[tokio::test]
