@@ -982,3 +982,37 @@ fn the_messages_of_one_xdomea_process_have_distinct_ids() {
     let m = parse(MINIMAL.replace("MSGID", "abc-1").as_bytes());
     assert!(m.header.expect("header").process_id.is_none());
 }
+
+/// An element's text is read whole: spaces beside an entity, a character
+/// reference, a comment or CDATA belong to it (each piece was trimmed:
+/// "Bau- &amp; Planungsamt" read as "Bau-&Planungsamt", a reader
+/// `xyz:<!-- -->&#x20;0002` as `xyz:0002`, which routed it to another
+/// authority); only the whole is trimmed.
+#[test]
+fn header_text_keeps_its_inner_spaces() {
+    let text = String::from_utf8(sample(
+        "xbeteiligung/xbeteiligung-test-kommunal.Initiieren.0401.gwid-format.xml",
+    ))
+    .expect("utf-8");
+    let edited = text
+        .replacen(
+            "<ns3:name>behoerde2</ns3:name>",
+            "<ns3:name>\n  Bau- &amp; Planungsamt &lt;Nord&gt; <!-- amt --> Stadt<![CDATA[ Muster ]]>stadt\n</ns3:name>",
+            1,
+        )
+        .replacen(
+            "<ns3:kennung>xyz:0001</ns3:kennung>",
+            "<ns3:kennung>xyz:<!-- x -->&#x20;0001</ns3:kennung>",
+            1,
+        );
+    assert_ne!(edited, text);
+    let m = parse(edited.as_bytes());
+    let h = m.require_header().expect("header");
+    let reader = h.reader.as_ref().expect("reader");
+    assert_eq!(reader.id, "xyz:0002");
+    assert_eq!(
+        reader.name.as_deref(),
+        Some("Bau- & Planungsamt <Nord>  Stadt Muster stadt")
+    );
+    assert_eq!(h.author.as_ref().expect("author").id, "xyz: 0001");
+}
