@@ -969,24 +969,54 @@ fn extract_oots(kind: OotsKind, attrs: &RootAttrs, nodes: &[Node]) -> Result<Hea
     })
 }
 
-/// The first `sdg:Agent` of an OOTS slot (a single value or the first of a
-/// collection): `schemeID` `urn:cef.eu:names:identifier:EAS:<code>` gives
-/// directory `EAS` and prefix `<code>`; another scheme is the prefix as is.
+/// The `sdg:Agent` of an OOTS slot that the message is from or to: where
+/// the slot holds several (a collection with an intermediary platform,
+/// `IP`, beside the agent), the one classified as the slot's role (`ER`
+/// requester, `EP` provider, `ERRP` error provider), else the first not
+/// classified `IP`, else the first. `schemeID`
+/// `urn:cef.eu:names:identifier:EAS:<code>` gives directory `EAS` and
+/// prefix `<code>`; another scheme is the prefix as is.
 fn agent(nodes: &[Node], slot: &str) -> Option<Authority> {
-    let slot = format!("Slot:{slot}");
-    let agent = nodes.iter().position(|n| {
-        n.path.first() == Some(&slot) && n.path.last().map(String::as_str) == Some("Agent")
-    })?;
-    let depth = nodes[agent].path.len();
-    // The agent's own children follow it, before any node not under it.
-    let under = nodes[agent + 1..]
-        .iter()
-        .take_while(|n| n.path.len() > depth && n.path[..depth] == nodes[agent].path[..]);
-    let child = |name: &str| {
-        under
-            .clone()
-            .find(|n| n.path.len() == depth + 1 && n.path[depth] == name)
+    let role = match slot {
+        "EvidenceRequester" => "ER",
+        "EvidenceProvider" => "EP",
+        _ => "ERRP",
     };
+    let slot = format!("Slot:{slot}");
+    let agents: Vec<usize> = nodes
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| {
+            n.path.first() == Some(&slot) && n.path.last().map(String::as_str) == Some("Agent")
+        })
+        .map(|(i, _)| i)
+        .collect();
+    // An agent's own children follow it, before any node not under it.
+    let children = |agent: usize| {
+        let depth = nodes[agent].path.len();
+        nodes[agent + 1..]
+            .iter()
+            .take_while(move |n| n.path.len() > depth && n.path[..depth] == nodes[agent].path[..])
+            .filter(move |n| n.path.len() == depth + 1)
+    };
+    let class = |agent: usize| {
+        children(agent)
+            .find(|n| n.path.last().map(String::as_str) == Some("Classification"))
+            .map(|n| n.text.trim().to_owned())
+    };
+    let agent = agents
+        .iter()
+        .copied()
+        .find(|&a| class(a).as_deref() == Some(role))
+        .or_else(|| {
+            agents
+                .iter()
+                .copied()
+                .find(|&a| class(a).as_deref() != Some("IP"))
+        })
+        .or_else(|| agents.first().copied())?;
+    let child =
+        |name: &str| children(agent).find(|n| n.path.last().map(String::as_str) == Some(name));
     let identifier = child("Identifier")?;
     let id = identifier.text.trim();
     if id.is_empty() {

@@ -1016,3 +1016,44 @@ fn header_text_keeps_its_inner_spaces() {
     );
     assert_eq!(h.author.as_ref().expect("author").id, "xyz: 0001");
 }
+
+/// An OOTS slot with an intermediary platform (`IP`) beside the agent: the
+/// message is from (or to) the agent classified for the slot's role, not
+/// whichever comes first (the platform named first became the sender).
+#[test]
+fn an_oots_agent_is_chosen_by_its_classification_not_its_position() {
+    let text = String::from_utf8(sample(
+        "oots-edm/2.1_Step_1_Evidence_Request_-_Birth_-_full_example.xml",
+    ))
+    .expect("utf-8");
+    let platform = r#"<rim:Element xsi:type="rim:AnyValueType"><sdg:Agent><sdg:Identifier schemeID="urn:cef.eu:names:identifier:EAS:9930">DE99999999</sdg:Identifier><sdg:Name lang="EN">Platform</sdg:Name><sdg:Classification>IP</sdg:Classification></sdg:Agent></rim:Element>"#;
+    let slot = text
+        .find(r#"<rim:Slot name="EvidenceRequester">"#)
+        .expect("requester slot");
+    let at = slot
+        + text[slot..]
+            .find(r#"<rim:Element xsi:type="rim:AnyValueType">"#)
+            .expect("its collection's element");
+    let first = format!("{}{platform}{}", &text[..at], &text[at..]);
+    assert!(
+        first.find("DE99999999") < first.find("DK22233223"),
+        "platform first"
+    );
+    let m = parse(first.as_bytes());
+    let h = m.require_header().expect("header");
+    assert_eq!(
+        h.author.as_ref().map(|a| a.key()).as_deref(),
+        Some("0096:DK22233223")
+    );
+    // the sample as it is: the same requester
+    assert_eq!(
+        parse(text.as_bytes())
+            .require_header()
+            .expect("header")
+            .author
+            .as_ref()
+            .map(|a| a.key())
+            .as_deref(),
+        Some("0096:DK22233223")
+    );
+}
