@@ -136,11 +136,20 @@ pub struct Authority {
 
 impl Authority {
     /// The identifier as used for routing: `prefix:id` if a separate prefix
-    /// exists, otherwise `id`.
+    /// exists (joined once: a prefix written `ags:`, or an id that already
+    /// begins with it, gives `ags:06411000` too), otherwise `id`.
     pub fn key(&self) -> String {
-        match &self.prefix {
-            Some(p) => format!("{p}:{}", self.id),
-            None => self.id.clone(),
+        // written `ags:` (as xdomea's documentation does) or `ags`, and a
+        // `kennung` that already carries it: one `ags:06411000` either way
+        match self
+            .prefix
+            .as_deref()
+            .map(|p| p.trim().trim_end_matches(':'))
+        {
+            Some(p) if !p.is_empty() && !self.id.starts_with(&format!("{p}:")) => {
+                format!("{p}:{}", self.id)
+            }
+            _ => self.id.clone(),
         }
     }
 }

@@ -1057,3 +1057,27 @@ fn an_oots_agent_is_chosen_by_its_classification_not_its_position() {
         Some("0096:DK22233223")
     );
 }
+
+/// xdomea's `Praefix` written with its colon (`ags:`, as the schema's
+/// documentation writes it) or repeated in the `Kennung` gives the same
+/// routing key as the plain form (it gave `ags::06411000`,
+/// `ags:ags:06411000`).
+#[test]
+fn an_authority_prefix_is_joined_once() {
+    let key = |prefix: Option<&str>, id: &str| {
+        xoev_core::Authority {
+            directory: None,
+            prefix: prefix.map(str::to_owned),
+            id: id.to_owned(),
+            name: None,
+        }
+        .key()
+    };
+    assert_eq!(key(Some("ags"), "06411000"), "ags:06411000");
+    assert_eq!(key(Some("ags:"), "06411000"), "ags:06411000");
+    assert_eq!(key(Some(" ags "), "06411000"), "ags:06411000");
+    assert_eq!(key(Some("ags"), "ags:06411000"), "ags:06411000");
+    assert_eq!(key(None, "ags:06411000"), "ags:06411000");
+    assert_eq!(key(Some(""), "06411000"), "06411000");
+    assert_eq!(key(Some("EAS"), "0204:x"), "EAS:0204:x");
+}
