@@ -93,6 +93,23 @@ impl MessageId {
         Ok(Self(s.to_owned()))
     }
 
+    /// The id of an xdomea 2/3 message, whose `Kopf` names only its
+    /// process: `ProzessID:type`, and `:reader` where it names one (a
+    /// process sends a receipt of one type to its initiator and to its
+    /// predecessor, say).
+    pub fn xdomea(
+        process: &MessageId,
+        code: &str,
+        reader: Option<&Authority>,
+    ) -> Result<Self, String> {
+        let plain = || Self::parse(&format!("{process}:{code}"));
+        match reader {
+            // a reader id no message id can hold (a space in it): without
+            Some(r) => Self::parse(&format!("{process}:{code}:{}", r.key())).or_else(|_| plain()),
+            None => plain(),
+        }
+    }
+
     /// The id as a string slice.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -164,8 +181,8 @@ pub struct Header {
     /// 3 has no message id:
     /// every message of one process (offer 0501, assessment 0502,
     /// transfer 0503, …) carries the process's `ProzessID`, so a message
-    /// is identified by `ProzessID:type`, e.g. `242f…4277:0503` (`:`, as in
-    /// URNs, keeps it one segment of the HTTP API's `/messages/{id}`).
+    /// is identified by `ProzessID:type:reader` ([`MessageId::xdomea`]; `:`,
+    /// as in URNs, keeps it one segment of the HTTP API's `/messages/{id}`).
     pub message_id: MessageId,
     /// The xdomea 2/3 `ProzessID` the message belongs to (`None` for other
     /// headers).
@@ -240,7 +257,8 @@ impl Header {
         self.type_in_header = Some(std::mem::replace(&mut self.message_type, corrected));
         // an xdomea message is identified by process and (the root's) type
         if let Some(process) = &self.process_id
-            && let Ok(id) = MessageId::parse(&format!("{process}:{}", self.message_type.code))
+            && let Ok(id) =
+                MessageId::xdomea(process, &self.message_type.code, self.reader.as_ref())
         {
             self.message_id = id;
         }

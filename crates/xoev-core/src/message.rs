@@ -694,11 +694,13 @@ fn extract_header(form: HeaderForm, nodes: &[Node]) -> Result<Header, MessageErr
     // Every message of an xdomea process shares its ProzessID: the type
     // tells them apart (else the transfer 0503 would be taken for a
     // duplicate of the offer 0501 and dropped).
+    let reader = authority(nodes, reader_role);
     let (message_id, process_id) = match form {
         HeaderForm::XdomeaKopf => {
-            let per_message = MessageId::parse(&format!("{id}:{}", code.trim())).map_err(|e| {
-                MessageError::new(Kind::Header, format!("{id_name}/{type_name}: {e}"))
-            })?;
+            let per_message =
+                MessageId::xdomea(&id, code.trim(), reader.as_ref()).map_err(|e| {
+                    MessageError::new(Kind::Header, format!("{id_name}/{type_name}: {e}"))
+                })?;
             (per_message, Some(id))
         }
         _ => (id, None),
@@ -714,7 +716,6 @@ fn extract_header(form: HeaderForm, nodes: &[Node]) -> Result<Header, MessageErr
         .to_owned();
 
     let author = authority(nodes, author_role);
-    let reader = authority(nodes, reader_role);
     Ok(Header {
         form,
         message_id,

@@ -109,7 +109,7 @@ fn xdomea_kopf() {
     assert_eq!(h.form, HeaderForm::XdomeaKopf);
     assert_eq!(
         h.message_id.as_str(),
-        "242f44e8-bebf-4503-a086-db252c6a4277:0503"
+        "242f44e8-bebf-4503-a086-db252c6a4277:0503:EmpBehoerdenkennungPraefixCode:LATh"
     );
     assert_eq!(
         h.process_id.as_ref().map(|p| p.as_str()),
@@ -978,6 +978,26 @@ fn the_messages_of_one_xdomea_process_have_distinct_ids() {
             h.message_id
         );
     }
+    // Two receipts of one type in one process, to two readers (xdomea 3's
+    // EmpfangsbestaetigungAnInitiator / AnVorgaenger): two ids.
+    let receipt = String::from_utf8(sample(
+        "xdomea/pattern-3.0.0_xx_Aussonderung.AnbietungEmpfangBestaetigen.0504.xml",
+    ))
+    .expect("utf-8");
+    let other = receipt.replacen(
+        "EmpBehoerdenkennungPraefixCode",
+        "AndererEmpfaengerPraefix",
+        1,
+    );
+    assert_ne!(other, receipt);
+    let id = |t: &str| {
+        parse(t.as_bytes())
+            .require_header()
+            .expect("header")
+            .message_id
+            .to_string()
+    };
+    assert_ne!(id(&receipt), id(&other));
     // An XÖV header has no process id.
     let m = parse(MINIMAL.replace("MSGID", "abc-1").as_bytes());
     assert!(m.header.expect("header").process_id.is_none());

@@ -244,11 +244,11 @@ async fn the_messages_of_one_xdomea_process_are_each_accepted_with_a_status_link
     for (file, id) in [
         (
             "pattern-3.0.0_xx_Aussonderung.Anbieteverzeichnis.0501.xml",
-            "242f44e8-bebf-4503-a086-db252c6a4277:0501",
+            "242f44e8-bebf-4503-a086-db252c6a4277:0501:EmpBehoerdenkennungPraefixCode:LATh",
         ),
         (
             "pattern-3.0.0_xx_Aussonderung.Aussonderung.0503.xml",
-            "242f44e8-bebf-4503-a086-db252c6a4277:0503",
+            "242f44e8-bebf-4503-a086-db252c6a4277:0503:EmpBehoerdenkennungPraefixCode:LATh",
         ),
     ] {
         let a = post(&h.app, "/messages", Some(AGENCY_TOKEN), sample(file)).await;
