@@ -787,6 +787,11 @@ const REGREP_QUERY_NAMESPACE: &str = "urn:oasis:names:tc:ebxml-regrep:xsd:query:
 /// The electronic address scheme prefix of OOTS agent identifiers.
 const EAS_SCHEME_PREFIX: &str = "urn:cef.eu:names:identifier:EAS:";
 
+/// What the RegRep response statuses begin with.
+const OOTS_STATUS: &str = "urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:";
+/// The status of an EDM error response.
+const OOTS_FAILURE: &str = "urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Failure";
+
 /// The OOTS EDM messages; their codes stand in for the message type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum OotsKind {
@@ -908,6 +913,25 @@ fn extract_oots(kind: OotsKind, attrs: &RootAttrs, nodes: &[Node]) -> Result<Hea
         )
     };
     let slot = |name: &str| text_at(nodes, &[&format!("Slot:{name}"), "SlotValue", "Value"]);
+    // A response is evidence (Success), deferred (Unavailable) or an error
+    // (Failure); another status (PartialSuccess, a bare or misspelt one)
+    // is none of them and is named, not read as an error response.
+    if kind == OotsKind::ErrorResponse {
+        let status = attrs.status.as_deref().map(str::trim).unwrap_or_default();
+        if status != OOTS_FAILURE {
+            return Err(MessageError::new(
+                Kind::Header,
+                format!(
+                    "the OOTS QueryResponse has status {status:?}: an EDM response is {OOTS_STATUS}Success (evidence), Unavailable (deferred) or Failure (error)"
+                ),
+            ));
+        }
+    }
+    if kind == OotsKind::DeferredResponse && slot("ResponseAvailableDateTime").is_none() {
+        return Err(missing(
+            "ResponseAvailableDateTime slot (a deferred response says when the evidence will be available)",
+        ));
+    }
     let (id_text, id_name) = match kind {
         OotsKind::EvidenceRequest => (attrs.id.as_deref(), "id attribute"),
         _ => (

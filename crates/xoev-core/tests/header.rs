@@ -1101,3 +1101,42 @@ fn an_authority_prefix_is_joined_once() {
     assert_eq!(key(Some(""), "06411000"), "06411000");
     assert_eq!(key(Some("EAS"), "0204:x"), "EAS:0204:x");
 }
+
+/// An OOTS response is evidence, deferred or an error by its status;
+/// another status is named (it was read as an error response and refused
+/// for "no Timestamp slot in its rs:Exception"), and a deferred response
+/// must say when.
+#[test]
+fn an_oots_response_status_outside_the_edm_is_named() {
+    let text =
+        String::from_utf8(sample("oots-edm/synthetic-response-to-kita-kassel.xml")).expect("utf-8");
+    for status in ["PartialSuccess", "success"] {
+        let odd = text.replacen(
+            "ResponseStatusType:Success",
+            &format!("ResponseStatusType:{status}"),
+            1,
+        );
+        assert_ne!(odd, text);
+        let e = parse_err(odd.as_bytes()).to_string();
+        assert!(
+            e.contains(&format!(
+                "has status \"urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:{status}\""
+            )) && e.contains("Unavailable (deferred)"),
+            "{e}"
+        );
+    }
+    let deferred =
+        String::from_utf8(sample("oots-edm/synthetic-deferred-response-birth.xml")).expect("utf-8");
+    let h = parse(deferred.as_bytes());
+    assert_eq!(
+        h.require_header().expect("header").message_type.code,
+        "DeferredResponse"
+    );
+    let start = deferred
+        .find(r#"<rim:Slot name="ResponseAvailableDateTime">"#)
+        .expect("slot");
+    let end = start + deferred[start..].find("</rim:Slot>").expect("end") + "</rim:Slot>".len();
+    let undated = format!("{}{}", &deferred[..start], &deferred[end..]);
+    let e = parse_err(undated.as_bytes()).to_string();
+    assert!(e.contains("no ResponseAvailableDateTime slot"), "{e}");
+}
