@@ -197,7 +197,9 @@ pub struct Header {
     /// The receiving authority.
     pub reader: Option<Authority>,
     /// The id of the message this one answers, where the header names it
-    /// (OOTS: a response's `requestId`).
+    /// (OOTS: a response's `requestId`; XÖV headers with a `referenzUUID`,
+    /// as XWasser's receipt names the message it acknowledges). A message
+    /// that names one joins that message's case.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub in_reply_to: Option<MessageId>,
     /// The author's name where the header names the author only by name,

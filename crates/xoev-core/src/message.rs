@@ -729,7 +729,9 @@ fn extract_header(form: HeaderForm, nodes: &[Node]) -> Result<Header, MessageErr
         reader_name_only: name_only(nodes, reader_role, reader.as_ref()),
         author,
         reader,
-        in_reply_to: None,
+        // the message this one answers or refers to (XWasser's receipt
+        // 0020 names the message it acknowledges so)
+        in_reply_to: text_at(nodes, &["referenzUUID"]).and_then(|r| MessageId::parse(r).ok()),
         type_in_header: None,
     })
 }

@@ -1140,3 +1140,16 @@ fn an_oots_response_status_outside_the_edm_is_named() {
     let e = parse_err(undated.as_bytes()).to_string();
     assert!(e.contains("no ResponseAvailableDateTime slot"), "{e}");
 }
+
+/// XWasser names the message a receipt acknowledges (or a message refers
+/// to) in `nachrichtenkopf.g2g/referenzUUID`: it is the header's
+/// `in_reply_to` (it was not read).
+#[test]
+fn an_xwasser_reference_is_the_message_replied_to() {
+    let m = parse(&sample("xwasser/administration_receipt.xml"));
+    let h = m.require_header().expect("header");
+    assert_eq!(
+        h.in_reply_to.as_ref().map(|i| i.as_str()),
+        Some("693c64d6-456f-4d14-abe7-fe9681c74aae")
+    );
+}
