@@ -789,6 +789,17 @@ const REGREP_QUERY_NAMESPACE: &str = "urn:oasis:names:tc:ebxml-regrep:xsd:query:
 /// The electronic address scheme prefix of OOTS agent identifiers.
 const EAS_SCHEME_PREFIX: &str = "urn:cef.eu:names:identifier:EAS:";
 
+/// The OOTS slots the header is read from.
+const HEADER_SLOTS: &[&str] = &[
+    "SpecificationIdentifier",
+    "EvidenceResponseIdentifier",
+    "IssueDateTime",
+    "EvidenceRequester",
+    "EvidenceProvider",
+    "ErrorProvider",
+    "ResponseAvailableDateTime",
+];
+
 /// What the RegRep response statuses begin with.
 const OOTS_STATUS: &str = "urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:";
 /// The status of an EDM error response.
@@ -901,6 +912,24 @@ fn read_oots_header(
     let edm = specification
         .as_deref()
         .is_some_and(|spec| spec.starts_with(OOTS_EDM_SPECIFICATION));
+    // A slot the header is read from, given twice, is ambiguous (the
+    // first used to win: two providers, two specifications).
+    let mut seen = std::collections::HashSet::new();
+    for n in nodes.iter().filter(|n| n.path.len() == 1) {
+        let name = &n.path[0];
+        if name.starts_with("Slot:") && !seen.insert(name.as_str()) {
+            let name = &name["Slot:".len()..];
+            if HEADER_SLOTS.contains(&name) && (edm || name == "SpecificationIdentifier") {
+                return Err(MessageError::new(
+                    Kind::Header,
+                    format!(
+                        "the OOTS {} has the slot {name} twice: which one holds is ambiguous",
+                        kind.code()
+                    ),
+                ));
+            }
+        }
+    }
     if !edm {
         return Ok(None);
     }

@@ -1153,3 +1153,21 @@ fn an_xwasser_reference_is_the_message_replied_to() {
         Some("693c64d6-456f-4d14-abe7-fe9681c74aae")
     );
 }
+
+/// An OOTS header slot given twice is ambiguous and refused (the first
+/// won: a second EvidenceProvider was ignored, a second
+/// SpecificationIdentifier decided whether it was OOTS at all).
+#[test]
+fn an_oots_header_slot_given_twice_is_refused() {
+    let text =
+        String::from_utf8(sample("oots-edm/synthetic-response-to-kita-kassel.xml")).expect("utf-8");
+    for slot in ["EvidenceProvider", "SpecificationIdentifier"] {
+        let start = text
+            .find(&format!(r#"<rim:Slot name="{slot}">"#))
+            .expect("slot");
+        let end = start + text[start..].find("</rim:Slot>").expect("end") + "</rim:Slot>".len();
+        let twice = format!("{}{}{}", &text[..end], &text[start..end], &text[end..]);
+        let e = parse_err(twice.as_bytes()).to_string();
+        assert!(e.contains(&format!("has the slot {slot} twice")), "{e}");
+    }
+}
