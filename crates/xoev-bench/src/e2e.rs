@@ -158,9 +158,15 @@ fn load(demo: &Demo, message: &[u8], copies: usize, in_flight: usize) -> anyhow:
     let pool = (0..copies.max(1))
         .map(|_| {
             let id = uuid::Uuid::new_v4().to_string();
+            // A message that refers to another (an XWasser receipt's
+            // `referenzUUID`) is filed under that one's case, by which the
+            // sink matches: each copy refers to its own id.
             let xml = xoev_gateway::peers::rewrite(
                 message,
-                &[("identifikation.nachricht/nachrichtenUUID", &id)],
+                &[
+                    ("identifikation.nachricht/nachrichtenUUID", &id),
+                    ("nachrichtenkopf.g2g/referenzUUID", &id),
+                ],
                 None,
             )?;
             Ok((id, signer.sign_bytes(&xml)?))
