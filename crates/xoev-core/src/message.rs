@@ -531,6 +531,13 @@ fn read_subtree(
             }
             Event::Text(t) => {
                 if let Some(&i) = stack.last() {
+                    // white space before any text is trimmed anyway (and
+                    // is all a container element holds): not kept
+                    if nodes[i].text.is_empty()
+                        && t.iter().all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+                    {
+                        continue;
+                    }
                     let s = t.xml_content().map_err(|e| malformed(raw, pos, e))?;
                     nodes[i].text.push_str(&s);
                 }
