@@ -18,4 +18,6 @@ mod message;
 
 pub use error::{MessageError, MessageErrorKind};
 pub use header::{Authority, Header, HeaderForm, MessageId, MessageType, RootElement};
-pub use message::{Limits, MAX_ATTRIBUTES, MAX_NAMESPACES_IN_SCOPE, Message};
+pub use message::{
+    Limits, MAX_ATTRIBUTES, MAX_NAMESPACES_IN_SCOPE, Message, OOTS_EDM_SPECIFICATION,
+};

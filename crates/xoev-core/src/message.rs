@@ -268,7 +268,7 @@ fn read_envelope(raw: &[u8], limits: &Limits) -> Result<Envelope, MessageError> 
                 .at(raw, usize::try_from(pos).unwrap_or(0)));
             }
             Event::Comment(_) | Event::PI(_) => {}
-            Event::Text(t) if t.iter().all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n')) => {}
+            Event::Text(t) if is_xml_space(&t) => {}
             Event::Start(e) => {
                 break root_element(&e, false).map_err(|d| attr_failure(raw, pos, d))?;
             }
@@ -474,14 +474,14 @@ fn read_header(
     extract_header(form, &nodes).map(Some)
 }
 
+/// How an EU OOTS evidence exchange message's `SpecificationIdentifier`
+/// begins (`oots-edm:v1.0`, `oots-edm:v2.0`, …).
+pub const OOTS_EDM_SPECIFICATION: &str = "oots-edm:";
+
 /// At most this many elements in a header (real ones have tens; an OOTS
 /// request's slots about a hundred). Each is kept with its path, so without
 /// a cap a 10 MB header of empty elements 60 levels deep would take
 /// gigabytes before the schema check ever saw it.
-/// How an EU OOTS evidence exchange message's `SpecificationIdentifier`
-/// begins (`oots-edm:v1.0`, `oots-edm:v2.0`, …).
-const OOTS_EDM_SPECIFICATION: &str = "oots-edm:";
-
 const MAX_HEADER_ELEMENTS: usize = 2048;
 
 /// Reads the content of the element whose start tag was just read, up to
@@ -533,9 +533,7 @@ fn read_subtree(
                 if let Some(&i) = stack.last() {
                     // white space before any text is trimmed anyway (and
                     // is all a container element holds): not kept
-                    if nodes[i].text.is_empty()
-                        && t.iter().all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
-                    {
+                    if nodes[i].text.is_empty() && is_xml_space(&t) {
                         continue;
                     }
                     let s = t.xml_content().map_err(|e| malformed(raw, pos, e))?;
@@ -619,6 +617,13 @@ fn node(path: &[String], e: &BytesStart<'_>) -> Result<Node, AttrError> {
         }
     }
     Ok(n)
+}
+
+/// Whether `bytes` are XML white space only (space, tab, CR, LF).
+fn is_xml_space(bytes: &[u8]) -> bool {
+    bytes
+        .iter()
+        .all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
 }
 
 /// Resolves a character reference or one of XML's five predefined entities.

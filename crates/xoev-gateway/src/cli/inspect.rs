@@ -203,7 +203,7 @@ fn print_text(m: &Message, unreadable: Option<Option<String>>) {
     println!("header form:   {:?}", h.form);
     println!("message id:    {}", h.message_id);
     if let Some(p) = &h.process_id {
-        println!("process id:    {p} (xdomea ProzessID; the message id adds the type)");
+        println!("process id:    {p} (xdomea ProzessID; the message id adds type and reader)");
     }
     let t = &h.message_type;
     println!(

@@ -79,18 +79,8 @@ pub struct TranslateArgs {
 }
 
 impl TranslateArgs {
-    /// The original request named by `--request` or the context file.
-    fn request_file(&self) -> anyhow::Result<Option<PathBuf>> {
-        if self.request.is_some() {
-            return Ok(self.request.clone());
-        }
-        Ok(match &self.context {
-            Some(p) => ContextFile::load(p)?.request,
-            None => None,
-        })
-    }
-
-    fn context(&self) -> anyhow::Result<Context> {
+    /// The context file with the command line's values over it.
+    fn context_file(&self) -> anyhow::Result<ContextFile> {
         let mut file = match &self.context {
             Some(p) => ContextFile::load(p)?,
             None => ContextFile::default(),
@@ -110,8 +100,7 @@ impl TranslateArgs {
         if self.request.is_some() {
             file.request.clone_from(&self.request);
         }
-        let fresh = Context::now();
-        Ok(file.into_context(fresh.now, fresh.seed)?)
+        Ok(file)
     }
 }
 
@@ -138,25 +127,22 @@ pub fn run(g: &Global, args: &TranslateArgs) -> anyhow::Result<Outcome> {
     let validator = Validator::new(g.catalogue()?, g.limits());
     // The original request is a message too: its facts are read only
     // from one its schema accepts.
-    if let Some(path) = args.request_file()? {
+    let file = args.context_file()?;
+    if let Some(path) = &file.request {
         let bytes =
-            std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
         if let Err(e) = validator.validate(bytes) {
             let message = format!("the original request (--request) is refused: {e}");
-            report(g, &path, e.kind().as_str(), None, &message, &e.issues());
+            report(g, path, e.kind().as_str(), None, &message, &e.issues());
             return Ok(Outcome::Rejected);
         }
     }
-    let ctx = match args.context() {
+    let fresh = Context::now();
+    let ctx = match file.into_context(fresh.now, fresh.seed) {
         Ok(ctx) => ctx,
-        Err(e) => match e.downcast_ref::<ContextError>() {
-            // a request that cannot supply the facts is refused like an input
-            Some(ContextError::Request { path, source }) => {
-                reject(g, path, source);
-                return Ok(Outcome::Rejected);
-            }
-            _ => return Err(e),
-        },
+        // a request that cannot supply the facts is refused like an input
+        Err(ContextError::Request { path, source }) => return Ok(reject(g, &path, &source)),
+        Err(e) => return Err(e.into()),
     };
     let translator = Translator::new(validator);
     let output = match translator.run(&chain, &input, &ctx) {

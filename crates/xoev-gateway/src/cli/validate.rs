@@ -4,7 +4,7 @@ use super::{Format, Global, Outcome, expand_dirs, issue_location, read_input};
 use clap::Args;
 use serde::Serialize;
 use std::path::PathBuf;
-use xoev_core::HeaderForm;
+use xoev_core::{HeaderForm, OOTS_EDM_SPECIFICATION};
 use xoev_schema::{Issue, Validated, Validator, same_version};
 
 /// Arguments of `validate`.
@@ -137,7 +137,7 @@ fn print_text(r: &Report) {
     }
     if let (Some(spec), Some(standard), Some(version)) = (&r.specification, &r.standard, &r.version)
     {
-        if spec.starts_with(OOTS_EDM) {
+        if spec.starts_with(OOTS_EDM_SPECIFICATION) {
             println!(
                 "{}: note: the message names {spec}; the catalogue validates it as {standard} {version}, the only release it has",
                 r.file
@@ -156,27 +156,7 @@ fn print_text(r: &Report) {
 /// its release is not the validating schema's, or that of another RegRep
 /// profile (TOOP's `toop-edm:v2.1`) the OOTS-EDM entry validated.
 fn other_specification(v: &Validated<'_>) -> Option<String> {
-    match v.message.header.as_ref() {
-        Some(h) => other_release(h, &v.entry.version),
-        None => v
-            .message
-            .specification
-            .clone()
-            .filter(|s| !s.starts_with(OOTS_EDM)),
-    }
-}
-
-/// What every OOTS evidence exchange's `SpecificationIdentifier` begins with.
-const OOTS_EDM: &str = "oots-edm:";
-
-/// For a specification of another RegRep profile than the OOTS EDM: what
-/// validating it means.
-pub(crate) fn profile_note(spec: &str) -> &'static str {
-    if spec.starts_with(OOTS_EDM) {
-        ""
-    } else {
-        ", no OOTS EDM release: validated against the RegRep 4 schemas the profiles share; the gateway does not route it"
-    }
+    named_specification(&v.message, &v.entry.version)
 }
 
 /// [`other_specification`] for a document the schema refused: its
@@ -184,9 +164,28 @@ pub(crate) fn profile_note(spec: &str) -> &'static str {
 /// not valid).
 fn named_release(raw: Vec<u8>, version: &str, limits: xoev_core::Limits) -> Option<String> {
     let (message, _) = xoev_core::Message::parse_keeping_header_error(raw, &limits).ok()?;
-    match message.header.as_ref() {
+    named_specification(&message, version)
+}
+
+/// The specification `m` names where it is not the EDM release `version`:
+/// another release, or another RegRep profile (then it has no header).
+fn named_specification(m: &xoev_core::Message, version: &str) -> Option<String> {
+    match m.header.as_ref() {
         Some(h) => other_release(h, version),
-        None => message.specification.filter(|s| !s.starts_with(OOTS_EDM)),
+        None => m
+            .specification
+            .clone()
+            .filter(|s| !s.starts_with(OOTS_EDM_SPECIFICATION)),
+    }
+}
+
+/// For a specification of another RegRep profile than the OOTS EDM: what
+/// validating it means.
+fn profile_note(spec: &str) -> &'static str {
+    if spec.starts_with(OOTS_EDM_SPECIFICATION) {
+        ""
+    } else {
+        ", no OOTS EDM release: validated against the RegRep 4 schemas the profiles share; the gateway does not route it"
     }
 }
 
