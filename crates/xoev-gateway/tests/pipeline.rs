@@ -450,6 +450,36 @@ async fn a_root_version_attribute_other_than_the_namespace_is_routed_by_the_sche
     );
 }
 
+/// XBeteiligung 1.2's code list gives a message type as the element's whole
+/// name: a header whose `nachrichtentyp/code` is `kommunal.Initiieren.0401`
+/// is routed and access-checked by the rules that name the code `0401`
+/// (`tests/routing/xbeteiligung-diplan`), and its AMQP type header keeps
+/// what the header says.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_header_naming_its_type_by_the_whole_element_name_is_routed_by_the_code() {
+    let work = tempfile::tempdir().expect("tmp");
+    let mut o = DemoOptions::new(root(), work.path());
+    o.routing_append = routing_addition("xbeteiligung-diplan");
+    let d = demo::setup(o).await.expect("setup");
+    let text = std::fs::read_to_string(root().join(
+        "tests/samples/xbeteiligung/xbeteiligung-test-kommunal.Initiieren.0401.gwid-format.xml",
+    ))
+    .expect("sample");
+    let named = text.replacen(
+        "<code>0401</code>",
+        "<code>kommunal.Initiieren.0401</code>",
+        1,
+    );
+    assert_ne!(named, text);
+    let signed = sign_as(&d, "xyz:0001", named.as_bytes());
+    let f = forward(process(&d, &signed, None));
+    assert_eq!(f.queue, "xoev.inbox.xyz-0002");
+    assert_amqp_headers(
+        &f,
+        &[(xoev_transport::header::TYPE, "kommunal.Initiieren.0401")],
+    );
+}
+
 /// Another standard through the whole pipeline, once the directory, the
 /// access rules and a rule name it: the fee office's xdomea 4.0.0 offer
 /// list, signed by the fee office, is header-read, verified, validated

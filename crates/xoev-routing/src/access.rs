@@ -1,6 +1,6 @@
 //! Access rules (`access.toml`): who may send what to whom. Default: denied.
 
-use crate::rules::OneOrMany;
+use crate::rules::{OneOrMany, same_message_type};
 use crate::source::Location;
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
@@ -21,11 +21,15 @@ pub struct AccessRule {
 }
 
 impl AccessRule {
-    /// Whether this entry allows the exchange.
+    /// Whether this entry allows the exchange (message types compared by
+    /// [`same_message_type`]).
     pub fn allows(&self, sender: &str, reader: &str, message_type: &str) -> bool {
         self.sender.iter().any(|s| s == sender)
             && self.reader.iter().any(|r| r == reader)
-            && self.message_type.iter().any(|t| t == message_type)
+            && self
+                .message_type
+                .iter()
+                .any(|t| same_message_type(t, message_type))
     }
 }
 

@@ -29,5 +29,5 @@ pub use access::AccessRule;
 pub use directory::{Ags, Authority, Directory, SERVICE_PLACEHOLDER_PREFIX};
 pub use error::{ConfigError, ConfigErrorKind, ConfigErrors, NearMiss, RouteError, RouteErrorKind};
 pub use router::{Resolution, RouteDecision, RouteInput, Router};
-pub use rules::{Cond, Recipient, Rule};
+pub use rules::{Cond, Recipient, Rule, same_message_type};
 pub use source::{Location, Source};

@@ -10,30 +10,58 @@ use toml::Spanned;
 #[serde(transparent)]
 pub struct Cond(pub Option<Vec<String>>);
 
+/// Whether a message type written in a rule (or an access entry) matches
+/// the type a header gives. XÖV headers give it either as its code
+/// (`0401`) or as the message element's whole name, which ends in that
+/// code (`kommunal.Initiieren.0401`, as XBeteiligung 1.2's code list does):
+/// a bare code matches either form, as it matches that code in any
+/// standard; a whole name matches only itself.
+pub fn same_message_type(rule: &str, header: &str) -> bool {
+    rule == header
+        || (!rule.is_empty()
+            && rule.bytes().all(|c| c.is_ascii_digit())
+            && header
+                .strip_suffix(rule)
+                .is_some_and(|rest| rest.len() > 1 && rest.ends_with('.')))
+}
+
 impl Cond {
     /// Whether `value` (absent: `None`) satisfies the condition.
     pub fn matches(&self, value: Option<&str>) -> bool {
+        self.matches_by(value, |a, b| a == b)
+    }
+
+    /// [`Cond::matches`] with `same(condition's value, value)` deciding.
+    fn matches_by(&self, value: Option<&str>, same: fn(&str, &str) -> bool) -> bool {
         match (&self.0, value) {
             (None, _) => true,
-            (Some(vs), Some(v)) => vs.iter().any(|x| x == v),
+            (Some(vs), Some(v)) => vs.iter().any(|x| same(x, v)),
             (Some(_), None) => false,
         }
     }
 
     /// Whether every value matching `other` also matches `self`.
     pub fn covers(&self, other: &Cond) -> bool {
+        self.covers_by(other, |a, b| a == b)
+    }
+
+    fn covers_by(&self, other: &Cond, same: fn(&str, &str) -> bool) -> bool {
         match (&self.0, &other.0) {
             (None, _) => true,
             (Some(_), None) => false,
-            (Some(a), Some(b)) => b.iter().all(|v| a.contains(v)),
+            (Some(a), Some(b)) => b.iter().all(|v| a.iter().any(|x| same(x, v))),
         }
     }
 
     /// Whether some value matches both conditions.
     pub fn intersects(&self, other: &Cond) -> bool {
+        self.intersects_by(other, |a, b| a == b)
+    }
+
+    fn intersects_by(&self, other: &Cond, same: fn(&str, &str) -> bool) -> bool {
         match (&self.0, &other.0) {
             (None, _) | (_, None) => true,
-            (Some(a), Some(b)) => a.iter().any(|v| b.contains(v)),
+            (Some(a), Some(b)) => a.iter().any(|v| b.iter().any(|x| same(v, x) || same(x, v))),
         }
     }
 
@@ -74,7 +102,8 @@ pub struct Rule {
     pub description: Option<String>,
     /// Where it is defined.
     pub location: Location,
-    /// Message type codes (the header's `nachrichtentyp` code).
+    /// Message type codes (the header's `nachrichtentyp` code), compared by
+    /// [`same_message_type`].
     pub message_type: Cond,
     /// Standards (the name of the schema catalogue entry that validated the
     /// message).
@@ -127,20 +156,29 @@ impl Rule {
         reader: Option<&str>,
     ) -> Vec<String> {
         let mut out = Vec::new();
-        let mut check = |what: &str, cond: &Cond, value: Option<&str>| {
-            if !cond.matches(value) {
-                out.push(format!(
-                    "{what} is {}, the rule wants {}",
-                    value.map_or("absent".into(), |v| format!("{v:?}")),
-                    cond.describe()
-                ));
-            }
-        };
-        check("message type", &self.message_type, Some(message_type));
-        check("standard", &self.standard, standard);
-        check("version", &self.version, version);
-        check("sender", &self.sender, sender);
-        check("reader", &self.reader, reader);
+        fn plain(a: &str, b: &str) -> bool {
+            a == b
+        }
+        let mut check =
+            |what: &str, cond: &Cond, value: Option<&str>, same: fn(&str, &str) -> bool| {
+                if !cond.matches_by(value, same) {
+                    out.push(format!(
+                        "{what} is {}, the rule wants {}",
+                        value.map_or("absent".into(), |v| format!("{v:?}")),
+                        cond.describe()
+                    ));
+                }
+            };
+        check(
+            "message type",
+            &self.message_type,
+            Some(message_type),
+            same_message_type,
+        );
+        check("standard", &self.standard, standard, plain);
+        check("version", &self.version, version, plain);
+        check("sender", &self.sender, sender, plain);
+        check("reader", &self.reader, reader, plain);
         let placeholder = reader.and_then(|r| r.strip_prefix(SERVICE_PLACEHOLDER_PREFIX));
         match self.shape() {
             Shape::Named if reader.is_none() => out.push(
@@ -165,14 +203,9 @@ impl Rule {
         out
     }
 
-    fn conds(&self) -> [&Cond; 5] {
-        [
-            &self.message_type,
-            &self.standard,
-            &self.version,
-            &self.sender,
-            &self.reader,
-        ]
+    /// The conditions compared by plain equality (all but the message type).
+    fn plain_conds(&self) -> [&Cond; 4] {
+        [&self.standard, &self.version, &self.sender, &self.reader]
     }
 
     /// Whether some message can match both rules.
@@ -183,9 +216,12 @@ impl Rule {
         );
         shapes
             && self
-                .conds()
+                .message_type
+                .intersects_by(&other.message_type, same_message_type)
+            && self
+                .plain_conds()
                 .iter()
-                .zip(other.conds())
+                .zip(other.plain_conds())
                 .all(|(a, b)| a.intersects(b))
     }
 
@@ -199,9 +235,12 @@ impl Rule {
         };
         shapes
             && self
-                .conds()
+                .message_type
+                .covers_by(&other.message_type, same_message_type)
+            && self
+                .plain_conds()
                 .iter()
-                .zip(other.conds())
+                .zip(other.plain_conds())
                 .all(|(a, b)| a.covers(b))
     }
 }

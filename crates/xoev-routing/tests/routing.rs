@@ -731,3 +731,135 @@ inbox = "q.d"
         "{e}"
     );
 }
+
+// --- message type codes: the code or the element's whole name ---------------
+
+#[test]
+fn a_bare_code_matches_the_element_name_ending_in_it_not_the_other_way() {
+    use xoev_routing::same_message_type as same;
+    assert!(same("0401", "kommunal.Initiieren.0401"));
+    assert!(same("0401", "0401"));
+    assert!(same("kommunal.Initiieren.0401", "kommunal.Initiieren.0401"));
+    // a whole name in a rule is specific: a bare 0401 may be another standard's
+    assert!(!same("kommunal.Initiieren.0401", "0401"));
+    // another code, another version's name, a code that is only a suffix
+    assert!(!same("0402", "kommunal.Initiieren.0401"));
+    assert!(!same(
+        "planung2Beteiligung.BeteiligungNeu.0401",
+        "kommunal.Initiieren.0401"
+    ));
+    assert!(!same("401", "kommunal.Initiieren.0401"));
+    assert!(!same("0401", "kommunal.Initiieren0401"));
+    assert!(!same("0401", ".0401"));
+    assert!(!same("INIT", "kommunal.INIT"));
+}
+
+/// A router whose rule and access entry name the type by its code `0401`.
+fn router_for_code_0401() -> Router {
+    let (auth, _) = base();
+    let rules = r#"
+[[rule]]
+name = "initiieren-to-reader"
+message_type = "0401"
+recipient = "reader"
+"#;
+    let access = Source::new(
+        "/cfg/access.toml",
+        r#"
+[[allow]]
+sender = "ags:09162000"
+reader = "fa:9198"
+message_type = "0401"
+"#,
+    );
+    load(&auth, rules, &access, &[]).unwrap()
+}
+
+#[test]
+fn a_header_giving_the_whole_element_name_matches_a_rule_and_access_by_code() {
+    let r = router_for_code_0401();
+    let mut input = request("ags:09162000", Some("fa:9198"), None);
+    input.message_type = "kommunal.Initiieren.0401".into();
+    let d = r.route(&input).unwrap();
+    assert_eq!(d.rule, "initiieren-to-reader");
+    assert!(
+        r.check_access("ags:09162000", "fa:9198", "kommunal.Initiieren.0401")
+            .is_ok()
+    );
+    // another type with the same ending digits is still no match
+    input.message_type = "kommunal.Initiieren.0402".into();
+    let e = r.route(&input).unwrap_err();
+    assert_eq!(e.kind, R::NoRoute);
+    assert!(
+        e.near_misses[0].mismatches[0].contains("\"kommunal.Initiieren.0402\""),
+        "{:?}",
+        e.near_misses
+    );
+    assert_eq!(
+        r.check_access("ags:09162000", "fa:9198", "kommunal.Initiieren.0402")
+            .unwrap_err()
+            .kind,
+        R::AccessDenied
+    );
+}
+
+#[test]
+fn a_rule_naming_the_code_shadows_a_lower_one_naming_the_whole_element() {
+    // …but not the other way round: the code also matches other standards'
+    let (auth, access) = base();
+    let r = load(
+        &auth,
+        r#"
+[[rule]]
+name = "by-name"
+priority = 10
+message_type = "kommunal.Initiieren.0401"
+recipient = "reader"
+
+[[rule]]
+name = "by-code"
+message_type = "0401"
+recipient = "reader"
+"#,
+        &access,
+        &[],
+    );
+    assert!(r.is_ok(), "{}", r.unwrap_err());
+
+    let e = errors(
+        r#"
+[[rule]]
+name = "by-code"
+priority = 10
+message_type = "0401"
+recipient = "reader"
+
+[[rule]]
+name = "by-name"
+message_type = "kommunal.Initiieren.0401"
+recipient = "reader"
+"#,
+    );
+    assert_eq!(e.errors().len(), 1, "{e}");
+    assert_eq!(e.errors()[0].kind, K::UnreachableRule);
+    assert!(e.errors()[0].message.contains("\"by-code\""), "{e}");
+}
+
+#[test]
+fn rules_of_one_priority_naming_the_code_and_the_whole_element_overlap() {
+    let e = errors(
+        r#"
+[[rule]]
+name = "by-name"
+message_type = "kommunal.Initiieren.0401"
+recipient = "reader"
+
+[[rule]]
+name = "by-code"
+message_type = ["0402", "0401"]
+recipient = "reader"
+"#,
+    );
+    assert_eq!(e.errors().len(), 1, "{e}");
+    assert_eq!(e.errors()[0].kind, K::OverlappingRules, "{e}");
+}
