@@ -307,6 +307,36 @@ fn inspect_rejects_broken_input() {
     assert_eq!(v["catalogue"], serde_json::Value::Null);
 }
 
+/// A readable header does not make the document well-formed: `inspect`
+/// prints the header, then the fault after it, and exits 1 — as
+/// `validate` and `route` refuse it.
+#[test]
+fn inspect_refuses_garbage_after_a_readable_header() {
+    let sample = std::fs::read(root().join(KITA)).expect("sample");
+    let mut bad = sample.clone();
+    bad.extend_from_slice(b"<trailer/>\n");
+    let f = temp_file("inspect-trailing.xml", &bad);
+    let f = f.to_str().expect("utf-8");
+    let o = gateway(&["inspect", f]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let out = stdout(&o);
+    assert!(out.contains("message id:"), "{out}");
+    assert!(
+        out.contains("[malformed-xml] Extra content at the end of the document"),
+        "{out}"
+    );
+    let o = gateway(&["inspect", "--format", "json", f]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(
+        (&v["ok"], &v["kind"]),
+        (&false.into(), &"malformed-xml".into())
+    );
+    assert!(v["header"]["message_id"].is_string(), "{v}");
+    // the sample itself is fine
+    let o = gateway(&["inspect", KITA]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+}
+
 /// `inspect` reports a header that cannot be read as `validate` does:
 /// after the document's own fault, which is then the reason. What it
 /// could read comes first.

@@ -15,7 +15,8 @@ pub struct InspectArgs {
 }
 
 /// Prints the envelope and XÖV header of one message, and the catalogue
-/// entry that validates it.
+/// entry that validates it. The whole document must be well-formed (it is
+/// parsed, not validated: that is `validate`'s job).
 ///
 /// A header that cannot be read is reported as `validate` and the service
 /// report it: after the document's own fault (an unknown namespace or
@@ -53,10 +54,15 @@ pub fn run(g: &Global, args: &InspectArgs) -> anyhow::Result<Outcome> {
     // where the document's fault is the reason given, the header's own is
     // shown beside it.
     let header_reason = header_error.as_ref().map(ToString::to_string);
-    let failure = header_error.map(|e| match &validator {
-        Ok(v) => v.header_failure(bytes, e),
-        Err(_) => SchemaError::Message(e),
-    });
+    let failure = match header_error {
+        Some(e) => Some(match &validator {
+            Ok(v) => v.header_failure(bytes, e),
+            Err(_) => SchemaError::Message(e),
+        }),
+        // the header is read from the document's start: what follows it
+        // (the body, anything after the root) must still be well-formed
+        None => xoev_schema::parse_document(&bytes, &g.limits()).err(),
+    };
     match g.format {
         Format::Json => print_json(
             &args.file,
