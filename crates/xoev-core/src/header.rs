@@ -223,6 +223,20 @@ pub struct Header {
     /// header's code would let a message through as another type).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub type_in_header: Option<MessageType>,
+    /// Further readers the header names with an identifier (xdomea 2/3
+    /// `WeitererEmpfaenger`, xdomea 4 `WeitererLeser`): each gets a copy of
+    /// what the reader gets.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub further_readers: Vec<Authority>,
+    /// How many further readers the header names without an identifier
+    /// (a contact person, a name): the gateway cannot address them, the
+    /// reader's own office has to pass the message on.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub further_readers_without_id: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Header {

@@ -293,7 +293,12 @@ fn read_envelope(raw: &[u8], limits: &Limits) -> Result<Envelope, MessageError> 
     } else if let Some(kind) = OotsKind::of(&root, &attrs) {
         read_oots_header(&mut reader, raw, limits, kind, &attrs, &mut specification)
     } else {
-        read_header(&mut reader, raw, limits).map(|h| {
+        // xdomea 4 names further readers beside its header, not inside it
+        let further_readers_follow = root
+            .namespace
+            .as_deref()
+            .is_some_and(|ns| ns.starts_with(XDOMEA_NAMESPACE_PREFIX));
+        read_header(&mut reader, raw, limits, further_readers_follow).map(|h| {
             h.map(|mut h| {
                 h.reconcile_type(&root);
                 h
@@ -434,11 +439,22 @@ fn root_attrs(e: &BytesStart<'_>) -> Result<(RootAttrs, Vec<Declaration>), AttrE
     Ok((out, declared))
 }
 
-/// Reads the root's first child; if it is a header, parses it.
+/// What the xdomea namespaces begin with.
+const XDOMEA_NAMESPACE_PREFIX: &str = "urn:xoev-de:xdomea:schema:";
+
+/// The element in which xdomea 4 names a further reader: a sibling of its
+/// `nachrichtenkopf`, right after it (xdomea 2/3: `WeitererEmpfaenger`
+/// inside the `Kopf`).
+const XDOMEA_FURTHER_READER: &str = "WeitererLeser";
+
+/// Reads the root's first child; if it is a header, parses it. With
+/// `further_readers_follow`, also the `WeitererLeser` elements right after
+/// it.
 fn read_header(
     reader: &mut Reader<&[u8]>,
     raw: &[u8],
     limits: &Limits,
+    further_readers_follow: bool,
 ) -> Result<Option<Header>, MessageError> {
     // Find the first child element.
     let (form, empty) = loop {
@@ -471,7 +487,41 @@ fn read_header(
     // Collect the header subtree, then pick the fields out of it.
     let mut nodes: Vec<Node> = Vec::new();
     read_subtree(reader, raw, limits, &[], false, &mut nodes)?;
+    if further_readers_follow && form != HeaderForm::XdomeaKopf {
+        read_further_readers(reader, raw, limits, &mut nodes)?;
+    }
     extract_header(form, &nodes).map(Some)
+}
+
+/// Reads the `WeitererLeser` siblings that follow an xdomea 4 header into
+/// `nodes`, as if they were the header's children; stops at the first
+/// other element.
+fn read_further_readers(
+    reader: &mut Reader<&[u8]>,
+    raw: &[u8],
+    limits: &Limits,
+    nodes: &mut Vec<Node>,
+) -> Result<(), MessageError> {
+    let path = [XDOMEA_FURTHER_READER.to_owned()];
+    loop {
+        let (pos, event) = next_event(reader, raw)?;
+        let (e, empty) = match event {
+            Event::Text(_) | Event::Comment(_) | Event::PI(_) => continue,
+            Event::Start(e) => (e, false),
+            Event::Empty(e) => (e, true),
+            _ => return Ok(()),
+        };
+        if e.local_name().as_ref() != XDOMEA_FURTHER_READER.as_bytes() {
+            return Ok(());
+        }
+        if nodes.len() >= MAX_HEADER_ELEMENTS {
+            return Err(too_many_elements(raw, pos));
+        }
+        nodes.push(node(&path, &e).map_err(|d| attr_failure(raw, pos, d))?);
+        if !empty {
+            read_subtree(reader, raw, limits, &path, false, nodes)?;
+        }
+    }
 }
 
 /// How an EU OOTS evidence exchange message's `SpecificationIdentifier`
@@ -728,6 +778,13 @@ fn extract_header(form: HeaderForm, nodes: &[Node]) -> Result<Header, MessageErr
         .to_owned();
 
     let author = authority(nodes, author_role);
+    let (further_readers, further_readers_without_id) = authorities(
+        nodes,
+        match form {
+            HeaderForm::XdomeaKopf => "WeitererEmpfaenger",
+            _ => XDOMEA_FURTHER_READER,
+        },
+    );
     Ok(Header {
         form,
         message_id,
@@ -745,7 +802,32 @@ fn extract_header(form: HeaderForm, nodes: &[Node]) -> Result<Header, MessageErr
         // 0020 names the message it acknowledges so)
         in_reply_to: text_at(nodes, &["referenzUUID"]).and_then(|r| MessageId::parse(r).ok()),
         type_in_header: None,
+        further_readers,
+        further_readers_without_id,
     })
+}
+
+/// The authorities the header names in each `role` element (one for each
+/// occurrence, in document order), and how many occurrences name none.
+fn authorities(nodes: &[Node], role: &str) -> (Vec<Authority>, usize) {
+    let top_level = |n: &Node| n.path.len() == 1;
+    let mut found = Vec::new();
+    let mut without_id = 0;
+    for (start, node) in nodes.iter().enumerate() {
+        if !top_level(node) || node.path[0] != role {
+            continue;
+        }
+        // its descendants follow it, up to the next element of the header
+        let end = nodes[start + 1..]
+            .iter()
+            .position(top_level)
+            .map_or(nodes.len(), |p| start + 1 + p);
+        match authority(&nodes[start..end], role) {
+            Some(a) => found.push(a),
+            None => without_id += 1,
+        }
+    }
+    (found, without_id)
 }
 
 /// Reads an authority from the shapes real headers use: `kennung` directly
@@ -1034,6 +1116,8 @@ fn extract_oots(kind: OotsKind, attrs: &RootAttrs, nodes: &[Node]) -> Result<Hea
         author_contact_only: false,
         reader_name_only: None,
         type_in_header: None,
+        further_readers: Vec::new(),
+        further_readers_without_id: 0,
     })
 }
 

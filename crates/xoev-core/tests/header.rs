@@ -1171,3 +1171,67 @@ fn an_oots_header_slot_given_twice_is_refused() {
         assert!(e.contains(&format!("has the slot {slot} twice")), "{e}");
     }
 }
+
+/// xdomea 4 names further readers beside its `nachrichtenkopf`
+/// (`WeitererLeser`): the ones with an identifier are read as
+/// authorities, the others counted.
+#[test]
+fn xdomea_4_further_readers_beside_the_header() {
+    let m = parse(&sample("xdomea/synthetic-4.0.0_Abgabe.Abgabe.0401.xml"));
+    let h = m.header.as_ref().expect("header");
+    assert_eq!(
+        h.reader.as_ref().map(|r| r.key()).as_deref(),
+        Some("ags:06412000")
+    );
+    let further: Vec<_> = h.further_readers.iter().map(|a| a.key()).collect();
+    assert_eq!(further, ["archiv:06411000"]);
+    assert_eq!(
+        h.further_readers[0].name.as_deref(),
+        Some("Stadtarchiv Darmstadt")
+    );
+    assert_eq!(h.further_readers_without_id, 1);
+    // another xdomea 4 message without any: none read, nothing counted
+    let m = parse(&sample(
+        "xdomea/synthetic-4.0.0_Aussonderung.Anbieteverzeichnis.0501.xml",
+    ));
+    let h = m.header.as_ref().expect("header");
+    assert!(h.further_readers.is_empty());
+    assert_eq!(h.further_readers_without_id, 0);
+}
+
+/// xdomea 2/3 name them inside the `Kopf` (`WeitererEmpfaenger`), each
+/// in the shapes the `Empfaenger` has.
+#[test]
+fn xdomea_3_further_recipients_inside_the_kopf() {
+    let text = String::from_utf8(sample(
+        "xdomea/pattern-3.0.0_xx_Aussonderung.Anbieteverzeichnis.0501.xml",
+    ))
+    .expect("utf-8");
+    let further = r#"<xdomea:WeitererEmpfaenger>
+      <xdomea:Behoerdenkennung>
+        <xdomea:Behoerdenschluessel><code>0815</code></xdomea:Behoerdenschluessel>
+        <xdomea:Praefix><code>ags</code></xdomea:Praefix>
+      </xdomea:Behoerdenkennung>
+    </xdomea:WeitererEmpfaenger>
+    <xdomea:WeitererEmpfaenger>
+      <xdomea:Institution><xdomea:Name>Nur ein Name</xdomea:Name></xdomea:Institution>
+    </xdomea:WeitererEmpfaenger>
+    <xdomea:WeitererEmpfaenger>
+      <xdomea:Behoerdenkennung>
+        <xdomea:Behoerdenschluessel><code>4711</code></xdomea:Behoerdenschluessel>
+      </xdomea:Behoerdenkennung>
+    </xdomea:WeitererEmpfaenger>
+  </xdomea:Kopf>"#;
+    let with = text.replacen("</xdomea:Kopf>", further, 1);
+    assert_ne!(with, text);
+    let m = parse(with.as_bytes());
+    let h = m.header.as_ref().expect("header");
+    let keys: Vec<_> = h.further_readers.iter().map(|a| a.key()).collect();
+    assert_eq!(keys, ["ags:0815", "4711"]);
+    assert_eq!(h.further_readers_without_id, 1);
+    // the main reader is still the Empfaenger
+    assert_eq!(
+        h.reader.as_ref().map(|r| r.key()).as_deref(),
+        Some("EmpBehoerdenkennungPraefixCode:LATh")
+    );
+}

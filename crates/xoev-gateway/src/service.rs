@@ -183,31 +183,47 @@ async fn handle_limited(
                 .await;
                 return;
             }
-            let mut env = Envelope::new(
-                Target::Queue(f.queue.clone()),
-                f.message_id.clone(),
-                f.payload,
-            )
-            .with_correlation_id(f.case_id.clone())
-            .with_case_id(f.case_id.clone());
-            for (name, value) in f.headers {
-                env = env.with_header(name, value);
-            }
-            let publish_started = std::time::Instant::now();
-            let published = transport.publish(env).await;
-            crate::http::metrics::record_publish(publish_started.elapsed(), published.is_ok());
-            if let Err(e) = published {
-                warn!(error = %e, queue = %f.queue, "publish failed");
-                // An inbox that does not exist right now (deleted, being
-                // restored) is a transient condition for the gateway: the
-                // directory says it exists. Retry; dead-letter after the
-                // maximum number of attempts.
-                if e.is_transient() || e.kind == xoev_transport::TransportErrorKind::Unroutable {
-                    settle_retry(delivery, "publish", e.kind.as_str(), &e.to_string()).await;
-                } else {
-                    settle_dead(delivery, "publish", e.kind.as_str(), &e.to_string()).await;
+            // The reader's inbox first, then a copy for each further reader
+            // (xdomea); a failed publish retries them all, and receivers
+            // recognise what they already have by the message id.
+            let payload = bytes::Bytes::from(f.payload); // shared by the copies, not copied
+            let mut targets = vec![(f.queue.clone(), None)];
+            targets.extend(
+                f.copies
+                    .iter()
+                    .map(|(id, q)| (q.clone(), Some(id.as_str()))),
+            );
+            for (queue, copy_for) in targets {
+                let mut env = Envelope::new(
+                    Target::Queue(queue.clone()),
+                    f.message_id.clone(),
+                    payload.clone(),
+                )
+                .with_correlation_id(f.case_id.clone())
+                .with_case_id(f.case_id.clone());
+                for (name, value) in &f.headers {
+                    env = env.with_header(*name, value.clone());
                 }
-                return;
+                if let Some(id) = copy_for {
+                    env = env.with_header(xoev_transport::header::COPY_FOR, id);
+                }
+                let publish_started = std::time::Instant::now();
+                let published = transport.publish(env).await;
+                crate::http::metrics::record_publish(publish_started.elapsed(), published.is_ok());
+                if let Err(e) = published {
+                    warn!(error = %e, queue = %queue, "publish failed");
+                    // An inbox that does not exist right now (deleted, being
+                    // restored) is a transient condition for the gateway: the
+                    // directory says it exists. Retry; dead-letter after the
+                    // maximum number of attempts.
+                    if e.is_transient() || e.kind == xoev_transport::TransportErrorKind::Unroutable
+                    {
+                        settle_retry(delivery, "publish", e.kind.as_str(), &e.to_string()).await;
+                    } else {
+                        settle_dead(delivery, "publish", e.kind.as_str(), &e.to_string()).await;
+                    }
+                    return;
+                }
             }
             info!(case = %f.case_id, to = %f.queue, forwarded_id = %f.message_id, "forwarded");
             if let Some(entry) = f.audit
@@ -227,6 +243,7 @@ async fn handle_limited(
                 stage: None,
                 reason: None,
                 destination: Some(f.queue),
+                copies: f.copies.into_iter().map(|(_, q)| q).collect(),
                 forwarded_id: Some(f.message_id),
                 sender: f.headers_sender,
                 updated: now(),
@@ -264,6 +281,7 @@ async fn handle_limited(
                     stage: Some(r.stage.as_str().into()),
                     reason: Some(r.kind.clone()),
                     destination: None,
+                    copies: Vec::new(),
                     forwarded_id: None,
                     sender: r.sender.clone(),
                     updated: now(),

@@ -282,6 +282,52 @@ fn route_and_inspect_name_an_authority_given_without_an_identifier() {
     assert_eq!(v["header"]["author_name_only"], "AbsXdomeaInstitutionName");
 }
 
+/// An xdomea 4 handover with a further reader: `route` names the copy and
+/// its inbox, and the one named without an identifier in a note; a further
+/// reader the access rules do not allow refuses it, naming that reader.
+#[test]
+fn route_names_the_copy_for_a_further_reader() {
+    let dir = routing_with("xdomea-archive");
+    let routing = dir.to_str().expect("utf-8 path");
+    let handover = "tests/samples/xdomea/synthetic-4.0.0_Abgabe.Abgabe.0401.xml";
+    let o = gateway(&["route", "--routing", routing, handover]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let out = stdout(&o);
+    assert!(out.contains("queue:      xoev.inbox.ags-06412000"), "{out}");
+    assert!(
+        out.contains("copy:       archiv:06411000 → xoev.inbox.archiv-06411000 (further reader)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("note: 1 further reader(s) named without an identifier get no copy"),
+        "{out}"
+    );
+    let o = gateway(&["--format", "json", "route", "--routing", routing, handover]);
+    let j = json(&o);
+    assert_eq!(j["copies"][0]["reader"], "archiv:06411000");
+    assert_eq!(j["copies"][0]["queue"], "xoev.inbox.archiv-06411000");
+
+    let text = std::fs::read_to_string(root().join(handover)).expect("read");
+    let to_tax_office = dir.join("handover-to-tax-office.xml");
+    std::fs::write(
+        &to_tax_office,
+        text.replacen("archiv:06411000", "fa:9198", 1),
+    )
+    .expect("write");
+    let o = gateway(&[
+        "route",
+        "--routing",
+        routing,
+        to_tax_office.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("[access-denied] further reader: ags:06411000 may not send message type \"0401\" to fa:9198"),
+        "{out}"
+    );
+}
+
 /// Another standard is routed once the directory and a rule name it: the
 /// fee office offers closed files to the city archive in xdomea 4.0.0
 /// (an archival transfer, forwarded unchanged to the reader the header

@@ -656,3 +656,78 @@ async fn a_request_is_forwarded_only_after_the_case_store_flushed() {
     let _ = gateway.await;
     s.cleanup().await;
 }
+
+/// The `.toml` files of an addition in `tests/routing/`, to append to the
+/// shipped routing.
+fn routing_addition(addition: &str) -> Vec<(String, String)> {
+    ["authorities.toml", "access.toml", "rules.toml"]
+        .into_iter()
+        .map(|f| {
+            let path = root().join("tests/routing").join(addition).join(f);
+            (f.to_owned(), std::fs::read_to_string(path).expect("read"))
+        })
+        .collect()
+}
+
+/// An xdomea 4 handover names the archive as a further reader
+/// (`WeitererLeser`): the reader's inbox and the archive's each get the
+/// signed message, under one message id; the copy says whom it is for,
+/// and the sender's status names both inboxes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_further_reader_gets_a_copy_in_its_own_inbox() {
+    let s = setup_with("copies", routing_addition("xdomea-archive")).await;
+    let (stop, gateway) = s.start_gateway(s.dyn_transport());
+    let reader_inbox = s.demo.inbox("ags:06412000").expect("inbox");
+    let archive_inbox = s.demo.inbox("archiv:06411000").expect("inbox");
+    let mut reader = s.consumer(&reader_inbox).await;
+    let mut archive = s.consumer(&archive_inbox).await;
+    let handover =
+        std::fs::read(root().join("tests/samples/xdomea/synthetic-4.0.0_Abgabe.Abgabe.0401.xml"))
+            .expect("sample");
+    let signed = s
+        .demo
+        .signer("ags:06411000")
+        .expect("key")
+        .sign_bytes(&handover)
+        .expect("sign");
+    let id = "5d0e2b7a-91c3-4f68-a2e4-7b3c9d1f0a26";
+    s.transport
+        .publish(Envelope::new(Target::Inbound, id.to_owned(), signed))
+        .await
+        .expect("publish");
+    let to_reader = next(&mut reader).await;
+    let copy = next(&mut archive).await;
+    assert_eq!(to_reader.payload, copy.payload);
+    assert_eq!(to_reader.properties.message_id.as_deref(), Some(id));
+    assert_eq!(copy.properties.message_id.as_deref(), Some(id));
+    let h = |d: &Delivery, n: &str| d.properties.header(n).map(str::to_owned);
+    assert_eq!(
+        h(&copy, "x-xoev-copy-for").as_deref(),
+        Some("archiv:06411000")
+    );
+    assert_eq!(h(&copy, "x-xoev-reader").as_deref(), Some("ags:06412000"));
+    assert_eq!(h(&to_reader, "x-xoev-copy-for"), None);
+    // what both get is signed by the gateway
+    s.demo
+        .verifier
+        .verify_bytes(&copy.payload, &Limits::default(), Some(&s.demo.gateway))
+        .expect("signed by the gateway");
+    to_reader.ack().await.expect("ack");
+    copy.ack().await.expect("ack");
+    // the status is recorded after the publishes: wait for it
+    let mut status = None;
+    for _ in 0..100 {
+        status = s.demo.pipeline.cases.status(id).await.expect("status");
+        if status.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let status = status.expect("a status");
+    assert_eq!(status.state, "forwarded");
+    assert_eq!(status.destination.as_deref(), Some(reader_inbox.as_str()));
+    assert_eq!(status.copies, [archive_inbox]);
+    let _ = stop.send(());
+    gateway.await.expect("gateway");
+    s.cleanup().await;
+}

@@ -480,6 +480,82 @@ async fn a_header_naming_its_type_by_the_whole_element_name_is_routed_by_the_cod
     );
 }
 
+/// An xdomea 4 handover with a further reader (`WeitererLeser`): the
+/// forward names the archive's inbox for a copy; one the directory does
+/// not know, or the access rules do not let have it, refuses the whole
+/// message naming that reader (a copy the sender asked for is not dropped).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_further_reader_must_be_known_and_allowed_to_get_its_copy() {
+    let work = tempfile::tempdir().expect("tmp");
+    let mut o = DemoOptions::new(root(), work.path());
+    o.routing_append = routing_addition("xdomea-archive");
+    let d = demo::setup(o).await.expect("setup");
+    let text = std::fs::read_to_string(
+        root().join("tests/samples/xdomea/synthetic-4.0.0_Abgabe.Abgabe.0401.xml"),
+    )
+    .expect("sample");
+    let f = forward(process(
+        &d,
+        &sign_as(&d, "ags:06411000", text.as_bytes()),
+        None,
+    ));
+    assert_eq!(f.queue, "xoev.inbox.ags-06412000");
+    assert_eq!(
+        f.copies,
+        [(
+            "archiv:06411000".to_owned(),
+            "xoev.inbox.archiv-06411000".to_owned()
+        )]
+    );
+    // named twice, or the reader itself named again: one copy, none to the reader
+    let further = |id: &str| {
+        format!(
+            "<xdomea:WeitererLeser><xdomea:Behoerdenkennung>\
+             <xdomea:verzeichnisdienst listVersionID=\"2\"><code>DVDV</code></xdomea:verzeichnisdienst>\
+             <xdomea:kennung>{id}</xdomea:kennung>\
+             </xdomea:Behoerdenkennung></xdomea:WeitererLeser>\n  "
+        )
+    };
+    let twice = text.replacen(
+        "<xdomea:Importbestaetigung>",
+        &format!(
+            "{}{}<xdomea:Importbestaetigung>",
+            further("archiv:06411000"),
+            further("ags:06412000")
+        ),
+        1,
+    );
+    assert_ne!(twice, text);
+    let f = forward(process(
+        &d,
+        &sign_as(&d, "ags:06411000", twice.as_bytes()),
+        None,
+    ));
+    assert_eq!(f.copies.len(), 1, "{:?}", f.copies);
+
+    let unknown = text.replacen("archiv:06411000", "archiv:99999999", 1);
+    let r = reject(process(
+        &d,
+        &sign_as(&d, "ags:06411000", unknown.as_bytes()),
+        None,
+    ));
+    assert_eq!(r.kind, "unknown-reader", "{}", r.detail);
+    assert!(
+        r.detail.starts_with("further reader: ") && r.detail.contains("archiv:99999999"),
+        "{}",
+        r.detail
+    );
+    // a tax office is known, but may not have the fee office's files
+    let not_allowed = text.replacen("archiv:06411000", "fa:9198", 1);
+    let r = reject(process(
+        &d,
+        &sign_as(&d, "ags:06411000", not_allowed.as_bytes()),
+        None,
+    ));
+    assert_eq!(r.kind, "access-denied", "{}", r.detail);
+    assert!(r.detail.contains("fa:9198"), "{}", r.detail);
+}
+
 /// Another standard through the whole pipeline, once the directory, the
 /// access rules and a rule name it: the fee office's xdomea 4.0.0 offer
 /// list, signed by the fee office, is header-read, verified, validated

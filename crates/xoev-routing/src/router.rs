@@ -318,6 +318,28 @@ impl Router {
         }
     }
 
+    /// The inbox of a further reader a message names beside its reader
+    /// (xdomea `WeitererEmpfaenger`/`WeitererLeser`), which gets a copy:
+    /// it must be a known authority with an inbox, and the access rules
+    /// must let `sender` send it `message_type`.
+    pub fn further_reader(
+        &self,
+        sender: &str,
+        reader: &str,
+        message_type: &str,
+    ) -> Result<String, RouteError> {
+        self.check_access(sender, reader, message_type)?;
+        self.directory
+            .get(reader)
+            .and_then(|a| a.inbox.clone())
+            .ok_or_else(|| {
+                RouteError::new(
+                    R::UnknownReader,
+                    format!("{reader} has no inbox queue and cannot receive messages"),
+                )
+            })
+    }
+
     /// Decides where a message goes: the first rule (by priority) that
     /// matches, its recipient, adapter chain and queue. Checks sender,
     /// reader, responsibility and access rules on the way.

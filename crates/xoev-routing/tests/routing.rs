@@ -863,3 +863,31 @@ recipient = "reader"
     assert_eq!(e.errors().len(), 1, "{e}");
     assert_eq!(e.errors()[0].kind, K::OverlappingRules, "{e}");
 }
+
+#[test]
+fn a_further_reader_must_be_known_have_an_inbox_and_be_allowed() {
+    let (auth, access) = base();
+    let r = load(
+        &auth,
+        "[[rule]]\nname = \"r\"\nrecipient = \"reader\"\n",
+        &access,
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        r.further_reader("ags:09162000", "fa:9198", "T").unwrap(),
+        "q.fa"
+    );
+    let e = r.further_reader("ags:09162000", "nope:1", "T").unwrap_err();
+    assert_eq!(e.kind, R::UnknownReader);
+    assert!(e.message.contains("nope:1"), "{}", e.message);
+    let e = r
+        .further_reader("ags:09162000", "fa:9198", "U")
+        .unwrap_err();
+    assert_eq!(e.kind, R::AccessDenied);
+    // the way back is not allowed either
+    let e = r
+        .further_reader("fa:9198", "ags:09162000", "T")
+        .unwrap_err();
+    assert_eq!(e.kind, R::AccessDenied);
+}

@@ -21,6 +21,10 @@ pub mod header {
     pub const SENDER: &str = "x-xoev-sender";
     /// The receiving authority's id.
     pub const READER: &str = "x-xoev-reader";
+    /// On the copy for a further reader (xdomea `WeitererEmpfaenger`,
+    /// `WeitererLeser`): that reader's id; [`READER`] stays the reader the
+    /// message is addressed to.
+    pub const COPY_FOR: &str = "x-xoev-copy-for";
     /// The case the message belongs to.
     pub const CASE_ID: &str = "x-xoev-case-id";
     /// Dead letters and retries: the pipeline stage that failed.

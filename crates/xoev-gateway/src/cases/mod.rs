@@ -171,6 +171,10 @@ pub struct Status {
     /// For forwards: the destination queue.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub destination: Option<String>,
+    /// For forwards: the inboxes of the further readers the message names,
+    /// which got a copy.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub copies: Vec<String>,
     /// For forwards: the id of the message the gateway published.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub forwarded_id: Option<String>,

@@ -235,6 +235,15 @@ fn print_text(m: &Message, unreadable: Option<Option<String>>) {
         "reader:        {}",
         authority(h.reader.as_ref(), h.reader_name_only.as_deref())
     );
+    for r in &h.further_readers {
+        println!("further reader: {} (gets a copy)", authority(Some(r), None));
+    }
+    if h.further_readers_without_id > 0 {
+        println!(
+            "further reader: {} named without an identifier (no copy: not routable)",
+            h.further_readers_without_id
+        );
+    }
     if let Some(id) = &h.in_reply_to {
         println!("in reply to:   {id}");
     }

@@ -50,6 +50,9 @@ struct Report<'a> {
     decision: Option<RouteDecision>,
     #[serde(skip_serializing_if = "Option::is_none")]
     route_error: Option<RuleMiss>,
+    /// The further readers (xdomea) that get a copy, and their inboxes.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    copies: Vec<CopyTo>,
     /// What text mode prints as `note:` lines.
     notes: Vec<String>,
 }
@@ -80,6 +83,13 @@ struct RuleMiss {
     kind: &'static str,
     error: String,
     near_misses: Vec<NearMiss>,
+}
+
+/// A copy for a further reader.
+#[derive(Serialize)]
+struct CopyTo {
+    reader: String,
+    queue: String,
 }
 
 /// Dry run: which rule matches the message, whom it goes to, through which
@@ -132,6 +142,7 @@ pub fn run(g: &Global, args: &RouteArgs) -> anyhow::Result<Outcome> {
         message: None,
         decision: None,
         route_error: None,
+        copies: Vec::new(),
         notes: Vec::new(),
     };
     let (message, header_error) =
@@ -226,7 +237,34 @@ pub fn run(g: &Global, args: &RouteArgs) -> anyhow::Result<Outcome> {
     });
     // The router sees only that no sender is named; the header knows
     // whether it names none or one without an identifier.
-    match router.route(&input) {
+    if h.further_readers_without_id > 0 {
+        report.notes.push(format!(
+            "{} further reader(s) named without an identifier get no copy (the reader's office has to pass it on)",
+            h.further_readers_without_id
+        ));
+    }
+    match router.route(&input).and_then(|d| {
+        // as the service does: each further reader known and allowed, once
+        let sender = input.sender.as_deref().unwrap_or_default();
+        for r in &h.further_readers {
+            let key = r.key();
+            let id = router.directory().canonical(&key);
+            if id == d.recipient || report.copies.iter().any(|c| c.reader == id) {
+                continue;
+            }
+            let queue = router
+                .further_reader(sender, id, &input.message_type)
+                .map_err(|mut e| {
+                    e.message = format!("further reader: {}", e.message);
+                    e
+                })?;
+            report.copies.push(CopyTo {
+                reader: id.to_owned(),
+                queue,
+            });
+        }
+        Ok(d)
+    }) {
         Ok(d) => {
             report.ok = schema_fault.is_none();
             report.decision = Some(d);
@@ -291,7 +329,12 @@ fn print_text(r: &Report<'_>) {
         println!("{file}: note: {n}");
     }
     match (&r.decision, &r.route_error) {
-        (Some(d), _) => print_decision(&file, r.ok, m, d),
+        (Some(d), _) => {
+            print_decision(&file, r.ok, m, d);
+            for c in &r.copies {
+                println!("  copy:       {} → {} (further reader)", c.reader, c.queue);
+            }
+        }
         (None, Some(e)) => print_miss(&file, m, e, !r.errors.is_empty()),
         (None, None) => {}
     }

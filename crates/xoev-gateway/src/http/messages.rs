@@ -149,6 +149,7 @@ async fn accept(state: &AppState, authority: &str, body: Body) -> Result<Respons
         stage: None,
         reason: None,
         destination: None,
+        copies: Vec::new(),
         forwarded_id: None,
         sender: Some(authority.to_owned()),
         updated: crate::http::inbox::rfc3339(time::OffsetDateTime::now_utc()),

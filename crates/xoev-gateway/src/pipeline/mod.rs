@@ -28,7 +28,7 @@ use time::format_description::well_known::Rfc3339;
 use tokio::runtime::Handle;
 use xoev_adapters::{Context, RequestFacts, Translator};
 use xoev_audit::{AuditStore, CitizenRef, CitizenSecret, NewEntry, Outcome};
-use xoev_core::{Authority, Limits, Message, MessageError, MessageErrorKind};
+use xoev_core::{Authority, Header, Limits, Message, MessageError, MessageErrorKind};
 use xoev_dsig::{CertMatcher, Signer, Verifier};
 use xoev_routing::{RouteInput, Router};
 use xoev_schema::{Issue, SchemaError, Validator};
@@ -124,6 +124,9 @@ pub enum Decision {
 pub struct Forward {
     /// The destination queue.
     pub queue: String,
+    /// The further readers the message names (xdomea) with their inboxes:
+    /// each gets a copy, published after the reader's.
+    pub copies: Vec<(String, String)>,
     /// The signed bytes.
     pub payload: Vec<u8>,
     /// Its message id.
@@ -691,6 +694,8 @@ impl Pipeline {
             .route(&input)
             .map_err(|e| Failure::reject(Stage::Routing, e.kind.as_str(), e.message))?;
 
+        let copies = self.further_readers(&header, &sender, &route.recipient, code)?;
+
         clock.lap(Stage::Routing);
         // adapters (each step's output is validated against its target XSD)
         // The document to sign: the validated inbound content itself, or the
@@ -827,6 +832,7 @@ impl Pipeline {
         }
         Ok(Forward {
             queue: route.queue,
+            copies,
             // The envelope above is gone: the buffer is handed over, not copied.
             payload: Vec::from(signed),
             message_id: out_id,
@@ -837,6 +843,49 @@ impl Pipeline {
             headers_sender: Some(sender),
             flush_cases,
         })
+    }
+}
+
+impl Pipeline {
+    /// The further readers `header` names and their inboxes, each once and
+    /// not the recipient itself: every one must be known and allowed to
+    /// get `code` from `sender`, or the message is refused naming it — a
+    /// copy the sender asked for is not dropped silently. Those named
+    /// without an identifier cannot be addressed: logged, not refused.
+    fn further_readers(
+        &self,
+        header: &Header,
+        sender: &str,
+        recipient: &str,
+        code: &str,
+    ) -> Result<Vec<(String, String)>, Failure> {
+        if header.further_readers_without_id > 0 {
+            tracing::warn!(
+                count = header.further_readers_without_id,
+                "further readers named without an identifier get no copy"
+            );
+        }
+        let mut copies: Vec<(String, String)> = Vec::new();
+        for r in &header.further_readers {
+            let key = r.key();
+            let id = self.router.directory().canonical(&key).to_owned();
+            if id == recipient || copies.iter().any(|(known, _)| *known == id) {
+                continue;
+            }
+            let queue = self.router.further_reader(sender, &id, code).map_err(|e| {
+                let stage = match e.kind {
+                    xoev_routing::RouteErrorKind::AccessDenied => Stage::Access,
+                    _ => Stage::Routing,
+                };
+                Failure::reject(
+                    stage,
+                    e.kind.as_str(),
+                    format!("further reader: {}", e.message),
+                )
+            })?;
+            copies.push((id, queue));
+        }
+        Ok(copies)
     }
 }
 
