@@ -119,6 +119,30 @@ fn validate_a_directory_checks_every_xml_file_under_it() {
         "{}",
         stdout(&o)
     );
+
+    // a link back up the tree is not followed: each file once, and the
+    // walk ends; a link to a file is read like the file
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink(".", dir.join("nested/loop")).expect("symlink");
+        std::os::unix::fs::symlink("..", dir.join("nested/up")).expect("symlink");
+        std::os::unix::fs::symlink(dir.join("a.xml"), dir.join("link.xml")).expect("symlink");
+        let o = gateway(&["validate", dir.to_str().expect("utf-8 path")]);
+        let out = stdout(&o);
+        assert!(!out.contains("/loop/") && !out.contains("/up/"), "{out}");
+        assert_eq!(out.matches("a.xml: ok").count(), 1, "{out}");
+        assert!(out.contains("link.xml: ok (XNachweis 1.2.0)"), "{out}");
+    }
+
+    // a command that reads one file is told that a directory is not one
+    let o = gateway(&["inspect", dir.to_str().expect("utf-8 path")]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .contains("cannot read: a directory: this command reads one message file"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

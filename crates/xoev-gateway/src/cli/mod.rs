@@ -236,10 +236,17 @@ pub fn read_input(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
         std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)?;
         Ok(buf)
     } else if path.is_dir() {
-        // `expand_dirs` leaves only directories that hold no message
+        // `expand_dirs` leaves only directories that hold no message; a
+        // command that takes one file gets any directory
+        let mut found = Vec::new();
+        xml_files_under(path, &mut found);
         Err(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
-            "a directory with no .xml files",
+            if found.is_empty() {
+                "a directory with no .xml files"
+            } else {
+                "a directory: this command reads one message file"
+            },
         ))
     } else {
         std::fs::read(path)
@@ -251,27 +258,11 @@ pub fn read_input(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
 /// an integrator can check a folder of samples at once. A directory with
 /// none stays, and reading it fails with that reason.
 pub fn expand_dirs(inputs: &[std::path::PathBuf]) -> Vec<std::path::PathBuf> {
-    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                walk(&path, out);
-            } else if path
-                .extension()
-                .is_some_and(|e| e.eq_ignore_ascii_case("xml"))
-            {
-                out.push(path);
-            }
-        }
-    }
     let mut out = Vec::new();
     for input in inputs {
         if input.as_os_str() != "-" && input.is_dir() {
             let mut found = Vec::new();
-            walk(input, &mut found);
+            xml_files_under(input, &mut found);
             if found.is_empty() {
                 out.push(input.clone());
             } else {
@@ -283,6 +274,30 @@ pub fn expand_dirs(inputs: &[std::path::PathBuf]) -> Vec<std::path::PathBuf> {
         }
     }
     out
+}
+
+/// The `.xml` files under `dir`, recursively. A symbolic link to a
+/// directory is not followed (a link to `.` or `..` would make the walk
+/// endless); one to a file is read like the file.
+fn xml_files_under(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        if kind.is_dir() {
+            xml_files_under(&path, out);
+        } else if (kind.is_file() || (kind.is_symlink() && path.is_file()))
+            && path
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("xml"))
+        {
+            out.push(path);
+        }
+    }
 }
 
 /// A schema catalogue entry as `inspect` and `route` name it in JSON
