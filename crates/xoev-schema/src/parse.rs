@@ -76,6 +76,14 @@ pub fn parse_document(bytes: &[u8], limits: &Limits) -> Result<Document, SchemaE
         if ctxt.is_null() {
             return Err(SchemaError::Malformed(plain_issue("out of memory")));
         }
+        // libxml2 goes on after a recoverable error (`AT&T`) and keeps only
+        // its last, often a consequence ("Premature end of data"): the
+        // first is the one to report.
+        let mut first: Option<Issue> = None;
+        (*ctxt)._private = (&raw mut first).cast();
+        if !(*ctxt).sax.is_null() {
+            (*(*ctxt).sax).serror = Some(keep_first_error);
+        }
         let doc = xml::xmlCtxtReadMemory(
             ctxt,
             bytes.as_ptr().cast(),
@@ -88,7 +96,9 @@ pub fn parse_document(bytes: &[u8], limits: &Limits) -> Result<Document, SchemaE
             if !doc.is_null() {
                 xml::xmlFreeDoc(doc);
             }
-            Err(malformed(last_error(ctxt.cast())))
+            Err(malformed(
+                first.take().unwrap_or_else(|| last_error(ctxt.cast())),
+            ))
         } else {
             // Without XML_PARSE_HUGE libxml2 enforced its own limit (one
             // level more than MAX_DEPTH: it counts from zero).
@@ -328,6 +338,26 @@ fn plain_issue(msg: &str) -> Issue {
     }
 }
 
+/// A parser context's structured-error handler that keeps the first error
+/// in the `Option<Issue>` its `_private` points to (libxml2 passes the
+/// context as the handler's data).
+unsafe extern "C" fn keep_first_error(user: *mut std::os::raw::c_void, err: xml::xmlErrorPtr) {
+    if user.is_null() || err.is_null() {
+        return;
+    }
+    // SAFETY: `user` is the live parser context of `parse_document`, whose
+    // `_private` points to its `first` for the whole read; `err` is valid
+    // during this callback.
+    unsafe {
+        let ctxt = user.cast::<xml::xmlParserCtxt>();
+        let slot = (*ctxt)._private.cast::<Option<Issue>>();
+        if slot.is_null() || (*slot).is_some() || (*err).level < xml::xmlErrorLevel_XML_ERR_ERROR {
+            return;
+        }
+        *slot = Some(crate::validate::issue_from(&*err));
+    }
+}
+
 /// Converts libxml2's last error of a context into an [`Issue`].
 ///
 /// # Safety
@@ -369,6 +399,25 @@ mod tests {
     fn with_attributes(n: usize) -> String {
         let attrs: String = (0..n).map(|k| format!(" a{k}='1'")).collect();
         format!("<m xmlns='urn:x'><e{attrs}/></m>")
+    }
+
+    /// libxml2 reads on after a recoverable error; its last error is a
+    /// consequence ("Premature end of data in tag a"), the first the cause.
+    #[test]
+    fn the_first_well_formedness_error_is_reported_not_the_last() {
+        let bytes = b"<?xml version=\"1.0\"?>\n<a xmlns=\"urn:x\">\n  <b>AT&T</b>\n  <c>\n</a>\n";
+        let Err(SchemaError::Malformed(issue)) = parse_document(bytes, &Limits::default()) else {
+            panic!("expected a malformed-xml error");
+        };
+        assert_eq!(issue.line, Some(3), "{issue:?}");
+        assert!(issue.message.contains("EntityRef"), "{issue:?}");
+        // one error only: the same as before
+        let Err(SchemaError::Malformed(issue)) =
+            parse_document(b"<a xmlns=\"urn:x\"><b></a>", &Limits::default())
+        else {
+            panic!("expected a malformed-xml error");
+        };
+        assert!(issue.message.contains("mismatch"), "{issue:?}");
     }
 
     #[test]
