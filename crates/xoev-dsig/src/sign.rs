@@ -476,19 +476,7 @@ fn sign_klass(alg: SignatureAlgorithm) -> Option<xs::xmlSecTransformId> {
 /// so the content validates against its standard's XSD. Returns how many were
 /// removed. Node handles to the removed elements must not be used afterwards.
 pub fn strip_signature(doc: &Document) -> usize {
-    let Some(root) = dom::root(doc) else {
-        return 0;
-    };
-    let sigs: Vec<_> = dom::element_children(root)
-        .into_iter()
-        .filter(|&n| dom::is_dsig(n, "Signature"))
-        .collect();
-    for &s in &sigs {
-        // SAFETY: `s` is a child element of the borrowed document's root;
-        // no handle of ours to it survives this loop.
-        unsafe { dom::remove(s) }
-    }
-    sigs.len()
+    xoev_schema::strip_enveloped_signatures(doc)
 }
 
 /// Serialises a document as UTF-8 without reformatting (what [`Signer::sign_bytes`] returns).

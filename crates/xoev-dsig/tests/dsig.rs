@@ -48,6 +48,10 @@ fn rsa_and_ecdsa_round_trip_with_signature_as_last_child() {
     }
 }
 
+/// The standard's XSD has no place for `ds:Signature`: the signed tree
+/// fails it, the stripped one passes. The `Validator` (`validate`, `route`,
+/// the service's header diagnosis) sets an enveloped signature aside as
+/// the service does after verifying; one anywhere else stays and fails.
 #[test]
 fn stripped_signed_message_validates_against_its_xsd_and_signed_one_does_not() {
     let p = pki();
@@ -57,17 +61,36 @@ fn stripped_signed_message_validates_against_its_xsd_and_signed_one_does_not() {
         xoev_schema::Catalogue::load(std::path::Path::new(schemas)).expect("catalogue"),
     );
     let validator = xoev_schema::Validator::new(catalogue, xoev_core::Limits::default());
-    let err = validator
+    let entry = validator
         .validate(signed.clone().into_bytes())
-        .err()
-        .expect("ds:Signature has no slot in the XSD");
-    assert_eq!(err.kind().as_str(), "xsd-invalid");
+        .expect("validated without its enveloped signature");
+    assert_eq!(entry.signatures_set_aside, 1);
+    let schema = entry.entry.schema().expect("schema");
     let doc = parse(signed.as_bytes());
+    let issues = schema
+        .validate(&doc)
+        .expect_err("ds:Signature has no slot in the XSD");
+    assert!(issues[0].message.contains("Signature"), "{issues:?}");
     p.verifier().verify(&doc, None).expect("verifies");
     strip_signature(&doc);
-    validator
-        .validate(to_bytes(&doc))
-        .expect("content validates");
+    schema.validate(&doc).expect("content validates");
+
+    // a signature moved into the content is no enveloped one: refused
+    let start = signed.find("<ds:Signature").expect("signature");
+    let end = signed.find("</ds:Signature>").expect("end") + "</ds:Signature>".len();
+    let without = format!("{}{}", &signed[..start], &signed[end..]);
+    let first_end_tag = without.find("</").expect("an end tag");
+    let moved = format!(
+        "{}{}{}",
+        &without[..first_end_tag],
+        &signed[start..end],
+        &without[first_end_tag..]
+    );
+    let err = validator
+        .validate(moved.into_bytes())
+        .err()
+        .expect("a nested ds:Signature stays and fails the XSD");
+    assert_eq!(err.kind().as_str(), "xsd-invalid");
 }
 
 #[test]

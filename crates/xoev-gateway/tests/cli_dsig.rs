@@ -424,3 +424,48 @@ fn keys_revoke_writes_a_crl_that_verify_applies_and_extends_it() {
         stdout(&o)
     );
 }
+
+/// A signed message validates, and `route` routes it, as the service takes
+/// it: the content without its enveloped signature (which `verify`
+/// checks); `validate` says so. A signature moved into the content is
+/// refused by the XSD.
+#[test]
+fn validate_and_route_take_a_signed_message_without_its_signature() {
+    let (_dir, pki) = pki();
+    let signed = pki.join("signed.xml");
+    sign_with(&pki, "authority-ec", &signed);
+    let o = gateway(&["validate", &s(&signed)], &[]);
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains(
+            "ok (XNachweis 1.2.0; signed: the content without its signature, which `verify` checks)"
+        ),
+        "{}",
+        stdout(&o)
+    );
+    let o = gateway(&["--format", "json", "validate", &s(&signed)], &[]);
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(
+        (&j[0]["ok"], &j[0]["signed"]),
+        (&true.into(), &true.into()),
+        "{j}"
+    );
+    let o = gateway(&["route", &s(&signed)], &[]);
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
+    assert!(stdout(&o).contains(": routed\n"), "{}", stdout(&o));
+
+    let text = std::fs::read_to_string(&signed).expect("read");
+    let start = text.find("<ds:Signature").expect("signature");
+    let end = text.find("</ds:Signature>").expect("end") + "</ds:Signature>".len();
+    let without = format!("{}{}", &text[..start], &text[end..]);
+    let at = without.find("</").expect("an end tag");
+    let nested = pki.join("nested.xml");
+    std::fs::write(
+        &nested,
+        format!("{}{}{}", &without[..at], &text[start..end], &without[at..]),
+    )
+    .expect("write");
+    let o = gateway(&["validate", &s(&nested)], &[]);
+    assert_eq!(code(&o), 1, "{}", stdout(&o));
+    assert!(stdout(&o).contains("[xsd-invalid]"), "{}", stdout(&o));
+}

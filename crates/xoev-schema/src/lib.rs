@@ -5,8 +5,9 @@
 //!   on first use, and shared by all threads.
 //! - [`parse_document`]: the one full parse of a message — no DTD, no
 //!   entities, no network, size-limited.
-//! - [`Validator`]: envelope → catalogue lookup → parse → XSD validation, the
-//!   parsed document handed back so later stages (signatures) reuse it.
+//! - [`Validator`]: envelope → catalogue lookup → parse → XSD validation (of
+//!   a signed message without its enveloped signature), the parsed
+//!   document handed back.
 //!
 //! Call [`init`] once, early, before threads start: libxml2 has global state.
 
@@ -24,4 +25,6 @@ pub use init::init;
 pub use libxml::tree::Document;
 pub use parse::{MAX_DEPTH, parse_document};
 pub use redact::{REDACTED, redact_values};
-pub use validate::{CompiledSchema, Validated, Validator, fill_columns};
+pub use validate::{
+    CompiledSchema, Validated, Validator, fill_columns, strip_enveloped_signatures,
+};

@@ -272,8 +272,12 @@ pub struct Validated<'c> {
     pub message: Message,
     /// The catalogue entry it validated against.
     pub entry: &'c SchemaEntry,
-    /// The parsed document, for later stages (e.g. signature verification).
+    /// The parsed document as validated: without the enveloped signatures
+    /// of [`Validated::signatures_set_aside`].
     pub document: Document,
+    /// How many `ds:Signature` children of the root were set aside before
+    /// the XSD check (the service verifies them first; `verify` does here).
+    pub signatures_set_aside: usize,
 }
 
 /// Envelope → catalogue lookup → hardened parse → XSD validation.
@@ -299,7 +303,9 @@ impl Validator {
         &self.limits
     }
 
-    /// Reads the envelope, finds the schema, parses and validates; then
+    /// Reads the envelope, finds the schema, parses and validates — a
+    /// signed message without its enveloped signature, as the service
+    /// validates it after verifying ([`strip_enveloped_signatures`]); then
     /// requires a readable header, if the document tried to carry one.
     ///
     /// A header that cannot be read is reported last: an unknown
@@ -331,6 +337,8 @@ impl Validator {
         let entry = self.catalogue.lookup(&message)?;
         let schema = entry.schema()?;
         let document = parse_document(message.raw(), &self.limits)?;
+        // as the service validates a signed message after verifying it
+        let signatures_set_aside = strip_enveloped_signatures(&document);
         schema.validate(&document).map_err(|mut issues| {
             fill_columns(message.raw(), &mut issues);
             SchemaError::Invalid {
@@ -343,8 +351,49 @@ impl Validator {
             message,
             entry,
             document,
+            signatures_set_aside,
         })
     }
+}
+
+/// The XML Signature namespace.
+const DSIG_NAMESPACE: &[u8] = b"http://www.w3.org/2000/09/xmldsig#";
+
+/// Removes every `ds:Signature` element child of the root — an enveloped
+/// signature, which no XÖV schema has a place for — so the content can be
+/// validated against its standard's XSD; returns how many were removed.
+/// What the service validates after verifying, and what `xoev_dsig`'s
+/// `strip_signature` does (it calls this). Signatures anywhere else stay,
+/// and the XSD refuses them.
+pub fn strip_enveloped_signatures(doc: &Document) -> usize {
+    let mut removed = 0;
+    // SAFETY: the document is alive while borrowed; the root's children
+    // form a NULL-terminated list; the next sibling is read before a child
+    // is unlinked and freed, and no handle to it survives.
+    unsafe {
+        let root = xml::xmlDocGetRootElement(doc.doc_ptr());
+        if root.is_null() {
+            return 0;
+        }
+        let mut child = (*root).children;
+        while !child.is_null() {
+            let next = (*child).next;
+            let ns = (*child).ns;
+            if (*child).type_ == xml::xmlElementType_XML_ELEMENT_NODE
+                && !ns.is_null()
+                && !(*ns).href.is_null()
+                && !(*child).name.is_null()
+                && std::ffi::CStr::from_ptr((*ns).href.cast()).to_bytes() == DSIG_NAMESPACE
+                && std::ffi::CStr::from_ptr((*child).name.cast()).to_bytes() == b"Signature"
+            {
+                xml::xmlUnlinkNode(child);
+                xml::xmlFreeNode(child);
+                removed += 1;
+            }
+            child = next;
+        }
+    }
+    removed
 }
 
 /// libxml2 reports XSD violations with a line but no column. The element

@@ -33,6 +33,10 @@ struct Report {
     /// the 1.0 schema accepts).
     #[serde(skip_serializing_if = "Option::is_none")]
     specification: Option<String>,
+    /// Signed: validated without its enveloped signature, as the service
+    /// does after verifying (the signature is `verify`'s business).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    signed: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     kind: Option<&'static str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -56,6 +60,7 @@ pub fn run(g: &Global, args: &ValidateArgs) -> anyhow::Result<Outcome> {
                     version: None,
                     root_version: None,
                     specification: None,
+                    signed: false,
                     kind: Some("io"),
                     errors: vec![Issue {
                         line: None,
@@ -73,6 +78,7 @@ pub fn run(g: &Global, args: &ValidateArgs) -> anyhow::Result<Outcome> {
                     version: Some(v.entry.version.clone()),
                     root_version: v.message.version.clone().filter(|r| *r != v.entry.version),
                     specification: other_specification(&v),
+                    signed: v.signatures_set_aside > 0,
                     kind: None,
                     errors: vec![],
                 },
@@ -96,6 +102,7 @@ pub fn run(g: &Global, args: &ValidateArgs) -> anyhow::Result<Outcome> {
                         version,
                         root_version: None,
                         specification,
+                        signed: false,
                         kind: Some(e.kind().as_str()),
                         errors: e.issues(),
                     }
@@ -116,10 +123,15 @@ pub fn run(g: &Global, args: &ValidateArgs) -> anyhow::Result<Outcome> {
 fn print_text(r: &Report) {
     if r.ok {
         println!(
-            "{}: ok ({} {}{}{})",
+            "{}: ok ({} {}{}{}{})",
             r.file,
             r.standard.as_deref().unwrap_or("?"),
             r.version.as_deref().unwrap_or("?"),
+            if r.signed {
+                "; signed: the content without its signature, which `verify` checks"
+            } else {
+                ""
+            },
             r.root_version
                 .as_ref()
                 .map(|v| format!("; the root's version attribute says {v:?}"))
