@@ -15,6 +15,7 @@
 use crate::cases::Status;
 use crate::pipeline::{Decision, Pipeline, Stage};
 use crate::workers::Workers;
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use time::OffsetDateTime;
@@ -56,6 +57,7 @@ pub async fn run(
         &tokio::runtime::Handle::current(),
     )?);
     let mut tasks = JoinSet::new();
+    let in_flight = InFlightIds::default();
     let mut duplicates_seen = 0;
     info!(queue = %queue, workers = options.workers, prefetch = options.prefetch, "gateway consuming");
     tokio::pin!(shutdown);
@@ -89,9 +91,33 @@ pub async fn run(
             "delivery",
             message_id = delivery.properties.message_id.as_deref().unwrap_or("-")
         );
+        let in_flight = in_flight.clone();
         tasks.spawn(
             async move {
-                handle_limited(&p, &t, delivery, Some(&pool)).await;
+                // one delivery of a message id at a time: a second, sent
+                // at the same moment, is a duplicate once the first is settled
+                let id = delivery
+                    .properties
+                    .message_id
+                    .clone()
+                    .filter(|id| !id.is_empty());
+                let gate = id.as_deref().map(|id| in_flight.gate(id));
+                let turn = match &gate {
+                    Some(g) => Some(g.lock().await),
+                    None => None,
+                };
+                if delivery.settled_before() {
+                    info!("duplicate of a message settled meanwhile: acked without processing");
+                    if let Err(e) = delivery.ack().await {
+                        warn!(error = %e, "could not ack a duplicate delivery; it will come again");
+                    }
+                } else {
+                    handle_limited(&p, &t, delivery, Some(&pool)).await;
+                }
+                drop(turn);
+                if let (Some(id), Some(gate)) = (id, gate) {
+                    in_flight.release(&id, gate);
+                }
                 drop(permit);
             }
             .instrument(span),
@@ -113,6 +139,37 @@ pub async fn run(
         }
     }
     Ok(())
+}
+
+/// The message ids this process is processing, each with a lock that
+/// deliveries of that id take in turn: a sender that submits one message
+/// twice at the same moment (HTTP retries, two publishes) gets it
+/// processed once — the second delivery waits, then finds the first
+/// settled and is acked as its duplicate.
+#[derive(Clone, Default)]
+struct InFlightIds(Arc<std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>);
+
+impl InFlightIds {
+    /// The lock for `id` (created for the first delivery of it).
+    fn gate(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut ids = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        ids.entry(id.to_owned()).or_default().clone()
+    }
+
+    /// Gives the lock back; the last delivery of `id` removes it.
+    fn release(&self, id: &str, gate: Arc<tokio::sync::Mutex<()>>) {
+        let mut ids = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // held by the map and by `gate` only: nobody else waits for it
+        if Arc::strong_count(&gate) == 2 {
+            ids.remove(id);
+        }
+    }
 }
 
 fn now() -> String {

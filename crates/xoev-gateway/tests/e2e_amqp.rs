@@ -731,3 +731,47 @@ async fn a_further_reader_gets_a_copy_in_its_own_inbox() {
     gateway.await.expect("gateway");
     s.cleanup().await;
 }
+
+/// A sender that submits one request several times at the same moment
+/// (client retries racing each other): the gateway forwards it once, and
+/// the citizen's access log has one entry, not one per copy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_message_submitted_many_times_at_once_is_forwarded_once() {
+    const COPIES: usize = 12;
+    let s = setup("concurrent").await;
+    let fee = s.demo.fee_office().expect("fee office");
+    let (request_id, request) = fee.request().expect("request");
+    // all copies wait in the queue before the gateway starts: its workers
+    // take several at once
+    for _ in 0..COPIES {
+        s.transport
+            .publish(Envelope::new(
+                Target::Inbound,
+                request_id.clone(),
+                request.clone(),
+            ))
+            .await
+            .expect("publish");
+    }
+    let mut tax_inbox = s.consumer(&s.demo.inbox(TAX_OFFICE).expect("inbox")).await;
+    let (stop, gateway) = s.start_gateway(s.dyn_transport());
+    let first = next(&mut tax_inbox).await;
+    first.ack().await.expect("ack");
+    // nothing more comes while the other copies are settled
+    let more = tokio::time::timeout(Duration::from_secs(3), tax_inbox.next()).await;
+    assert!(
+        more.is_err(),
+        "a second forward: {:?}",
+        more.map(|d| d.map(|d| d.map(|d| d.properties)))
+    );
+    let entries = s
+        .demo
+        .audit
+        .entries_for_request(&request_id)
+        .await
+        .expect("log");
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    let _ = stop.send(());
+    gateway.await.expect("gateway");
+    s.cleanup().await;
+}

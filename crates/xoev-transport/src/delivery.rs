@@ -192,6 +192,15 @@ impl Delivery {
         self.properties.attempts()
     }
 
+    /// Whether this process settled this delivery before (same queue,
+    /// message id and attempt): [`Consumer::next`] skips such redeliveries;
+    /// a caller that held a delivery back while another of the same id was
+    /// processed asks again.
+    pub fn settled_before(&self) -> bool {
+        self.dedup_key()
+            .is_some_and(|key| self.dedup.contains(&key))
+    }
+
     pub(crate) fn dedup_key(&self) -> Option<String> {
         self.properties
             .message_id
