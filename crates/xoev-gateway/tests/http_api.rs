@@ -1072,3 +1072,28 @@ fn api_token_cli_makes_tokens_the_api_accepts() {
     );
     assert_eq!(code, 1);
 }
+
+/// What axum answers by itself — no such route, a method the route lacks,
+/// a path that is no UTF-8 — has the API's problem+json body too.
+#[tokio::test]
+async fn unknown_routes_methods_and_paths_are_problems_too() {
+    let h = harness(Duration::from_secs(30)).await;
+    let v = get(&h.app, "/nonexistent", None)
+        .await
+        .problem(StatusCode::NOT_FOUND, "not-found");
+    assert_eq!(v["detail"], "no such resource");
+    get(&h.app, "/messages/a/b", None)
+        .await
+        .problem(StatusCode::NOT_FOUND, "not-found");
+    let a = call(&h.app, Method::PUT, "/messages", None, Vec::new()).await;
+    a.problem(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed");
+    let a = call(&h.app, Method::DELETE, "/messages/x", None, Vec::new()).await;
+    a.problem(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed");
+    let v = get(&h.app, "/messages/%00%ff%fe", None)
+        .await
+        .problem(StatusCode::BAD_REQUEST, "invalid-request");
+    assert!(
+        v["detail"].as_str().is_some_and(|d| d.contains("UTF-8")),
+        "{v}"
+    );
+}

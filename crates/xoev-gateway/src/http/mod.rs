@@ -77,7 +77,56 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(state.clone())
         .merge(ops::routes(state.ops.clone()))
+        .layer(axum::middleware::from_fn(problem_for_plain_errors))
         .layer(axum::middleware::from_fn(observe))
+}
+
+/// Gives the errors axum answers by itself — no such route (404), a
+/// method the route lacks (405, its `Allow` header kept), a path it cannot
+/// decode (400), a URI too long (414) — the `application/problem+json`
+/// body every error of the API has (docs/http.md); the handlers' own
+/// errors already have it.
+async fn problem_for_plain_errors(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let response = next.run(req).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let kind = match status {
+        StatusCode::NOT_FOUND => "not-found",
+        StatusCode::METHOD_NOT_ALLOWED => "method-not-allowed",
+        StatusCode::URI_TOO_LONG => "uri-too-long",
+        StatusCode::BAD_REQUEST => "invalid-request",
+        _ => "error",
+    };
+    let (parts, body) = response.into_parts();
+    // axum's own reason (e.g. "Invalid URL: Invalid UTF-8 in `id`"), short
+    let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+    let detail = match String::from_utf8_lossy(&text).trim() {
+        "" => match status {
+            StatusCode::NOT_FOUND => "no such resource".to_owned(),
+            StatusCode::METHOD_NOT_ALLOWED => {
+                "the resource does not take this method (see Allow)".to_owned()
+            }
+            _ => status.canonical_reason().unwrap_or("error").to_owned(),
+        },
+        t => t.to_owned(),
+    };
+    let mut problem = ApiError::new(status, kind, detail).into_response();
+    if let Some(allow) = parts.headers.get(axum::http::header::ALLOW) {
+        problem
+            .headers_mut()
+            .insert(axum::http::header::ALLOW, allow.clone());
+    }
+    problem
 }
 
 /// Logs every request and records `xoev_http_request_duration_seconds`
