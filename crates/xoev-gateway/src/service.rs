@@ -202,7 +202,15 @@ async fn handle_limited(
         let started = std::time::Instant::now();
         let (decision, message) = p.process_shared(&payload, correlation.as_deref(), &rt);
         let labels = crate::http::metrics::Labels::from_message(&p, message.as_ref());
-        (decision, labels, started.elapsed())
+        // a dead letter names what its header says (as a message submitted
+        // over HTTP carries it already), so operators can find it by sender
+        let header_fields = match (&decision, &message) {
+            (Decision::Reject(_), Some(m)) => Envelope::for_message(Target::Inbound, m)
+                .map(|e| e.headers)
+                .unwrap_or_default(),
+            _ => Default::default(),
+        };
+        (decision, labels, header_fields, started.elapsed())
     };
     let started = std::time::Instant::now();
     let processed = match workers {
@@ -211,9 +219,13 @@ async fn handle_limited(
             .await
             .map_err(|e| e.to_string()),
     };
+    let mut delivery = delivery;
     let decision = match processed {
-        Ok((d, labels, took)) => {
+        Ok((d, labels, header_fields, took)) => {
             crate::http::metrics::record_decision(&labels, &d, took);
+            for (name, value) in header_fields {
+                delivery.properties.headers.entry(name).or_insert(value);
+            }
             d
         }
         Err(e) => {

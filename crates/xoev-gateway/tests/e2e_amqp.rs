@@ -376,6 +376,14 @@ async fn every_rejection_stage_dead_letters_and_answers_the_sender() {
             dead.properties.headers
         );
         assert_eq!(dead.properties.message_id.as_deref(), Some(id.as_str()));
+        // published without headers: the dead letter has what the header says
+        assert_eq!(
+            h("x-xoev-sender").as_deref(),
+            Some(FEE_OFFICE),
+            "{id}: {:?}",
+            dead.properties.headers
+        );
+        assert!(h("x-xoev-type").is_some(), "{:?}", dead.properties.headers);
         assert!(
             answer.contains(&format!("<gw:grund>{kind}</gw:grund>")),
             "{answer}"
