@@ -127,6 +127,10 @@ pub async fn pipeline(config: &Config, purpose: Purpose) -> anyhow::Result<Pipel
     let known = |name: &str| registry.get(name).is_ok();
     let router = Router::load(&config.path(&config.gateway.routing), &known)
         .map_err(|e| anyhow::anyhow!("routing: {e}"))?;
+    let errors = crate::routing_check::check_rules(&router, validator.catalogue(), &registry);
+    if !errors.is_empty() {
+        anyhow::bail!("routing: {}", xoev_routing::ConfigErrors(errors));
+    }
     let matchers = matchers_from_directory(&router)?;
     let verifier = Verifier::new(
         TrustStore::from_dir(&config.path(&config.trust.dir))?

@@ -185,6 +185,10 @@ pub async fn setup(o: DemoOptions) -> anyhow::Result<Demo> {
     };
     let known = |name: &str| registry.get(name).is_ok();
     let router = Router::load(&routing, &known).map_err(|e| anyhow::anyhow!("routing: {e}"))?;
+    let errors = crate::routing_check::check_rules(&router, validator.catalogue(), &registry);
+    if !errors.is_empty() {
+        anyhow::bail!("routing: {}", xoev_routing::ConfigErrors(errors));
+    }
 
     // A test PKI: one CA, one ECDSA P-256 key per authority (RSA-2048 for
     // those the options name).

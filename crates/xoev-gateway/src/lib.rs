@@ -21,6 +21,7 @@ pub mod demo;
 pub mod http;
 pub mod peers;
 pub mod pipeline;
+pub mod routing_check;
 pub mod service;
 pub mod trust_reload;
 pub mod workers;

@@ -185,9 +185,12 @@ fn route_by_municipality_when_no_reader() {
 
 #[test]
 fn route_explains_a_miss() {
-    // rules written for another XNachweis release than the message's
+    // rules written for another message type than the message's
     let dir = broken_routing("miss", |rules| {
-        rules.replace("version = \"1.2.0\"", "version = \"1.3.0\"")
+        rules.replace(
+            "message_type = \"DE.EvidenceRequest.0101\"",
+            "message_type = \"DE.EvidenceRequest.0109\"",
+        )
     });
     let routing = dir.to_str().expect("utf-8 path");
     let o = gateway(&["route", "--routing", routing, MUSTERSTADT]);
@@ -196,7 +199,9 @@ fn route_explains_a_miss() {
     assert!(out.contains("[no-route] no rule matches"), "{out}");
     assert!(out.contains("closest rules:"), "{out}");
     assert!(
-        out.contains("version is \"1.2.0\", the rule wants \"1.3.0\""),
+        out.contains(
+            "message type is \"DE.EvidenceRequest.0101\", the rule wants \"DE.EvidenceRequest.0109\""
+        ),
         "{out}"
     );
 
@@ -217,6 +222,25 @@ fn route_explains_a_miss() {
         "evidence-request-to-named-tax-office"
     );
     assert_eq!(j["message"]["version"], "1.2.0");
+    std::fs::remove_dir_all(&dir).ok();
+
+    // rules written for a release the catalogue does not have: no miss to
+    // explain, a configuration error (the rule could never match)
+    let dir = broken_routing("miss-version", |rules| {
+        rules.replace("version = \"1.2.0\"", "version = \"1.3.0\"")
+    });
+    let o = gateway(&[
+        "route",
+        "--routing",
+        dir.to_str().expect("utf-8 path"),
+        MUSTERSTADT,
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("the schema catalogue has no version \"1.3.0\" of XNachweis"),
+        "{err}"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -798,7 +822,8 @@ fn route_matches_the_catalogue_entry_not_the_root_attributes() {
     assert_eq!(j["message"]["root_version"], "version0");
     assert_eq!(j["decision"]["rule"], "participation-to-reader");
 
-    // a rule that names the root's attribute instead matches nothing
+    // a rule that names the root's attribute instead could never match:
+    // a configuration error naming it
     let rules = std::fs::read_to_string(dir.join("rules.toml")).expect("read");
     std::fs::write(
         dir.join("rules.toml"),
@@ -806,11 +831,113 @@ fn route_matches_the_catalogue_entry_not_the_root_attributes() {
     )
     .expect("write");
     let o = gateway(&["route", "--routing", routing, f]);
-    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
     assert!(
-        stdout(&o).contains("standard is \"XBeteiligung\", the rule wants \"standard0\""),
-        "{}",
-        stdout(&o)
+        err.contains("the schema catalogue has no standard \"standard0\""),
+        "{err}"
     );
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Rules that could never work are errors of `routing check`, with their
+/// line: a standard or version the catalogue lacks (or writes otherwise),
+/// an adapter that reads another standard than the rule matches, a chain
+/// whose steps do not connect. `route` refuses to load such a directory.
+#[test]
+fn routing_check_finds_rules_the_catalogue_and_the_adapters_contradict() {
+    let dir = temp_dir("contradicted-rules");
+    for f in ["authorities.toml", "access.toml", "rules.toml"] {
+        std::fs::copy(root().join("routing").join(f), dir.join(f)).expect("copy");
+    }
+    let shipped = std::fs::read_to_string(dir.join("rules.toml")).expect("read");
+    let first = shipped.lines().count() + 1;
+    let broken = r#"
+[[rule]]
+name = "typo"
+standard = "XNachwies"
+message_type = "T1"
+recipient = "reader"
+
+[[rule]]
+name = "no-such-version"
+standard = "XNachweis"
+version = "9.9.9"
+message_type = "T2"
+recipient = "reader"
+
+[[rule]]
+name = "version-written-otherwise"
+standard = "XNachweis"
+version = "1.2"
+message_type = "T3"
+recipient = "reader"
+
+[[rule]]
+name = "adapter-reads-another-standard"
+standard = "XEStB"
+message_type = "T4"
+recipient = "reader"
+adapters = ["xnachweis-to-xestb"]
+
+[[rule]]
+name = "steps-do-not-connect"
+standard = "XNachweis"
+message_type = "T5"
+recipient = "reader"
+adapters = ["xnachweis-to-xestb", "xnachweis-to-oots-edm"]
+"#;
+    std::fs::write(dir.join("rules.toml"), format!("{shipped}{broken}")).expect("write");
+    let routing = dir.to_str().expect("utf-8 path");
+    let o = gateway(&["--format", "json", "routing", "check", "--routing", routing]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let j = json(&o);
+    let got: Vec<(String, u64, String)> = j["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|e| {
+            (
+                e["kind"].as_str().unwrap_or_default().to_owned(),
+                e["line"].as_u64().unwrap_or_default() - first as u64,
+                e["message"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    let expect = [
+        ("unknown-standard", 2, "no standard \"XNachwies\" (it has "),
+        (
+            "unknown-standard",
+            8,
+            "no version \"9.9.9\" of XNachweis (it has XNachweis 1.2.0)",
+        ),
+        (
+            "unknown-standard",
+            15,
+            "version \"1.2\" is written \"1.2.0\"",
+        ),
+        (
+            "adapter-mismatch",
+            22,
+            "adapter \"xnachweis-to-xestb\" reads XNachweis 1.2.0, the rule matches XEStB",
+        ),
+        (
+            "adapter-mismatch",
+            29,
+            "adapter \"xnachweis-to-xestb\" writes XEStB 1.0.0, but the next, \"xnachweis-to-oots-edm\", reads XNachweis 1.2.0",
+        ),
+    ];
+    assert_eq!(got.len(), expect.len(), "{got:?}");
+    for ((kind, line, message), (k, l, m)) in got.iter().zip(expect) {
+        assert_eq!((kind.as_str(), *line), (k, l), "{message}");
+        assert!(message.contains(m), "{message}");
+    }
+    // the dry run does not route with such a configuration
+    let o = gateway(&[
+        "route",
+        "--routing",
+        routing,
+        "tests/samples/xnachweis/DE.EvidenceRequest.0101.synthetic-kita-kassel.xml",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
 }

@@ -40,6 +40,13 @@ pub enum ConfigErrorKind {
     AmbiguousResponsibility,
     /// A rule is inconsistent in itself (e.g. `recipient = "responsible"` without a service).
     InvalidRule,
+    /// A rule names a standard or version the schema catalogue does not
+    /// have (checked by the gateway, which knows the catalogue).
+    UnknownStandard,
+    /// A rule's adapter chain does not fit: the first adapter reads
+    /// another standard than the rule matches, or one step's output is not
+    /// the next one's input (checked by the gateway, which knows the adapters).
+    AdapterMismatch,
 }
 
 impl ConfigErrorKind {
@@ -61,6 +68,8 @@ impl ConfigErrorKind {
             Self::BadQueueName => "bad-queue-name",
             Self::AmbiguousResponsibility => "ambiguous-responsibility",
             Self::InvalidRule => "invalid-rule",
+            Self::UnknownStandard => "unknown-standard",
+            Self::AdapterMismatch => "adapter-mismatch",
         }
     }
 }

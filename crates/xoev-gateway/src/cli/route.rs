@@ -105,7 +105,14 @@ struct CopyTo {
 /// is not `ok` and exits 1, since the service would refuse it.
 pub fn run(g: &Global, args: &RouteArgs) -> anyhow::Result<Outcome> {
     let file = args.file.display().to_string();
-    let router = match args.routing.load() {
+    let catalogue = match g.catalogue() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("cannot load the schema catalogue: {e:#}");
+            return Ok(Outcome::IoError);
+        }
+    };
+    let router = match args.routing.load(&catalogue) {
         Ok(Ok(r)) => r,
         Ok(Err(errors)) => {
             eprintln!("{errors}");
@@ -114,13 +121,6 @@ pub fn run(g: &Global, args: &RouteArgs) -> anyhow::Result<Outcome> {
         }
         Err(e) => {
             eprintln!("cannot load the adapter registry: {e:#}");
-            return Ok(Outcome::IoError);
-        }
-    };
-    let catalogue = match g.catalogue() {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("cannot load the schema catalogue: {e:#}");
             return Ok(Outcome::IoError);
         }
     };

@@ -5,6 +5,7 @@ use super::{Format, Global, Outcome};
 use clap::{Args, Subcommand};
 use std::path::{Path, PathBuf};
 use xoev_routing::{ConfigErrors, Router};
+use xoev_schema::Catalogue;
 
 /// Where the routing configuration is, and the adapters it may name.
 #[derive(Debug, Args)]
@@ -30,13 +31,20 @@ impl RoutingDirArgs {
     }
 
     /// Loads and checks the routing configuration against the adapter
-    /// registry. `Ok(Err(_))`: the configuration is wrong; `Err(_)`: the
-    /// adapter registry could not be loaded.
-    pub fn load(&self) -> anyhow::Result<Result<Router, ConfigErrors>> {
+    /// registry and the schema catalogue (`routing_check`). `Ok(Err(_))`:
+    /// the configuration is wrong; `Err(_)`: the adapter registry could
+    /// not be loaded.
+    pub fn load(&self, catalogue: &Catalogue) -> anyhow::Result<Result<Router, ConfigErrors>> {
         let registry = self.adapters.registry()?;
-        let names: Vec<String> = registry.list().iter().map(|a| a.name.clone()).collect();
-        let known = |a: &str| names.iter().any(|n| n == a);
-        Ok(Router::load(&self.dir(), &known))
+        let known = |a: &str| registry.get(a).is_ok();
+        Ok(Router::load(&self.dir(), &known).and_then(|router| {
+            let errors = crate::routing_check::check_rules(&router, catalogue, &registry);
+            if errors.is_empty() {
+                Ok(router)
+            } else {
+                Err(ConfigErrors(errors))
+            }
+        }))
     }
 }
 
@@ -64,7 +72,14 @@ pub fn run(g: &Global, args: &RoutingArgs) -> anyhow::Result<Outcome> {
 
 fn check(g: &Global, args: &RoutingDirArgs) -> anyhow::Result<Outcome> {
     let dir = args.dir();
-    let loaded = match args.load() {
+    let catalogue = match g.catalogue() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("cannot load the schema catalogue: {e:#}");
+            return Ok(Outcome::IoError);
+        }
+    };
+    let loaded = match args.load(&catalogue) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("cannot load the adapter registry: {e:#}");

@@ -1,0 +1,166 @@
+//! The routing rules checked against what the routing crate cannot know:
+//! the schema catalogue's standards and versions, and the adapters'
+//! source and target standards. `routing check`, `run` (at start) and the
+//! demo apply it, so a rule that could never work is an error before any
+//! message meets it.
+
+use xoev_adapters::Registry;
+use xoev_routing::{ConfigError, ConfigErrorKind as K, Router, Rule};
+use xoev_schema::{Catalogue, same_version};
+
+/// Every rule's `standard` and `version` must name a catalogue entry as
+/// the catalogue writes it (rules match the entry that validated the
+/// message, by equality), and its adapter chain must start from the
+/// rule's standard and go from each step's output to the next step's
+/// input. Adapters the registry lacks are the router's own error.
+pub fn check_rules(
+    router: &Router,
+    catalogue: &Catalogue,
+    registry: &Registry,
+) -> Vec<ConfigError> {
+    let mut errors = Vec::new();
+    for rule in router.rules() {
+        check_standards(rule, catalogue, &mut errors);
+        check_chain(rule, registry, &mut errors);
+    }
+    errors
+}
+
+fn error(rule: &Rule, kind: K, message: String) -> ConfigError {
+    ConfigError {
+        kind,
+        file: rule.location.file.clone(),
+        line: Some(rule.location.line),
+        message: format!("rule {:?}: {message}", rule.name),
+    }
+}
+
+fn check_standards(rule: &Rule, catalogue: &Catalogue, errors: &mut Vec<ConfigError>) {
+    let entries = catalogue.entries();
+    let standards = rule.standard.0.as_deref().unwrap_or_default();
+    for s in standards {
+        if !entries.iter().any(|e| e.name == *s) {
+            let close = entries.iter().find(|e| e.name.eq_ignore_ascii_case(s));
+            errors.push(error(
+                rule,
+                K::UnknownStandard,
+                match close {
+                    Some(e) => format!(
+                        "standard {s:?} is written {:?} in the schema catalogue",
+                        e.name
+                    ),
+                    None => {
+                        let mut names: Vec<&str> =
+                            entries.iter().map(|e| e.name.as_str()).collect();
+                        names.sort_unstable();
+                        names.dedup();
+                        format!(
+                            "the schema catalogue has no standard {s:?} (it has {})",
+                            names.join(", ")
+                        )
+                    }
+                },
+            ));
+        }
+    }
+    for v in rule.version.0.as_deref().unwrap_or_default() {
+        // the entries of the rule's standards (all, without `standard`)
+        let of_rule: Vec<_> = entries
+            .iter()
+            .filter(|e| standards.is_empty() || standards.contains(&e.name))
+            .collect();
+        if of_rule.iter().any(|e| e.version == *v) {
+            continue;
+        }
+        let named = if standards.is_empty() {
+            "any standard".to_owned()
+        } else {
+            standards.join(" or ")
+        };
+        let message = match of_rule.iter().find(|e| same_version(&e.version, v)) {
+            Some(e) => format!(
+                "version {v:?} is written {:?} in the schema catalogue ({}), and rules match it as written",
+                e.version, e.name
+            ),
+            None => format!(
+                "the schema catalogue has no version {v:?} of {named} (it has {})",
+                versions(&of_rule)
+            ),
+        };
+        errors.push(error(rule, K::UnknownStandard, message));
+    }
+}
+
+/// `1.2.0, 1.1.0` — or `none` where the standard is not there at all.
+fn versions(entries: &[&xoev_schema::SchemaEntry]) -> String {
+    if entries.is_empty() {
+        return "none".into();
+    }
+    entries
+        .iter()
+        .map(|e| format!("{} {}", e.name, e.version))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn check_chain(rule: &Rule, registry: &Registry, errors: &mut Vec<ConfigError>) {
+    let Ok(steps) = rule
+        .adapters
+        .iter()
+        .map(|a| registry.get(a))
+        .collect::<Result<Vec<_>, _>>()
+    else {
+        return; // an unknown adapter: the router's error
+    };
+    if let Some(first) = steps.first() {
+        let source = &first.info().source;
+        let standards = rule.standard.0.as_deref().unwrap_or_default();
+        let versions = rule.version.0.as_deref().unwrap_or_default();
+        if !standards.is_empty() && !standards.contains(&source.standard) {
+            errors.push(error(
+                rule,
+                K::AdapterMismatch,
+                format!(
+                    "adapter {:?} reads {} {}, the rule matches {}",
+                    first.info().name,
+                    source.standard,
+                    source.version,
+                    standards.join(" or ")
+                ),
+            ));
+        } else if !versions.is_empty() && !versions.iter().any(|v| same_version(v, &source.version))
+        {
+            errors.push(error(
+                rule,
+                K::AdapterMismatch,
+                format!(
+                    "adapter {:?} reads {} {}, the rule matches version {}",
+                    first.info().name,
+                    source.standard,
+                    source.version,
+                    versions.join(" or ")
+                ),
+            ));
+        }
+    }
+    for pair in steps.windows(2) {
+        let (a, b) = (pair[0].info(), pair[1].info());
+        if a.target.standard != b.source.standard
+            || !same_version(&a.target.version, &b.source.version)
+        {
+            errors.push(error(
+                rule,
+                K::AdapterMismatch,
+                format!(
+                    "adapter {:?} writes {} {}, but the next, {:?}, reads {} {}",
+                    a.name,
+                    a.target.standard,
+                    a.target.version,
+                    b.name,
+                    b.source.standard,
+                    b.source.version
+                ),
+            ));
+        }
+    }
+}
