@@ -145,6 +145,46 @@ fn sign_then_verify_and_every_exit_code() {
     assert_eq!(v[0]["ok"], true);
     assert_eq!(v[0]["algorithm"], "ecdsa-sha256");
     assert_eq!(v[0]["signer_cert_sha256"].as_str().map(str::len), Some(64));
+    let fingerprint = v[0]["signer_cert_sha256"].as_str().unwrap_or_default();
+    // the right fingerprint, also written with colons; a mistyped one is
+    // a usage error, not "wrong signer"
+    let colons = fingerprint
+        .as_bytes()
+        .chunks(2)
+        .map(|c| String::from_utf8_lossy(c).to_uppercase())
+        .collect::<Vec<_>>()
+        .join(":");
+    for good in [fingerprint, colons.as_str()] {
+        let o = gateway(
+            &[
+                "verify",
+                "--trust",
+                &trust,
+                "--expect-sha256",
+                good,
+                &s(&signed),
+            ],
+            &[],
+        );
+        assert_eq!(code(&o), 0, "{good}: {}", stdout(&o));
+    }
+    let o = gateway(
+        &[
+            "verify",
+            "--trust",
+            &trust,
+            "--expect-sha256",
+            "zz",
+            &s(&signed),
+        ],
+        &[],
+    );
+    assert_eq!(code(&o), 2);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("not a SHA-256 fingerprint"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 
     // Tampered after signing: rejected with the reason, exit 1.
     let text = std::fs::read_to_string(&signed).expect("read");

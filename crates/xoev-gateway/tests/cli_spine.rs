@@ -134,6 +134,15 @@ fn validate_a_directory_checks_every_xml_file_under_it() {
         assert!(out.contains("link.xml: ok (XNachweis 1.2.0)"), "{out}");
     }
 
+    // stdin can be read once
+    let o = gateway(&["validate", "-", "-"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("given more than once"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+
     // a command that reads one file is told that a directory is not one
     let o = gateway(&["inspect", dir.to_str().expect("utf-8 path")]);
     assert_eq!(o.status.code(), Some(2));

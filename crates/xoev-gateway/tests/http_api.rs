@@ -1041,6 +1041,8 @@ fn api_token_cli_makes_tokens_the_api_accepts() {
     assert_eq!(out.trim(), hash);
     let (code, _) = cli(&["api-token", "hash"], None, "");
     assert_eq!(code, 2, "empty stdin is a usage error");
+    let (code, _) = cli(&["api-token", "hash"], None, &format!("{token}\nsecond\n"));
+    assert_eq!(code, 2, "two lines are no token");
 
     // a citizen's token, checked with the same key
     let key = std::str::from_utf8(CITIZEN_KEY).expect("utf-8");
@@ -1070,7 +1072,7 @@ fn api_token_cli_makes_tokens_the_api_accepts() {
         Some((http::CITIZEN_TOKEN_ENV, key)),
         "",
     );
-    assert_eq!(code, 1);
+    assert_eq!(code, 2, "a malformed reference is a usage error");
 }
 
 /// What axum answers by itself — no such route, a method the route lacks,

@@ -83,6 +83,11 @@ pub fn run(g: &Global, args: &ApiTokenArgs) -> anyhow::Result<Outcome> {
                 eprintln!("no token on stdin");
                 return Ok(Outcome::IoError);
             }
+            // a token is one line: two would hash to what no client sends
+            if token.lines().count() > 1 {
+                eprintln!("more than one line on stdin: give one token");
+                return Ok(Outcome::IoError);
+            }
             let h = hash(token);
             print(g, &[("api_token_sha256", &h)], &h)?;
             Ok(Outcome::Ok)
@@ -102,8 +107,9 @@ pub fn run(g: &Global, args: &ApiTokenArgs) -> anyhow::Result<Outcome> {
             let citizen: CitizenRef = match citizen.parse() {
                 Ok(c) => c,
                 Err(e) => {
+                    // a malformed argument: usage, as `audit show --citizen`
                     eprintln!("--citizen {citizen:?}: {e}");
-                    return Ok(Outcome::Rejected);
+                    return Ok(Outcome::IoError);
                 }
             };
             let token = tokens.issue(&citizen);

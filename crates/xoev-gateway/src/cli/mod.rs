@@ -257,7 +257,12 @@ pub fn read_input(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
 /// replaced by the `.xml` files under it (recursively, sorted by path), so
 /// an integrator can check a folder of samples at once. A directory with
 /// none stays, and reading it fails with that reason.
-pub fn expand_dirs(inputs: &[std::path::PathBuf]) -> Vec<std::path::PathBuf> {
+///
+/// Stdin (`-`) can be read once: given twice, that is a usage error.
+pub fn expand_dirs(inputs: &[std::path::PathBuf]) -> anyhow::Result<Vec<std::path::PathBuf>> {
+    if inputs.iter().filter(|p| p.as_os_str() == "-").count() > 1 {
+        anyhow::bail!("`-` (stdin) is given more than once: it can be read once");
+    }
     let mut out = Vec::new();
     for input in inputs {
         if input.as_os_str() != "-" && input.is_dir() {
@@ -273,7 +278,7 @@ pub fn expand_dirs(inputs: &[std::path::PathBuf]) -> Vec<std::path::PathBuf> {
             out.push(input.clone());
         }
     }
-    out
+    Ok(out)
 }
 
 /// The `.xml` files under `dir`, recursively. A symbolic link to a

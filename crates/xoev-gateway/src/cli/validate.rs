@@ -48,7 +48,14 @@ pub fn run(g: &Global, args: &ValidateArgs) -> anyhow::Result<Outcome> {
     let validator = Validator::new(g.catalogue()?, g.limits());
     let mut outcome = Outcome::Ok;
     let mut reports = Vec::new();
-    for file in &expand_dirs(&args.files) {
+    let files = match expand_dirs(&args.files) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(Outcome::IoError);
+        }
+    };
+    for file in &files {
         let name = file.display().to_string();
         let report = match read_input(file) {
             Err(e) => {

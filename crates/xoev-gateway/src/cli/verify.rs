@@ -21,13 +21,29 @@ pub struct VerifyArgs {
     /// (as printed: `C=DE, O=..., CN=...`).
     #[arg(long, value_name = "SUBJECT", conflicts_with = "expect_sha256")]
     pub expect_subject: Option<String>,
-    /// The signer's certificate SHA-256 fingerprint must be this (hex).
-    #[arg(long, value_name = "HEX")]
+    /// The signer's certificate SHA-256 fingerprint must be this (64 hex
+    /// digits, `:` between the bytes allowed).
+    #[arg(long, value_name = "HEX", value_parser = sha256_fingerprint)]
     pub expect_sha256: Option<String>,
     /// Signed messages (`-` reads stdin; a directory: every `.xml` file
     /// under it).
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
+}
+
+/// A SHA-256 fingerprint as given, once it is one: a mistyped one is a
+/// usage error, not a signer that does not match.
+fn sha256_fingerprint(s: &str) -> Result<String, String> {
+    let digits: String = s.chars().filter(|c| *c != ':').collect();
+    if digits.len() == 64 && digits.chars().all(|c| c.is_ascii_hexdigit()) {
+        Ok(s.to_owned())
+    } else {
+        Err(format!(
+            "not a SHA-256 fingerprint: {} hex digits expected, {s:?} has {}",
+            64,
+            digits.chars().filter(char::is_ascii_hexdigit).count()
+        ))
+    }
 }
 
 impl VerifyArgs {
@@ -62,7 +78,14 @@ pub fn run(g: &Global, args: &VerifyArgs) -> anyhow::Result<Outcome> {
         Verifier::new(TrustStore::from_dir(&args.trust)?.with_revocation(args.revocation));
     let mut outcome = Outcome::Ok;
     let mut reports = Vec::new();
-    for file in &expand_dirs(&args.files) {
+    let files = match expand_dirs(&args.files) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(Outcome::IoError);
+        }
+    };
+    for file in &files {
         let name = file.display().to_string();
         let report = match read_input(file) {
             Err(e) => {
