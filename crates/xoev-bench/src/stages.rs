@@ -412,6 +412,7 @@ pub fn run(
             reason: None,
             destination: Some("xoev.inbox.fa-2613".into()),
             copies: Vec::new(),
+            digest: None,
             forwarded_id: Some("bench".into()),
             sender: Some("ags:06611000".into()),
             updated: "2026-11-26T17:00:00Z".into(),

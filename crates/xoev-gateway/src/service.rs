@@ -15,6 +15,7 @@
 use crate::cases::Status;
 use crate::pipeline::{Decision, Pipeline, Stage};
 use crate::workers::Workers;
+use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
@@ -195,12 +196,34 @@ async fn handle_limited(
     let _in_flight = crate::http::metrics::InFlight::enter();
     let payload = delivery.payload.clone();
     let correlation = delivery.properties.correlation_id.clone();
+    // what the gateway decided before under this id (a redelivery after a
+    // restart, a resubmission), if anything
+    let earlier = match delivery.properties.message_id.as_deref() {
+        Some(id) if !id.is_empty() => match pipeline.cases.status(id).await {
+            Ok(s) => s.filter(|s| s.state != crate::http::messages::ACCEPTED),
+            Err(e) => {
+                warn!(error = %e, "case store unavailable; message goes to retry");
+                settle_retry(delivery, Stage::Header.as_str(), e.as_str(), &e.to_string()).await;
+                return;
+            }
+        },
+        _ => None,
+    };
+    let decided_before = earlier.is_some();
     let p = pipeline.clone();
     let rt = tokio::runtime::Handle::current();
     // Timed on the thread: the processing time, without the wait for one.
     let job = move || {
         let started = std::time::Instant::now();
-        let (decision, message) = p.process_shared(&payload, correlation.as_deref(), &rt);
+        let digest = hex::encode(Sha256::digest(&payload));
+        let taken = match &earlier {
+            // the same message again: decided already, nothing to do
+            Some(e) if e.digest.as_deref().is_none_or(|d| d == digest) => {
+                return Job::Duplicate(e.state.clone());
+            }
+            other => other.as_ref(),
+        };
+        let (decision, message) = p.process_delivery(&payload, correlation.as_deref(), taken, &rt);
         let labels = crate::http::metrics::Labels::from_message(&p, message.as_ref());
         // a dead letter names what its header says (as a message submitted
         // over HTTP carries it already), so operators can find it by sender
@@ -210,7 +233,13 @@ async fn handle_limited(
                 .unwrap_or_default(),
             _ => Default::default(),
         };
-        (decision, labels, header_fields, started.elapsed())
+        Job::Decided {
+            decision,
+            labels,
+            header_fields,
+            digest,
+            took: started.elapsed(),
+        }
     };
     let started = std::time::Instant::now();
     let processed = match workers {
@@ -220,13 +249,26 @@ async fn handle_limited(
             .map_err(|e| e.to_string()),
     };
     let mut delivery = delivery;
-    let decision = match processed {
-        Ok((d, labels, header_fields, took)) => {
-            crate::http::metrics::record_decision(&labels, &d, took);
+    let (decision, digest) = match processed {
+        Ok(Job::Decided {
+            decision,
+            labels,
+            header_fields,
+            digest,
+            took,
+        }) => {
+            crate::http::metrics::record_decision(&labels, &decision, took);
             for (name, value) in header_fields {
                 delivery.properties.headers.entry(name).or_insert(value);
             }
-            d
+            (decision, digest)
+        }
+        Ok(Job::Duplicate(state)) => {
+            info!(earlier = %state, "the same message was decided before: acked without processing");
+            if let Err(e) = delivery.ack().await {
+                warn!(error = %e, "could not ack a duplicate delivery; it will come again");
+            }
+            return;
         }
         Err(e) => {
             crate::http::metrics::record_task_failure(started.elapsed());
@@ -313,6 +355,7 @@ async fn handle_limited(
                 reason: None,
                 destination: Some(f.queue),
                 copies: f.copies.into_iter().map(|(_, q)| q).collect(),
+                digest: Some(digest.clone()),
                 forwarded_id: Some(f.message_id),
                 sender: f.headers_sender,
                 updated: now(),
@@ -344,13 +387,21 @@ async fn handle_limited(
             {
                 error!(error = %e, "access log append failed");
             }
-            if let Some(id) = &r.message_id {
+            // the status only once the dead letter is safe: a status of
+            // "rejected" makes a redelivery a duplicate
+            if !settle_dead(delivery, r.stage.as_str(), &r.kind, &r.detail).await {
+                return;
+            }
+            // …and never over the status of another message decided under
+            // this id (the one a `duplicate-message-id` reuses)
+            if let Some(id) = r.message_id.as_ref().filter(|_| !decided_before) {
                 let status = Status {
                     state: "rejected".into(),
                     stage: Some(r.stage.as_str().into()),
                     reason: Some(r.kind.clone()),
                     destination: None,
                     copies: Vec::new(),
+                    digest: Some(digest),
                     forwarded_id: None,
                     sender: r.sender.clone(),
                     updated: now(),
@@ -359,7 +410,6 @@ async fn handle_limited(
                     warn!(error = %e, "status not recorded");
                 }
             }
-            settle_dead(delivery, r.stage.as_str(), &r.kind, &r.detail).await;
         }
         Decision::Retry {
             stage,
@@ -383,11 +433,31 @@ async fn append_access_log(
     appended
 }
 
-async fn settle_dead(delivery: Delivery, stage: &str, kind: &str, detail: &str) {
-    if let Err(e) = delivery.dead_letter(stage, kind, detail).await {
-        // Not acked: the broker redelivers it later.
-        error!(error = %e, "dead-lettering failed; the message stays in the queue");
+/// Dead-letters the delivery; whether that worked.
+async fn settle_dead(delivery: Delivery, stage: &str, kind: &str, detail: &str) -> bool {
+    match delivery.dead_letter(stage, kind, detail).await {
+        Ok(()) => true,
+        Err(e) => {
+            // Not acked: the broker redelivers it later.
+            error!(error = %e, "dead-lettering failed; the message stays in the queue");
+            false
+        }
     }
+}
+
+/// What a pipeline thread hands back for a delivery.
+enum Job {
+    /// The pipeline's decision, the labels and header fields for metrics
+    /// and dead letters, the payload's SHA-256, the processing time.
+    Decided {
+        decision: Decision,
+        labels: crate::http::metrics::Labels,
+        header_fields: std::collections::BTreeMap<String, String>,
+        digest: String,
+        took: std::time::Duration,
+    },
+    /// The same message was decided before (its status): nothing to do.
+    Duplicate(String),
 }
 
 async fn settle_retry(delivery: Delivery, stage: &str, kind: &str, detail: &str) {

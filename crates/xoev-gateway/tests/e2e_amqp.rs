@@ -783,3 +783,103 @@ async fn one_message_submitted_many_times_at_once_is_forwarded_once() {
     gateway.await.expect("gateway");
     s.cleanup().await;
 }
+
+/// Another message under the id of one the gateway forwarded (a corrected
+/// request resent with its old id) is refused as `duplicate-message-id`:
+/// a dead letter and a rejection for the sender, not a silent ack — and
+/// the first message's status stays. The first message again, after a
+/// restart (a fresh deduplication window), is recognised by its digest and
+/// not forwarded a second time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn another_message_under_a_decided_id_is_refused_the_same_one_is_a_duplicate() {
+    let s = setup("reused-id").await;
+    let (stop, gateway) = s.start_gateway(s.dyn_transport());
+    let fee = s.demo.fee_office().expect("fee office");
+    let tax_inbox_name = s.demo.inbox(TAX_OFFICE).expect("inbox");
+    let mut tax_inbox = s.consumer(&tax_inbox_name).await;
+    let (id, request) = fee.request().expect("request");
+    s.transport
+        .publish(Envelope::new(Target::Inbound, id.clone(), request.clone()))
+        .await
+        .expect("publish");
+    next(&mut tax_inbox).await.ack().await.expect("ack");
+    let mut forwarded = None;
+    for _ in 0..100 {
+        forwarded = s.demo.pipeline.cases.status(&id).await.expect("status");
+        if forwarded.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let forwarded = forwarded.expect("status");
+    assert_eq!(forwarded.state, "forwarded");
+    assert!(forwarded.digest.is_some());
+
+    // a corrected request (another year), signed, under the same id
+    let corrected = String::from_utf8(fee.template.clone())
+        .expect("utf-8")
+        .replace("<xn-bk:AttributeValue>2024<", "<xn-bk:AttributeValue>2023<");
+    let corrected = rewrite(
+        corrected.as_bytes(),
+        &[(
+            "nachrichtenkopf/identifikation.nachricht/nachrichtenUUID",
+            &id,
+        )],
+        None,
+    )
+    .expect("rewrite");
+    let corrected = fee.signer.sign_bytes(&corrected).expect("sign");
+    let mut dlq = s.consumer(&s.transport.topology().dead_letter_queue).await;
+    let mut fee_inbox = s.consumer(&s.demo.inbox(FEE_OFFICE).expect("inbox")).await;
+    s.transport
+        .publish(Envelope::new(Target::Inbound, id.clone(), corrected))
+        .await
+        .expect("publish");
+    let dead = next(&mut dlq).await;
+    assert_eq!(
+        dead.properties.header("x-xoev-reason-kind"),
+        Some("duplicate-message-id"),
+        "{:?}",
+        dead.properties.headers
+    );
+    dead.ack().await.expect("ack");
+    let answer = next(&mut fee_inbox).await;
+    assert!(
+        String::from_utf8_lossy(&answer.payload)
+            .contains("<gw:grund>duplicate-message-id</gw:grund>"),
+        "{}",
+        String::from_utf8_lossy(&answer.payload)
+    );
+    answer.ack().await.expect("ack");
+    let status = s.demo.pipeline.cases.status(&id).await.expect("status");
+    assert_eq!(
+        status.as_ref(),
+        Some(&forwarded),
+        "the first message's status stays"
+    );
+    let _ = stop.send(());
+    gateway.await.expect("gateway");
+
+    // "after a restart": another connection, another deduplication window
+    let second = Arc::new(
+        AmqpTransport::connect(&amqp_url(), s.transport.topology().clone())
+            .await
+            .expect("second connection"),
+    );
+    let (stop, gateway) = s.start_gateway(second.clone() as Arc<dyn Transport>);
+    let mut fresh_tax_inbox = second.consume(&tax_inbox_name, 8).await.expect("consume");
+    second
+        .publish(Envelope::new(Target::Inbound, id.clone(), request))
+        .await
+        .expect("publish");
+    let more = tokio::time::timeout(Duration::from_secs(3), fresh_tax_inbox.next()).await;
+    assert!(
+        more.is_err(),
+        "forwarded again: {:?}",
+        more.map(|d| d.map(|d| d.map(|d| d.properties)))
+    );
+    let _ = stop.send(());
+    gateway.await.expect("gateway");
+    second.close().await;
+    s.cleanup().await;
+}

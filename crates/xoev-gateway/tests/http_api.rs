@@ -591,14 +591,28 @@ async fn status_metrics_and_citizen_view_after_a_case() {
 
     // a request with a broken signature is rejected at the signature stage
     let (bad_id, signed) = fee.request().expect("request");
-    let tampered = String::from_utf8(signed)
+    let tampered = String::from_utf8(signed.clone())
         .expect("utf-8")
         .replace("2024", "2023")
         .into_bytes();
-    let a = post(&h.app, "/messages", Some(FEE_TOKEN), tampered).await;
+    let a = post(&h.app, "/messages", Some(FEE_TOKEN), tampered.clone()).await;
     assert_eq!(a.status, StatusCode::ACCEPTED, "{}", a.text);
     let s = wait_for_state(&h, &bad_id, FEE_TOKEN, "rejected").await;
     assert_eq!(s["stage"], "signature");
+    // the corrected message under the rejected one's id is refused, not
+    // "accepted" and dropped; the rejected one again is a duplicate
+    let v = post(&h.app, "/messages", Some(FEE_TOKEN), signed)
+        .await
+        .problem(StatusCode::CONFLICT, "duplicate-message-id");
+    assert!(
+        v["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("was rejected") && d.contains("needs a new message id")),
+        "{v}"
+    );
+    let a = post(&h.app, "/messages", Some(FEE_TOKEN), tampered).await;
+    assert_eq!(a.status, StatusCode::ACCEPTED, "{}", a.text);
+    assert_eq!(a.json()["duplicate"], true);
 
     // a request whose header names the answer's type is forwarded as the
     // request its root says it is, and counted

@@ -742,6 +742,7 @@ impl Source for AmqpSource {
                         settle: Box::new(AmqpSettle { acker: d.acker }),
                         publisher: Arc::new(self.transport.clone()),
                         dedup: self.transport.inner.dedup.clone(),
+                        content: std::sync::OnceLock::new(),
                     }));
                 }
                 Some(Err(e)) => {

@@ -123,6 +123,8 @@ pub struct Delivery {
     pub(crate) settle: Box<dyn Settle>,
     pub(crate) publisher: Arc<dyn Transport>,
     pub(crate) dedup: DedupWindow,
+    /// A fingerprint of the payload, computed on first use.
+    pub(crate) content: std::sync::OnceLock<u64>,
 }
 
 impl fmt::Debug for Delivery {
@@ -201,12 +203,27 @@ impl Delivery {
             .is_some_and(|key| self.dedup.contains(&key))
     }
 
+    /// The delivery's key in the deduplication window: queue, message id,
+    /// attempt — and a fingerprint of the content, so that another message
+    /// sent under a known id is not taken for a redelivery of it (the
+    /// service refuses it as `duplicate-message-id` instead of dropping it).
     pub(crate) fn dedup_key(&self) -> Option<String> {
-        self.properties
+        static HASHER: std::sync::OnceLock<std::hash::RandomState> = std::sync::OnceLock::new();
+        let id = self
+            .properties
             .message_id
             .as_deref()
-            .filter(|id| !id.is_empty())
-            .map(|id| DedupWindow::key(&self.queue, id, self.properties.attempts()))
+            .filter(|id| !id.is_empty())?;
+        let content = *self.content.get_or_init(|| {
+            std::hash::BuildHasher::hash_one(
+                HASHER.get_or_init(std::hash::RandomState::new),
+                &self.payload[..],
+            )
+        });
+        Some(format!(
+            "{}\n{content:016x}",
+            DedupWindow::key(&self.queue, id, self.properties.attempts())
+        ))
     }
 
     fn mark_settled(&self) {

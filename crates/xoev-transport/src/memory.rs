@@ -203,6 +203,7 @@ impl Source for MemSource {
                     }),
                     publisher: Arc::new(self.transport.clone()),
                     dedup: self.transport.inner.dedup.clone(),
+                    content: std::sync::OnceLock::new(),
                 }));
             }
             notified.await;

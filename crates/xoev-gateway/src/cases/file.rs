@@ -719,6 +719,7 @@ mod tests {
             reason: None,
             destination: Some("xoev.inbox.fa-2613".into()),
             copies: Vec::new(),
+            digest: None,
             forwarded_id: None,
             sender: Some("ags:06611000".into()),
             updated: "2026-11-26T17:00:00Z".into(),

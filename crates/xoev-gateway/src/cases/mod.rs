@@ -178,6 +178,10 @@ pub struct Status {
     /// For forwards: the id of the message the gateway published.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub forwarded_id: Option<String>,
+    /// The SHA-256 (hex) of the message as received: another message
+    /// under the same id is refused, the same one again is a duplicate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
     /// The authority that sent the message (who may read this status).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sender: Option<String>,

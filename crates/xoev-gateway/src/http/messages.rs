@@ -22,6 +22,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+use sha2::{Digest, Sha256};
 use xoev_core::{Message, MessageErrorKind};
 use xoev_schema::SchemaError;
 use xoev_transport::{Envelope, Target};
@@ -63,7 +64,8 @@ async fn accept(state: &AppState, authority: &str, body: Body) -> Result<Respons
     // message is still work: keep it off the reactor (and the validation
     // that explains an unreadable header, which is libxml2's).
     let validator = pipeline.validator.clone();
-    let message = tokio::task::spawn_blocking(move || {
+    let (message, digest) = tokio::task::spawn_blocking(move || {
+        let digest = hex::encode(Sha256::digest(&bytes));
         let (message, header_error) = Message::parse_keeping_header_error(bytes.clone(), &limits)
             .map_err(|e| {
             if e.kind == MessageErrorKind::Oversize {
@@ -87,7 +89,7 @@ async fn accept(state: &AppState, authority: &str, body: Body) -> Result<Respons
                     ApiError::new(status, schema.kind().as_str(), schema.to_string())
                 }
             }),
-            None => Ok(message),
+            None => Ok((message, digest)),
         }
     })
     .await
@@ -134,6 +136,18 @@ async fn accept(state: &AppState, authority: &str, body: Body) -> Result<Respons
                 "a message with this id from another sender is known",
             ));
         }
+        // another message under an id this sender used: a corrected
+        // message needs a new id (the first may have reached its reader)
+        Ok(Some(s)) if s.digest.as_deref().is_some_and(|d| d != digest) => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "duplicate-message-id",
+                format!(
+                    "another message with this id was {} {}; a new or corrected message needs a new message id",
+                    s.state, s.updated
+                ),
+            ));
+        }
         Ok(Some(s)) if s.state != ACCEPTED => return Ok(accepted(&id, true)),
         Ok(_) => {}
         Err(e) => {
@@ -150,6 +164,7 @@ async fn accept(state: &AppState, authority: &str, body: Body) -> Result<Respons
         reason: None,
         destination: None,
         copies: Vec::new(),
+        digest: Some(digest),
         forwarded_id: None,
         sender: Some(authority.to_owned()),
         updated: crate::http::inbox::rfc3339(time::OffsetDateTime::now_utc()),

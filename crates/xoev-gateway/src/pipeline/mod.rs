@@ -19,7 +19,7 @@
 
 pub mod rejection;
 
-use crate::cases::{CaseError, CaseStore};
+use crate::cases::{CaseError, CaseStore, Status};
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -300,9 +300,25 @@ impl Pipeline {
         correlation_id: Option<&str>,
         rt: &Handle,
     ) -> (Decision, Option<Message>) {
+        self.process_delivery(payload, correlation_id, None, rt)
+    }
+
+    /// Like [`Pipeline::process_shared`]; `taken`: the status of another
+    /// message the gateway decided on under this message's id (the case
+    /// store knows it with another digest). Such a message is refused as
+    /// `duplicate-message-id` once its sender is verified: a corrected
+    /// message needs a new id, and the receivers would take it for the
+    /// one they have.
+    pub fn process_delivery(
+        &self,
+        payload: &Bytes,
+        correlation_id: Option<&str>,
+        taken: Option<&Status>,
+        rt: &Handle,
+    ) -> (Decision, Option<Message>) {
         let now = OffsetDateTime::now_utc();
         let mut seen = Seen::default();
-        let decision = self.decide(payload, correlation_id, rt, now, &mut seen);
+        let decision = self.decide(payload, correlation_id, taken, rt, now, &mut seen);
         (decision, seen.message)
     }
 
@@ -310,11 +326,12 @@ impl Pipeline {
         &self,
         payload: &Bytes,
         correlation_id: Option<&str>,
+        taken: Option<&Status>,
         rt: &Handle,
         now: OffsetDateTime,
         seen: &mut Seen,
     ) -> Decision {
-        match self.stages(payload, correlation_id, rt, now, seen) {
+        match self.stages(payload, correlation_id, taken, rt, now, seen) {
             Ok(forward) => Decision::Forward(Box::new(forward)),
             Err(Failure::Transient {
                 stage,
@@ -410,6 +427,7 @@ impl Pipeline {
         &self,
         payload: &Bytes,
         amqp_correlation: Option<&str>,
+        taken: Option<&Status>,
         rt: &Handle,
         now: OffsetDateTime,
         seen: &mut Seen,
@@ -521,6 +539,16 @@ impl Pipeline {
             // root (counted once the author is verified: bounded labels).
             metrics::counter!("xoev_header_type_mismatches_total", "authority" => sender.clone())
                 .increment(1);
+        }
+        if let Some(earlier) = taken {
+            return Err(Failure::reject(
+                Stage::Header,
+                "duplicate-message-id",
+                format!(
+                    "another message with the id {} was {} {}; a new or corrected message needs a new message id",
+                    header.message_id, earlier.state, earlier.updated
+                ),
+            ));
         }
         clock.lap(Stage::Signature);
         xoev_dsig::strip_signature(&doc);
