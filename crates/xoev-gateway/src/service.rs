@@ -203,7 +203,13 @@ async fn handle_limited(
             Ok(s) => s.filter(|s| s.state != crate::http::messages::ACCEPTED),
             Err(e) => {
                 warn!(error = %e, "case store unavailable; message goes to retry");
-                settle_retry(delivery, Stage::Header.as_str(), e.as_str(), &e.to_string()).await;
+                settle_retry(
+                    delivery,
+                    Stage::Correlation.as_str(),
+                    e.as_str(),
+                    &e.to_string(),
+                )
+                .await;
                 return;
             }
         },
