@@ -841,3 +841,39 @@ fn inspect_says_why_there_is_no_header() {
         "{out}"
     );
 }
+
+/// `demo --install DIR --prefix P` writes an installation on P's queues
+/// (gateway.toml, the routing's inboxes, the printed peer commands);
+/// `--work` does not go with `--install`, and the demo tells its case as
+/// text only.
+#[test]
+fn demo_install_takes_the_prefix_and_refuses_what_it_would_ignore() {
+    let dir = std::env::temp_dir().join(format!("xoev-cli-install-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let d = dir.to_str().expect("utf-8 path");
+    let o = gateway(&["demo", "--install", d, "--prefix", "xoev-inst"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        stdout(&o).contains("--inbox xoev-inst.inbox.fa-2613"),
+        "{}",
+        stdout(&o)
+    );
+    let config = std::fs::read_to_string(dir.join("gateway.toml")).expect("gateway.toml");
+    assert!(config.contains("prefix = \"xoev-inst\""), "{config}");
+    let authorities =
+        std::fs::read_to_string(dir.join("routing/authorities.toml")).expect("authorities");
+    assert!(authorities.contains("inbox = \"xoev-inst.inbox.ags-06611000\""));
+    assert!(!authorities.contains("\"xoev.inbox."), "{authorities}");
+
+    let o = gateway(&["demo", "--install", d, "--work", d]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = gateway(&["--format", "json", "demo"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(o.stdout.is_empty());
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -18,12 +18,14 @@ pub struct DemoArgs {
     /// Run over RabbitMQ at this URL instead of the in-process transport.
     #[arg(long, value_name = "URL")]
     pub amqp: Option<String>,
-    /// Keep keys and the access log here (default: a temporary directory).
-    #[arg(long, value_name = "DIR")]
+    /// Keep keys and the access log here (default: a temporary directory;
+    /// an installation keeps them in its own DIR).
+    #[arg(long, value_name = "DIR", conflicts_with = "install")]
     pub work: Option<PathBuf>,
-    /// Queue prefix on RabbitMQ.
-    #[arg(long, default_value = "xoev-demo")]
-    pub prefix: String,
+    /// Queue prefix on RabbitMQ [default: xoev-demo; for an installation:
+    /// xoev].
+    #[arg(long)]
+    pub prefix: Option<String>,
     /// Instead of running the case, write a whole installation into DIR
     /// (keys, certificates, trust store, routing, `gateway.toml`, the
     /// citizen's consent) and print the commands that run the gateway and
@@ -41,7 +43,11 @@ fn repo_root() -> PathBuf {
 }
 
 /// Runs the demo.
-pub fn run(_g: &Global, args: &DemoArgs) -> anyhow::Result<Outcome> {
+pub fn run(g: &Global, args: &DemoArgs) -> anyhow::Result<Outcome> {
+    if g.format == super::Format::Json {
+        eprintln!("demo tells the case as text; --format json is not available here");
+        return Ok(Outcome::IoError);
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -57,19 +63,20 @@ async fn run_async(args: &DemoArgs) -> anyhow::Result<Outcome> {
         .work
         .clone()
         .unwrap_or_else(|| temp.path().to_path_buf());
+    let prefix = args.prefix.as_deref().unwrap_or("xoev-demo");
     let mut options = DemoOptions::new(repo_root(), &work);
     if args.amqp.is_some() {
-        options.inbox_prefix = Some(args.prefix.clone());
+        options.inbox_prefix = Some(prefix.to_owned());
     }
     let d = demo::setup(options).await?;
-    let topology = TopologyConfig::with_prefix(&args.prefix)
+    let topology = TopologyConfig::with_prefix(prefix)
         .with_inboxes(d.pipeline.router.directory().inboxes().map(str::to_owned));
     let transport: Arc<dyn Transport> = match &args.amqp {
         Some(url) => Arc::new(AmqpTransport::connect(url, topology).await?),
         None => Arc::new(MemoryTransport::new(topology)),
     };
     let how = match &args.amqp {
-        Some(url) => format!("RabbitMQ at {url} (queues {}.*)", args.prefix),
+        Some(url) => format!("RabbitMQ at {url} (queues {prefix}.*)"),
         None => "the in-process transport (not durable; `--amqp URL` uses RabbitMQ)".into(),
     };
     println!("xoev-gateway demo: the once-only evidence pull over {how}\n");
@@ -234,6 +241,11 @@ async fn install(args: &DemoArgs, dir: &std::path::Path) -> anyhow::Result<Outco
     let store = dir.join("audit").to_string_lossy().into_owned();
     let mut options = DemoOptions::new(repo_root().canonicalize()?, dir.join("work"));
     options.audit_store = Some(store.clone());
+    // the shipped routing's inboxes (xoev.inbox.…), or the prefix's
+    let prefix = args.prefix.as_deref().unwrap_or("xoev");
+    if args.prefix.is_some() {
+        options.inbox_prefix = Some(prefix.to_owned());
+    }
     let d = demo::setup(options).await?;
     let url = args
         .amqp
@@ -243,7 +255,7 @@ async fn install(args: &DemoArgs, dir: &std::path::Path) -> anyhow::Result<Outco
         &dir,
         &demo::Services {
             amqp_url: &url,
-            prefix: "xoev",
+            prefix,
             audit_store: &store,
             pg_schema: None,
             retry_delay_ms: TopologyConfig::default().retry_delay.as_millis() as u64,
