@@ -3,7 +3,7 @@
 
 use crate::error::{OpsError, OpsErrorKind as K};
 use crate::values::{as_string, first_death, long, table_to_json};
-use crate::{Ops, now_secs, short};
+use crate::{Ops, now_millis, now_secs, short};
 use lapin::message::Delivery;
 use lapin::options::{
     BasicAckOptions, BasicGetOptions, BasicNackOptions, BasicPublishOptions, ConfirmSelectOptions,
@@ -18,6 +18,10 @@ use xoev_transport::{QueueKind, header};
 
 /// Header counting how often a message was replayed from the dead-letter queue.
 pub const REPLAYS_HEADER: &str = "x-xoev-replays";
+
+/// Header with the time of the last replay (Unix milliseconds): a replay
+/// leaves a dead letter that another, later replay sent back failing again.
+pub const REPLAYED_AT_HEADER: &str = "x-xoev-replayed-at";
 
 /// Failure headers a replay removes (they describe the failure, not the message).
 const FAILURE_HEADERS: [&str; 6] = [
@@ -62,6 +66,9 @@ pub struct DeadLetter {
     pub attempts: u32,
     /// How often it was replayed before (`x-xoev-replays`).
     pub replays: u32,
+    /// When it was last replayed (Unix milliseconds; `x-xoev-replayed-at`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replayed_at_ms: Option<u64>,
     /// When it failed (Unix seconds; `x-xoev-failed-at`, else the message's
     /// AMQP timestamp).
     pub failed_at: Option<u64>,
@@ -447,6 +454,7 @@ impl Ops {
     /// after some messages were replayed ends the replay with
     /// [`ReplayReport::stopped`] set.
     pub async fn replay(&self, selection: &Selection) -> Result<ReplayReport, OpsError> {
+        let started = now_millis();
         let mut held = Held::open(self, true).await?;
         let exchange = self.inner.config.topology.inbound_exchange.clone();
         let mut replayed: Vec<ReplayRecord> = Vec::new();
@@ -464,6 +472,11 @@ impl Ops {
             let s = summary(&d);
             if replayed_ids.contains(&s.id) {
                 // Replayed by this operation and dead-lettered again: leave it.
+                continue;
+            }
+            if s.replayed_at_ms.is_some_and(|t| t >= started) {
+                // Replayed by another operation that began after this one
+                // (and dead-lettered again): not this operation's to replay.
                 continue;
             }
             let wanted = match selection {
@@ -568,6 +581,7 @@ async fn republish(
     }
     headers.insert(short(header::ATTEMPTS)?, long(&attempts.to_string()));
     headers.insert(short(REPLAYS_HEADER)?, long(&replays.to_string()));
+    headers.insert(short(REPLAYED_AT_HEADER)?, long(&now_millis().to_string()));
     let mut props = BasicProperties::default()
         .with_delivery_mode(2)
         .with_timestamp(now_secs())
@@ -670,6 +684,7 @@ fn summary(d: &Delivery) -> DeadLetter {
         reason: h(header::REASON),
         attempts: number(header::ATTEMPTS),
         replays: number(REPLAYS_HEADER),
+        replayed_at_ms: h(REPLAYED_AT_HEADER).and_then(|v| v.parse().ok()),
         failed_at: h(header::FAILED_AT)
             .and_then(|v| v.parse().ok())
             .or(*p.timestamp()),
@@ -724,6 +739,7 @@ mod tests {
             reason: Some("no rule".into()),
             attempts: 0,
             replays: 0,
+            replayed_at_ms: None,
             failed_at: None,
             queue: None,
             size: 3,

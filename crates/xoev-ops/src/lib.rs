@@ -70,8 +70,8 @@ mod queues;
 mod values;
 
 pub use dlq::{
-    DeadLetter, DeadLetterDetail, DeadLetterList, Filter, PurgeRecord, REPLAYS_HEADER,
-    ReplayRecord, ReplayReport, Selection,
+    DeadLetter, DeadLetterDetail, DeadLetterList, Filter, PurgeRecord, REPLAYED_AT_HEADER,
+    REPLAYS_HEADER, ReplayRecord, ReplayReport, Selection,
 };
 pub use error::{OpsError, OpsErrorKind};
 pub use management::{ManagementClient, ManagementQueue, MessageStats, Rate};
@@ -266,6 +266,13 @@ impl Ops {
 
 pub(crate) fn short(s: &str) -> Result<ShortString, OpsError> {
     ShortString::try_new(s).map_err(|e| OpsError::new(K::InvalidConfig, format!("name {s:?}: {e}")))
+}
+
+pub(crate) fn now_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
 }
 
 pub(crate) fn now_secs() -> u64 {

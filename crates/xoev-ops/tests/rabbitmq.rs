@@ -537,3 +537,58 @@ async fn quorum_dead_letter_queue_lists_in_order_and_replays_once() {
     drop(inbound);
     s.cleanup().await;
 }
+
+/// A replay leaves a dead letter that another operation replayed after it
+/// began (two operators replaying at the same moment, the gateway failing
+/// the first one's replay again at once): the message is replayed once,
+/// not twice. Here the other operation's replay is dated after this one's
+/// start; one dated before it is replayed as usual.
+#[tokio::test]
+async fn a_replay_leaves_what_a_later_replay_sent_back() {
+    let s = Setup::new("later-replay").await;
+    let inbound_q = s.transport.topology().inbound_queue.clone();
+    let mut inbound = s.transport.consume(&inbound_q, 10).await.unwrap();
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    for (id, replayed_at) in [("later", now_ms + 60_000), ("earlier", now_ms - 60_000)] {
+        let env = Envelope::new(Target::Inbound, id, format!("<msg id='{id}'/>"))
+            .with_header(xoev_ops::REPLAYED_AT_HEADER, replayed_at.to_string())
+            .with_header(xoev_ops::REPLAYS_HEADER, "1");
+        s.transport.publish(env).await.unwrap();
+        let d = next(&mut inbound).await;
+        d.dead_letter("route", "no-route", "failed again")
+            .await
+            .unwrap();
+    }
+    let report = s
+        .ops
+        .replay(&Selection::All(Filter::default()))
+        .await
+        .unwrap();
+    let replayed: Vec<&str> = report
+        .replayed
+        .iter()
+        .map(|r| r.dead_letter.id.as_str())
+        .collect();
+    assert_eq!(replayed, ["earlier"]);
+    let err = s
+        .ops
+        .replay(&Selection::Id("later".into()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, xoev_ops::OpsErrorKind::NotFound, "{err}");
+    let list = s.ops.dead_letters(&Filter::default(), 100).await.unwrap();
+    assert_eq!(ids(&list), ["later"]);
+    assert_eq!(
+        list.items[0].replayed_at_ms,
+        u64::try_from(now_ms + 60_000).ok()
+    );
+    // the "earlier" one went to the inbound queue, replayed a second time
+    let d = next(&mut inbound).await;
+    assert_eq!(d.properties.message_id.as_deref(), Some("earlier"));
+    assert_eq!(d.properties.header(xoev_ops::REPLAYS_HEADER), Some("2"));
+    d.ack().await.unwrap();
+    s.cleanup().await;
+}
