@@ -156,12 +156,12 @@ struct FeeTableFile {
 #[non_exhaustive]
 pub enum ConfigError {
     /// A file could not be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {error}")]
     Io {
         /// The file.
         path: PathBuf,
         /// The I/O error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A file is not TOML of the expected shape (unknown keys, unknown fields).
     #[error("{path}: {detail}")]
@@ -205,7 +205,7 @@ impl Minimisation {
         let read = |p: &Path| {
             std::fs::read_to_string(p).map_err(|source| ConfigError::Io {
                 path: p.to_owned(),
-                source,
+                error: source,
             })
         };
         let a_text = read(allowances)?;

@@ -14,13 +14,12 @@ pub enum StoreError {
     #[error("invalid store location: {0}")]
     InvalidLocation(String),
     /// Reading or writing a file of the embedded store failed.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file concerned.
         path: PathBuf,
         /// The underlying error.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A stored record cannot be read back (damaged or edited by hand).
     #[error("{location}: unreadable record: {detail}")]
@@ -69,9 +68,9 @@ impl StoreError {
     pub(crate) fn duplicate(&self) -> Self {
         match self {
             Self::InvalidLocation(s) => Self::InvalidLocation(s.clone()),
-            Self::Io { path, source } => Self::Io {
+            Self::Io { path, error } => Self::Io {
                 path: path.clone(),
-                source: std::io::Error::new(source.kind(), source.to_string()),
+                error: std::io::Error::new(error.kind(), error.to_string()),
             },
             Self::Corrupt { location, detail } => Self::Corrupt {
                 location: location.clone(),
@@ -92,7 +91,7 @@ impl StoreError {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Self::Io {
             path: path.into(),
-            source,
+            error: source,
         }
     }
 }

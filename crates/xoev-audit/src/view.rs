@@ -40,13 +40,12 @@ pub struct Names {
 #[non_exhaustive]
 pub enum NamesError {
     /// The file cannot be read.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file.
         path: String,
         /// The underlying error.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The file is not valid TOML of the expected shape.
     #[error("{path}: {message}")]
@@ -81,7 +80,7 @@ impl Names {
     pub fn load(path: &Path) -> Result<Self, NamesError> {
         let text = std::fs::read_to_string(path).map_err(|source| NamesError::Io {
             path: path.display().to_string(),
-            source,
+            error: source,
         })?;
         Self::from_toml(&text, &path.display().to_string())
     }

@@ -28,10 +28,18 @@ fn main() -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::from(2);
     }
+    let json = cli.global.format == cli::Format::Json;
     match cli::run(cli) {
         Ok(outcome) => outcome.exit_code(),
         Err(err) => {
             eprintln!("error: {err:#}");
+            // a script that asked for JSON gets an answer on stdout too
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"ok": false, "kind": "error", "error": format!("{err:#}")})
+                );
+            }
             ExitCode::from(2)
         }
     }

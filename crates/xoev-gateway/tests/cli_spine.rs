@@ -877,3 +877,33 @@ fn demo_install_takes_the_prefix_and_refuses_what_it_would_ignore() {
     assert!(o.stdout.is_empty());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// With `--format json`, a command that cannot do its work (a file it
+/// cannot read, a catalogue it cannot load) still answers in JSON on
+/// stdout, once, with the reason; exit 2.
+#[test]
+fn json_mode_answers_in_json_when_a_command_cannot_work() {
+    for args in [
+        &["inspect", "/nonexistent.xml"][..],
+        &["route", "/nonexistent.xml"],
+        &[
+            "translate",
+            "--adapter",
+            "xnachweis-to-xestb",
+            "/nonexistent.xml",
+        ],
+        &["schemas", "--schemas", "/nonexistent"],
+    ] {
+        let mut all = vec!["--format", "json"];
+        all.extend_from_slice(args);
+        let o = gateway(&all);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", stdout(&o)));
+        assert_eq!(v["ok"], false, "{args:?}: {v}");
+        let error = v["error"].as_str().unwrap_or_default();
+        assert!(error.contains("No such file or directory"), "{args:?}: {v}");
+        // the reason once, not once per layer of the error chain
+        assert_eq!(error.matches("No such file").count(), 1, "{args:?}: {v}");
+    }
+}

@@ -39,12 +39,12 @@ struct EntryFile {
 #[non_exhaustive]
 pub enum CatalogueError {
     /// The catalogue file could not be read.
-    #[error("cannot read schema catalogue {path}: {source}")]
+    #[error("cannot read schema catalogue {path}: {error}")]
     Io {
         /// The file.
         path: PathBuf,
         /// The I/O error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The catalogue file is not valid TOML of the expected shape.
     #[error("schema catalogue {path}: {detail}")]
@@ -108,7 +108,7 @@ impl Catalogue {
         }
         let text = std::fs::read_to_string(&path).map_err(|source| CatalogueError::Io {
             path: path.clone(),
-            source,
+            error: source,
         })?;
         let file: CatalogueFile = toml::from_str(&text).map_err(|e| CatalogueError::Syntax {
             path: path.clone(),
@@ -120,7 +120,7 @@ impl Catalogue {
             .canonicalize()
             .map_err(|source| CatalogueError::Io {
                 path: path.clone(),
-                source,
+                error: source,
             })?;
 
         let mut problems = Vec::new();

@@ -80,13 +80,14 @@ pub fn run(g: &Global, args: &ApiTokenArgs) -> anyhow::Result<Outcome> {
             std::io::stdin().read_to_string(&mut input)?;
             let token = input.trim();
             if token.is_empty() {
-                eprintln!("no token on stdin");
-                return Ok(Outcome::IoError);
+                return Ok(super::cannot(g, "no token on stdin"));
             }
             // a token is one line: two would hash to what no client sends
             if token.lines().count() > 1 {
-                eprintln!("more than one line on stdin: give one token");
-                return Ok(Outcome::IoError);
+                return Ok(super::cannot(
+                    g,
+                    "more than one line on stdin: give one token",
+                ));
             }
             let h = hash(token);
             print(g, &[("api_token_sha256", &h)], &h)?;
@@ -94,22 +95,19 @@ pub fn run(g: &Global, args: &ApiTokenArgs) -> anyhow::Result<Outcome> {
         }
         ApiTokenCommand::Citizen { citizen } => {
             let Ok(key) = std::env::var(CITIZEN_TOKEN_ENV) else {
-                eprintln!("{CITIZEN_TOKEN_ENV} is not set");
-                return Ok(Outcome::IoError);
+                return Ok(super::cannot(g, format!("{CITIZEN_TOKEN_ENV} is not set")));
             };
             let tokens = match CitizenTokens::new(key.into_bytes()) {
                 Ok(t) => t,
                 Err(e) => {
-                    eprintln!("{CITIZEN_TOKEN_ENV}: {e}");
-                    return Ok(Outcome::IoError);
+                    return Ok(super::cannot(g, format!("{CITIZEN_TOKEN_ENV}: {e}")));
                 }
             };
             let citizen: CitizenRef = match citizen.parse() {
                 Ok(c) => c,
                 Err(e) => {
                     // a malformed argument: usage, as `audit show --citizen`
-                    eprintln!("--citizen {citizen:?}: {e}");
-                    return Ok(Outcome::IoError);
+                    return Ok(super::cannot(g, format!("--citizen {citizen:?}: {e}")));
                 }
             };
             let token = tokens.issue(&citizen);

@@ -27,8 +27,7 @@ pub fn run(g: &Global, args: &InspectArgs) -> anyhow::Result<Outcome> {
     let bytes = match read_input(&args.file) {
         Ok(b) => b,
         Err(e) => {
-            eprintln!("{file}: cannot read: {e}");
-            return Ok(Outcome::IoError);
+            return Ok(super::cannot(g, format!("{file}: cannot read: {e}")));
         }
     };
     let (message, header_error) =

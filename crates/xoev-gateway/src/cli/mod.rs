@@ -229,6 +229,22 @@ fn default_schemas_dir() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../schemas"))
 }
 
+/// A command that cannot do its work — a file it cannot read, a
+/// configuration it cannot load, an argument it cannot use: the reason on
+/// stderr and, with `--format json`, `{"ok": false, "kind": "io", "error":
+/// …}` on stdout, so a script reading JSON gets an answer; exit 2.
+pub fn cannot(g: &Global, error: impl std::fmt::Display) -> Outcome {
+    let error = error.to_string();
+    eprintln!("{error}");
+    if g.format == Format::Json {
+        println!(
+            "{}",
+            serde_json::json!({"ok": false, "kind": "io", "error": error})
+        );
+    }
+    Outcome::IoError
+}
+
 /// Reads a whole input file, `-` meaning stdin.
 pub fn read_input(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
     if path.as_os_str() == "-" {

@@ -108,27 +108,31 @@ pub fn run(g: &Global, args: &RouteArgs) -> anyhow::Result<Outcome> {
     let catalogue = match g.catalogue() {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("cannot load the schema catalogue: {e:#}");
-            return Ok(Outcome::IoError);
+            return Ok(super::cannot(
+                g,
+                format!("cannot load the schema catalogue: {e:#}"),
+            ));
         }
     };
     let router = match args.routing.load(&catalogue) {
         Ok(Ok(r)) => r,
         Ok(Err(errors)) => {
-            eprintln!("{errors}");
-            eprintln!("(run `xoev-gateway routing check` for details)");
-            return Ok(Outcome::IoError);
+            return Ok(super::cannot(
+                g,
+                format!("{errors}\n(run `xoev-gateway routing check` for details)"),
+            ));
         }
         Err(e) => {
-            eprintln!("cannot load the adapter registry: {e:#}");
-            return Ok(Outcome::IoError);
+            return Ok(super::cannot(
+                g,
+                format!("cannot load the adapter registry: {e:#}"),
+            ));
         }
     };
     let bytes = match read_input(&args.file) {
         Ok(b) => b,
         Err(e) => {
-            eprintln!("{file}: cannot read: {e}");
-            return Ok(Outcome::IoError);
+            return Ok(super::cannot(g, format!("{file}: cannot read: {e}")));
         }
     };
     let validator = Validator::new(catalogue, g.limits());

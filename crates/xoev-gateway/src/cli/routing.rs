@@ -75,15 +75,19 @@ fn check(g: &Global, args: &RoutingDirArgs) -> anyhow::Result<Outcome> {
     let catalogue = match g.catalogue() {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("cannot load the schema catalogue: {e:#}");
-            return Ok(Outcome::IoError);
+            return Ok(super::cannot(
+                g,
+                format!("cannot load the schema catalogue: {e:#}"),
+            ));
         }
     };
     let loaded = match args.load(&catalogue) {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("cannot load the adapter registry: {e:#}");
-            return Ok(Outcome::IoError);
+            return Ok(super::cannot(
+                g,
+                format!("cannot load the adapter registry: {e:#}"),
+            ));
         }
     };
     match (loaded, g.format) {

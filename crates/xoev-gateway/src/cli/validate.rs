@@ -51,8 +51,7 @@ pub fn run(g: &Global, args: &ValidateArgs) -> anyhow::Result<Outcome> {
     let files = match expand_dirs(&args.files) {
         Ok(f) => f,
         Err(e) => {
-            eprintln!("{e}");
-            return Ok(Outcome::IoError);
+            return Ok(super::cannot(g, format!("{e}")));
         }
     };
     for file in &files {

@@ -81,8 +81,7 @@ pub fn run(g: &Global, args: &VerifyArgs) -> anyhow::Result<Outcome> {
     let files = match expand_dirs(&args.files) {
         Ok(f) => f,
         Err(e) => {
-            eprintln!("{e}");
-            return Ok(Outcome::IoError);
+            return Ok(super::cannot(g, format!("{e}")));
         }
     };
     for file in &files {
