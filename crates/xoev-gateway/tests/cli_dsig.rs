@@ -509,3 +509,49 @@ fn validate_and_route_take_a_signed_message_without_its_signature() {
     assert_eq!(code(&o), 1, "{}", stdout(&o));
     assert!(stdout(&o).contains("[xsd-invalid]"), "{}", stdout(&o));
 }
+
+/// What the gateway refuses is not signed either, and the refusal names
+/// its kind and place as `validate` does: another encoding than UTF-8, a
+/// DOCTYPE, XML that is not well-formed.
+#[test]
+fn sign_refuses_what_the_gateway_refuses_with_kind_and_place() {
+    let (dir, pki) = pki();
+    let kassel = std::fs::read_to_string(root().join(KITA)).expect("sample");
+    let utf16: Vec<u8> = kassel
+        .replacen("encoding=\"UTF-8\"", "encoding=\"UTF-16\"", 1)
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    let mut with_bom = vec![0xFF, 0xFE];
+    with_bom.extend(utf16);
+    let cases: [(&str, Vec<u8>, &str); 3] = [
+        ("utf16.xml", with_bom, "utf16.xml:1:1: [encoding] "),
+        (
+            "doctype.xml",
+            b"<?xml version=\"1.0\"?>\n<!DOCTYPE a [<!ENTITY x \"y\">]>\n<a>&x;</a>\n".to_vec(),
+            "doctype.xml:2:1: [doctype-refused] ",
+        ),
+        (
+            "broken.xml",
+            b"<a xmlns=\"urn:x\">\n  <b>AT&T</b>\n</a>\n".to_vec(),
+            "broken.xml:2:",
+        ),
+    ];
+    for (name, bytes, expected) in cases {
+        let f = dir.path().join(name);
+        std::fs::write(&f, bytes).expect("write");
+        let o = gateway(
+            &[
+                "sign",
+                "--key",
+                &s(&pki.join("authority-ec.key.pem")),
+                "--cert",
+                &s(&pki.join("authority-ec.cert.pem")),
+                &s(&f),
+            ],
+            &[],
+        );
+        assert_eq!(code(&o), 1, "{name}: {}", stdout(&o));
+        assert!(stdout(&o).contains(expected), "{name}: {}", stdout(&o));
+    }
+}

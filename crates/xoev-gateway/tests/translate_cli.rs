@@ -402,4 +402,26 @@ fn an_original_request_that_cannot_serve_is_refused_naming_it() {
     ]);
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(stderr(&o).matches("IDNr").count(), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("the original request (--request) cannot supply the facts: "),
+        "{}",
+        stderr(&o)
+    );
+    // an answer given as the request: the file is named as the request
+    let o = gateway(&[
+        "translate",
+        "--adapter",
+        "xestb-to-xnachweis",
+        "--request",
+        KASSEL_ANS,
+        KASSEL_ANS,
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains(
+            "[unexpected-message] the original request (--request) cannot supply the facts: "
+        ),
+        "{}",
+        stderr(&o)
+    );
 }

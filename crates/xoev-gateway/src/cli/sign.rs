@@ -54,6 +54,11 @@ struct Report {
     kind: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<String>,
+    /// Where in the input the reason was found, if known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    line: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    column: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     out: Option<String>,
     algorithm: &'static str,
@@ -119,22 +124,49 @@ pub fn run(g: &Global, args: &SignArgs) -> anyhow::Result<Outcome> {
         ok: false,
         kind: None,
         reason: None,
+        line: None,
+        column: None,
         out: args.out.as_ref().map(|p| p.display().to_string()),
         algorithm: signer.algorithm().as_str(),
         signer_subject: signer.subject().to_owned(),
         signer_cert_sha256: signer.cert_sha256().to_owned(),
         document: None,
     };
-    let signed = xoev_schema::parse_document(&bytes, &g.limits())
-        .map_err(|e| {
-            xoev_dsig::DsigError::new(xoev_dsig::DsigErrorKind::MalformedXml, e.to_string())
-        })
-        .and_then(|doc| signer.sign(&doc).map(|()| xoev_dsig::to_bytes(&doc)));
+    // What the gateway would refuse is not signed either: the envelope
+    // (encoding other than UTF-8, DOCTYPE, size) first, then the XML.
+    // Each failure: its kind, the reason, whether the input is at fault.
+    let refused = |e: xoev_schema::SchemaError| {
+        let issue = e.issues().into_iter().next();
+        (e.kind().as_str(), issue, true)
+    };
+    let signed: Result<Vec<u8>, (&'static str, Option<xoev_schema::Issue>, bool)> =
+        match xoev_core::Message::parse_keeping_header_error(bytes.clone(), &g.limits()) {
+            Err(e) => Err(refused(xoev_schema::SchemaError::Message(e))),
+            Ok(_) => match xoev_schema::parse_document(&bytes, &g.limits()) {
+                Err(e) => Err(refused(e)),
+                Ok(doc) => signer
+                    .sign(&doc)
+                    .map(|()| xoev_dsig::to_bytes(&doc))
+                    .map_err(|e| {
+                        let issue = xoev_schema::Issue {
+                            line: None,
+                            column: None,
+                            path: None,
+                            message: e.detail().to_owned(),
+                        };
+                        (e.kind().as_str(), Some(issue), e.kind().is_rejection())
+                    }),
+            },
+        };
     let outcome = match signed {
-        Err(e) => {
-            report.kind = Some(e.kind().as_str());
-            report.reason = Some(e.detail().to_owned());
-            if e.kind().is_rejection() {
+        Err((kind, issue, rejection)) => {
+            report.kind = Some(kind);
+            if let Some(i) = issue {
+                report.reason = Some(i.message);
+                report.line = i.line;
+                report.column = i.column;
+            }
+            if rejection {
                 Outcome::Rejected
             } else {
                 Outcome::IoError
@@ -157,12 +189,20 @@ pub fn run(g: &Global, args: &SignArgs) -> anyhow::Result<Outcome> {
     };
     match g.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
-        Format::Text if !report.ok => println!(
-            "{}: [{}] {}",
-            report.file,
-            report.kind.unwrap_or("error"),
-            report.reason.as_deref().unwrap_or("")
-        ),
+        Format::Text if !report.ok => {
+            let at = xoev_schema::Issue {
+                line: report.line,
+                column: report.column,
+                path: None,
+                message: String::new(),
+            };
+            println!(
+                "{}: [{}] {}",
+                super::issue_location(&report.file, &at),
+                report.kind.unwrap_or("error"),
+                report.reason.as_deref().unwrap_or("")
+            );
+        }
         Format::Text => {
             if let Some(out) = &report.out {
                 println!(

@@ -141,7 +141,19 @@ pub fn run(g: &Global, args: &TranslateArgs) -> anyhow::Result<Outcome> {
     let ctx = match file.into_context(fresh.now, fresh.seed) {
         Ok(ctx) => ctx,
         // a request that cannot supply the facts is refused like an input
-        Err(ContextError::Request { path, source }) => return Ok(reject(g, &path, &source)),
+        Err(ContextError::Request { path, source }) => {
+            let message =
+                format!("the original request (--request) cannot supply the facts: {source}");
+            report(
+                g,
+                &path,
+                source.as_str(),
+                source.field(),
+                &message,
+                source.issues(),
+            );
+            return Ok(Outcome::Rejected);
+        }
         Err(e) => return Err(e.into()),
     };
     let translator = Translator::new(validator);
@@ -205,7 +217,11 @@ fn report(
         }
         Format::Text => {
             eprintln!("{}: [{kind}] {message}", file.display());
-            for i in issues {
+            // the headline may quote the first issue already
+            let quoted = issues
+                .first()
+                .is_some_and(|i| message.contains(i.message.as_str()));
+            for i in issues.iter().skip(usize::from(quoted)) {
                 eprintln!("  {i}");
             }
         }
