@@ -240,6 +240,11 @@ fn read_envelope(raw: &[u8], limits: &Limits) -> Result<Envelope, MessageError> 
     reader.config_mut().trim_text(false);
 
     // The prolog, up to the root element.
+    let bom_len: u64 = if raw.starts_with(b"\xEF\xBB\xBF") {
+        3
+    } else {
+        0
+    };
     let (root, attrs, root_is_empty) = loop {
         let pos = reader.buffer_position();
         let event = match reader.read_event() {
@@ -247,6 +252,16 @@ fn read_envelope(raw: &[u8], limits: &Limits) -> Result<Envelope, MessageError> 
             Err(e) => return Err(malformed(raw, pos, e)),
         };
         match event {
+            // only the very first thing (after a byte order mark), as
+            // libxml2 and the XML spec have it: a declaration after white
+            // space or a comment is not well-formed
+            Event::Decl(_) if pos > bom_len => {
+                return Err(malformed(
+                    raw,
+                    pos,
+                    "the XML declaration must be at the very start of the document",
+                ));
+            }
             Event::Decl(decl) => {
                 if let Some(enc) = decl.encoding() {
                     let enc = enc.map_err(|e| malformed(raw, pos, e))?;

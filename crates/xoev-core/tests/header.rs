@@ -1235,3 +1235,23 @@ fn xdomea_3_further_recipients_inside_the_kopf() {
         Some("EmpBehoerdenkennungPraefixCode:LATh")
     );
 }
+
+/// The XML declaration belongs at the very start (after a byte order mark
+/// at most): after white space or a comment the document is not
+/// well-formed, and the header reader says so, as libxml2 would later —
+/// the HTTP API answers 400 instead of accepting it first.
+#[test]
+fn an_xml_declaration_after_anything_is_malformed() {
+    let sample = sample("xnachweis/DE.EvidenceRequest.0101.synthetic-kita-einkommen.xml");
+    assert!(sample.starts_with(b"<?xml"));
+    for prefix in [&b" \n"[..], b"<!-- c -->"] {
+        let mut bad = prefix.to_vec();
+        bad.extend_from_slice(&sample);
+        let e = parse_err(&bad);
+        assert_eq!(e.kind, MessageErrorKind::Malformed, "{e}");
+        assert!(e.detail.contains("very start"), "{e}");
+    }
+    let mut bom = b"\xEF\xBB\xBF".to_vec();
+    bom.extend_from_slice(&sample);
+    parse(&bom);
+}
