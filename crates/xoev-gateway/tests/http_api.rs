@@ -276,6 +276,19 @@ async fn submit_rejects_each_kind_of_bad_input() {
     post(&h.app, "/messages", Some(FEE_TOKEN), big)
         .await
         .problem(StatusCode::PAYLOAD_TOO_LARGE, "oversize");
+    // a declared length over the limit: refused before the body is read
+    // (here a small body behind a large Content-Length, as a client that
+    // waits for `100 Continue` would send nothing at all)
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri("/messages")
+        .header(header::AUTHORIZATION, format!("Bearer {FEE_TOKEN}"))
+        .header(header::CONTENT_LENGTH, "999999999")
+        .header(header::EXPECT, "100-continue")
+        .body(Body::from(request.clone()))
+        .expect("request");
+    let response = h.app.clone().oneshot(req).await.expect("infallible");
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
     // not XML
     let v = post(
         &h.app,

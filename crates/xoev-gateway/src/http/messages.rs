@@ -33,7 +33,7 @@ pub async fn submit(State(state): State<AppState>, headers: HeaderMap, body: Bod
         Ok(a) => a,
         Err(e) => return e.for_submission().into_response(),
     };
-    let outcome = accept(&state, &authority, body).await;
+    let outcome = accept(&state, &authority, &headers, body).await;
     let label = match &outcome {
         Ok(_) => "accepted",
         Err(e) => e.kind,
@@ -46,7 +46,12 @@ pub async fn submit(State(state): State<AppState>, headers: HeaderMap, body: Bod
     }
 }
 
-async fn accept(state: &AppState, authority: &str, body: Body) -> Result<Response, ApiError> {
+async fn accept(
+    state: &AppState,
+    authority: &str,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
     let pipeline = &state.inner.pipeline;
     let limits = pipeline.limits;
     let max = limits.max_bytes;
@@ -57,6 +62,15 @@ async fn accept(state: &AppState, authority: &str, body: Body) -> Result<Respons
             format!("the message is larger than {max} bytes"),
         )
     };
+    // a declared length over the limit is refused before the body is
+    // read (and before a client waiting for `100 Continue` sends it)
+    let declared = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > u64::try_from(max).unwrap_or(u64::MAX)) {
+        return Err(oversize());
+    }
     let bytes = axum::body::to_bytes(body, max)
         .await
         .map_err(|_| oversize())?;
