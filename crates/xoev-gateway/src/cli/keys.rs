@@ -23,6 +23,11 @@ pub enum KeysCommand {
         /// `--trust` directory).
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
+        /// Replace the test CA and keys already in DIR (without it, a DIR
+        /// that holds a CA is refused: its certificates would no longer
+        /// verify against the new one).
+        #[arg(long)]
+        force: bool,
     },
     /// Write the test CA's next CRL, revoking the given certificates: the
     /// CRL already at `--out` (if any) keeps its entries and is replaced
@@ -41,7 +46,8 @@ pub enum KeysCommand {
         out: PathBuf,
         /// Days until the CRL's next update: after that it no longer counts
         /// as current and messages of the CA's authorities wait.
-        #[arg(long, value_name = "DAYS", default_value_t = 7)]
+        #[arg(long, value_name = "DAYS", default_value_t = 7,
+              value_parser = clap::value_parser!(u32).range(1..))]
         days: u32,
         /// Certificates to revoke (PEM); none writes a CRL that revokes
         /// nothing new, e.g. to renew one before it expires.
@@ -53,7 +59,16 @@ pub enum KeysCommand {
 /// Runs `keys`.
 pub fn run(g: &Global, args: &KeysArgs) -> anyhow::Result<Outcome> {
     match &args.command {
-        KeysCommand::Generate { out } => {
+        KeysCommand::Generate { out, force } => {
+            if !force && out.join("ca.key.pem").exists() {
+                return Ok(super::cannot(
+                    g,
+                    format!(
+                        "{} already holds a test CA (ca.key.pem): --force replaces it and every key",
+                        out.display()
+                    ),
+                ));
+            }
             let generated = xoev_dsig::pki::generate_dir(out)?;
             let files: Vec<String> = generated
                 .files

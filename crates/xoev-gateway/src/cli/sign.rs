@@ -27,11 +27,11 @@ pub struct SignArgs {
         long,
         value_name = "VAR",
         requires = "pkcs12",
-        conflicts_with = "password_file"
+        conflicts_with_all = ["password_file", "key"]
     )]
     pub password_env: Option<String>,
     /// File whose first line is the PKCS#12 password.
-    #[arg(long, value_name = "FILE", requires = "pkcs12")]
+    #[arg(long, value_name = "FILE", requires = "pkcs12", conflicts_with = "key")]
     pub password_file: Option<PathBuf>,
     /// Signature algorithm: `rsa-pss-sha256` (RSASSA-PSS) or `rsa-sha256`
     /// for an RSA key, `ecdsa-sha256` for an EC key [default: rsa-sha256 or
