@@ -203,14 +203,7 @@ async fn handle_limited(
             Ok(s) => s.filter(|s| s.state != crate::http::messages::ACCEPTED),
             Err(e) => {
                 warn!(error = %e, "case store unavailable; message goes to retry");
-                settle_retry(
-                    delivery,
-                    Stage::Correlation.as_str(),
-                    e.as_str(),
-                    &e.to_string(),
-                )
-                .await;
-                return;
+                return retry_for_case_store(delivery, &e).await;
             }
         },
         _ => None,
@@ -291,14 +284,7 @@ async fn handle_limited(
                 && let Err(e) = pipeline.cases.flush().await
             {
                 warn!(error = %e, "case store not durable; message goes to retry");
-                settle_retry(
-                    delivery,
-                    Stage::Correlation.as_str(),
-                    e.as_str(),
-                    &e.to_string(),
-                )
-                .await;
-                return;
+                return retry_for_case_store(delivery, &e).await;
             }
             // The reader's inbox first, then a copy for each further reader
             // (xdomea); a failed publish retries them all, and receivers
@@ -437,6 +423,17 @@ async fn append_access_log(
     let appended = pipeline.audit.append(entry).await.map(drop);
     crate::http::metrics::record_access_log(started.elapsed(), appended.is_ok());
     appended
+}
+
+/// The case store failed (a transient condition): retry at its stage.
+async fn retry_for_case_store(delivery: Delivery, e: &crate::cases::CaseError) {
+    settle_retry(
+        delivery,
+        Stage::Correlation.as_str(),
+        e.as_str(),
+        &e.to_string(),
+    )
+    .await;
 }
 
 /// Dead-letters the delivery; whether that worked.

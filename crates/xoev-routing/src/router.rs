@@ -318,26 +318,45 @@ impl Router {
         }
     }
 
-    /// The inbox of a further reader a message names beside its reader
-    /// (xdomea `WeitererEmpfaenger`/`WeitererLeser`), which gets a copy:
-    /// it must be a known authority with an inbox, and the access rules
-    /// must let `sender` send it `message_type`.
-    pub fn further_reader(
+    /// The copies for the further readers a message names beside its
+    /// reader (xdomea `WeitererEmpfaenger`/`WeitererLeser`; their
+    /// authority keys): each reader's directory id and inbox, each once
+    /// and not the `recipient` itself. Every one must be a known authority
+    /// with an inbox that the access rules let `sender` send
+    /// `message_type`; the first that is not is the error ("further
+    /// reader: …") — a copy the sender asked for is not dropped.
+    pub fn copies<'k>(
         &self,
         sender: &str,
-        reader: &str,
+        recipient: &str,
         message_type: &str,
-    ) -> Result<String, RouteError> {
-        self.check_access(sender, reader, message_type)?;
-        self.directory
-            .get(reader)
-            .and_then(|a| a.inbox.clone())
-            .ok_or_else(|| {
-                RouteError::new(
-                    R::UnknownReader,
-                    format!("{reader} has no inbox queue and cannot receive messages"),
-                )
-            })
+        further_readers: impl IntoIterator<Item = &'k str>,
+    ) -> Result<Vec<(String, String)>, RouteError> {
+        let mut copies: Vec<(String, String)> = Vec::new();
+        for key in further_readers {
+            let id = self.directory.canonical(key);
+            if id == recipient || copies.iter().any(|(known, _)| known == id) {
+                continue;
+            }
+            let further = |mut e: RouteError| {
+                e.message = format!("further reader: {}", e.message);
+                e
+            };
+            self.check_access(sender, id, message_type)
+                .map_err(further)?;
+            let inbox = self
+                .directory
+                .get(id)
+                .and_then(|a| a.inbox.clone())
+                .ok_or_else(|| {
+                    further(RouteError::new(
+                        R::UnknownReader,
+                        format!("{id} has no inbox queue and cannot receive messages"),
+                    ))
+                })?;
+            copies.push((id.to_owned(), inbox));
+        }
+        Ok(copies)
     }
 
     /// Decides where a message goes: the first rule (by priority) that

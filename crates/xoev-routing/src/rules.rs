@@ -25,10 +25,15 @@ pub fn same_message_type(rule: &str, header: &str) -> bool {
                 .is_some_and(|rest| rest.len() > 1 && rest.ends_with('.')))
 }
 
+/// Plain equality, how every condition but the message type compares.
+fn equal(a: &str, b: &str) -> bool {
+    a == b
+}
+
 impl Cond {
     /// Whether `value` (absent: `None`) satisfies the condition.
     pub fn matches(&self, value: Option<&str>) -> bool {
-        self.matches_by(value, |a, b| a == b)
+        self.matches_by(value, equal)
     }
 
     /// [`Cond::matches`] with `same(condition's value, value)` deciding.
@@ -42,7 +47,7 @@ impl Cond {
 
     /// Whether every value matching `other` also matches `self`.
     pub fn covers(&self, other: &Cond) -> bool {
-        self.covers_by(other, |a, b| a == b)
+        self.covers_by(other, equal)
     }
 
     fn covers_by(&self, other: &Cond, same: fn(&str, &str) -> bool) -> bool {
@@ -55,7 +60,7 @@ impl Cond {
 
     /// Whether some value matches both conditions.
     pub fn intersects(&self, other: &Cond) -> bool {
-        self.intersects_by(other, |a, b| a == b)
+        self.intersects_by(other, equal)
     }
 
     fn intersects_by(&self, other: &Cond, same: fn(&str, &str) -> bool) -> bool {
@@ -156,9 +161,6 @@ impl Rule {
         reader: Option<&str>,
     ) -> Vec<String> {
         let mut out = Vec::new();
-        fn plain(a: &str, b: &str) -> bool {
-            a == b
-        }
         let mut check =
             |what: &str, cond: &Cond, value: Option<&str>, same: fn(&str, &str) -> bool| {
                 if !cond.matches_by(value, same) {
@@ -175,10 +177,10 @@ impl Rule {
             Some(message_type),
             same_message_type,
         );
-        check("standard", &self.standard, standard, plain);
-        check("version", &self.version, version, plain);
-        check("sender", &self.sender, sender, plain);
-        check("reader", &self.reader, reader, plain);
+        check("standard", &self.standard, standard, equal);
+        check("version", &self.version, version, equal);
+        check("sender", &self.sender, sender, equal);
+        check("reader", &self.reader, reader, equal);
         let placeholder = reader.and_then(|r| r.strip_prefix(SERVICE_PLACEHOLDER_PREFIX));
         match self.shape() {
             Shape::Named if reader.is_none() => out.push(

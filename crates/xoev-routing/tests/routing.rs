@@ -874,20 +874,35 @@ fn a_further_reader_must_be_known_have_an_inbox_and_be_allowed() {
         &[],
     )
     .unwrap();
+    let copies = |sender: &str, recipient: &str, t: &str, keys: &[&str]| {
+        r.copies(sender, recipient, t, keys.iter().copied())
+    };
     assert_eq!(
-        r.further_reader("ags:09162000", "fa:9198", "T").unwrap(),
-        "q.fa"
+        copies("ags:09162000", "nope:0", "T", &["fa:9198"]).unwrap(),
+        [("fa:9198".to_owned(), "q.fa".to_owned())]
     );
-    let e = r.further_reader("ags:09162000", "nope:1", "T").unwrap_err();
+    // named twice, or the recipient itself: one copy, none for the recipient
+    assert_eq!(
+        copies("ags:09162000", "nope:0", "T", &["fa:9198", "fa:9198"])
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(
+        copies("ags:09162000", "fa:9198", "T", &["fa:9198"])
+            .unwrap()
+            .is_empty()
+    );
+    let e = copies("ags:09162000", "nope:0", "T", &["nope:1"]).unwrap_err();
     assert_eq!(e.kind, R::UnknownReader);
-    assert!(e.message.contains("nope:1"), "{}", e.message);
-    let e = r
-        .further_reader("ags:09162000", "fa:9198", "U")
-        .unwrap_err();
+    assert!(
+        e.message.starts_with("further reader: ") && e.message.contains("nope:1"),
+        "{}",
+        e.message
+    );
+    let e = copies("ags:09162000", "nope:0", "U", &["fa:9198"]).unwrap_err();
     assert_eq!(e.kind, R::AccessDenied);
     // the way back is not allowed either
-    let e = r
-        .further_reader("fa:9198", "ags:09162000", "T")
-        .unwrap_err();
+    let e = copies("fa:9198", "nope:0", "T", &["ags:09162000"]).unwrap_err();
     assert_eq!(e.kind, R::AccessDenied);
 }

@@ -45,9 +45,9 @@ pub enum KeysCommand {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
         /// Days until the CRL's next update: after that it no longer counts
-        /// as current and messages of the CA's authorities wait.
-        #[arg(long, value_name = "DAYS", default_value_t = 7,
-              value_parser = clap::value_parser!(u32).range(1..))]
+        /// as current and messages of the CA's authorities wait. `0`
+        /// writes one that is due at once, to test how a stale CRL is met.
+        #[arg(long, value_name = "DAYS", default_value_t = 7)]
         days: u32,
         /// Certificates to revoke (PEM); none writes a CRL that revokes
         /// nothing new, e.g. to renew one before it expires.

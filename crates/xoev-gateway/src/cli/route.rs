@@ -5,7 +5,7 @@ use super::{CatalogueRef, Format, Global, Outcome, issue_location, read_input};
 use clap::Args;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
-use xoev_core::{Header, Message};
+use xoev_core::{Authority, Header, Message};
 use xoev_routing::{NearMiss, Resolution, RouteDecision, RouteInput};
 use xoev_schema::{Issue, SchemaEntry, SchemaError, Validator, same_version};
 
@@ -247,26 +247,20 @@ pub fn run(g: &Global, args: &RouteArgs) -> anyhow::Result<Outcome> {
             h.further_readers_without_id
         ));
     }
+    // as the service does: each further reader known and allowed, once
+    let keys: Vec<String> = h.further_readers.iter().map(Authority::key).collect();
     match router.route(&input).and_then(|d| {
-        // as the service does: each further reader known and allowed, once
         let sender = input.sender.as_deref().unwrap_or_default();
-        for r in &h.further_readers {
-            let key = r.key();
-            let id = router.directory().canonical(&key);
-            if id == d.recipient || report.copies.iter().any(|c| c.reader == id) {
-                continue;
-            }
-            let queue = router
-                .further_reader(sender, id, &input.message_type)
-                .map_err(|mut e| {
-                    e.message = format!("further reader: {}", e.message);
-                    e
-                })?;
-            report.copies.push(CopyTo {
-                reader: id.to_owned(),
-                queue,
-            });
-        }
+        let copies = router.copies(
+            sender,
+            &d.recipient,
+            &input.message_type,
+            keys.iter().map(String::as_str),
+        )?;
+        report.copies = copies
+            .into_iter()
+            .map(|(reader, queue)| CopyTo { reader, queue })
+            .collect();
         Ok(d)
     }) {
         Ok(d) => {

@@ -893,27 +893,16 @@ impl Pipeline {
                 "further readers named without an identifier get no copy"
             );
         }
-        let mut copies: Vec<(String, String)> = Vec::new();
-        for r in &header.further_readers {
-            let key = r.key();
-            let id = self.router.directory().canonical(&key).to_owned();
-            if id == recipient || copies.iter().any(|(known, _)| *known == id) {
-                continue;
-            }
-            let queue = self.router.further_reader(sender, &id, code).map_err(|e| {
+        let keys: Vec<String> = header.further_readers.iter().map(Authority::key).collect();
+        self.router
+            .copies(sender, recipient, code, keys.iter().map(String::as_str))
+            .map_err(|e| {
                 let stage = match e.kind {
                     xoev_routing::RouteErrorKind::AccessDenied => Stage::Access,
                     _ => Stage::Routing,
                 };
-                Failure::reject(
-                    stage,
-                    e.kind.as_str(),
-                    format!("further reader: {}", e.message),
-                )
-            })?;
-            copies.push((id, queue));
-        }
-        Ok(copies)
+                Failure::reject(stage, e.kind.as_str(), e.message)
+            })
     }
 }
 
