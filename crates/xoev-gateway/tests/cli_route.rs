@@ -941,3 +941,21 @@ adapters = ["xnachweis-to-xestb", "xnachweis-to-oots-edm"]
     ]);
     assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
 }
+
+/// A malformed `--municipality` is a usage error (exit 2), as `translate`
+/// has it, not a message the rules refused (exit 1).
+#[test]
+fn route_takes_a_malformed_municipality_for_a_usage_error() {
+    let o = gateway(&[
+        "route",
+        "--municipality",
+        "1234",
+        "tests/samples/xnachweis/DE.EvidenceRequest.0101.synthetic-kita-kassel.xml",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("8-digit"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}

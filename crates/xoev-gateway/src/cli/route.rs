@@ -15,7 +15,7 @@ pub struct RouteArgs {
     #[command(flatten)]
     pub routing: RoutingDirArgs,
     /// The case's municipality key (AGS, 8 digits), for routing by responsibility.
-    #[arg(long, value_name = "AGS")]
+    #[arg(long, value_name = "AGS", value_parser = municipality_key)]
     pub municipality: Option<String>,
     /// The message (`-` reads stdin).
     #[arg(value_name = "FILE")]
@@ -90,6 +90,12 @@ struct RuleMiss {
 struct CopyTo {
     reader: String,
     queue: String,
+}
+
+/// A municipality key as given, once it is one: a malformed one is a
+/// usage error (exit 2), as `translate --municipality` has it.
+fn municipality_key(s: &str) -> Result<String, String> {
+    xoev_routing::Ags::parse(s).map(|_| s.to_owned())
 }
 
 /// Dry run: which rule matches the message, whom it goes to, through which
