@@ -192,6 +192,15 @@ pub struct HttpSection {
     /// How long a pulled inbox message stays leased before it is handed out again.
     #[serde(default = "default_lease_seconds")]
     pub lease_seconds: u64,
+    /// How long a client may take to send a request's line and headers
+    /// (also how long an idle connection stays open); over it the
+    /// connection is closed.
+    #[serde(default = "default_header_timeout_seconds")]
+    pub header_timeout_seconds: u64,
+    /// How long a client may take to send a request's body; over it the
+    /// answer is 408 `body-timeout`.
+    #[serde(default = "default_body_timeout_seconds")]
+    pub body_timeout_seconds: u64,
     /// SHA-256 (hex) of the operations staff's token for `/ops` (the token
     /// itself may instead come from `XOEV_OPS_TOKEN`); neither: `/ops` is off.
     #[serde(default)]
@@ -199,6 +208,14 @@ pub struct HttpSection {
 }
 
 fn default_lease_seconds() -> u64 {
+    60
+}
+
+fn default_header_timeout_seconds() -> u64 {
+    30
+}
+
+fn default_body_timeout_seconds() -> u64 {
     60
 }
 
@@ -299,10 +316,18 @@ impl Config {
         if self.audit.citizen_secret_env.is_none() && self.audit.citizen_secret_file.is_none() {
             out.push("audit: citizen_secret_env or citizen_secret_file is required".into());
         }
-        if let Some(h) = &self.http
-            && h.listen.parse::<std::net::SocketAddr>().is_err()
-        {
-            out.push(format!("http.listen {:?} is not an address:port", h.listen));
+        if let Some(h) = &self.http {
+            if h.listen.parse::<std::net::SocketAddr>().is_err() {
+                out.push(format!("http.listen {:?} is not an address:port", h.listen));
+            }
+            for (name, value) in [
+                ("header_timeout_seconds", h.header_timeout_seconds),
+                ("body_timeout_seconds", h.body_timeout_seconds),
+            ] {
+                if !(1..=3600).contains(&value) {
+                    out.push(format!("http.{name} must be between 1 and 3600"));
+                }
+            }
         }
         out
     }
@@ -331,6 +356,7 @@ dir = "trust"
 queue_kind = "fancy"
 [http]
 listen = "localhost"
+body_timeout_seconds = 0
 "#,
         )
         .expect("write");
@@ -344,6 +370,7 @@ listen = "localhost"
             "trust.dir",
             "queue_kind",
             "http.listen",
+            "http.body_timeout_seconds must be between 1 and 3600",
         ] {
             assert!(text.contains(needle), "{needle} missing in {text}");
         }

@@ -83,6 +83,7 @@ async fn submit_over_http_and_pull_the_answer_over_http() {
             tokens,
             citizens: None,
             names: xoev_audit::Names::default(),
+            timeouts: Default::default(),
         },
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

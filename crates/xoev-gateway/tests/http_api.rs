@@ -68,6 +68,7 @@ async fn harness(lease: Duration) -> H {
             tokens,
             citizens: Some(citizens.clone()),
             names,
+            timeouts: Default::default(),
         },
     );
     H {
@@ -963,6 +964,7 @@ async fn citizen_endpoints_are_off_without_a_key() {
             tokens: AuthorityTokens::default(),
             citizens: None,
             names: Names::default(),
+            timeouts: Default::default(),
         },
     );
     let app = http::app(state);

@@ -105,6 +105,7 @@ impl Gateway {
                 tokens: AuthorityTokens::default(),
                 citizens: None,
                 names: xoev_audit::Names::default(),
+                timeouts: Default::default(),
             },
         )
         .with_ops(OpsAccess::new(ops.clone()).with_token(OPS_TOKEN));
@@ -335,6 +336,7 @@ async fn ops_endpoints_are_off_without_ops_access() {
             tokens: AuthorityTokens::default(),
             citizens: None,
             names: xoev_audit::Names::default(),
+            timeouts: Default::default(),
         },
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -71,9 +71,10 @@ async fn accept(
     if declared.is_some_and(|n| n > u64::try_from(max).unwrap_or(u64::MAX)) {
         return Err(oversize());
     }
-    let bytes = axum::body::to_bytes(body, max)
-        .await
-        .map_err(|_| oversize())?;
+    let bytes = super::read_body(state, body, max, || {
+        format!("the message is larger than {max} bytes")
+    })
+    .await?;
     // The header parse is pure Rust and stops after the header, but a large
     // message is still work: keep it off the reactor (and the validation
     // that explains an unreadable header, which is libxml2's).

@@ -154,6 +154,14 @@ async fn observe(req: axum::extract::Request, next: axum::middleware::Next) -> R
 
 /// Serves [`app`] on `listener` until `shutdown` resolves; expires leases
 /// in the background and puts every open lease back when it stops.
+///
+/// Each connection is served by hyper's HTTP/1 server with the header-read
+/// timeout of [`Timeouts::header`] (a client that sends its request line and
+/// headers slowly, or keeps an idle connection open, is cut off); the body
+/// is bounded by the handlers ([`read_body`]). `axum::serve` sets no such
+/// timeout, which is why this loop is written out. On shutdown the listener
+/// closes, idle connections close at once, and requests under way get up to
+/// [`Timeouts::drain`] to finish.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
@@ -172,12 +180,125 @@ pub async fn serve(
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "HTTP API listening");
     }
-    let result = axum::serve(listener, app(state.clone()))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let timeouts = state.inner.timeouts;
+    let mut http1 = hyper::server::conn::http1::Builder::new();
+    http1
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(timeouts.header);
+    let service = hyper_util::service::TowerToHyperService::new(app(state.clone()));
+    let connections = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // a connection reset before it was accepted concerns that
+                    // client only; anything else (e.g. out of file handles)
+                    // is logged and retried after a pause, as axum does
+                    if !is_connection_error(&e) {
+                        tracing::error!(error = %e, "HTTP API cannot accept a connection");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(%peer, error = %e, "TCP_NODELAY");
+        }
+        let connection =
+            http1.serve_connection(hyper_util::rt::TokioIo::new(stream), service.clone());
+        let connection = connections.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                // e.g. the header-read timeout, or a client gone mid-request
+                tracing::debug!(%peer, error = %e, "HTTP connection ended");
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(timeouts.drain, connections.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            seconds = timeouts.drain.as_secs(),
+            "HTTP API: requests still under way at shutdown were cut off"
+        );
+    }
     reaper.abort();
     state.inner.inbox.release_all().await;
-    result
+    Ok(())
+}
+
+fn is_connection_error(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(
+        e.kind(),
+        ErrorKind::ConnectionRefused | ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset
+    )
+}
+
+/// How long the HTTP API waits for a client (`[http]` `header_timeout_seconds`,
+/// `body_timeout_seconds`).
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// For a request's line and headers, counted from when the server starts
+    /// waiting for them: also how long an idle keep-alive connection stays
+    /// open. Over it the connection is closed.
+    pub header: Duration,
+    /// For a request's whole body. Over it the answer is 408 `body-timeout`.
+    pub body: Duration,
+    /// At shutdown, for requests under way to finish.
+    pub drain: Duration,
+}
+
+impl Default for Timeouts {
+    /// 30 s for headers, 60 s for a body, 30 s to drain.
+    fn default() -> Self {
+        Self {
+            header: Duration::from_secs(30),
+            body: Duration::from_secs(60),
+            drain: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Reads a request body of at most `max` bytes within [`Timeouts::body`]:
+/// over the limit 413 `oversize` (with `oversize_detail`), too slow 408
+/// `body-timeout`, broken off or malformed 400 `body-unreadable`.
+pub async fn read_body(
+    state: &AppState,
+    body: axum::body::Body,
+    max: usize,
+    oversize_detail: impl FnOnce() -> String,
+) -> Result<axum::body::Bytes, ApiError> {
+    let limit = state.inner.timeouts.body;
+    match tokio::time::timeout(limit, axum::body::to_bytes(body, max)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(e)) => {
+            // axum's `to_bytes` wraps http-body-util's limit error
+            Err(if e.into_inner().is::<http_body_util::LengthLimitError>() {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "oversize", oversize_detail())
+            } else {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "body-unreadable",
+                    "the request body could not be read (broken off or malformed)",
+                )
+            })
+        }
+        Err(_) => Err(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "body-timeout",
+            format!(
+                "the request body did not arrive within {} s",
+                limit.as_secs()
+            ),
+        )),
+    }
 }
 
 /// Environment variable holding the key of citizen tokens (at least 32
@@ -228,6 +349,11 @@ pub async fn start(
             tokens,
             citizens,
             names,
+            timeouts: Timeouts {
+                header: Duration::from_secs(http.header_timeout_seconds),
+                body: Duration::from_secs(http.body_timeout_seconds),
+                ..Timeouts::default()
+            },
         },
     );
     let state = match ops::OpsAccess::from_config(config, state.pipeline().router.directory())? {
@@ -253,6 +379,7 @@ struct Inner {
     names: Names,
     inbox: Arc<inbox::Inbox>,
     metrics: metrics_exporter_prometheus::PrometheusHandle,
+    timeouts: Timeouts,
 }
 
 /// How the HTTP API is set up.
@@ -266,6 +393,8 @@ pub struct HttpOptions {
     pub citizens: Option<CitizenTokens>,
     /// Plain-language names for the citizen view.
     pub names: Names,
+    /// How long to wait for clients.
+    pub timeouts: Timeouts,
 }
 
 impl AppState {
@@ -290,6 +419,7 @@ impl AppState {
                 names,
                 inbox,
                 metrics: metrics::install(),
+                timeouts: o.timeouts,
             }),
             ops: None,
         }
