@@ -29,45 +29,49 @@ use std::path::PathBuf;
 use xoev_gateway::service::ServiceOptions;
 
 #[derive(Parser)]
-#[command(name = "xoev-bench", about = "Benchmark of the XÖV gateway (issue 12)")]
+#[command(
+    name = "xoev-bench",
+    about = "Benchmark of the XÖV gateway (issue 12); the options go before or after the command"
+)]
 struct Cli {
     /// Repository root (schemas/, routing/, adapters/, config/, tests/samples/).
-    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))]
+    #[arg(long, global = true, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))]
     root: PathBuf,
     /// RabbitMQ.
     #[arg(
         long,
+        global = true,
         env = "XOEV_BENCH_AMQP_URL",
         default_value = "amqp://guest:guest@127.0.0.1:5672/%2f"
     )]
     amqp_url: String,
     /// Seconds per case and round (per-stage and Python).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, global = true, default_value_t = 1.0)]
     secs: f64,
     /// Rounds per case; the median is reported.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, global = true, default_value_t = 3)]
     rounds: usize,
     /// Messages of the long end-to-end run (RSS is sampled along the way).
-    #[arg(long, default_value_t = 200_000)]
+    #[arg(long, global = true, default_value_t = 200_000)]
     messages: usize,
     /// Messages per phase of the broker ceiling.
-    #[arg(long, default_value_t = 20_000)]
+    #[arg(long, global = true, default_value_t = 20_000)]
     broker_messages: usize,
     /// Gateway workers (messages processed at the same time; the gateway's
     /// default).
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, global = true, default_value_t = 4)]
     workers: usize,
     /// Gateway prefetch (the gateway's default is 32; 256 lets the gateway
     /// keep both cores busy here, see docs/performance.md).
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, global = true, default_value_t = 256)]
     prefetch: u16,
     /// The gateway's case store in the end-to-end runs: `memory` (as the
     /// demo) or `journal` (the `cases.jsonl` journal of `xoev-gateway run`
     /// with a directory store, synced before each forward).
-    #[arg(long, value_enum, default_value_t = e2e::CaseStore::Memory)]
+    #[arg(long, global = true, value_enum, default_value_t = e2e::CaseStore::Memory)]
     case_store: e2e::CaseStore,
     /// Only the per-stage cases whose name contains this (for profiling).
-    #[arg(long)]
+    #[arg(long, global = true)]
     only: Option<String>,
     #[command(subcommand)]
     command: Cmd,
@@ -494,4 +498,26 @@ fn now() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_go_before_or_after_the_command() {
+        // the forms docs/performance.md shows
+        let after =
+            Cli::try_parse_from(["xoev-bench", "stages", "--only", "verify", "--secs", "0.5"])
+                .expect("options after the command");
+        assert!(after.command == Cmd::Stages);
+        assert_eq!(after.only.as_deref(), Some("verify"));
+        assert!((after.secs - 0.5).abs() < f64::EPSILON);
+        let before =
+            Cli::try_parse_from(["xoev-bench", "--rounds", "1", "--messages", "20000", "all"])
+                .expect("options before the command");
+        assert!(before.command == Cmd::All);
+        assert_eq!((before.rounds, before.messages), (1, 20_000));
+        assert!(Cli::try_parse_from(["xoev-bench", "all", "--nope"]).is_err());
+    }
 }
