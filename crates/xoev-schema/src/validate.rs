@@ -40,16 +40,27 @@ impl Drop for CompiledSchema {
     }
 }
 
-unsafe extern "C" fn collect(user: *mut c_void, err: xml::xmlErrorPtr) {
+/// libxml2's error callback while a schema compiles: collects
+/// `FILE:LINE: message` (the schema document at fault, which is often an
+/// included or imported one rather than the entry).
+unsafe extern "C" fn collect_compile(user: *mut c_void, err: xml::xmlErrorPtr) {
     if user.is_null() || err.is_null() {
         return;
     }
-    // SAFETY: `user` is the `Vec<Issue>` registered by the caller, alive for
-    // the whole validation; `err` is valid during this callback.
+    // SAFETY: `user` is the `Vec<String>` registered by `compile`, alive for
+    // the whole compilation; `err` is valid during this callback.
     unsafe {
-        if (*err).level >= xml::xmlErrorLevel_XML_ERR_ERROR {
-            record(&mut *user.cast::<Vec<Issue>>(), &*err);
+        let issues = &mut *user.cast::<Vec<String>>();
+        if (*err).level < xml::xmlErrorLevel_XML_ERR_ERROR || issues.len() >= MAX_ISSUES {
+            return;
         }
+        let issue = issue_from(&*err);
+        let at = match (c_text((*err).file), issue.line) {
+            (Some(file), Some(line)) => format!("{file}:{line}: "),
+            (Some(file), None) => format!("{file}: "),
+            (None, _) => String::new(),
+        };
+        issues.push(format!("{at}{}", issue.message));
     }
 }
 
@@ -179,7 +190,7 @@ impl CompiledSchema {
         };
         let c_path = CString::new(path.to_string_lossy().as_bytes())
             .map_err(|_| compile_err("path contains NUL".into()))?;
-        let mut issues: Vec<Issue> = Vec::new();
+        let mut issues: Vec<String> = Vec::new();
         let _ = crate::init::take_refused();
         let _ = crate::init::take_loaded();
         // SAFETY: the parser context is created, used and freed here; the
@@ -189,7 +200,11 @@ impl CompiledSchema {
             if pctxt.is_null() {
                 return Err(compile_err("cannot create schema parser".into()));
             }
-            xml::xmlSchemaSetParserStructuredErrors(pctxt, Some(collect), (&raw mut issues).cast());
+            xml::xmlSchemaSetParserStructuredErrors(
+                pctxt,
+                Some(collect_compile),
+                (&raw mut issues).cast(),
+            );
             let schema = xml::xmlSchemaParse(pctxt);
             xml::xmlSchemaFreeParserCtxt(pctxt);
             schema
@@ -198,10 +213,19 @@ impl CompiledSchema {
         let mut documents = crate::init::take_loaded();
         documents.push(path.to_path_buf());
         if ptr.is_null() {
+            // the files as the catalogue names them (relative to its directory)
+            let root = path
+                .to_string_lossy()
+                .strip_suffix(label)
+                .map(str::to_owned)
+                .unwrap_or_default();
             let mut detail = issues
                 .iter()
                 .take(5)
-                .map(|i| i.message.clone())
+                .map(|i| match i.strip_prefix(root.as_str()) {
+                    Some(relative) if !root.is_empty() => relative.to_owned(),
+                    _ => i.clone(),
+                })
                 .collect::<Vec<_>>()
                 .join("; ");
             if !refused.is_empty() {
