@@ -24,7 +24,7 @@ use time::format_description::well_known::Rfc3339;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tracing::{Instrument, error, info, warn};
-use xoev_transport::{Delivery, Envelope, Target, Transport};
+use xoev_transport::{Delivery, Envelope, Target, Transport, header};
 
 /// How the service runs.
 #[derive(Debug, Clone, Copy)]
@@ -173,6 +173,31 @@ impl InFlightIds {
     }
 }
 
+/// The status of a message the pipeline refused (dead letter, rejection
+/// answer to the sender).
+pub const REJECTED: &str = "rejected";
+/// The status of a message forwarded to its reader.
+pub const FORWARDED: &str = "forwarded";
+
+/// Whether `delivery` was sent again after its message was rejected
+/// (`status`): replayed from the dead-letter queue by operations
+/// (`x-xoev-replayed-at`) or resubmitted over HTTP (`x-xoev-resubmitted-at`)
+/// after the rejection was recorded. Such a delivery is processed again —
+/// after a repair of the configuration it may now go through — while a
+/// redelivery of the same delivery (its time before the status') is a
+/// duplicate.
+fn sent_again_after(delivery: &Delivery, status: &Status) -> bool {
+    let Ok(decided) = OffsetDateTime::parse(&status.updated, &Rfc3339) else {
+        return false;
+    };
+    let decided_ms = decided.unix_timestamp_nanos() / 1_000_000;
+    [header::REPLAYED_AT, header::RESUBMITTED_AT]
+        .iter()
+        .filter_map(|h| delivery.properties.header(h))
+        .filter_map(|v| v.trim().parse::<i128>().ok())
+        .any(|sent_ms| sent_ms > decided_ms)
+}
+
 fn now() -> String {
     OffsetDateTime::now_utc()
         .format(&Rfc3339)
@@ -200,7 +225,10 @@ async fn handle_limited(
     // restart, a resubmission), if anything
     let earlier = match delivery.properties.message_id.as_deref() {
         Some(id) if !id.is_empty() => match pipeline.cases.status(id).await {
-            Ok(s) => s.filter(|s| s.state != crate::http::messages::ACCEPTED),
+            Ok(s) => s.filter(|s| {
+                s.state != crate::http::messages::ACCEPTED
+                    && !(s.state == REJECTED && sent_again_after(&delivery, s))
+            }),
             Err(e) => {
                 warn!(error = %e, "case store unavailable; message goes to retry");
                 return retry_for_case_store(delivery, &e).await;
@@ -208,7 +236,6 @@ async fn handle_limited(
         },
         _ => None,
     };
-    let decided_before = earlier.is_some();
     let p = pipeline.clone();
     let rt = tokio::runtime::Handle::current();
     // Timed on the thread: the processing time, without the wait for one.
@@ -220,8 +247,13 @@ async fn handle_limited(
             Some(e) if e.digest.as_deref().is_none_or(|d| d == digest) => {
                 return Job::Duplicate(e.state.clone());
             }
+            // another message under the id of a rejected one: nothing went
+            // out under that id, so it is free (a corrected xdomea 2/3
+            // message keeps its process's id)
+            Some(e) if e.state == REJECTED => None,
             other => other.as_ref(),
         };
+        let decided_before = taken.is_some();
         let (decision, message) = p.process_delivery(&payload, correlation.as_deref(), taken, &rt);
         let labels = crate::http::metrics::Labels::from_message(&p, message.as_ref());
         // a dead letter names what its header says (as a message submitted
@@ -237,6 +269,7 @@ async fn handle_limited(
             labels,
             header_fields,
             digest,
+            decided_before,
             took: started.elapsed(),
         }
     };
@@ -248,19 +281,20 @@ async fn handle_limited(
             .map_err(|e| e.to_string()),
     };
     let mut delivery = delivery;
-    let (decision, digest) = match processed {
+    let (decision, digest, decided_before) = match processed {
         Ok(Job::Decided {
             decision,
             labels,
             header_fields,
             digest,
+            decided_before,
             took,
         }) => {
             crate::http::metrics::record_decision(&labels, &decision, took);
             for (name, value) in header_fields {
                 delivery.properties.headers.entry(name).or_insert(value);
             }
-            (decision, digest)
+            (decision, digest, decided_before)
         }
         Ok(Job::Duplicate(state)) => {
             info!(earlier = %state, "the same message was decided before: acked without processing");
@@ -342,7 +376,7 @@ async fn handle_limited(
                 return;
             }
             let status = Status {
-                state: "forwarded".into(),
+                state: FORWARDED.into(),
                 stage: None,
                 reason: None,
                 destination: Some(f.queue),
@@ -388,7 +422,7 @@ async fn handle_limited(
             // this id (the one a `duplicate-message-id` reuses)
             if let Some(id) = r.message_id.as_ref().filter(|_| !decided_before) {
                 let status = Status {
-                    state: "rejected".into(),
+                    state: REJECTED.into(),
                     stage: Some(r.stage.as_str().into()),
                     reason: Some(r.kind.clone()),
                     destination: None,
@@ -451,12 +485,15 @@ async fn settle_dead(delivery: Delivery, stage: &str, kind: &str, detail: &str) 
 /// What a pipeline thread hands back for a delivery.
 enum Job {
     /// The pipeline's decision, the labels and header fields for metrics
-    /// and dead letters, the payload's SHA-256, the processing time.
+    /// and dead letters, the payload's SHA-256, whether another message was
+    /// decided under its id before (its status is then kept), the
+    /// processing time.
     Decided {
         decision: Decision,
         labels: crate::http::metrics::Labels,
         header_fields: std::collections::BTreeMap<String, String>,
         digest: String,
+        decided_before: bool,
         took: std::time::Duration,
     },
     /// The same message was decided before (its status): nothing to do.

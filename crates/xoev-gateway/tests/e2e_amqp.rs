@@ -38,20 +38,16 @@ async fn setup(tag: &str) -> Setup {
 }
 
 async fn setup_with(tag: &str, routing_append: Vec<(String, String)>) -> Setup {
-    setup_full(tag, routing_append, None).await
+    setup_full(tag, |o| o.routing_append = routing_append).await
 }
 
-async fn setup_full(
-    tag: &str,
-    routing_append: Vec<(String, String)>,
-    cases: Option<Arc<dyn CaseStore>>,
-) -> Setup {
+/// A demo on its own queue prefix, its options changed by `options`.
+async fn setup_full(tag: &str, options: impl FnOnce(&mut DemoOptions)) -> Setup {
     let work = tempfile::tempdir().expect("tmp");
     let prefix = format!("xoev-test-{tag}-{}", uuid::Uuid::new_v4().simple());
     let mut o = DemoOptions::new(root(), work.path());
     o.inbox_prefix = Some(prefix.clone());
-    o.routing_append = routing_append;
-    o.cases = cases;
+    options(&mut o);
     let demo = demo::setup(o).await.expect("demo setup");
     let mut topology = TopologyConfig::with_prefix(&prefix).with_inboxes(
         demo.pipeline
@@ -614,7 +610,7 @@ impl CaseStore for HeldFlush {
 async fn a_request_is_forwarded_only_after_the_case_store_flushed() {
     use std::sync::atomic::Ordering::SeqCst;
     let store = Arc::new(HeldFlush::new());
-    let s = setup_full("flush", Vec::new(), Some(store.clone())).await;
+    let s = setup_full("flush", |o| o.cases = Some(store.clone())).await;
     let mut dlq = s.consumer(&s.transport.topology().dead_letter_queue).await;
     let mut tax_inbox = s.consumer(&s.demo.inbox(TAX_OFFICE).expect("inbox")).await;
     let (stop, gateway) = s.start_gateway(s.dyn_transport());
@@ -881,5 +877,102 @@ async fn another_message_under_a_decided_id_is_refused_the_same_one_is_a_duplica
     let _ = stop.send(());
     gateway.await.expect("gateway");
     second.close().await;
+    s.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rejected_message_replayed_after_the_repair_is_processed_again() {
+    // no consent yet: the request is rejected (`no-consent`)
+    let s = setup_full("replay-after-repair", |o| o.consent = false).await;
+    let (stop, gateway) = s.start_gateway(s.dyn_transport());
+    let fee = s.demo.fee_office().expect("fee office");
+    let mut tax_inbox = s.consumer(&s.demo.inbox(TAX_OFFICE).expect("inbox")).await;
+    let mut fee_inbox = s.consumer(&s.demo.inbox(FEE_OFFICE).expect("inbox")).await;
+    let (id, request) = fee.request().expect("request");
+    s.transport
+        .publish(Envelope::new(Target::Inbound, id.clone(), request.clone()))
+        .await
+        .expect("publish");
+    let rejection = next(&mut fee_inbox).await;
+    assert!(
+        String::from_utf8_lossy(&rejection.payload).contains("<gw:grund>no-consent</gw:grund>"),
+        "{}",
+        String::from_utf8_lossy(&rejection.payload)
+    );
+    rejection.ack().await.expect("ack");
+    let mut rejected = None;
+    for _ in 0..100 {
+        rejected = s.demo.pipeline.cases.status(&id).await.expect("status");
+        if rejected.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(rejected.expect("status").state, "rejected");
+
+    // the same message again, as its sender publishes it once more: a
+    // duplicate of the decided one, nothing happens
+    s.transport
+        .publish(Envelope::new(Target::Inbound, id.clone(), request.clone()))
+        .await
+        .expect("publish");
+    let again = tokio::time::timeout(Duration::from_secs(2), fee_inbox.next()).await;
+    assert!(
+        again.is_err(),
+        "decided again: {:?}",
+        again.map(|d| d.map(|d| d.map(|d| d.properties)))
+    );
+
+    // the repair: the citizen consents; then operations replay the dead letter
+    let facts = RequestFacts::from_xnachweis(&request).expect("facts");
+    let now = time::OffsetDateTime::now_utc();
+    s.demo
+        .audit
+        .register(xoev_audit::NewConsent {
+            id: facts.consent.clone(),
+            citizen: s.demo.citizen.clone(),
+            requester: FEE_OFFICE.into(),
+            evidence_type: facts.evidence_type.clone(),
+            purpose: facts.purpose.clone(),
+            valid_from: now - time::Duration::days(1),
+            valid_until: now + time::Duration::days(30),
+        })
+        .await
+        .expect("consent");
+    let ops = xoev_ops::Ops::new(xoev_ops::OpsConfig {
+        management_url: None,
+        ..xoev_ops::OpsConfig::new(amqp_url(), s.transport.topology().clone())
+    })
+    .expect("ops");
+    let report = ops
+        .replay(&xoev_ops::Selection::Id(id.clone()))
+        .await
+        .expect("replay");
+    assert_eq!(report.replayed.len(), 1, "{report:?}");
+    assert_eq!(
+        report.replayed[0].dead_letter.reason_kind.as_deref(),
+        Some("no-consent")
+    );
+
+    // …and the request reaches the tax office this time
+    let forwarded = next(&mut tax_inbox).await;
+    assert_eq!(
+        forwarded.properties.header("x-xoev-sender"),
+        Some(FEE_OFFICE),
+        "{:?}",
+        forwarded.properties.headers
+    );
+    forwarded.ack().await.expect("ack");
+    let mut status = None;
+    for _ in 0..100 {
+        status = s.demo.pipeline.cases.status(&id).await.expect("status");
+        if status.as_ref().is_some_and(|s| s.state == "forwarded") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status.expect("status").state, "forwarded");
+    let _ = stop.send(());
+    gateway.await.expect("gateway");
     s.cleanup().await;
 }

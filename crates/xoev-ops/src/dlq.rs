@@ -21,7 +21,7 @@ pub const REPLAYS_HEADER: &str = "x-xoev-replays";
 
 /// Header with the time of the last replay (Unix milliseconds): a replay
 /// leaves a dead letter that another, later replay sent back failing again.
-pub const REPLAYED_AT_HEADER: &str = "x-xoev-replayed-at";
+pub const REPLAYED_AT_HEADER: &str = header::REPLAYED_AT;
 
 /// Failure headers a replay removes (they describe the failure, not the message).
 const FAILURE_HEADERS: [&str; 6] = [

@@ -204,7 +204,8 @@ impl Delivery {
     }
 
     /// The delivery's key in the deduplication window: queue, message id,
-    /// attempt — and a fingerprint of the content, so that another message
+    /// attempt, the time of a resubmission after a rejection
+    /// ([`crate::header::RESUBMITTED_AT`]) — and a fingerprint of the content, so that another message
     /// sent under a known id is not taken for a redelivery of it (the
     /// service refuses it as `duplicate-message-id` instead of dropping it).
     pub(crate) fn dedup_key(&self) -> Option<String> {
@@ -220,8 +221,12 @@ impl Delivery {
                 &self.payload[..],
             )
         });
+        let resubmitted = self
+            .properties
+            .header(crate::header::RESUBMITTED_AT)
+            .unwrap_or("");
         Some(format!(
-            "{}\n{content:016x}",
+            "{}\n{content:016x}\n{resubmitted}",
             DedupWindow::key(&self.queue, id, self.properties.attempts())
         ))
     }

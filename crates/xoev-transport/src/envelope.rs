@@ -41,6 +41,13 @@ pub mod header {
     pub const FAILED_AT: &str = "x-xoev-failed-at";
     /// Dead letters and retries: the queue the message was consumed from.
     pub const QUEUE: &str = "x-xoev-queue";
+    /// A dead letter replayed by operations: when (Unix milliseconds). A
+    /// message rejected before this time is processed again.
+    pub const REPLAYED_AT: &str = "x-xoev-replayed-at";
+    /// A message its sender submitted again over HTTP after it was
+    /// rejected: when (Unix milliseconds). Part of the deduplication key, so
+    /// the resubmission is not taken for a redelivery of the rejected one.
+    pub const RESUBMITTED_AT: &str = "x-xoev-resubmitted-at";
 }
 
 /// Where a message is published to.

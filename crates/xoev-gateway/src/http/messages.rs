@@ -140,9 +140,13 @@ async fn accept(
         })?;
     let id = header.message_id.to_string();
 
-    // A message the pipeline already decided on is not published again (a
-    // client retrying after a lost answer); one only accepted so far is. An
-    // id another sender used is refused.
+    // A message the pipeline forwarded is not published again (a client
+    // retrying after a lost answer); one only accepted so far is, and so is
+    // one it rejected (nothing went out under its id: sent again, e.g. after
+    // the gateway's configuration was repaired, it is processed anew, and
+    // so is a corrected message under that id). An id another sender used
+    // is refused.
+    let mut resubmission = false;
     match pipeline.cases.status(&id).await {
         Ok(Some(s)) if s.sender.as_deref() != Some(authority) => {
             return Err(ApiError::new(
@@ -151,6 +155,7 @@ async fn accept(
                 "a message with this id from another sender is known",
             ));
         }
+        Ok(Some(s)) if s.state == crate::service::REJECTED => resubmission = true,
         // another message under an id this sender used: a corrected
         // message needs a new id (the first may have reached its reader)
         Ok(Some(s)) if s.digest.as_deref().is_some_and(|d| d != digest) => {
@@ -191,8 +196,12 @@ async fn accept(
             &e,
         ));
     }
-    let envelope = Envelope::for_message(Target::Inbound, &message)
+    let mut envelope = Envelope::for_message(Target::Inbound, &message)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid-header", e.to_string()))?;
+    if resubmission {
+        let millis = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+        envelope = envelope.with_header(xoev_transport::header::RESUBMITTED_AT, millis.to_string());
+    }
     if let Err(e) = state.inner.transport.publish(envelope).await {
         return Err(ApiError::unavailable(
             "broker-unavailable",
@@ -200,7 +209,7 @@ async fn accept(
             &e,
         ));
     }
-    tracing::info!(message_id = %id, sender = %authority, "accepted over HTTP");
+    tracing::info!(message_id = %id, sender = %authority, resubmission, "accepted over HTTP");
     Ok(accepted(&id, false))
 }
 
