@@ -64,6 +64,7 @@
 mod c14n;
 mod crl;
 mod crypto;
+mod dn;
 mod dom;
 mod error;
 mod init;

@@ -366,8 +366,10 @@ pub(crate) fn public_key(cert: &X509Ref) -> Result<openssl::pkey::PKey<Public>, 
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum CertMatcher {
-    /// The signing certificate's subject, exactly as rendered in
-    /// [`crate::Verified::signer_subject`] (`C=DE, O=..., CN=...`).
+    /// The signing certificate's subject DN, as RFC 4514 writes it
+    /// (`CN=...,O=...,C=DE`, `\,` in values) or as
+    /// [`crate::Verified::signer_subject`] shows it (`C=DE, O=..., CN=...`):
+    /// the same attributes and values in either order.
     Subject(String),
     /// The SHA-256 fingerprint of the signing certificate (hex, any case,
     /// `:` separators allowed).
@@ -388,7 +390,12 @@ impl CertMatcher {
     /// True if the signer (`subject`, `fingerprint` hex, `der`) matches.
     pub(crate) fn matches(&self, subject: &str, fingerprint: &str, der: &[u8]) -> bool {
         match self {
-            Self::Subject(s) => s == subject,
+            // as shown (no parse), else compared attribute by attribute
+            Self::Subject(s) => {
+                s == subject
+                    || X509::from_der(der)
+                        .is_ok_and(|c| crate::dn::names_subject(s, c.subject_name()))
+            }
             Self::Sha256(f) => {
                 let norm: String = f
                     .chars()

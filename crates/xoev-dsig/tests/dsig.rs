@@ -436,6 +436,19 @@ fn wrong_signer_is_refused_and_expected_signer_accepted() {
     v.verify(&doc, Some(&by_rsa)).expect("expected subject");
     let err = v.verify(&doc, Some(&by_ec)).expect_err("other authority");
     assert_eq!(err.kind(), DsigErrorKind::WrongSigner);
+    // the directory's form (RFC 4514: most specific first, no spaces)
+    // names the same subject; another authority's does not
+    let rfc4514 = CertMatcher::Subject("CN=Test Authority RSA,O=XOEV Gateway Test,C=DE".into());
+    v.verify(&doc, Some(&rfc4514)).expect("RFC 4514 subject");
+    let err = v
+        .verify(
+            &doc,
+            Some(&CertMatcher::Subject(
+                "CN=Test Authority EC,O=XOEV Gateway Test,C=DE".into(),
+            )),
+        )
+        .expect_err("other authority, RFC 4514");
+    assert_eq!(err.kind(), DsigErrorKind::WrongSigner);
     let fp = p.signer(&p.rsa).cert_sha256().to_ascii_uppercase();
     v.verify(&doc, Some(&CertMatcher::Sha256(fp)))
         .expect("fingerprint");
