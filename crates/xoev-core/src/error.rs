@@ -39,6 +39,9 @@ pub enum MessageErrorKind {
     /// More namespace declarations are in scope at an element than
     /// [`MAX_NAMESPACES_IN_SCOPE`](crate::MAX_NAMESPACES_IN_SCOPE).
     TooManyNamespaces,
+    /// The document holds more comments and processing instructions than
+    /// [`MAX_COMMENTS_AND_PIS`](crate::MAX_COMMENTS_AND_PIS).
+    TooManyComments,
     /// The document has no root element.
     Empty,
     /// An XÖV header is present but a required field is missing or invalid.
@@ -56,6 +59,7 @@ impl MessageErrorKind {
             Self::TooDeep => "too-deep",
             Self::TooManyAttributes => "too-many-attributes",
             Self::TooManyNamespaces => "too-many-namespaces",
+            Self::TooManyComments => "too-many-comments",
             Self::Empty => "empty",
             Self::Header => "invalid-header",
         }
@@ -71,6 +75,21 @@ impl MessageError {
             line: None,
             column: None,
         }
+    }
+
+    /// The first NUL byte of `raw`, if it has one: XML has no U+0000, and
+    /// libxml2 would silently end the document there (whatever follows —
+    /// a second document, say — would travel unseen). Both the header pass
+    /// and the full parse refuse it.
+    pub fn nul_byte(raw: &[u8]) -> Option<Self> {
+        let at = raw.iter().position(|&b| b == 0)?;
+        Some(
+            Self::new(
+                MessageErrorKind::Malformed,
+                "a NUL byte (U+0000) is not allowed in XML",
+            )
+            .at(raw, at),
+        )
     }
 
     /// An element with more than [`MAX_ATTRIBUTES`](crate::MAX_ATTRIBUTES)

@@ -1255,3 +1255,20 @@ fn an_xml_declaration_after_anything_is_malformed() {
     bom.extend_from_slice(&sample);
     parse(&bom);
 }
+
+#[test]
+fn a_nul_byte_anywhere_is_malformed_not_the_end_of_the_document() {
+    // a complete message, then a NUL and a second document: libxml2 would
+    // stop at the NUL and never see what follows
+    let mut bytes = sample("xnachweis/DE.EvidenceRequest.0101.synthetic-kita-einkommen.xml");
+    let lines = bytes.iter().filter(|&&b| b == b'\n').count();
+    bytes.extend_from_slice(b"\n\0<other/>");
+    let e = parse_err(&bytes);
+    assert_eq!(e.kind, MessageErrorKind::Malformed);
+    assert!(e.to_string().contains("NUL byte"), "{e}");
+    assert_eq!(
+        e.line,
+        Some(u32::try_from(lines + 2).expect("lines")),
+        "{e}"
+    );
+}

@@ -5,7 +5,10 @@ use crate::init::{init, silence_thread};
 use libxml::bindings as xml;
 use libxml::tree::Document;
 use std::ffi::CStr;
-use xoev_core::{Limits, MAX_ATTRIBUTES, MAX_NAMESPACES_IN_SCOPE, MessageError, MessageErrorKind};
+use xoev_core::{
+    Limits, MAX_ATTRIBUTES, MAX_COMMENTS_AND_PIS, MAX_NAMESPACES_IN_SCOPE, MessageError,
+    MessageErrorKind,
+};
 
 /// Parses `bytes` into a libxml2 document, hardened:
 ///
@@ -42,6 +45,19 @@ pub fn parse_document(bytes: &[u8], limits: &Limits) -> Result<Document, SchemaE
                 limits.max_bytes
             ),
         )
+        .into());
+    }
+    if let Some(e) = MessageError::nul_byte(bytes) {
+        return Err(e.into());
+    }
+    if let Some(offset) = too_many_comments(bytes) {
+        return Err(MessageError::new(
+            MessageErrorKind::TooManyComments,
+            format!(
+                "the document holds more than {MAX_COMMENTS_AND_PIS} comments and processing instructions"
+            ),
+        )
+        .at(bytes, offset)
         .into());
     }
     if let Some(offset) = doctype_in_prolog(bytes) {
@@ -187,6 +203,26 @@ unsafe fn element_deeper_than(doc: xml::xmlDocPtr, max: usize) -> Option<Option<
         }
         None
     }
+}
+
+/// Where the comment or processing instruction past
+/// [`MAX_COMMENTS_AND_PIS`] starts, if there is one (`<!--` and `<?`
+/// counted over the raw bytes, vectorised: a `<` cannot otherwise start
+/// them, and one inside a CDATA section or attribute value only makes the
+/// count err on the safe side by a little).
+fn too_many_comments(bytes: &[u8]) -> Option<usize> {
+    // the XML declaration is a `<?` too
+    let allowed = MAX_COMMENTS_AND_PIS + 1;
+    let comments = memchr::memmem::find_iter(bytes, b"<!--");
+    let pis = memchr::memmem::find_iter(bytes, b"<?");
+    if comments.count() + pis.count() <= allowed {
+        return None;
+    }
+    let mut starts: Vec<usize> = memchr::memmem::find_iter(bytes, b"<!--")
+        .chain(memchr::memmem::find_iter(bytes, b"<?"))
+        .collect();
+    starts.sort_unstable();
+    starts.get(allowed).copied()
 }
 
 /// Finds `<!DOCTYPE` before the root element. Only the prolog can hold one,

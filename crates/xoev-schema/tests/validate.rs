@@ -505,6 +505,61 @@ fn oversize_is_refused() {
 }
 
 #[test]
+fn a_nul_byte_is_refused_before_libxml2_would_stop_at_it() {
+    let v = validator();
+    let mut bytes = kita_request().into_bytes();
+    bytes.extend_from_slice(b"\n\0<second-document/>");
+    let e = v.validate(bytes.clone()).err().expect("NUL");
+    assert_eq!(
+        e.kind(),
+        SchemaErrorKind::Message(MessageErrorKind::Malformed),
+        "{e}"
+    );
+    let e = xoev_schema::parse_document(&bytes, v.limits())
+        .err()
+        .expect("NUL");
+    assert!(e.to_string().contains("NUL byte"), "{e}");
+}
+
+#[test]
+fn a_field_split_by_many_comments_is_refused_before_libxml2_joins_it() {
+    let v = validator();
+    let request = kita_request();
+    // the sample's own (the XML declaration is not counted)
+    let own = request.matches("<!--").count() + request.matches("<?").count() - 1;
+    let split = |n: usize| {
+        request.replacen(
+            "<xn-bk:GivenName>",
+            &format!("<xn-bk:GivenName>{}", "<!--c-->".repeat(n)),
+            1,
+        )
+    };
+    assert!(request.contains("<xn-bk:GivenName>"));
+    // the limit itself passes
+    v.validate(split(1_000 - own).into_bytes())
+        .expect("1,000 comments are fine");
+    let e = v
+        .validate(split(1_001 - own).into_bytes())
+        .err()
+        .expect("too many");
+    assert_eq!(
+        e.kind(),
+        SchemaErrorKind::Message(MessageErrorKind::TooManyComments),
+        "{e}"
+    );
+    // processing instructions count too
+    let pis = request.replacen(
+        "<xn-bk:GivenName>",
+        &format!("<xn-bk:GivenName>{}", "<?p?>".repeat(1_001)),
+        1,
+    );
+    let e = xoev_schema::parse_document(pis.as_bytes(), v.limits())
+        .err()
+        .expect("too many");
+    assert!(e.to_string().contains("more than 1000 comments"), "{e}");
+}
+
+#[test]
 fn deep_nesting_is_refused_by_the_parser() {
     let doc = format!("<a>{}{}</a>", "<b>".repeat(5000), "</b>".repeat(5000));
     let e = xoev_schema::parse_document(doc.as_bytes(), &Limits::default())
