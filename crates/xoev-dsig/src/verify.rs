@@ -335,6 +335,7 @@ impl Verifier {
         }
         let public = trust::public_key(&leaf)?;
         let key_algorithm = trust::check_key(&public, None)?;
+        trust::check_signing_certificate(&leaf)?;
         let key = Arc::new(VerifyKey::new(&public)?);
         let ec_value_len = match &*key {
             VerifyKey::P256(_) => Some(64),

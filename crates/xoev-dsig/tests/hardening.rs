@@ -1,0 +1,187 @@
+//! What a security review found: the signing certificate's purpose, limits
+//! on the work a signature can demand before it is refused, chain errors
+//! that name the certificate at fault, and the shape the profile tolerates.
+
+mod common;
+
+use common::*;
+use openssl::asn1::Asn1Time;
+use openssl::bn::{BigNum, MsbOption};
+use openssl::hash::MessageDigest;
+use openssl::x509::extension::{
+    AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectKeyIdentifier,
+};
+use openssl::x509::{X509Builder, X509NameBuilder};
+use xoev_dsig::pki::{Issued, KeyKind, TestCa};
+use xoev_dsig::{DsigError, DsigErrorKind, Signer, Verified};
+
+fn verdict(xml: &str) -> Result<Verified, DsigError> {
+    pki().verifier().verify(&parse(xml.as_bytes()), None)
+}
+
+fn refused(xml: &str) -> DsigError {
+    match verdict(xml) {
+        Ok(v) => panic!("expected a rejection, but verified: {v:?}"),
+        Err(e) => e,
+    }
+}
+
+/// An EC P-256 certificate for `cn` issued by `ca`, with subject and
+/// authority key identifiers and the extensions `extend` adds.
+fn issue_with(ca: &TestCa, cn: &str, extend: impl FnOnce(&mut X509Builder)) -> Issued {
+    let key = xoev_dsig::pki::generate_key(KeyKind::EcP256).expect("key");
+    let mut b = X509Builder::new().expect("builder");
+    b.set_version(2).expect("version");
+    let mut serial = BigNum::new().expect("bn");
+    serial
+        .rand(127, MsbOption::MAYBE_ZERO, false)
+        .expect("rand");
+    b.set_serial_number(&serial.to_asn1_integer().expect("serial"))
+        .expect("serial");
+    let mut name = X509NameBuilder::new().expect("name");
+    name.append_entry_by_text("C", "DE").expect("C");
+    name.append_entry_by_text("O", "XOEV Gateway Test")
+        .expect("O");
+    name.append_entry_by_text("CN", cn).expect("CN");
+    b.set_subject_name(&name.build()).expect("subject");
+    b.set_issuer_name(ca.issued.cert.subject_name())
+        .expect("issuer");
+    b.set_pubkey(&key).expect("pubkey");
+    let day = 86_400;
+    let now = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs(),
+    )
+    .expect("time");
+    b.set_not_before(&Asn1Time::from_unix(now - day).expect("time"))
+        .expect("not before");
+    b.set_not_after(&Asn1Time::from_unix(now + 365 * day).expect("time"))
+        .expect("not after");
+    extend(&mut b);
+    let ski = SubjectKeyIdentifier::new()
+        .build(&b.x509v3_context(Some(&ca.issued.cert), None))
+        .expect("ski");
+    b.append_extension(ski).expect("ski");
+    let aki = AuthorityKeyIdentifier::new()
+        .keyid(false)
+        .build(&b.x509v3_context(Some(&ca.issued.cert), None))
+        .expect("aki");
+    b.append_extension(aki).expect("aki");
+    b.sign(&ca.issued.key, MessageDigest::sha256())
+        .expect("sign");
+    Issued {
+        key,
+        cert: b.build(),
+    }
+}
+
+/// The sample signed with `key_pem` and the certificates of `chain_pem`.
+fn signed_with(key_pem: &[u8], chain_pem: &[u8]) -> String {
+    signed_sample(&Signer::from_pem(key_pem, chain_pem).expect("signer"))
+}
+
+fn signed_by(issued: &Issued) -> String {
+    signed_with(
+        &issued.key_pem().expect("pem"),
+        &issued.cert_pem().expect("pem"),
+    )
+}
+
+#[test]
+fn a_message_signed_with_the_ca_certificate_itself_is_certificate_not_for_signing() {
+    let p = pki();
+    // basicConstraints CA:TRUE, keyUsage keyCertSign + cRLSign; a trust anchor.
+    let err = refused(&signed_by(&p.ca.issued));
+    assert_eq!(err.kind(), DsigErrorKind::CertificateNotForSigning, "{err}");
+    assert_eq!(err.kind().as_str(), "certificate-not-for-signing");
+    assert!(err.kind().is_rejection());
+    assert!(
+        err.detail()
+            .contains("(C=DE, O=XOEV Gateway Test, CN=XOEV Test CA)")
+            && err.detail().contains("CA:TRUE"),
+        "{err}"
+    );
+    // The same through the reference engine.
+    let doc = parse(signed_by(&p.ca.issued).as_bytes());
+    let err = p
+        .verifier()
+        .verify_with_xmlsec(&doc, None)
+        .expect_err("refused");
+    assert_eq!(err.kind(), DsigErrorKind::CertificateNotForSigning);
+}
+
+#[test]
+fn a_key_agreement_certificate_is_certificate_not_for_signing() {
+    let p = pki();
+    let tls = issue_with(&p.ca, "Finanzamt Kassel TLS", |b| {
+        b.append_extension(BasicConstraints::new().critical().build().expect("bc"))
+            .expect("bc");
+        b.append_extension(
+            KeyUsage::new()
+                .critical()
+                .key_agreement()
+                .build()
+                .expect("ku"),
+        )
+        .expect("ku");
+        b.append_extension(ExtendedKeyUsage::new().server_auth().build().expect("eku"))
+            .expect("eku");
+    });
+    let err = refused(&signed_by(&tls));
+    assert_eq!(err.kind(), DsigErrorKind::CertificateNotForSigning, "{err}");
+    assert!(
+        err.detail().contains("CN=Finanzamt Kassel TLS")
+            && err.detail().contains("key usage keyAgreement;")
+            && err.detail().contains("digitalSignature or nonRepudiation"),
+        "{err}"
+    );
+    // A CA certificate without any key usage is refused for being a CA.
+    let bare_ca = issue_with(&p.ca, "Bare Sub CA", |b| {
+        b.append_extension(BasicConstraints::new().critical().ca().build().expect("bc"))
+            .expect("bc");
+    });
+    let err = refused(&signed_by(&bare_ca));
+    assert_eq!(err.kind(), DsigErrorKind::CertificateNotForSigning, "{err}");
+    assert!(err.detail().contains("CN=Bare Sub CA"), "{err}");
+}
+
+#[test]
+fn signing_certificates_without_key_usage_or_with_non_repudiation_only_verify() {
+    let p = pki();
+    let no_extensions = issue_with(&p.ca, "No Key Usage", |_| {});
+    let v = verdict(&signed_by(&no_extensions)).expect("no keyUsage: any use is allowed");
+    assert!(v.signer_subject.ends_with("CN=No Key Usage"));
+    let qualified = issue_with(&p.ca, "Non Repudiation Only", |b| {
+        b.append_extension(BasicConstraints::new().critical().build().expect("bc"))
+            .expect("bc");
+        b.append_extension(
+            KeyUsage::new()
+                .critical()
+                .non_repudiation()
+                .build()
+                .expect("ku"),
+        )
+        .expect("ku");
+    });
+    verdict(&signed_by(&qualified)).expect("nonRepudiation (contentCommitment) signs");
+}
+
+/// What `xoev-gateway keys generate` writes passes the signing-certificate
+/// check (CA:FALSE, keyUsage digitalSignature + nonRepudiation).
+#[test]
+fn the_certificates_keys_generate_writes_verify() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    xoev_dsig::pki::generate_dir(dir.path()).expect("generates");
+    let verifier = xoev_dsig::Verifier::from_trust_dir(&dir.path().join("trust")).expect("trust");
+    for stem in ["authority-rsa", "authority-ec"] {
+        let read = |what: &str| {
+            std::fs::read(dir.path().join(format!("{stem}.{what}.pem"))).expect("read")
+        };
+        let signed = signed_with(&read("key"), &read("cert"));
+        verifier
+            .verify(&parse(signed.as_bytes()), None)
+            .unwrap_or_else(|e| panic!("{stem}: {e}"));
+    }
+}
