@@ -185,3 +185,133 @@ fn the_certificates_keys_generate_writes_verify() {
             .unwrap_or_else(|e| panic!("{stem}: {e}"));
     }
 }
+
+/// The signed sample with `extra` inserted after its one `X509Certificate`
+/// (`KeyInfo` is not signed: the signature still verifies).
+fn with_extra_in_x509_data(signed: &str, extra: &str) -> String {
+    let end = "</ds:X509Certificate>";
+    let at = signed.find(end).expect("certificate") + end.len();
+    format!("{}{extra}{}", &signed[..at], &signed[at..])
+}
+
+fn certificate_elements(der: &[u8], n: usize) -> String {
+    let b64 = openssl::base64::encode_block(der);
+    format!("<ds:X509Certificate>{b64}</ds:X509Certificate>").repeat(n)
+}
+
+#[test]
+fn more_than_ten_certificates_are_refused_before_any_is_parsed() {
+    let p = pki();
+    let signed = signed_sample(&p.signer(&p.ec));
+    let ca = p.ca.issued.cert.to_der().expect("der");
+    // The signing certificate and 9 copies of the CA: 10, accepted.
+    let ten = with_extra_in_x509_data(&signed, &certificate_elements(&ca, 9));
+    verdict(&ten).expect("10 certificates are allowed");
+    // 11: refused, saying why.
+    let err = refused(&with_extra_in_x509_data(
+        &signed,
+        &certificate_elements(&ca, 10),
+    ));
+    assert_eq!(err.kind(), DsigErrorKind::MalformedSignature);
+    assert!(
+        err.detail()
+            .contains("holds 11 ds:X509Certificate elements; the profile allows at most 10"),
+        "{err}"
+    );
+    // Counted before anything is decoded or parsed: junk is not looked at.
+    let junk = "<ds:X509Certificate>AAAA</ds:X509Certificate>".repeat(10);
+    let err = refused(&with_extra_in_x509_data(&signed, &junk));
+    assert!(err.detail().contains("at most 10"), "{err}");
+    // The reported case: 15,000 copies of the CA certificate.
+    let many = with_extra_in_x509_data(&signed, &certificate_elements(&ca, 15_000));
+    let started = std::time::Instant::now();
+    let err = refused(&many);
+    assert!(
+        err.detail().contains("holds 15001 ds:X509Certificate"),
+        "{err}"
+    );
+    // Parsing them took ≈ 5 s; the parse of the XML alone is what is left.
+    assert!(started.elapsed().as_secs() < 3, "{:?}", started.elapsed());
+}
+
+/// An `ec:InclusiveNamespaces` element naming `prefixes`.
+fn inclusive(prefixes: &str) -> String {
+    format!(
+        r#"<InclusiveNamespaces xmlns="{}" PrefixList="{prefixes}"/>"#,
+        xoev_dsig::EXC_C14N
+    )
+}
+
+/// The sample signed by the `xmlsec1` tool (key `ec`) with `prefixes` in
+/// the reference's exclusive C14N transform.
+fn xmlsec1_signed_with_prefixes(prefixes: &str) -> String {
+    let p = pki();
+    let transform = format!(
+        r#"<Transform Algorithm="{}">{}</Transform>"#,
+        xoev_dsig::EXC_C14N,
+        inclusive(prefixes)
+    );
+    let tmpl = template(
+        xoev_dsig::EXC_C14N,
+        xoev_dsig::ECDSA_SHA256,
+        "",
+        &format!("{T_ENVELOPED}{transform}"),
+        xoev_dsig::SHA256,
+        X509,
+    );
+    xmlsec1_sign(&sample(), &tmpl, &p.key("ec"), Some(&p.cert("ec")), &[])
+}
+
+fn prefix_list(n: usize) -> String {
+    (0..n)
+        .map(|i| format!("p{i}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn more_than_64_inclusive_prefixes_are_refused() {
+    let at_limit = xmlsec1_signed_with_prefixes(&prefix_list(64));
+    verdict(&at_limit).expect("64 prefixes are allowed");
+    // A valid signature (xmlsec1 made it) with 65: refused.
+    let err = refused(&xmlsec1_signed_with_prefixes(&prefix_list(65)));
+    assert_eq!(err.kind(), DsigErrorKind::MalformedSignature);
+    assert!(
+        err.detail().contains("names more than 64 prefixes")
+            && err.detail().contains("ds:Transform"),
+        "{err}"
+    );
+    // One very long prefix: refused by its length.
+    let long = "p".repeat(3000);
+    let err = refused(&at_limit.replace(&prefix_list(64), &long));
+    assert_eq!(err.kind(), DsigErrorKind::MalformedSignature);
+    assert!(err.detail().contains("more than 2048 bytes"), "{err}");
+    // The same limits on the CanonicalizationMethod's list.
+    let p = pki();
+    let signed = signed_sample(&p.signer(&p.ec));
+    let c14n = format!(
+        r#"<ds:CanonicalizationMethod Algorithm="{}"/>"#,
+        xoev_dsig::EXC_C14N
+    );
+    let with = |prefixes: &str| {
+        signed.replacen(
+            &c14n,
+            &format!(
+                r#"<ds:CanonicalizationMethod Algorithm="{}">{}</ds:CanonicalizationMethod>"#,
+                xoev_dsig::EXC_C14N,
+                inclusive(prefixes)
+            ),
+            1,
+        )
+    };
+    assert_ne!(with("a"), signed);
+    let err = refused(&with(&prefix_list(65)));
+    assert_eq!(err.kind(), DsigErrorKind::MalformedSignature);
+    assert!(err.detail().contains("ds:CanonicalizationMethod"), "{err}");
+    // The reported case: 800,000 prefixes (took 5 s), refused at once.
+    let huge = with(&"a ".repeat(800_000));
+    let started = std::time::Instant::now();
+    let err = refused(&huge);
+    assert!(err.detail().contains("more than 2048 bytes"), "{err}");
+    assert!(started.elapsed().as_secs() < 2, "{:?}", started.elapsed());
+}
