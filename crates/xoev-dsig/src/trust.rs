@@ -196,9 +196,11 @@ impl TrustStore {
                     verified.push(cert.to_owned());
                 }
             }
-            Ok((ok, c.error(), c.error_depth(), window, verified))
+            // The certificate OpenSSL was at when it failed (at `error_depth`).
+            let failed = c.current_cert().map(subject);
+            Ok((ok, c.error(), c.error_depth(), failed, window, verified))
         })?;
-        let (ok, error, depth, mut window, verified) = outcome;
+        let (ok, error, depth, failed, mut window, verified) = outcome;
         if ok {
             if let Some(until) =
                 crl::check_chain(&verified, &self.anchors, &self.crls, self.revocation, now())?
@@ -218,9 +220,10 @@ impl TrustStore {
             10 => DsigErrorKind::ExpiredCertificate,
             _ => DsigErrorKind::UntrustedCertificate,
         };
+        let who = failed.unwrap_or_else(|| subject(leaf));
         Err(DsigError::new(
             kind,
-            format!("{what} ({}): {}", subject(leaf), error.error_string()),
+            format!("{what} ({who}): {}", error.error_string()),
         ))
     }
 }

@@ -315,3 +315,57 @@ fn more_than_64_inclusive_prefixes_are_refused() {
     assert!(err.detail().contains("more than 2048 bytes"), "{err}");
     assert!(started.elapsed().as_secs() < 2, "{:?}", started.elapsed());
 }
+
+#[test]
+fn a_chain_error_names_the_certificate_at_the_depth_reported() {
+    let p = pki();
+    // A self-signed CA carrying the real CA's name.
+    let fake = TestCa::generate("XOEV Test CA").expect("fake ca");
+    let leaf = fake
+        .issue("Finanzamt Kassel", KeyKind::EcP256, -1, 365)
+        .expect("leaf");
+    let mut chain = leaf.cert_pem().expect("pem");
+    chain.extend(fake.issued.cert_pem().expect("pem"));
+    let err = refused(&signed_with(&leaf.key_pem().expect("pem"), &chain));
+    assert_eq!(err.kind(), DsigErrorKind::UntrustedCertificate);
+    assert!(
+        err.detail().starts_with(
+            "chain certificate at depth 1 (C=DE, O=XOEV Gateway Test, CN=XOEV Test CA)"
+        ),
+        "{err}"
+    );
+    assert!(!err.detail().contains("Finanzamt Kassel"), "{err}");
+    // At depth 0 the signing certificate is named, as before.
+    let err = refused(&signed_sample(&p.signer(&p.untrusted)));
+    assert!(
+        err.detail().starts_with(
+            "the signing certificate (C=DE, O=XOEV Gateway Test, CN=Untrusted Authority)"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_certificate_issued_by_an_authoritys_signing_certificate_is_untrusted_saying_why() {
+    let p = pki();
+    // The authority's own (trusted) signing key used as a CA.
+    let authority = TestCa::from_pem(
+        &p.ec.key_pem().expect("pem"),
+        &p.ec.cert_pem().expect("pem"),
+    )
+    .expect("authority as issuer");
+    let forged = authority
+        .issue("Forged Subordinate", KeyKind::EcP256, -1, 365)
+        .expect("leaf");
+    let mut chain = forged.cert_pem().expect("pem");
+    chain.extend(p.ec.cert_pem().expect("pem"));
+    let err = refused(&signed_with(&forged.key_pem().expect("pem"), &chain));
+    assert_eq!(err.kind(), DsigErrorKind::UntrustedCertificate, "{err}");
+    assert!(
+        err.detail().contains(
+            "C=DE, O=XOEV Gateway Test, CN=Forged Subordinate is issued by \
+             C=DE, O=XOEV Gateway Test, CN=Test Authority EC, which is not a CA"
+        ),
+        "{err}"
+    );
+}
