@@ -402,6 +402,20 @@ pub(crate) fn check(doc: &Document) -> Result<Parsed, DsigError> {
         }
     };
     let (reference_prefixes, digest_value) = check_reference(reference)?;
+    // Text in `SignedInfo` is signed, but no element of the profile has
+    // any, bar `DigestValue`: refuse it rather than sign over it unseen.
+    if let Some((at, text)) = dom::stray_text(signed_info, &|n| dom::is_dsig(n, "DigestValue")) {
+        let shown: String = text.trim().chars().take(40).collect();
+        return Err(err(
+            DsigErrorKind::MalformedSignature,
+            format!(
+                "text {shown:?} in ds:{} ({}); ds:SignedInfo holds only elements (and the \
+                 text of ds:DigestValue)",
+                dom::local_name(at),
+                dom::path(at)
+            ),
+        ));
+    }
     let certs = check_key_info(key_info)?;
     Ok(Parsed {
         signature,

@@ -369,3 +369,57 @@ fn a_certificate_issued_by_an_authoritys_signing_certificate_is_untrusted_saying
         "{err}"
     );
 }
+
+#[test]
+fn text_inside_signed_info_is_refused() {
+    let p = pki();
+    let tmpl = profile_template(xoev_dsig::ECDSA_SHA256);
+    let stray = tmpl.replacen("<SignedInfo>", "<SignedInfo>approved by the mayor", 1);
+    assert_ne!(stray, tmpl);
+    // xmlsec1 signs it (and would verify it): the text is signed.
+    let doc = xmlsec1_sign(&sample(), &stray, &p.key("ec"), Some(&p.cert("ec")), &[]);
+    let err = refused(&doc);
+    assert_eq!(err.kind(), DsigErrorKind::MalformedSignature);
+    assert!(
+        err.detail().contains("\"approved by the mayor\"") && err.detail().contains("SignedInfo"),
+        "{err}"
+    );
+    // Deeper inside SignedInfo too.
+    let deeper = tmpl.replacen("<DigestMethod", "x<DigestMethod", 1);
+    let doc = xmlsec1_sign(&sample(), &deeper, &p.key("ec"), Some(&p.cert("ec")), &[]);
+    let err = refused(&doc);
+    assert!(err.detail().contains("Reference"), "{err}");
+}
+
+/// What docs/signatures.md says the profile tolerates besides its own
+/// shape: XML Signature that other signers produce.
+#[test]
+fn tolerated_variants_of_the_profile_verify() {
+    let p = pki();
+    // Whitespace (indentation) in SignedInfo, Id and Type attributes on the
+    // reference, made by the xmlsec1 tool.
+    let tmpl = profile_template(xoev_dsig::ECDSA_SHA256)
+        .replacen("<SignedInfo>", "<SignedInfo>\n  ", 1)
+        .replacen(
+            "<Reference URI=\"\">",
+            "<Reference Id=\"ref-1\" URI=\"\" Type=\"http://www.w3.org/2000/09/xmldsig#Object\">\n    ",
+            1,
+        );
+    let doc = xmlsec1_sign(&sample(), &tmpl, &p.key("ec"), Some(&p.cert("ec")), &[]);
+    assert!(doc.contains("Type=\"http://www.w3.org/2000/09/xmldsig#Object\""));
+    verdict(&doc).expect("Reference Id/Type and whitespace are tolerated");
+    // An Id on the signature, X509SubjectName, X509IssuerSerial and
+    // X509SKI next to the certificate, text outside SignedInfo: not signed,
+    // never used to find a key.
+    let signed = signed_sample(&p.signer(&p.ec)).replacen(
+        "<ds:Signature ",
+        "<ds:Signature Id=\"sig-1\" ",
+        1,
+    );
+    let extra = "<ds:X509SubjectName>CN=Someone Else</ds:X509SubjectName>\
+        <ds:X509IssuerSerial><ds:X509IssuerName>CN=Other</ds:X509IssuerName>\
+        <ds:X509SerialNumber>1</ds:X509SerialNumber></ds:X509IssuerSerial>\
+        <ds:X509SKI>AAAA</ds:X509SKI>";
+    let v = verdict(&with_extra_in_x509_data(&signed, extra)).expect("tolerated");
+    assert!(v.signer_subject.ends_with("CN=Test Authority EC"));
+}
