@@ -130,6 +130,42 @@ pub(crate) fn decode_base64(text: &str) -> Option<Vec<u8>> {
     openssl::base64::decode_block(text).ok()
 }
 
+/// The first text or CDATA node with other than whitespace in the subtree
+/// of `node`, not looking into elements for which `skip` is true: its parent
+/// element and its text.
+pub(crate) fn stray_text(
+    node: NodePtr,
+    skip: &dyn Fn(NodePtr) -> bool,
+) -> Option<(NodePtr, String)> {
+    let mut stack = vec![node];
+    while let Some(n) = stack.pop() {
+        // SAFETY: `n` is a live node of a borrowed document (module
+        // contract); children form a NULL-terminated list, and a text node's
+        // content is NULL or a NUL-terminated string owned by the node.
+        unsafe {
+            let mut c = (*n).children;
+            while !c.is_null() {
+                let t = (*c).type_;
+                if t == xml::xmlElementType_XML_TEXT_NODE
+                    || t == xml::xmlElementType_XML_CDATA_SECTION_NODE
+                {
+                    let content = (*c).content;
+                    if !content.is_null() {
+                        let bytes = CStr::from_ptr(content.cast()).to_bytes();
+                        if !bytes.iter().all(u8::is_ascii_whitespace) {
+                            return Some((n, String::from_utf8_lossy(bytes).into_owned()));
+                        }
+                    }
+                } else if is_element(c) && !skip(c) {
+                    stack.push(c);
+                }
+                c = (*c).next;
+            }
+        }
+    }
+    None
+}
+
 /// The XPath-like path of `node` (for messages).
 pub(crate) fn path(node: NodePtr) -> String {
     // SAFETY: xmlGetNodePath returns a string we own and free.

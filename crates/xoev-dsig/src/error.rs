@@ -39,6 +39,10 @@ pub enum DsigErrorKind {
     DisallowedAlgorithm,
     /// The signing key is too weak (RSA < 2048 bits, EC curve not allowed).
     WeakKey,
+    /// The signing certificate is not meant for signatures: a CA certificate
+    /// (basicConstraints `CA:TRUE`), or a key usage without
+    /// `digitalSignature` and `nonRepudiation`.
+    CertificateNotForSigning,
     /// A reference transform outside the profile (XPath, XSLT, inclusive
     /// C14N, ...) is named, or the required transforms are missing.
     DisallowedTransform,
@@ -80,6 +84,7 @@ impl DsigErrorKind {
             Self::WeakAlgorithm => "weak-algorithm",
             Self::DisallowedAlgorithm => "disallowed-algorithm",
             Self::WeakKey => "weak-key",
+            Self::CertificateNotForSigning => "certificate-not-for-signing",
             Self::DisallowedTransform => "disallowed-transform",
             Self::ReferenceNotWholeDocument => "reference-not-whole-document",
             Self::KeyInfoNotX509 => "key-info-not-x509",

@@ -16,8 +16,10 @@
 //!   RSA-PSS: the crate's own engine signs and verifies it, the xmlsec1
 //!   reference engine refuses it;
 //! - `KeyInfo` holds exactly one `X509Data` with the signing certificate
-//!   (intermediates may follow); no `KeyValue`, `KeyName`,
-//!   `RetrievalMethod`, no `Object`/`Manifest`.
+//!   (intermediates may follow, at most 10 certificates); no `KeyValue`,
+//!   `KeyName`, `RetrievalMethod`, no `Object`/`Manifest`;
+//! - the signing certificate is meant for signing: no CA, and a key usage,
+//!   if any, with `digitalSignature` or `nonRepudiation`.
 //!
 //! Anything else is rejected with its own [`DsigErrorKind`] before any
 //! cryptography runs. The signing certificate's chain is verified with

@@ -117,19 +117,58 @@ pub(crate) struct Parsed {
     pub signature_value: String,
 }
 
+/// `ds:X509Certificate` elements allowed in `ds:X509Data`: the signing
+/// certificate and its intermediates, a short chain. Counted before any is
+/// decoded or parsed.
+pub(crate) const MAX_CERTIFICATES: usize = 10;
+
+/// Prefixes the `InclusiveNamespaces PrefixList`s of one exc-C14N algorithm
+/// element may name together (each costs work per canonicalised element).
+pub(crate) const MAX_INCLUSIVE_PREFIXES: usize = 64;
+
+/// Bytes the `InclusiveNamespaces PrefixList`s of one exc-C14N algorithm
+/// element may hold together.
+pub(crate) const MAX_PREFIX_LIST_BYTES: usize = 2048;
+
 /// The whitespace-separated prefixes of the `ec:InclusiveNamespaces`
 /// children of an exc-C14N algorithm element (checked to be the only
-/// children by [`only_inclusive_namespaces`]).
-fn inclusive_prefixes(node: NodePtr) -> Vec<String> {
-    dom::element_children(node)
+/// children by [`only_inclusive_namespaces`]); more than
+/// [`MAX_INCLUSIVE_PREFIXES`] prefixes or [`MAX_PREFIX_LIST_BYTES`] bytes
+/// are refused before they are split.
+fn inclusive_prefixes(node: NodePtr) -> Result<Vec<String>, DsigError> {
+    let too_many = |what: String| {
+        err(
+            DsigErrorKind::MalformedSignature,
+            format!(
+                "the InclusiveNamespaces PrefixList of ds:{} ({}) {what}; the profile allows \
+                 at most {MAX_INCLUSIVE_PREFIXES} prefixes in {MAX_PREFIX_LIST_BYTES} bytes",
+                dom::local_name(node),
+                dom::path(node)
+            ),
+        )
+    };
+    let mut prefixes = Vec::new();
+    let mut bytes = 0;
+    for list in dom::element_children(node)
         .into_iter()
         .filter_map(|c| dom::attr(c, c"PrefixList"))
-        .flat_map(|l| {
-            l.split_ascii_whitespace()
-                .map(str::to_owned)
-                .collect::<Vec<_>>()
-        })
-        .collect()
+    {
+        bytes += list.len();
+        if bytes > MAX_PREFIX_LIST_BYTES {
+            return Err(too_many(format!(
+                "holds more than {MAX_PREFIX_LIST_BYTES} bytes"
+            )));
+        }
+        for prefix in list.split_ascii_whitespace() {
+            if prefixes.len() == MAX_INCLUSIVE_PREFIXES {
+                return Err(too_many(format!(
+                    "names more than {MAX_INCLUSIVE_PREFIXES} prefixes"
+                )));
+            }
+            prefixes.push(prefix.to_owned());
+        }
+    }
+    Ok(prefixes)
 }
 
 fn err(kind: DsigErrorKind, detail: impl Into<String>) -> DsigError {
@@ -307,7 +346,7 @@ pub(crate) fn check(doc: &Document) -> Result<Parsed, DsigError> {
         ));
     }
     only_inclusive_namespaces(c14n, DsigErrorKind::MalformedSignature)?;
-    let signed_info_prefixes = inclusive_prefixes(c14n);
+    let signed_info_prefixes = inclusive_prefixes(c14n)?;
     let method = expect(&mut it, signed_info, "SignatureMethod")?;
     let method_alg = algorithm_attr(method)?;
     let algorithm = SignatureAlgorithm::from_uri(&method_alg)
@@ -363,6 +402,20 @@ pub(crate) fn check(doc: &Document) -> Result<Parsed, DsigError> {
         }
     };
     let (reference_prefixes, digest_value) = check_reference(reference)?;
+    // Text in `SignedInfo` is signed, but no element of the profile has
+    // any, bar `DigestValue`: refuse it rather than sign over it unseen.
+    if let Some((at, text)) = dom::stray_text(signed_info, &|n| dom::is_dsig(n, "DigestValue")) {
+        let shown: String = text.trim().chars().take(40).collect();
+        return Err(err(
+            DsigErrorKind::MalformedSignature,
+            format!(
+                "text {shown:?} in ds:{} ({}); ds:SignedInfo holds only elements (and the \
+                 text of ds:DigestValue)",
+                dom::local_name(at),
+                dom::path(at)
+            ),
+        ));
+    }
     let certs = check_key_info(key_info)?;
     Ok(Parsed {
         signature,
@@ -412,7 +465,7 @@ fn check_reference(reference: NodePtr) -> Result<(Vec<String>, String), DsigErro
             }
             EXC_C14N => {
                 only_inclusive_namespaces(t, DsigErrorKind::DisallowedTransform)?;
-                prefixes = inclusive_prefixes(t);
+                prefixes = inclusive_prefixes(t)?;
             }
             other => {
                 return Err(err(
@@ -449,7 +502,8 @@ fn check_reference(reference: NodePtr) -> Result<(Vec<String>, String), DsigErro
     Ok((prefixes, digest_value))
 }
 
-/// KeyInfo: exactly one X509Data with at least one X509Certificate.
+/// KeyInfo: exactly one X509Data with one to [`MAX_CERTIFICATES`]
+/// X509Certificates (its other children are ignored).
 fn check_key_info(key_info: NodePtr) -> Result<Vec<Vec<u8>>, DsigError> {
     let kids = dom::element_children(key_info);
     let x509 = match kids.as_slice() {
@@ -471,18 +525,31 @@ fn check_key_info(key_info: NodePtr) -> Result<Vec<Vec<u8>>, DsigError> {
             ));
         }
     };
-    let mut certs = Vec::new();
-    for c in dom::element_children(x509) {
-        if dom::is_dsig(c, "X509Certificate") {
-            let der = dom::decode_base64(&dom::text(c)).ok_or_else(|| {
+    let elements: Vec<NodePtr> = dom::element_children(x509)
+        .into_iter()
+        .filter(|&c| dom::is_dsig(c, "X509Certificate"))
+        .collect();
+    if elements.len() > MAX_CERTIFICATES {
+        return Err(err(
+            DsigErrorKind::MalformedSignature,
+            format!(
+                "ds:X509Data holds {} ds:X509Certificate elements; the profile allows at most \
+                 {MAX_CERTIFICATES} (the signing certificate and its intermediates)",
+                elements.len()
+            ),
+        ));
+    }
+    let certs: Vec<Vec<u8>> = elements
+        .into_iter()
+        .map(|c| {
+            dom::decode_base64(&dom::text(c)).ok_or_else(|| {
                 err(
                     DsigErrorKind::MalformedSignature,
                     "ds:X509Certificate is not valid base64",
                 )
-            })?;
-            certs.push(der);
-        }
-    }
+            })
+        })
+        .collect::<Result<_, _>>()?;
     if certs.is_empty() {
         return Err(err(
             DsigErrorKind::KeyInfoNotX509,

@@ -5,6 +5,7 @@
 use crate::crl::{self, Crl, CrlInfo, Revocation};
 use crate::error::{DsigError, DsigErrorKind};
 use crate::profile::SignatureAlgorithm;
+use foreign_types::ForeignTypeRef;
 use memchr::memmem;
 use openssl::asn1::Asn1TimeRef;
 use openssl::hash::MessageDigest;
@@ -195,9 +196,11 @@ impl TrustStore {
                     verified.push(cert.to_owned());
                 }
             }
-            Ok((ok, c.error(), c.error_depth(), window, verified))
+            // The certificate OpenSSL was at when it failed (at `error_depth`).
+            let failed = c.current_cert().map(subject);
+            Ok((ok, c.error(), c.error_depth(), failed, window, verified))
         })?;
-        let (ok, error, depth, mut window, verified) = outcome;
+        let (ok, error, depth, failed, mut window, verified) = outcome;
         if ok {
             if let Some(until) =
                 crl::check_chain(&verified, &self.anchors, &self.crls, self.revocation, now())?
@@ -217,9 +220,10 @@ impl TrustStore {
             10 => DsigErrorKind::ExpiredCertificate,
             _ => DsigErrorKind::UntrustedCertificate,
         };
+        let who = failed.unwrap_or_else(|| subject(leaf));
         Err(DsigError::new(
             kind,
-            format!("{what} ({}): {}", subject(leaf), error.error_string()),
+            format!("{what} ({who}): {}", error.error_string()),
         ))
     }
 }
@@ -349,6 +353,70 @@ pub(crate) fn check_key<T: openssl::pkey::HasPublic>(
         )),
         _ => Ok(fits),
     }
+}
+
+/// Key usages by name, in the order of RFC 5280 §4.2.1.3.
+const KEY_USAGES: [(u32, &str); 9] = [
+    (openssl_sys::X509v3_KU_DIGITAL_SIGNATURE, "digitalSignature"),
+    (openssl_sys::X509v3_KU_NON_REPUDIATION, "nonRepudiation"),
+    (openssl_sys::X509v3_KU_KEY_ENCIPHERMENT, "keyEncipherment"),
+    (openssl_sys::X509v3_KU_DATA_ENCIPHERMENT, "dataEncipherment"),
+    (openssl_sys::X509v3_KU_KEY_AGREEMENT, "keyAgreement"),
+    (openssl_sys::X509v3_KU_KEY_CERT_SIGN, "keyCertSign"),
+    (openssl_sys::X509v3_KU_CRL_SIGN, "cRLSign"),
+    (openssl_sys::X509v3_KU_ENCIPHER_ONLY, "encipherOnly"),
+    (openssl_sys::X509v3_KU_DECIPHER_ONLY, "decipherOnly"),
+];
+
+/// Checks that the signing certificate `cert` is meant for signatures: it
+/// is no CA (basicConstraints `CA:TRUE`), and a key usage extension, where
+/// present, includes `digitalSignature` or `nonRepudiation`
+/// (`contentCommitment`). Without a key usage extension any use is allowed.
+pub(crate) fn check_signing_certificate(cert: &X509Ref) -> Result<(), DsigError> {
+    // SAFETY: `cert` is a valid X509 for the duration of the calls; they
+    // decode (and cache, under the certificate's own lock) its extensions.
+    let (flags, usage) = unsafe {
+        (
+            openssl_sys::X509_get_extension_flags(cert.as_ptr()),
+            openssl_sys::X509_get_key_usage(cert.as_ptr()),
+        )
+    };
+    let refuse = |what: String| {
+        Err(DsigError::new(
+            DsigErrorKind::CertificateNotForSigning,
+            format!("the signing certificate ({}) {what}", subject(cert)),
+        ))
+    };
+    if flags & openssl_sys::EXFLAG_INVALID != 0 {
+        return refuse(
+            "has an extension that cannot be decoded, so what its key may be used for is unknown"
+                .into(),
+        );
+    }
+    if flags & openssl_sys::EXFLAG_CA != 0 {
+        return refuse(
+            "is a CA certificate (basicConstraints CA:TRUE); a CA's key signs certificates, \
+             not messages"
+                .into(),
+        );
+    }
+    let signing = openssl_sys::X509v3_KU_DIGITAL_SIGNATURE | openssl_sys::X509v3_KU_NON_REPUDIATION;
+    if flags & openssl_sys::EXFLAG_KUSAGE != 0 && usage & signing == 0 {
+        let names: Vec<&str> = KEY_USAGES
+            .iter()
+            .filter(|(bit, _)| usage & bit != 0)
+            .map(|(_, name)| *name)
+            .collect();
+        let names = if names.is_empty() {
+            "none".to_owned()
+        } else {
+            names.join(", ")
+        };
+        return refuse(format!(
+            "has key usage {names}; signing a message needs digitalSignature or nonRepudiation"
+        ));
+    }
+    Ok(())
 }
 
 /// The public key of a certificate.

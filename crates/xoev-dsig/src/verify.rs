@@ -335,6 +335,7 @@ impl Verifier {
         }
         let public = trust::public_key(&leaf)?;
         let key_algorithm = trust::check_key(&public, None)?;
+        trust::check_signing_certificate(&leaf)?;
         let key = Arc::new(VerifyKey::new(&public)?);
         let ec_value_len = match &*key {
             VerifyKey::P256(_) => Some(64),
@@ -442,11 +443,31 @@ fn leaf(certs: &[Vec<u8>]) -> Result<&[u8], DsigError> {
                 .any(|j| j != i && parsed[i].issued(&parsed[j]) == X509VerifyResult::OK)
         })
         .collect();
-    match leaves.as_slice() {
-        [i] => Ok(&certs[*i]),
-        _ => Err(bad(format!(
-            "ds:X509Data holds {} certificates without one clear signing certificate",
-            certs.len()
-        ))),
+    if let [i] = leaves.as_slice() {
+        return Ok(&certs[*i]);
     }
+    // A certificate issued by one whose key usage forbids signing
+    // certificates (an authority's own signing certificate used as a CA)
+    // looks like a second signing certificate: name the false issuer.
+    for (i, issuer) in parsed.iter().enumerate() {
+        for (j, issued) in parsed.iter().enumerate() {
+            if certs[i] != certs[j]
+                && issuer.issued(issued).as_raw() == openssl_sys::X509_V_ERR_KEYUSAGE_NO_CERTSIGN
+            {
+                return Err(DsigError::new(
+                    DsigErrorKind::UntrustedCertificate,
+                    format!(
+                        "ds:X509Data: {} is issued by {}, which is not a CA (its key usage \
+                         does not include keyCertSign)",
+                        trust::subject(issued),
+                        trust::subject(issuer)
+                    ),
+                ));
+            }
+        }
+    }
+    Err(bad(format!(
+        "ds:X509Data holds {} certificates without one clear signing certificate",
+        certs.len()
+    )))
 }

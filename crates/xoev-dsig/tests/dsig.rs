@@ -611,6 +611,7 @@ fn error_kinds_have_distinct_stable_ids() {
         WeakAlgorithm,
         DisallowedAlgorithm,
         WeakKey,
+        CertificateNotForSigning,
         DisallowedTransform,
         ReferenceNotWholeDocument,
         KeyInfoNotX509,
