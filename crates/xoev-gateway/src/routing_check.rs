@@ -11,8 +11,9 @@ use xoev_schema::{Catalogue, same_version};
 /// Every rule's `standard` and `version` must name a catalogue entry as
 /// the catalogue writes it (rules match the entry that validated the
 /// message, by equality), and its adapter chain must start from the
-/// rule's standard and go from each step's output to the next step's
-/// input. Adapters the registry lacks are the router's own error.
+/// rule's standard and version — every version the rule matches: one
+/// without `version` matches all the catalogue has — and go from each
+/// step's output to the next step's input. Adapters the registry lacks are the router's own error.
 pub fn check_rules(
     router: &Router,
     catalogue: &Catalogue,
@@ -21,7 +22,7 @@ pub fn check_rules(
     let mut errors = Vec::new();
     for rule in router.rules() {
         check_standards(rule, catalogue, &mut errors);
-        check_chain(rule, registry, &mut errors);
+        check_chain(rule, catalogue, registry, &mut errors);
     }
     errors
 }
@@ -103,7 +104,12 @@ fn versions(entries: &[&xoev_schema::SchemaEntry]) -> String {
         .join(", ")
 }
 
-fn check_chain(rule: &Rule, registry: &Registry, errors: &mut Vec<ConfigError>) {
+fn check_chain(
+    rule: &Rule,
+    catalogue: &Catalogue,
+    registry: &Registry,
+    errors: &mut Vec<ConfigError>,
+) {
     let Ok(steps) = rule
         .adapters
         .iter()
@@ -141,6 +147,32 @@ fn check_chain(rule: &Rule, registry: &Registry, errors: &mut Vec<ConfigError>) 
                     versions.join(" or ")
                 ),
             ));
+        } else if versions.is_empty() {
+            // no version: the rule matches every version of its standards
+            // the catalogue has, and the adapter reads one of them
+            let unreadable: Vec<String> = catalogue
+                .entries()
+                .iter()
+                .filter(|e| standards.is_empty() || standards.contains(&e.name))
+                .filter(|e| {
+                    !(e.name == source.standard && same_version(&e.version, &source.version))
+                })
+                .map(|e| format!("{} {}", e.name, e.version))
+                .collect();
+            if !unreadable.is_empty() {
+                errors.push(error(
+                    rule,
+                    K::AdapterMismatch,
+                    format!(
+                        "adapter {:?} reads only {} {}, but the rule names no version and also matches {}: add version = {:?}",
+                        first.info().name,
+                        source.standard,
+                        source.version,
+                        unreadable.join(", "),
+                        source.version
+                    ),
+                ));
+            }
         }
     }
     for pair in steps.windows(2) {

@@ -500,7 +500,88 @@ fn route_eu_oots_evidence_messages_by_their_agents() {
 fn routing_check_sample_is_ok() {
     let o = gateway(&["routing", "check"]);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
-    assert!(stdout(&o).contains("ok (9 authorities, 4 rules, 2 access rules)"));
+    assert!(stdout(&o).contains("ok (9 authorities, 4 rules, 2 access rules; "));
+}
+
+/// A copy of an installation's `routing/` checked from elsewhere is
+/// checked against the adapters and schemas beside it, and the output
+/// says which it used.
+#[test]
+fn routing_check_uses_the_adapters_and_schemas_beside_the_routing_dir() {
+    let install = temp_dir("beside");
+    for d in ["routing", "adapters", "config", "schemas"] {
+        copy_dir(&root().join(d), &install.join(d));
+    }
+    // an adapter only this copy has, named by a rule of the copy
+    std::fs::copy(
+        install.join("adapters/xnachweis-to-oots-edm.toml"),
+        install.join("adapters/local-copy.toml"),
+    )
+    .expect("copy");
+    let toml = std::fs::read_to_string(install.join("adapters/local-copy.toml"))
+        .expect("read")
+        .replacen(
+            "name = \"xnachweis-to-oots-edm\"",
+            "name = \"local-copy\"",
+            1,
+        );
+    std::fs::write(install.join("adapters/local-copy.toml"), toml).expect("write");
+    let rules = std::fs::read_to_string(install.join("routing/rules.toml")).expect("read");
+    std::fs::write(
+        install.join("routing/rules.toml"),
+        format!(
+            "{rules}\n[[rule]]\nname = \"local\"\nstandard = \"XNachweis\"\nmessage_type = \"T9\"\nrecipient = \"reader\"\nadapters = [\"local-copy\"]\n"
+        ),
+    )
+    .expect("write");
+    let elsewhere = temp_dir("beside-cwd");
+    let routing = install.join("routing");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_xoev-gateway"))
+        .current_dir(&elsewhere)
+        .env_remove("XOEV_ROUTING")
+        .env_remove("XOEV_CONFIG_ROOT")
+        .env_remove("XOEV_SCHEMAS")
+        .args([
+            "routing",
+            "check",
+            "--routing",
+            routing.to_str().expect("utf-8"),
+        ])
+        .output()
+        .expect("run");
+    let out = stdout(&o);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        out.contains(&format!("adapters and config from {}", install.display())),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "schemas from {}",
+            install.join("schemas").display()
+        )),
+        "{out}"
+    );
+    std::fs::remove_dir_all(&install).ok();
+    std::fs::remove_dir_all(&elsewhere).ok();
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read_dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
 }
 
 #[test]
@@ -841,9 +922,10 @@ fn route_matches_the_catalogue_entry_not_the_root_attributes() {
 }
 
 /// Rules that could never work are errors of `routing check`, with their
-/// line: a standard or version the catalogue lacks (or writes otherwise),
-/// an adapter that reads another standard than the rule matches, a chain
-/// whose steps do not connect. `route` refuses to load such a directory.
+/// line, all at once: a standard or version the catalogue lacks (or writes
+/// otherwise), an adapter that reads another standard than the rule
+/// matches — or one version where the rule matches every one —, a chain
+/// whose steps do not connect, an unknown adapter. `route` refuses to load such a directory.
 #[test]
 fn routing_check_finds_rules_the_catalogue_and_the_adapters_contradict() {
     let dir = temp_dir("contradicted-rules");
@@ -886,6 +968,19 @@ standard = "XNachweis"
 message_type = "T5"
 recipient = "reader"
 adapters = ["xnachweis-to-xestb", "xnachweis-to-oots-edm"]
+
+[[rule]]
+name = "every-standard-through-an-adapter"
+message_type = "T6"
+recipient = "reader"
+adapters = ["xnachweis-to-xestb"]
+
+[[rule]]
+name = "unknown-adapter"
+standard = "XNachweis"
+message_type = "T7"
+recipient = "reader"
+adapters = ["no-such-adapter"]
 "#;
     std::fs::write(dir.join("rules.toml"), format!("{shipped}{broken}")).expect("write");
     let routing = dir.to_str().expect("utf-8 path");
@@ -904,7 +999,9 @@ adapters = ["xnachweis-to-xestb", "xnachweis-to-oots-edm"]
             )
         })
         .collect();
+    // every error at once: the unknown adapter (the router's) with the rest
     let expect = [
+        ("unknown-adapter", 46, "unknown adapter \"no-such-adapter\""),
         ("unknown-standard", 2, "no standard \"XNachwies\" (it has "),
         (
             "unknown-standard",
@@ -925,6 +1022,11 @@ adapters = ["xnachweis-to-xestb", "xnachweis-to-oots-edm"]
             "adapter-mismatch",
             29,
             "adapter \"xnachweis-to-xestb\" writes XEStB 1.0.0, but the next, \"xnachweis-to-oots-edm\", reads XNachweis 1.2.0",
+        ),
+        (
+            "adapter-mismatch",
+            36,
+            "adapter \"xnachweis-to-xestb\" reads only XNachweis 1.2.0, but the rule names no version and also matches XWasser 1.0.0, ",
         ),
     ];
     assert_eq!(got.len(), expect.len(), "{got:?}");

@@ -21,7 +21,7 @@ mod validate;
 mod verify;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use xoev_core::Limits;
@@ -211,11 +211,23 @@ impl Global {
 
     /// Loads the schema catalogue named by `--schemas` or the default.
     pub fn catalogue(&self) -> anyhow::Result<Arc<Catalogue>> {
-        let path = match &self.schemas {
-            Some(p) => p.clone(),
-            None => default_schemas_dir(),
-        };
-        Ok(Arc::new(Catalogue::load(&path)?))
+        Ok(Arc::new(Catalogue::load(&self.schemas_near(None))?))
+    }
+
+    /// The schema catalogue in use: `--schemas`, else `./schemas`, else
+    /// `schemas/` beside `near` (e.g. the routing directory given), else
+    /// the repository's.
+    pub fn schemas_near(&self, near: Option<&Path>) -> PathBuf {
+        if let Some(p) = &self.schemas {
+            return p.clone();
+        }
+        if let Some(beside) = near.and_then(Path::parent).map(|p| p.join("schemas"))
+            && beside.join("catalogue.toml").is_file()
+            && !Path::new("schemas/catalogue.toml").is_file()
+        {
+            return beside;
+        }
+        default_schemas_dir()
     }
 }
 

@@ -111,8 +111,9 @@ fn municipality_key(s: &str) -> Result<String, String> {
 /// is not `ok` and exits 1, since the service would refuse it.
 pub fn run(g: &Global, args: &RouteArgs) -> anyhow::Result<Outcome> {
     let file = args.file.display().to_string();
-    let catalogue = match g.catalogue() {
-        Ok(c) => c,
+    let schemas = g.schemas_near(args.routing.routing.as_deref());
+    let catalogue = match xoev_schema::Catalogue::load(&schemas) {
+        Ok(c) => std::sync::Arc::new(c),
         Err(e) => {
             return Ok(super::cannot(
                 g,

@@ -30,21 +30,40 @@ impl RoutingDirArgs {
         PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../routing"))
     }
 
+    /// The configuration root whose adapters the rules may name: see
+    /// [`AdapterConfigArgs::root_near`] (beside the routing directory given).
+    pub fn config_root(&self) -> PathBuf {
+        self.adapters.root_near(self.routing.as_deref())
+    }
+
     /// Loads and checks the routing configuration against the adapter
     /// registry and the schema catalogue (`routing_check`). `Ok(Err(_))`:
-    /// the configuration is wrong; `Err(_)`: the adapter registry could
-    /// not be loaded.
+    /// the configuration is wrong (every error at once); `Err(_)`: the
+    /// adapter registry could not be loaded.
     pub fn load(&self, catalogue: &Catalogue) -> anyhow::Result<Result<Router, ConfigErrors>> {
-        let registry = self.adapters.registry()?;
+        let registry = self.adapters.registry_at(&self.config_root())?;
         let known = |a: &str| registry.get(a).is_ok();
-        Ok(Router::load(&self.dir(), &known).and_then(|router| {
-            let errors = crate::routing_check::check_rules(&router, catalogue, &registry);
-            if errors.is_empty() {
-                Ok(router)
-            } else {
-                Err(ConfigErrors(errors))
+        let dir = self.dir();
+        Ok(match Router::load(&dir, &known) {
+            Ok(router) => {
+                let errors = crate::routing_check::check_rules(&router, catalogue, &registry);
+                if errors.is_empty() {
+                    Ok(router)
+                } else {
+                    Err(ConfigErrors(errors))
+                }
             }
-        }))
+            Err(mut errors) => {
+                // Unknown adapters alone fail the load: the rules' other
+                // errors are reported with them, not after their repair.
+                if let Ok(router) = Router::load(&dir, &|_| true) {
+                    errors.0.extend(crate::routing_check::check_rules(
+                        &router, catalogue, &registry,
+                    ));
+                }
+                Err(errors)
+            }
+        })
     }
 }
 
@@ -72,7 +91,16 @@ pub fn run(g: &Global, args: &RoutingArgs) -> anyhow::Result<Outcome> {
 
 fn check(g: &Global, args: &RoutingDirArgs) -> anyhow::Result<Outcome> {
     let dir = args.dir();
-    let catalogue = match g.catalogue() {
+    let schemas = g.schemas_near(args.routing.as_deref());
+    let config_root = args.config_root();
+    // what the check used, so that a copy checked against the repository's
+    // adapters or schemas by mistake shows it
+    let used = format!(
+        "adapters and config from {}, schemas from {}",
+        config_root.display(),
+        schemas.display()
+    );
+    let catalogue = match Catalogue::load(&schemas) {
         Ok(c) => c,
         Err(e) => {
             return Ok(super::cannot(
@@ -93,7 +121,7 @@ fn check(g: &Global, args: &RoutingDirArgs) -> anyhow::Result<Outcome> {
     match (loaded, g.format) {
         (Ok(r), Format::Text) => {
             println!(
-                "{}: ok ({} authorities, {} rules, {} access rules)",
+                "{}: ok ({} authorities, {} rules, {} access rules; {used})",
                 dir.display(),
                 r.directory().authorities().len(),
                 r.rules().len(),
@@ -105,6 +133,8 @@ fn check(g: &Global, args: &RoutingDirArgs) -> anyhow::Result<Outcome> {
             let json = serde_json::json!({
                 "ok": true,
                 "dir": dir,
+                "config_root": config_root,
+                "schemas": schemas,
                 "authorities": r.directory().authorities(),
                 "rules": r.rules(),
                 "access": r.access_rules(),
@@ -116,7 +146,11 @@ fn check(g: &Global, args: &RoutingDirArgs) -> anyhow::Result<Outcome> {
             for e in errors.errors() {
                 println!("{e}");
             }
-            println!("{}: {} error(s)", dir.display(), errors.errors().len());
+            println!(
+                "{}: {} error(s) ({used})",
+                dir.display(),
+                errors.errors().len()
+            );
             Ok(Outcome::Rejected)
         }
         (Err(errors), Format::Json) => {
@@ -132,7 +166,13 @@ fn check(g: &Global, args: &RoutingDirArgs) -> anyhow::Result<Outcome> {
                     })
                 })
                 .collect();
-            let json = serde_json::json!({"ok": false, "dir": dir, "errors": errors});
+            let json = serde_json::json!({
+                "ok": false,
+                "dir": dir,
+                "config_root": config_root,
+                "schemas": schemas,
+                "errors": errors,
+            });
             println!("{}", serde_json::to_string_pretty(&json)?);
             Ok(Outcome::Rejected)
         }

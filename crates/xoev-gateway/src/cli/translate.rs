@@ -27,19 +27,37 @@ pub struct AdapterConfigArgs {
 impl AdapterConfigArgs {
     /// The configuration root in use.
     pub fn root(&self) -> PathBuf {
+        self.root_near(None)
+    }
+
+    /// The configuration root in use, where `near` (e.g. the routing
+    /// directory given) suggests one: `--config-root`, else `.` if it has
+    /// `config/minimisation.toml`, else `near`'s parent if that has it (a
+    /// copy of the installation's `routing/` beside its `adapters/`), else
+    /// the repository root.
+    pub fn root_near(&self, near: Option<&Path>) -> PathBuf {
         if let Some(r) = &self.config_root {
             return r.clone();
         }
         if Path::new("config/minimisation.toml").is_file() {
             return PathBuf::from(".");
         }
+        if let Some(parent) = near.and_then(Path::parent)
+            && parent.join("config/minimisation.toml").is_file()
+        {
+            return parent.to_path_buf();
+        }
         PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
     }
 
     /// Loads the registry: built-ins plus `adapters/*.toml`.
     pub fn registry(&self) -> anyhow::Result<Registry> {
-        let root = self.root();
-        let config = Config::from_root(&root)
+        self.registry_at(&self.root())
+    }
+
+    /// Loads the registry of the configuration root `root`.
+    pub fn registry_at(&self, root: &Path) -> anyhow::Result<Registry> {
+        let config = Config::from_root(root)
             .with_context(|| format!("adapter configuration under {}", root.display()))?;
         Ok(Registry::load(&config)?)
     }
