@@ -27,6 +27,53 @@ pub fn check_rules(
     errors
 }
 
+/// What is wrong with each adapter of `registry` that reads or writes a
+/// standard and version the schema catalogue does not have exactly as the
+/// adapter names it (the adapter's input and output are validated against
+/// that entry, so it could never run): one line per problem, naming the
+/// adapter and what the catalogue has.
+pub fn check_adapters(registry: &Registry, catalogue: &Catalogue) -> Vec<String> {
+    let mut problems = Vec::new();
+    for info in registry.list() {
+        for (verb, side) in [("reads", &info.source), ("writes", &info.target)] {
+            if let Some(missing) = missing_from(catalogue, side) {
+                problems.push(format!("adapter {:?} {verb} {missing}", info.name));
+            }
+        }
+    }
+    problems.sort();
+    problems
+}
+
+/// `S V, which …` where the catalogue lacks `side` as written.
+fn missing_from(catalogue: &Catalogue, side: &xoev_adapters::StandardRef) -> Option<String> {
+    let entries = catalogue.entries();
+    if entries
+        .iter()
+        .any(|e| e.name == side.standard && e.version == side.version)
+    {
+        return None;
+    }
+    let of_standard: Vec<_> = entries.iter().filter(|e| e.name == side.standard).collect();
+    Some(
+        match of_standard
+            .iter()
+            .find(|e| same_version(&e.version, &side.version))
+        {
+            Some(e) => format!(
+                "{} {}, which the schema catalogue writes {:?}: write it so in the adapter",
+                side.standard, side.version, e.version
+            ),
+            None => format!(
+                "{} {}, which the schema catalogue does not have (it has {})",
+                side.standard,
+                side.version,
+                versions(&of_standard)
+            ),
+        },
+    )
+}
+
 fn error(rule: &Rule, kind: K, message: String) -> ConfigError {
     ConfigError {
         kind,
@@ -171,6 +218,18 @@ fn check_chain(
                         unreadable.join(", "),
                         source.version
                     ),
+                ));
+            }
+        }
+    }
+    for step in &steps {
+        let info = step.info();
+        for (verb, side) in [("reads", &info.source), ("writes", &info.target)] {
+            if let Some(missing) = missing_from(catalogue, side) {
+                errors.push(error(
+                    rule,
+                    K::AdapterMismatch,
+                    format!("adapter {:?} {verb} {missing}", info.name),
                 ));
             }
         }

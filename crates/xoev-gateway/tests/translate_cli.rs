@@ -189,6 +189,45 @@ fn adapters_lists_builtin_and_declarative() {
     assert_eq!(v[2]["kind"], "xslt");
 }
 
+/// An adapter naming a version as the catalogue does not write it (`1.2`
+/// where it has `1.2.0`) could never run: `adapters` says so (exit 1).
+#[test]
+fn adapters_names_a_version_the_catalogue_writes_otherwise() {
+    let dir = scratch("adapter-version");
+    let cfg = dir.join("config");
+    let ad = dir.join("adapters");
+    std::fs::create_dir_all(&cfg).expect("mkdir");
+    std::fs::create_dir_all(&ad).expect("mkdir");
+    for f in ["minimisation.toml", "fee-tables.toml"] {
+        std::fs::copy(root().join("config").join(f), cfg.join(f)).expect("copy");
+    }
+    std::fs::copy(
+        root().join("adapters/xnachweis-to-oots-edm.xsl"),
+        ad.join("short.xsl"),
+    )
+    .expect("copy");
+    std::fs::write(
+        ad.join("short.toml"),
+        "name = \"short\"\nstylesheet = \"short.xsl\"\nsource = { standard = \"XNachweis\", version = \"1.2\" }\ntarget = { standard = \"OOTS-EDM\", version = \"9.0.0\" }\n",
+    )
+    .expect("write");
+    let root_arg = dir.display().to_string();
+    let o = gateway(&["adapters", "--config-root", &root_arg]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stdout(&o).contains("short"), "still listed: {}", stdout(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains(
+            "adapter \"short\" reads XNachweis 1.2, which the schema catalogue writes \"1.2.0\""
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("adapter \"short\" writes OOTS-EDM 9.0.0, which the schema catalogue does not have (it has OOTS-EDM 1.0.0)"),
+        "{err}"
+    );
+}
+
 /// The shell block between the integrator-test markers of docs/adapters.md.
 fn integrator_block(doc: &str) -> String {
     let start = doc

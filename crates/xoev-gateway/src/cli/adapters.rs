@@ -1,8 +1,10 @@
-//! `xoev-gateway adapters`: lists the adapter registry.
+//! `xoev-gateway adapters`: lists the adapter registry and checks each
+//! adapter's standards against the schema catalogue.
 
 use super::{Format, Global, Outcome};
 
-/// Lists every registered adapter: name, kind, source → target.
+/// Lists every registered adapter: name, kind, source → target; names on
+/// stderr each adapter that reads or writes what the catalogue lacks (exit 1).
 pub fn run(g: &Global, cfg: &super::translate::AdapterConfigArgs) -> anyhow::Result<Outcome> {
     let registry = cfg.registry()?;
     let list = registry.list();
@@ -41,5 +43,24 @@ pub fn run(g: &Global, cfg: &super::translate::AdapterConfigArgs) -> anyhow::Res
             }
         }
     }
-    Ok(Outcome::Ok)
+    // adapters that could never run: what they read or write is not in
+    // the schema catalogue as they name it
+    let catalogue = match g.catalogue() {
+        Ok(c) => c,
+        Err(e) => {
+            return Ok(super::cannot(
+                g,
+                format!("cannot load the schema catalogue: {e:#}"),
+            ));
+        }
+    };
+    let problems = crate::routing_check::check_adapters(&registry, &catalogue);
+    for p in &problems {
+        eprintln!("{p}");
+    }
+    Ok(if problems.is_empty() {
+        Outcome::Ok
+    } else {
+        Outcome::Rejected
+    })
 }

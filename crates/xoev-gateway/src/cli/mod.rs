@@ -89,7 +89,9 @@ pub enum Command {
     /// Translate a message with an adapter (or chain); the output is validated
     /// against the target schema before it is printed.
     Translate(translate::TranslateArgs),
-    /// List the adapter registry: built-in and declarative adapters.
+    /// List the adapter registry: built-in and declarative adapters; exit 1
+    /// (each named on stderr) if one reads or writes a standard version the
+    /// schema catalogue lacks.
     Adapters(translate::AdapterConfigArgs),
     /// Dry run: which routing rule matches a message, its recipient, adapter
     /// chain and destination queue, or why nothing matches.
