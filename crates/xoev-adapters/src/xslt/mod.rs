@@ -17,8 +17,8 @@
 //!
 //! Hardening: the stylesheet is parsed with the same hardened parse as
 //! messages (no DTD, no entities, no network); `xsl:import`/`xsl:include`
-//! are refused by the local-only entity loader (stylesheets are
-//! self-contained); at run time libxslt's security preferences forbid
+//! are refused at load, and the local-only entity loader would refuse the
+//! files they name anyway (stylesheets are self-contained); at run time libxslt's security preferences forbid
 //! reading and writing files, creating directories and network access, so
 //! `document()` cannot reach anything.
 //!
@@ -195,8 +195,32 @@ fn devnull() -> *mut libc::FILE {
         as *mut libc::FILE
 }
 
-fn compile(bytes: &[u8]) -> Result<Compiled, String> {
+/// The XSLT namespace.
+const XSLT_NS: &str = "http://www.w3.org/1999/XSL/Transform";
+
+/// Compiles a stylesheet; `name` (its file name) stands in libxslt's
+/// messages for the name the hardened parse gives every document.
+fn compile(bytes: &[u8], name: &str) -> Result<Compiled, String> {
     let doc = xoev_schema::parse_document(bytes, &Limits::default()).map_err(|e| e.to_string())?;
+    // Said plainly before libxslt says "unable to load other.xsl" of a file
+    // that is there: the loader refuses every other file on purpose.
+    if let Some(root) = doc.get_root_element() {
+        for child in root.get_child_elements() {
+            let local = child.get_name();
+            let in_xslt = child
+                .get_namespace()
+                .is_some_and(|ns| ns.get_href() == XSLT_NS);
+            if in_xslt && (local == "import" || local == "include") {
+                // SAFETY: the node belongs to `doc`, alive for the call.
+                let line = unsafe { libxml::bindings::xmlGetLineNo(child.node_ptr()) };
+                return Err(format!(
+                    "xsl:{local} (line {}) is not supported: an adapter's stylesheet is self-contained, \
+                     it reads no other file (docs/adapters.md)",
+                    line
+                ));
+            }
+        }
+    }
     libxslt::register_exslt();
     let _guard = GLOBAL_ERRORS.lock().unwrap_or_else(|p| p.into_inner());
     let capture = Capture::new().ok_or("cannot capture libxslt errors")?;
@@ -219,7 +243,9 @@ fn compile(bytes: &[u8]) -> Result<Compiled, String> {
         xslt::xsltSetGenericErrorFunc(devnull().cast(), handler);
         ptr
     };
-    let text = capture.finish();
+    let text = capture
+        .finish()
+        .replace("file message.xml", &format!("file {name}"));
     if ptr.is_null() {
         Err(if text.is_empty() {
             "not a valid XSLT 1.0 stylesheet".into()
@@ -243,8 +269,8 @@ impl XsltAdapter {
             .join(&file.stylesheet);
         let bytes = std::fs::read(&xsl)
             .map_err(|e| format!("{show}: stylesheet {}: {e}", xsl.display()))?;
-        let stylesheet =
-            compile(&bytes).map_err(|e| format!("{show}: stylesheet {}: {e}", xsl.display()))?;
+        let stylesheet = compile(&bytes, &file.stylesheet.to_string_lossy())
+            .map_err(|e| format!("{show}: stylesheet {}: {e}", xsl.display()))?;
         Ok(Self {
             info: AdapterInfo {
                 name: file.name,

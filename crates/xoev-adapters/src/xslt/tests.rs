@@ -90,6 +90,17 @@ fn includes_are_refused_at_load() {
     let xsl = format!(r#"{HEAD}<xsl:include href="other.xsl"/></xsl:stylesheet>"#);
     let err = XsltAdapter::load(&write_adapter(&dir, "includer", &xsl)).expect_err("must fail");
     assert!(err.contains("includer.xsl"), "{err}");
+    // said as what it is, not as a file that cannot be found
+    assert!(
+        err.contains("xsl:include (line 1) is not supported") && err.contains("self-contained"),
+        "{err}"
+    );
+    let xsl = format!("{HEAD}\n<xsl:import href=\"other.xsl\"/></xsl:stylesheet>");
+    let err = XsltAdapter::load(&write_adapter(&dir, "importer", &xsl)).expect_err("must fail");
+    assert!(
+        err.contains("xsl:import (line 2) is not supported"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -100,6 +111,9 @@ fn a_broken_stylesheet_is_reported_with_its_file_and_reason() {
     let err = XsltAdapter::load(&write_adapter(&dir, "broken", &xsl)).expect_err("must fail");
     assert!(err.contains("broken.xsl"), "{err}");
     assert!(err.contains("select"), "libxslt's reason is kept: {err}");
+    // libxslt names the stylesheet, not the parse's stand-in name
+    assert!(!err.contains("message.xml"), "{err}");
+    assert!(err.contains("file broken.xsl"), "{err}");
 }
 
 #[test]
