@@ -259,9 +259,22 @@ async fn handle_limited(
         // a dead letter names what its header says (as a message submitted
         // over HTTP carries it already), so operators can find it by sender
         let header_fields = match (&decision, &message) {
-            (Decision::Reject(_), Some(m)) => Envelope::for_message(Target::Inbound, m)
-                .map(|e| e.headers)
-                .unwrap_or_default(),
+            (Decision::Reject(_), Some(m)) => {
+                let mut fields = Envelope::for_message(Target::Inbound, m)
+                    .map(|e| e.headers)
+                    .unwrap_or_default();
+                // standard and version as the catalogue names them where
+                // the root does not (xdomea 2/3: the namespace says it)
+                if let Ok(entry) = p.validator.catalogue().lookup(m) {
+                    fields
+                        .entry(header::STANDARD.to_owned())
+                        .or_insert_with(|| entry.name.clone());
+                    fields
+                        .entry(header::VERSION.to_owned())
+                        .or_insert_with(|| entry.version.clone());
+                }
+                fields
+            }
             _ => Default::default(),
         };
         Job::Decided {

@@ -976,3 +976,56 @@ async fn a_rejected_message_replayed_after_the_repair_is_processed_again() {
     gateway.await.expect("gateway");
     s.cleanup().await;
 }
+
+/// A dead letter of an xdomea 2.x message — whose root names no standard
+/// or version, its namespace does — names them as the catalogue does, so
+/// `dlq list --filter standard=xdomea` finds it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_dead_letter_of_an_xdomea_2_message_names_its_standard_and_version() {
+    let s = setup("xdomea-dead-letter").await;
+    let (stop, gateway) = s.start_gateway(s.dyn_transport());
+    let mut dlq = s.consumer(&s.transport.topology().dead_letter_queue).await;
+    let unsigned = std::fs::read(root().join(
+        "tests/samples/xdomea/synthetic-2.4.0_Aussonderung.AnbietungEmpfangBestaetigen.0504.xml",
+    ))
+    .expect("sample");
+    let message = Message::parse(unsigned.clone(), &Limits::default()).expect("parse");
+    assert_eq!(
+        message.standard, None,
+        "the sample's root names no standard"
+    );
+    let id = message
+        .require_header()
+        .expect("header")
+        .message_id
+        .to_string();
+    // published bare, as a back-office system might: no headers at all
+    s.transport
+        .publish(Envelope::new(Target::Inbound, id, unsigned))
+        .await
+        .expect("publish");
+    let dead = next(&mut dlq).await;
+    let h = |name: &str| dead.properties.header(name).map(str::to_owned);
+    assert_eq!(
+        h("x-xoev-stage").as_deref(),
+        Some("signature"),
+        "{:?}",
+        dead.properties.headers
+    );
+    assert_eq!(
+        h("x-xoev-standard").as_deref(),
+        Some("xdomea"),
+        "{:?}",
+        dead.properties.headers
+    );
+    assert_eq!(
+        h("x-xoev-version").as_deref(),
+        Some("2.4.0"),
+        "{:?}",
+        dead.properties.headers
+    );
+    dead.ack().await.expect("ack");
+    let _ = stop.send(());
+    gateway.await.expect("gateway");
+    s.cleanup().await;
+}

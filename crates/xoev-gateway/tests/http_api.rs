@@ -263,6 +263,23 @@ async fn the_messages_of_one_xdomea_process_are_each_accepted_with_a_status_link
         assert_eq!(s.json()["state"], "accepted");
     }
     assert_eq!(inbound(&h), 2);
+    // published with the standard and version the catalogue gives them
+    // (the xdomea 3 root names neither)
+    let mut c = h
+        .transport
+        .consume(&h.transport.topology().inbound_queue.clone(), 1)
+        .await
+        .expect("consume");
+    let d = c.next().await.expect("some").expect("delivery");
+    assert_eq!(
+        d.properties.header(xoev_transport::header::STANDARD),
+        Some("xdomea")
+    );
+    assert_eq!(
+        d.properties.header(xoev_transport::header::VERSION),
+        Some("3.0.0")
+    );
+    d.ack().await.expect("ack");
 }
 
 #[tokio::test]

@@ -127,7 +127,7 @@ async fn accept(
             format!("the header's author is {author_key}, but the token belongs to {authority}"),
         ));
     }
-    pipeline
+    let entry = pipeline
         .validator
         .catalogue()
         .lookup(&message)
@@ -198,6 +198,15 @@ async fn accept(
     }
     let mut envelope = Envelope::for_message(Target::Inbound, &message)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid-header", e.to_string()))?;
+    // as the catalogue names them where the root does not (xdomea 2/3)
+    for (name, value) in [
+        (xoev_transport::header::STANDARD, &entry.name),
+        (xoev_transport::header::VERSION, &entry.version),
+    ] {
+        if !envelope.headers.contains_key(name) {
+            envelope = envelope.with_header(name, value.clone());
+        }
+    }
     if resubmission {
         let millis = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
         envelope = envelope.with_header(xoev_transport::header::RESUBMITTED_AT, millis.to_string());
