@@ -80,7 +80,7 @@ pub struct MessageId(String);
 impl MessageId {
     /// Parses a message id, trimming surrounding whitespace.
     pub fn parse(s: &str) -> Result<Self, String> {
-        let s = s.trim();
+        let s = s.trim_matches(crate::message::XML_SPACE);
         if s.is_empty() {
             return Err("message id is empty".into());
         }
@@ -158,11 +158,10 @@ impl Authority {
     pub fn key(&self) -> String {
         // written `ags:` (as xdomea's documentation does) or `ags`, and a
         // `kennung` that already carries it: one `ags:06411000` either way
-        match self
-            .prefix
-            .as_deref()
-            .map(|p| p.trim().trim_end_matches(':'))
-        {
+        match self.prefix.as_deref().map(|p| {
+            p.trim_matches(crate::message::XML_SPACE)
+                .trim_end_matches(':')
+        }) {
             Some(p) if !p.is_empty() && !self.id.starts_with(&format!("{p}:")) => {
                 format!("{p}:{}", self.id)
             }

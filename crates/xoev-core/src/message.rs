@@ -50,6 +50,11 @@ pub const MAX_NAMESPACES_IN_SCOPE: usize = 256;
 /// comments, if any.
 pub const MAX_COMMENTS_AND_PIS: usize = 1_000;
 
+/// XML's white space (`#x20 #x9 #xD #xA`): what is trimmed around header
+/// values. Not Unicode's, which also counts U+00A0 and others that XML
+/// takes for content — an id with a trailing no-break space is another id.
+pub(crate) const XML_SPACE: [char; 4] = [' ', '\t', '\n', '\r'];
+
 /// An XÖV message: the payload, byte-exact, and what its envelope says.
 ///
 /// Built by [`Message::parse`], which reads the XML declaration, the root
@@ -458,7 +463,7 @@ fn root_attrs(e: &BytesStart<'_>) -> Result<(RootAttrs, Vec<Declaration>), AttrE
         *slot = Some(
             attr.unescape_value()
                 .map_err(|e| e.to_string())?
-                .trim()
+                .trim_matches(XML_SPACE)
                 .to_owned(),
         );
     }
@@ -652,7 +657,7 @@ fn component(e: &BytesStart<'_>, slots: bool) -> Result<String, AttrError> {
             let attr = attr?;
             if attr.key.as_ref() == b"name" {
                 let name = attr.unescape_value().map_err(|e| e.to_string())?;
-                return Ok(format!("Slot:{}", name.trim()));
+                return Ok(format!("Slot:{}", name.trim_matches(XML_SPACE)));
             }
         }
     }
@@ -682,7 +687,7 @@ fn node(path: &[String], e: &BytesStart<'_>) -> Result<Node, AttrError> {
             Ok(attr
                 .unescape_value()
                 .map_err(|e| e.to_string())?
-                .trim()
+                .trim_matches(XML_SPACE)
                 .to_owned())
         };
         match attr.key.local_name().as_ref() {
@@ -727,7 +732,7 @@ fn find<'a>(nodes: &'a [Node], path: &[&str]) -> Option<&'a Node> {
 
 fn text_at<'a>(nodes: &'a [Node], path: &[&str]) -> Option<&'a str> {
     find(nodes, path)
-        .map(|n| n.text.trim())
+        .map(|n| n.text.trim_matches(XML_SPACE))
         .filter(|t| !t.is_empty())
 }
 
@@ -785,8 +790,8 @@ fn extract_header(form: HeaderForm, nodes: &[Node]) -> Result<Header, MessageErr
     let reader = authority(nodes, reader_role);
     let (message_id, process_id) = match form {
         HeaderForm::XdomeaKopf => {
-            let per_message =
-                MessageId::xdomea(&id, code.trim(), reader.as_ref()).map_err(|e| {
+            let per_message = MessageId::xdomea(&id, code.trim_matches(XML_SPACE), reader.as_ref())
+                .map_err(|e| {
                     MessageError::new(Kind::Header, format!("{id_name}/{type_name}: {e}"))
                 })?;
             (per_message, Some(id))
@@ -1027,7 +1032,7 @@ fn read_oots_header(
         &nodes,
         &["Slot:SpecificationIdentifier", "SlotValue", "Value"],
     )
-    .map(|spec| spec.trim().to_owned())
+    .map(|spec| spec.trim_matches(XML_SPACE).to_owned())
     .filter(|spec| !spec.is_empty());
     let edm = specification
         .as_deref()
@@ -1068,7 +1073,11 @@ fn extract_oots(kind: OotsKind, attrs: &RootAttrs, nodes: &[Node]) -> Result<Hea
     // (Failure); another status (PartialSuccess, a bare or misspelt one)
     // is none of them and is named, not read as an error response.
     if kind == OotsKind::ErrorResponse {
-        let status = attrs.status.as_deref().map(str::trim).unwrap_or_default();
+        let status = attrs
+            .status
+            .as_deref()
+            .map(|s| s.trim_matches(XML_SPACE))
+            .unwrap_or_default();
         if status != OOTS_FAILURE {
             return Err(MessageError::new(
                 Kind::Header,
@@ -1091,7 +1100,7 @@ fn extract_oots(kind: OotsKind, attrs: &RootAttrs, nodes: &[Node]) -> Result<Hea
         ),
     };
     let id_text = id_text
-        .map(str::trim)
+        .map(|s| s.trim_matches(XML_SPACE))
         .filter(|t| !t.is_empty())
         .ok_or_else(|| missing(id_name))?;
     let message_id = MessageId::parse(id_text)
@@ -1180,7 +1189,7 @@ fn agent(nodes: &[Node], slot: &str) -> Option<Authority> {
     let class = |agent: usize| {
         children(agent)
             .find(|n| n.path.last().map(String::as_str) == Some("Classification"))
-            .map(|n| n.text.trim().to_owned())
+            .map(|n| n.text.trim_matches(XML_SPACE).to_owned())
     };
     let agent = agents
         .iter()
@@ -1196,7 +1205,7 @@ fn agent(nodes: &[Node], slot: &str) -> Option<Authority> {
     let child =
         |name: &str| children(agent).find(|n| n.path.last().map(String::as_str) == Some(name));
     let identifier = child("Identifier")?;
-    let id = identifier.text.trim();
+    let id = identifier.text.trim_matches(XML_SPACE);
     if id.is_empty() {
         return None;
     }
@@ -1212,7 +1221,7 @@ fn agent(nodes: &[Node], slot: &str) -> Option<Authority> {
         prefix,
         id: id.to_owned(),
         name: child("Name")
-            .map(|n| n.text.trim().to_owned())
+            .map(|n| n.text.trim_matches(XML_SPACE).to_owned())
             .filter(|n| !n.is_empty()),
     })
 }

@@ -1272,3 +1272,44 @@ fn a_nul_byte_anywhere_is_malformed_not_the_end_of_the_document() {
         "{e}"
     );
 }
+
+#[test]
+fn only_xml_white_space_is_trimmed_around_header_values() {
+    let sample = String::from_utf8(sample(
+        "xnachweis/DE.EvidenceRequest.0101.synthetic-kita-einkommen.xml",
+    ))
+    .expect("utf-8");
+    // XML's white space goes
+    let spaced = sample.replace(
+        "<bn-beh:kennung>ags:09162000</bn-beh:kennung>",
+        "<bn-beh:kennung>\n  ags:09162000\t</bn-beh:kennung>",
+    );
+    let m = parse(spaced.as_bytes());
+    let author = m
+        .header
+        .as_ref()
+        .and_then(|h| h.author.as_ref())
+        .expect("author");
+    assert_eq!(author.key(), "ags:09162000");
+    // a no-break space is content to XML: another id, not the same one
+    let nbsp = sample.replace(
+        "<bn-beh:kennung>ags:09162000</bn-beh:kennung>",
+        "<bn-beh:kennung>ags:09162000\u{a0}</bn-beh:kennung>",
+    );
+    let m = parse(nbsp.as_bytes());
+    let author = m
+        .header
+        .as_ref()
+        .and_then(|h| h.author.as_ref())
+        .expect("author");
+    assert_eq!(author.key(), "ags:09162000\u{a0}");
+    let e = parse_err(
+        sample
+            .replace(
+                "3f1c2b7e-8a44-4d0e-9b7a-0c5e2d9f1a02<",
+                "3f1c2b7e-8a44-4d0e-9b7a-0c5e2d9f1a02\u{a0}<",
+            )
+            .as_bytes(),
+    );
+    assert_eq!(e.kind, MessageErrorKind::Header, "{e}");
+}
