@@ -55,6 +55,10 @@ pub const MAX_COMMENTS_AND_PIS: usize = 1_000;
 /// takes for content — an id with a trailing no-break space is another id.
 pub(crate) const XML_SPACE: [char; 4] = [' ', '\t', '\n', '\r'];
 
+/// The longest authority id (`prefix:value`) a header may name, as long as
+/// a message id may be.
+const MAX_AUTHORITY_ID_BYTES: usize = 255;
+
 /// An XÖV message: the payload, byte-exact, and what its envelope says.
 ///
 /// Built by [`Message::parse`], which reads the XML declaration, the root
@@ -816,6 +820,22 @@ fn extract_header(form: HeaderForm, nodes: &[Node]) -> Result<Header, MessageErr
             _ => XDOMEA_FURTHER_READER,
         },
     );
+    // An id is a key of the directory and travels in AMQP headers: a huge
+    // one is no id (and would be echoed whole in every error naming it).
+    if let Some(len) = [author.as_ref(), reader.as_ref()]
+        .into_iter()
+        .flatten()
+        .chain(&further_readers)
+        .map(|a| a.key().len())
+        .find(|&len| len > MAX_AUTHORITY_ID_BYTES)
+    {
+        return Err(MessageError::new(
+            Kind::Header,
+            format!(
+                "an authority id in the header is {len} bytes long (max {MAX_AUTHORITY_ID_BYTES})"
+            ),
+        ));
+    }
     Ok(Header {
         form,
         message_id,

@@ -1313,3 +1313,35 @@ fn only_xml_white_space_is_trimmed_around_header_values() {
     );
     assert_eq!(e.kind, MessageErrorKind::Header, "{e}");
 }
+
+#[test]
+fn an_authority_id_longer_than_255_bytes_is_a_header_error() {
+    let sample = String::from_utf8(sample(
+        "xnachweis/DE.EvidenceRequest.0101.synthetic-kita-einkommen.xml",
+    ))
+    .expect("utf-8");
+    let at_limit = format!("ags:{}", "0".repeat(251));
+    let m = parse(
+        sample
+            .replace(
+                "<bn-beh:kennung>ags:09162000<",
+                &format!("<bn-beh:kennung>{at_limit}<"),
+            )
+            .as_bytes(),
+    );
+    assert_eq!(
+        m.header.and_then(|h| h.author).map(|a| a.key()),
+        Some(at_limit)
+    );
+    let e = parse_err(
+        sample
+            .replace(
+                "<bn-beh:kennung>fa:9198<",
+                &format!("<bn-beh:kennung>fa:{}<", "9".repeat(100_000)),
+            )
+            .as_bytes(),
+    );
+    assert_eq!(e.kind, MessageErrorKind::Header, "{e}");
+    assert!(e.to_string().contains("100003 bytes long (max 255)"), "{e}");
+    assert!(e.to_string().len() < 200, "the id is not echoed: {e}");
+}
