@@ -169,7 +169,8 @@ impl Translator {
         Self { validator }
     }
 
-    /// Validates `input` against the first adapter's source, runs every
+    /// Validates `input` against the first adapter's source (an enveloped
+    /// signature set aside, as the service does after verifying), runs every
     /// step, validates each output against that step's target, and returns
     /// the final output. The input is parsed once: the validated document
     /// is what the first adapter reads.
@@ -178,6 +179,7 @@ impl Translator {
         let info = first.info();
         let doc = self.check(
             input,
+            Input::Message,
             &info.source.standard,
             &info.source.version,
             |issues| AdapterError::InvalidInput {
@@ -245,6 +247,7 @@ impl Translator {
         let bytes = step.translate_document(input, ctx)?;
         let doc = self.check(
             &bytes,
+            Input::Output,
             &info.target.standard,
             &info.target.version,
             |issues| AdapterError::InvalidOutput {
@@ -262,6 +265,7 @@ impl Translator {
     fn check(
         &self,
         bytes: &[u8],
+        what: Input,
         standard: &str,
         version: &str,
         invalid: impl FnOnce(Vec<xoev_schema::Issue>) -> AdapterError,
@@ -284,9 +288,22 @@ impl Translator {
                 });
             }
         };
+        if what == Input::Message {
+            // a signed message, as the service validates it after verifying
+            xoev_schema::strip_enveloped_signatures(&doc);
+        }
         schema.validate(&doc).map_err(invalid)?;
         Ok(doc)
     }
+}
+
+/// What [`Translator::check`] checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Input {
+    /// The message to translate: an enveloped signature is set aside.
+    Message,
+    /// An adapter's output.
+    Output,
 }
 
 #[cfg(test)]
@@ -323,6 +340,28 @@ mod tests {
             .expect("translated and valid");
         let out = String::from_utf8(out).expect("UTF-8");
         assert!(out.contains(">M\u{fc}ller<"), "{out}");
+    }
+
+    #[test]
+    fn a_signed_message_is_translated_without_its_enveloped_signature() {
+        let (r, t) = registry_and_translator();
+        let chain = r.chain(&["xnachweis-to-xestb"]).expect("chain");
+        let plain = crate::testutil::text(
+            "tests/samples/xnachweis/DE.EvidenceRequest.0101.synthetic-kita-kassel.xml",
+        );
+        let ctx = crate::testutil::ctx();
+        let expected = t.run(&chain, plain.as_bytes(), &ctx).expect("plain");
+        // the signature is the root's last child, as a signer puts it
+        let close = plain.rfind("</").expect("root end tag");
+        let signed = format!(
+            "{}<ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"><ds:SignedInfo/></ds:Signature>{}",
+            &plain[..close],
+            &plain[close..]
+        );
+        let out = t
+            .run(&chain, signed.as_bytes(), &ctx)
+            .expect("the signature is set aside, as the service does");
+        assert_eq!(out, expected);
     }
 
     #[test]

@@ -38,7 +38,8 @@ pub const DEMO_SECRET: &[u8] = b"xoev-gateway demo secret - not for production u
 pub struct DemoOptions {
     /// The repository root: `schemas/`, `routing/`, `adapters/`, `config/`, `tests/samples/`.
     pub root: PathBuf,
-    /// A working directory for keys and the embedded audit store.
+    /// A working directory for the demo CA's certificate and the embedded
+    /// audit store (the keys stay in memory).
     pub work: PathBuf,
     /// Audit store location (default: `<work>/audit`).
     pub audit_store: Option<String>,

@@ -130,6 +130,12 @@ pub async fn run(
             }
         }
     }
+    // the tasks done since the last delivery are not in flight
+    while let Some(done) = tasks.try_join_next() {
+        if let Err(e) = done {
+            error!(error = %e, "message task failed");
+        }
+    }
     info!(
         in_flight = tasks.len(),
         "shutting down: draining messages in flight"

@@ -18,8 +18,9 @@ pub struct DemoArgs {
     /// Run over RabbitMQ at this URL instead of the in-process transport.
     #[arg(long, value_name = "URL")]
     pub amqp: Option<String>,
-    /// Keep keys and the access log here (default: a temporary directory;
-    /// an installation keeps them in its own DIR).
+    /// Keep the demo CA's certificate (`demo-ca.pem`) and the access log
+    /// here (default: a temporary directory). The keys live only in memory
+    /// for the run; `--install DIR` writes an installation with its keys.
     #[arg(long, value_name = "DIR", conflicts_with = "install")]
     pub work: Option<PathBuf>,
     /// Queue prefix on RabbitMQ [default: xoev-demo; for an installation:
