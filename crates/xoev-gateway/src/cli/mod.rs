@@ -213,7 +213,7 @@ impl Global {
 
     /// Loads the schema catalogue named by `--schemas` or the default.
     pub fn catalogue(&self) -> anyhow::Result<Arc<Catalogue>> {
-        Ok(Arc::new(Catalogue::load(&self.schemas_near(None))?))
+        Ok(Arc::new(Catalogue::load(self.schemas_near(None))?))
     }
 
     /// The schema catalogue in use: `--schemas`, else `./schemas`, else
