@@ -410,6 +410,7 @@ pub fn run(
             state: "forwarded".into(),
             stage: None,
             reason: None,
+            detail: None,
             destination: Some("xoev.inbox.fa-2613".into()),
             copies: Vec::new(),
             digest: None,

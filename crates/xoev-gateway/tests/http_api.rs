@@ -630,6 +630,14 @@ async fn status_metrics_and_citizen_view_after_a_case() {
     assert_eq!(a.status, StatusCode::ACCEPTED, "{}", a.text);
     let s = wait_for_state(&h, &bad_id, FEE_TOKEN, "rejected").await;
     assert_eq!(s["stage"], "signature");
+    // the sender sees why, as the rejection answer says it
+    assert_eq!(s["reason"], "digest-mismatch", "{s}");
+    assert!(
+        s["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("changed after signing")),
+        "{s}"
+    );
     // the same message sent again is processed again (after a repair of
     // the gateway's configuration it might go through): rejected once more,
     // a new decision

@@ -717,6 +717,7 @@ mod tests {
             state: state.into(),
             stage: None,
             reason: None,
+            detail: None,
             destination: Some("xoev.inbox.fa-2613".into()),
             copies: Vec::new(),
             digest: None,

@@ -168,6 +168,10 @@ pub struct Status {
     /// For rejections: the reason id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// For rejections: the reason, as the rejection answer and the dead
+    /// letter give it (XSD violations with line and path, values withheld).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
     /// For forwards: the destination queue.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub destination: Option<String>,

@@ -182,6 +182,7 @@ async fn accept(
         state: ACCEPTED.into(),
         stage: None,
         reason: None,
+        detail: None,
         destination: None,
         copies: Vec::new(),
         digest: Some(digest),
