@@ -82,7 +82,7 @@ impl MessageError {
     /// a second document, say — would travel unseen). Both the header pass
     /// and the full parse refuse it.
     pub fn nul_byte(raw: &[u8]) -> Option<Self> {
-        let at = raw.iter().position(|&b| b == 0)?;
+        let at = memchr::memchr(0, raw)?;
         Some(
             Self::new(
                 MessageErrorKind::Malformed,

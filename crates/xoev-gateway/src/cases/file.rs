@@ -71,7 +71,7 @@ enum Record {
     /// Answer `answer` gave its claim on request `id` back.
     Release { id: String, answer: String },
     /// The status of message `id`.
-    Status { id: String, status: Status },
+    Status { id: String, status: Box<Status> },
 }
 
 /// A forwarded request and its claim.
@@ -490,7 +490,7 @@ impl CaseStore for FileCases {
         self.change(|state| {
             let record = Record::Status {
                 id: id.to_owned(),
-                status: status.clone(),
+                status: Box::new(status.clone()),
             };
             self.append(state, &record)?;
             apply_status(&mut state.statuses, id, status.clone());
@@ -590,7 +590,7 @@ fn replay(
                     r.claim = None;
                 }
             }
-            Record::Status { id, status } => apply_status(statuses, &id, status),
+            Record::Status { id, status } => apply_status(statuses, &id, *status),
         }
     }
     Ok(())
@@ -638,7 +638,7 @@ fn rewrite(
         if let Some(status) = statuses.map.get(id) {
             write(&Record::Status {
                 id: id.clone(),
-                status: status.clone(),
+                status: Box::new(status.clone()),
             })?;
         }
     }
