@@ -158,6 +158,18 @@ async fn post(app: &Router, uri: &str, token: Option<&str>, body: Vec<u8>) -> An
     call(app, Method::POST, uri, token, body).await
 }
 
+/// The next message on the inbound queue, and its consumer (kept until
+/// the message is settled).
+async fn next_inbound(h: &H) -> (xoev_transport::Consumer, xoev_transport::Delivery) {
+    let mut c = h
+        .transport
+        .consume(&h.transport.topology().inbound_queue.clone(), 1)
+        .await
+        .expect("consume");
+    let d = c.next().await.expect("some").expect("delivery");
+    (c, d)
+}
+
 fn inbound(h: &H) -> usize {
     h.transport
         .depth(&h.transport.topology().inbound_queue)
@@ -218,12 +230,7 @@ async fn submit_accepts_a_request_and_publishes_it_with_its_id() {
     assert_eq!(s.status, StatusCode::OK, "{}", s.text);
     assert_eq!(s.json()["state"], "accepted");
     // the message in the queue carries the XÖV id and is byte-identical
-    let mut c = h
-        .transport
-        .consume(&h.transport.topology().inbound_queue.clone(), 1)
-        .await
-        .expect("consume");
-    let d = c.next().await.expect("some").expect("delivery");
+    let (_consumer, d) = next_inbound(&h).await;
     assert_eq!(d.properties.message_id.as_deref(), Some(id.as_str()));
     assert_eq!(d.payload.as_ref(), request.as_slice());
     assert_eq!(
@@ -265,12 +272,7 @@ async fn the_messages_of_one_xdomea_process_are_each_accepted_with_a_status_link
     assert_eq!(inbound(&h), 2);
     // published with the standard and version the catalogue gives them
     // (the xdomea 3 root names neither)
-    let mut c = h
-        .transport
-        .consume(&h.transport.topology().inbound_queue.clone(), 1)
-        .await
-        .expect("consume");
-    let d = c.next().await.expect("some").expect("delivery");
+    let (_consumer, d) = next_inbound(&h).await;
     assert_eq!(
         d.properties.header(xoev_transport::header::STANDARD),
         Some("xdomea")

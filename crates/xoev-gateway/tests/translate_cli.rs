@@ -125,10 +125,9 @@ fn unknown_adapter_is_named() {
     assert!(stderr(&o).contains("[unknown-adapter]"), "{}", stderr(&o));
 }
 
-#[test]
-fn invalid_output_is_never_printed() {
-    // A mapping that claims OOTS-EDM but produces something else.
-    let dir = scratch("invalid-output");
+/// Makes `dir` a configuration root: the repository's `config/` files and
+/// an empty `adapters/`, which it returns.
+fn config_root(dir: &Path) -> PathBuf {
     let cfg = dir.join("config");
     let ad = dir.join("adapters");
     std::fs::create_dir_all(&cfg).expect("mkdir");
@@ -136,6 +135,14 @@ fn invalid_output_is_never_printed() {
     for f in ["minimisation.toml", "fee-tables.toml"] {
         std::fs::copy(root().join("config").join(f), cfg.join(f)).expect("copy");
     }
+    ad
+}
+
+#[test]
+fn invalid_output_is_never_printed() {
+    // A mapping that claims OOTS-EDM but produces something else.
+    let dir = scratch("invalid-output");
+    let ad = config_root(&dir);
     std::fs::write(
         ad.join("liar.xsl"),
         r#"<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform"
@@ -194,13 +201,7 @@ fn adapters_lists_builtin_and_declarative() {
 #[test]
 fn adapters_names_a_version_the_catalogue_writes_otherwise() {
     let dir = scratch("adapter-version");
-    let cfg = dir.join("config");
-    let ad = dir.join("adapters");
-    std::fs::create_dir_all(&cfg).expect("mkdir");
-    std::fs::create_dir_all(&ad).expect("mkdir");
-    for f in ["minimisation.toml", "fee-tables.toml"] {
-        std::fs::copy(root().join("config").join(f), cfg.join(f)).expect("copy");
-    }
+    let ad = config_root(&dir);
     std::fs::copy(
         root().join("adapters/xnachweis-to-oots-edm.xsl"),
         ad.join("short.xsl"),
