@@ -13,7 +13,8 @@ use xoev_schema::{Catalogue, same_version};
 /// message, by equality), and its adapter chain must start from the
 /// rule's standard and version — every version the rule matches: one
 /// without `version` matches all the catalogue has — and go from each
-/// step's output to the next step's input. Adapters the registry lacks are the router's own error.
+/// step's output to the next step's input. Adapters the registry lacks
+/// are the router's own error.
 pub fn check_rules(
     router: &Router,
     catalogue: &Catalogue,

@@ -204,6 +204,29 @@ fn sent_again_after(delivery: &Delivery, status: &Status) -> bool {
         .any(|sent_ms| sent_ms > decided_ms)
 }
 
+/// The inbound envelope of `message`: its header's fields (as
+/// [`Envelope::for_message`]), and the standard and version as its
+/// catalogue `entry` names them where the root does not (xdomea 2/3: the
+/// namespace says it). What an HTTP submission is published with, and the
+/// fields a dead letter of a message published without them gets.
+pub(crate) fn inbound_envelope(
+    message: &xoev_core::Message,
+    entry: Option<&xoev_schema::SchemaEntry>,
+) -> Result<Envelope, xoev_transport::TransportError> {
+    let mut envelope = Envelope::for_message(Target::Inbound, message)?;
+    if let Some(entry) = entry {
+        for (name, value) in [
+            (header::STANDARD, &entry.name),
+            (header::VERSION, &entry.version),
+        ] {
+            if !envelope.headers.contains_key(name) {
+                envelope = envelope.with_header(name, value.clone());
+            }
+        }
+    }
+    Ok(envelope)
+}
+
 fn now() -> String {
     OffsetDateTime::now_utc()
         .format(&Rfc3339)
@@ -266,20 +289,9 @@ async fn handle_limited(
         // over HTTP carries it already), so operators can find it by sender
         let header_fields = match (&decision, &message) {
             (Decision::Reject(_), Some(m)) => {
-                let mut fields = Envelope::for_message(Target::Inbound, m)
+                inbound_envelope(m, p.validator.catalogue().lookup(m).ok())
                     .map(|e| e.headers)
-                    .unwrap_or_default();
-                // standard and version as the catalogue names them where
-                // the root does not (xdomea 2/3: the namespace says it)
-                if let Ok(entry) = p.validator.catalogue().lookup(m) {
-                    fields
-                        .entry(header::STANDARD.to_owned())
-                        .or_insert_with(|| entry.name.clone());
-                    fields
-                        .entry(header::VERSION.to_owned())
-                        .or_insert_with(|| entry.version.clone());
-                }
-                fields
+                    .unwrap_or_default()
             }
             _ => Default::default(),
         };

@@ -18,7 +18,8 @@
 //! Hardening: the stylesheet is parsed with the same hardened parse as
 //! messages (no DTD, no entities, no network); `xsl:import`/`xsl:include`
 //! are refused at load, and the local-only entity loader would refuse the
-//! files they name anyway (stylesheets are self-contained); at run time libxslt's security preferences forbid
+//! files they name anyway (stylesheets are self-contained); at run time
+//! libxslt's security preferences forbid
 //! reading and writing files, creating directories and network access, so
 //! `document()` cannot reach anything.
 //!
@@ -214,9 +215,8 @@ fn compile(bytes: &[u8], name: &str) -> Result<Compiled, String> {
                 // SAFETY: the node belongs to `doc`, alive for the call.
                 let line = unsafe { libxml::bindings::xmlGetLineNo(child.node_ptr()) };
                 return Err(format!(
-                    "xsl:{local} (line {}) is not supported: an adapter's stylesheet is self-contained, \
-                     it reads no other file (docs/adapters.md)",
-                    line
+                    "xsl:{local} (line {line}) is not supported: an adapter's stylesheet is \
+                     self-contained, it reads no other file (docs/adapters.md)"
                 ));
             }
         }

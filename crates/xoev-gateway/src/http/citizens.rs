@@ -40,7 +40,11 @@ pub async fn register(
     let who = auth::citizen(&state, &headers, &citizen)?;
     // read only after authentication, and never more than the limit
     let body = super::read_body(&state, body, MAX_CONSENT_BYTES, || {
-        format!("a consent is at most {MAX_CONSENT_BYTES} bytes")
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "oversize",
+            format!("a consent is at most {MAX_CONSENT_BYTES} bytes"),
+        )
     })
     .await?;
     let new: NewConsent = serde_json::from_slice(&body).map_err(|e| {

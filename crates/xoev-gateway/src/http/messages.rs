@@ -25,7 +25,6 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use xoev_core::{Message, MessageErrorKind};
 use xoev_schema::SchemaError;
-use xoev_transport::{Envelope, Target};
 
 /// `POST /messages`.
 pub async fn submit(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
@@ -71,10 +70,7 @@ async fn accept(
     if declared.is_some_and(|n| n > u64::try_from(max).unwrap_or(u64::MAX)) {
         return Err(oversize());
     }
-    let bytes = super::read_body(state, body, max, || {
-        format!("the message is larger than {max} bytes")
-    })
-    .await?;
+    let bytes = super::read_body(state, body, max, oversize).await?;
     // The header parse is pure Rust and stops after the header, but a large
     // message is still work: keep it off the reactor (and the validation
     // that explains an unreadable header, which is libxml2's).
@@ -197,17 +193,8 @@ async fn accept(
             &e,
         ));
     }
-    let mut envelope = Envelope::for_message(Target::Inbound, &message)
+    let mut envelope = crate::service::inbound_envelope(&message, Some(entry))
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid-header", e.to_string()))?;
-    // as the catalogue names them where the root does not (xdomea 2/3)
-    for (name, value) in [
-        (xoev_transport::header::STANDARD, &entry.name),
-        (xoev_transport::header::VERSION, &entry.version),
-    ] {
-        if !envelope.headers.contains_key(name) {
-            envelope = envelope.with_header(name, value.clone());
-        }
-    }
     if resubmission {
         let millis = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
         envelope = envelope.with_header(xoev_transport::header::RESUBMITTED_AT, millis.to_string());

@@ -267,13 +267,13 @@ impl Default for Timeouts {
 }
 
 /// Reads a request body of at most `max` bytes within [`Timeouts::body`]:
-/// over the limit 413 `oversize` (with `oversize_detail`), too slow 408
+/// over the limit the caller's `oversize` error (413), too slow 408
 /// `body-timeout`, broken off or malformed 400 `body-unreadable`.
 pub async fn read_body(
     state: &AppState,
     body: axum::body::Body,
     max: usize,
-    oversize_detail: impl FnOnce() -> String,
+    oversize: impl FnOnce() -> ApiError,
 ) -> Result<axum::body::Bytes, ApiError> {
     let limit = state.inner.timeouts.body;
     match tokio::time::timeout(limit, axum::body::to_bytes(body, max)).await {
@@ -281,7 +281,7 @@ pub async fn read_body(
         Ok(Err(e)) => {
             // axum's `to_bytes` wraps http-body-util's limit error
             Err(if e.into_inner().is::<http_body_util::LengthLimitError>() {
-                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "oversize", oversize_detail())
+                oversize()
             } else {
                 ApiError::new(
                     StatusCode::BAD_REQUEST,
