@@ -74,6 +74,13 @@ nest_head = "<xn-bk:x>" * 100 + "</xn-bk:x>" * 100
 write("cases/deep-nesting-header.xml",
       one(REQUEST, "<xn-bk:identifikation.nachricht>", f"{nest_head}<xn-bk:identifikation.nachricht>"))
 
+# text split into many pieces: libxml2's XSD validation joins them in
+# quadratic time (more than 1,000 comments, PIs and CDATA sections together)
+write("cases/many-cdata-sections.xml",
+      one(REQUEST, "<xn-bk:GivenName>", "<xn-bk:GivenName>" + "x<![CDATA[ab]]>" * 1001))
+write("cases/many-comments.xml",
+      one(REQUEST, "<xn-bk:GivenName>", "<xn-bk:GivenName>" + "<!--c-->x<?p?>" * 501))
+
 write("cases/unknown-standard.xml",
       one(one(REQUEST, 'standard="XNachweis"', 'standard="XUnbekannt"'),
           'xmlns:xn-de="urn:xoev-de:bva:standard:xnachweis:schema:xnachweis-de-noots"',

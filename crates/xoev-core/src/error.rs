@@ -39,9 +39,10 @@ pub enum MessageErrorKind {
     /// More namespace declarations are in scope at an element than
     /// [`MAX_NAMESPACES_IN_SCOPE`](crate::MAX_NAMESPACES_IN_SCOPE).
     TooManyNamespaces,
-    /// The document holds more comments and processing instructions than
-    /// [`MAX_COMMENTS_AND_PIS`](crate::MAX_COMMENTS_AND_PIS).
-    TooManyComments,
+    /// The document holds more comments, processing instructions and CDATA
+    /// sections than
+    /// [`MAX_COMMENTS_PIS_AND_CDATA`](crate::MAX_COMMENTS_PIS_AND_CDATA).
+    TooManyCommentsOrCdata,
     /// The document has no root element.
     Empty,
     /// An XÖV header is present but a required field is missing or invalid.
@@ -59,7 +60,7 @@ impl MessageErrorKind {
             Self::TooDeep => "too-deep",
             Self::TooManyAttributes => "too-many-attributes",
             Self::TooManyNamespaces => "too-many-namespaces",
-            Self::TooManyComments => "too-many-comments",
+            Self::TooManyCommentsOrCdata => "too-many-comments-or-cdata",
             Self::Empty => "empty",
             Self::Header => "invalid-header",
         }

@@ -19,6 +19,6 @@ mod message;
 pub use error::{MessageError, MessageErrorKind};
 pub use header::{Authority, Header, HeaderForm, MessageId, MessageType, RootElement};
 pub use message::{
-    Limits, MAX_ATTRIBUTES, MAX_COMMENTS_AND_PIS, MAX_NAMESPACES_IN_SCOPE, Message,
+    Limits, MAX_ATTRIBUTES, MAX_COMMENTS_PIS_AND_CDATA, MAX_NAMESPACES_IN_SCOPE, Message,
     OOTS_EDM_SPECIFICATION,
 };

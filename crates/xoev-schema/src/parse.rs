@@ -6,7 +6,7 @@ use libxml::bindings as xml;
 use libxml::tree::Document;
 use std::ffi::CStr;
 use xoev_core::{
-    Limits, MAX_ATTRIBUTES, MAX_COMMENTS_AND_PIS, MAX_NAMESPACES_IN_SCOPE, MessageError,
+    Limits, MAX_ATTRIBUTES, MAX_COMMENTS_PIS_AND_CDATA, MAX_NAMESPACES_IN_SCOPE, MessageError,
     MessageErrorKind,
 };
 
@@ -20,6 +20,10 @@ use xoev_core::{
 /// - at most [`MAX_ATTRIBUTES`] attributes on an element, counted before
 ///   parsing (libxml2 2.9 checks each attribute against the element's
 ///   earlier ones: quadratic time, 107 s for 200,000 on one element);
+/// - at most [`MAX_COMMENTS_PIS_AND_CDATA`] comments, processing
+///   instructions and CDATA sections together, counted before parsing
+///   (libxml2's XSD validation joins the text pieces they split in
+///   quadratic time);
 /// - at most [`MAX_NAMESPACES_IN_SCOPE`] namespace declarations on an
 ///   element and its ancestors together, counted in the same pass;
 /// - the size of one attribute value, comment or text node is bounded by
@@ -50,11 +54,11 @@ pub fn parse_document(bytes: &[u8], limits: &Limits) -> Result<Document, SchemaE
     if let Some(e) = MessageError::nul_byte(bytes) {
         return Err(e.into());
     }
-    if let Some(offset) = too_many_comments(bytes) {
+    if let Some(offset) = too_many_splits(bytes) {
         return Err(MessageError::new(
-            MessageErrorKind::TooManyComments,
+            MessageErrorKind::TooManyCommentsOrCdata,
             format!(
-                "the document holds more than {MAX_COMMENTS_AND_PIS} comments and processing instructions"
+                "the document holds more than {MAX_COMMENTS_PIS_AND_CDATA} comments, processing instructions and CDATA sections together (each splits the text around it)"
             ),
         )
         .at(bytes, offset)
@@ -205,22 +209,20 @@ unsafe fn element_deeper_than(doc: xml::xmlDocPtr, max: usize) -> Option<Option<
     }
 }
 
-/// Where the comment or processing instruction past
-/// [`MAX_COMMENTS_AND_PIS`] starts, if there is one (`<!--` and `<?`
-/// counted over the raw bytes, vectorised: a `<` cannot otherwise start
-/// them, and one inside a CDATA section or attribute value only makes the
-/// count err on the safe side by a little).
-fn too_many_comments(bytes: &[u8]) -> Option<usize> {
+/// Where the comment, processing instruction or CDATA section past
+/// [`MAX_COMMENTS_PIS_AND_CDATA`] starts, if there is one (`<!--`, `<?`
+/// and `<![CDATA[` counted over the raw bytes, vectorised: a `<` cannot
+/// otherwise start them, and one inside another, or in an attribute value,
+/// only makes the count err on the safe side by a little).
+fn too_many_splits(bytes: &[u8]) -> Option<usize> {
+    const STARTS: [&[u8]; 3] = [b"<!--", b"<?", b"<![CDATA["];
     // the XML declaration is a `<?` too
-    let allowed = MAX_COMMENTS_AND_PIS + 1;
-    let comments = memchr::memmem::find_iter(bytes, b"<!--");
-    let pis = memchr::memmem::find_iter(bytes, b"<?");
-    if comments.count() + pis.count() <= allowed {
+    let allowed = MAX_COMMENTS_PIS_AND_CDATA + 1;
+    let found = |start: &'static [u8]| memchr::memmem::find_iter(bytes, start);
+    if STARTS.into_iter().map(|s| found(s).count()).sum::<usize>() <= allowed {
         return None;
     }
-    let mut starts: Vec<usize> = memchr::memmem::find_iter(bytes, b"<!--")
-        .chain(memchr::memmem::find_iter(bytes, b"<?"))
-        .collect();
+    let mut starts: Vec<usize> = STARTS.into_iter().flat_map(found).collect();
     starts.sort_unstable();
     starts.get(allowed).copied()
 }
