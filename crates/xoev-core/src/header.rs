@@ -1,6 +1,7 @@
 //! The XÖV message header ("Nachrichtenkopf") as a typed value.
 
 use serde::Serialize;
+use std::borrow::Cow;
 use std::fmt;
 
 /// The root element of a document: its namespace and local name.
@@ -120,6 +121,35 @@ impl fmt::Display for MessageId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// The form under which a message id is looked up and compared: a UUID,
+/// bare or as a `urn:uuid:` URN, in lower case — RFC 9562 (like RFC 4122
+/// before it) takes a UUID's hex digits in either case on input, and the
+/// XÖV `UUID` type allows both, so an answer may name its request as
+/// `7A1C2B7E-…` that was sent as `7a1c2b7e-…`; any other id as it is
+/// (ids are case-sensitive strings otherwise).
+pub fn id_key(id: &str) -> Cow<'_, str> {
+    const URN: &str = "urn:uuid:";
+    let uuid = match id.get(..URN.len()) {
+        Some(p) if p.eq_ignore_ascii_case(URN) => &id[URN.len()..],
+        _ => id,
+    };
+    let is_uuid = uuid.len() == 36
+        && uuid.bytes().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        });
+    if is_uuid && id.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(id.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(id)
+    }
+}
+
+/// Whether two message ids name the same message ([`id_key`]).
+pub fn same_id(a: &str, b: &str) -> bool {
+    a == b || id_key(a) == id_key(b)
 }
 
 /// The message type: a code from the standard's message-type code list.
@@ -305,5 +335,58 @@ impl Header {
             ),
             None => format!("the header names no author ({element})"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{id_key, same_id};
+
+    #[test]
+    fn a_uuid_is_one_id_in_either_case() {
+        let lower = "7a1c2b7e-8a44-4d0e-9b7a-0c5e2d9f2022";
+        let upper = "7A1C2B7E-8A44-4D0E-9B7A-0C5E2D9F2022";
+        assert_eq!(id_key(upper), lower);
+        assert!(matches!(id_key(lower), std::borrow::Cow::Borrowed(_)));
+        assert!(same_id(upper, lower));
+        assert!(same_id(
+            "URN:UUID:7A1C2B7E-8a44-4d0e-9b7a-0c5e2d9f2022",
+            &format!("urn:uuid:{lower}")
+        ));
+        // a UUID and its URN are different ids
+        assert!(!same_id(lower, &format!("urn:uuid:{lower}")));
+        // another UUID
+        assert!(!same_id(lower, "7a1c2b7e-8a44-4d0e-9b7a-0c5e2d9f2023"));
+    }
+
+    #[test]
+    fn other_ids_stay_case_sensitive() {
+        for (a, b) in [
+            ("ABC-1", "abc-1"),
+            // one character short, or a hyphen out of place
+            (
+                "7A1C2B7E-8A44-4D0E-9B7A-0C5E2D9F202",
+                "7a1c2b7e-8a44-4d0e-9b7a-0c5e2d9f202",
+            ),
+            (
+                "7A1C2B7E8-A44-4D0E-9B7A-0C5E2D9F2022",
+                "7a1c2b7e8-a44-4d0e-9b7a-0c5e2d9f2022",
+            ),
+            // not hex
+            (
+                "7A1C2B7E-8A44-4D0E-9B7A-0C5E2D9F202G",
+                "7a1c2b7e-8a44-4d0e-9b7a-0c5e2d9f202g",
+            ),
+            (
+                "Prozess-7A1C2B7E-8A44-4D0E-9B7A-0C5E2D9F2022",
+                "prozess-7a1c2b7e-8a44-4d0e-9b7a-0c5e2d9f2022",
+            ),
+        ] {
+            assert!(!same_id(a, b), "{a} / {b}");
+            assert_eq!(id_key(a), a);
+        }
+        // non-ASCII never panics
+        assert_eq!(id_key("ü"), "ü");
+        assert_eq!(id_key("urn:uuiü"), "urn:uuiü");
     }
 }

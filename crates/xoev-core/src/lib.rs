@@ -17,7 +17,9 @@ mod header;
 mod message;
 
 pub use error::{MessageError, MessageErrorKind};
-pub use header::{Authority, Header, HeaderForm, MessageId, MessageType, RootElement};
+pub use header::{
+    Authority, Header, HeaderForm, MessageId, MessageType, RootElement, id_key, same_id,
+};
 pub use message::{
     Limits, MAX_ATTRIBUTES, MAX_COMMENTS_PIS_AND_CDATA, MAX_NAMESPACES_IN_SCOPE, Message,
     OOTS_EDM_SPECIFICATION,

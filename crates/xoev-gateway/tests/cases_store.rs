@@ -119,8 +119,57 @@ async fn exercise(store: Arc<dyn CaseStore>) {
         updated: "2026-11-25T00:00:00Z".into(),
     };
     store.set_status("m-1", &status).await.expect("status");
-    assert_eq!(store.status("m-1").await.expect("read"), Some(status));
+    assert_eq!(
+        store.status("m-1").await.expect("read"),
+        Some(status.clone())
+    );
     assert_eq!(store.status("m-2").await.expect("read"), None);
+    // other ids are case-sensitive
+    assert_eq!(store.status("M-1").await.expect("read"), None);
+
+    // A UUID is one id in either case (RFC 9562): an answer may name its
+    // request, and a client its message, in upper case.
+    let uuid = "c0ffee00-0000-4000-8000-0000000000ab";
+    let upper = uuid.to_ascii_uppercase();
+    store.put_request(uuid, &sent).await.expect("put");
+    let open = store.open_request(&upper, "fa:2613").await.expect("open");
+    assert_eq!(open.tax_id, f.tax_id);
+    store
+        .claim_request(&upper, "c0ffee00-0000-4000-8000-0000000000cd", "fa:2613")
+        .await
+        .expect("claimed in upper case");
+    store
+        .claim_request(uuid, "C0FFEE00-0000-4000-8000-0000000000CD", "fa:2613")
+        .await
+        .expect("the same answer again, its id in upper case");
+    match store
+        .claim_request(uuid, "c0ffee00-0000-4000-8000-0000000000ce", "fa:2613")
+        .await
+    {
+        Err(CaseError::AlreadyAnswered { by, .. }) => {
+            assert_eq!(by, "c0ffee00-0000-4000-8000-0000000000cd")
+        }
+        other => panic!("expected already-answered, got {other:?}"),
+    }
+    store
+        .release_claim(&upper, "C0FFEE00-0000-4000-8000-0000000000CD")
+        .await
+        .expect("release");
+    store
+        .claim_request(uuid, "c0ffee00-0000-4000-8000-0000000000ce", "fa:2613")
+        .await
+        .expect("released in upper case, claimed again");
+    store
+        .set_status(&format!("urn:uuid:{upper}"), &status)
+        .await
+        .expect("status");
+    assert_eq!(
+        store
+            .status(&format!("urn:uuid:{uuid}"))
+            .await
+            .expect("read"),
+        Some(status)
+    );
 }
 
 #[tokio::test]

@@ -146,6 +146,51 @@ async fn answers_must_match_a_forwarded_request_once_from_where_it_went() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn an_answer_may_name_its_request_in_upper_case() {
+    let (d, _w) = demo_with(true).await;
+    let tax = d.tax_office().expect("tax");
+    let (_, request) = d.fee_office().expect("fee").request().expect("request");
+    let f = forward(process(&d, &request, None));
+    let (answer_id, answer) = tax.answer(&f.payload).expect("answer");
+    let text = String::from_utf8(answer.clone()).expect("utf-8");
+    let between = |open: &str, close: &str| {
+        let start = text.find(open).expect(open) + open.len();
+        text[start..start + text[start..].find(close).expect(close)].to_owned()
+    };
+    let original = between("<xestb:ursprungsanfrage>", "</xestb:ursprungsanfrage>");
+    assert!(original.starts_with("urn:uuid:"), "{original}");
+    assert_eq!(
+        between("<xestb:anfrageUUID>", "</xestb:anfrageUUID>"),
+        f.message_id
+    );
+    // the tax office's system writes UUIDs in upper case (RFC 9562: the
+    // same UUIDs)
+    let upper = xoev_gateway::peers::rewrite(
+        &answer,
+        &[
+            ("bezug/anfrageUUID", &f.message_id.to_ascii_uppercase()),
+            ("bezug/ursprungsanfrage", &original.to_ascii_uppercase()),
+        ],
+        None,
+    )
+    .expect("rewrite");
+    let upper = sign_as(&d, demo::TAX_OFFICE, &upper);
+    let ok = forward(process(&d, &upper, None));
+    assert_eq!(ok.queue, d.inbox(FEE_OFFICE).expect("inbox"));
+    assert_eq!(ok.source_id, answer_id);
+    // the fee office gets its request's id as it wrote it
+    let out = String::from_utf8_lossy(&ok.payload);
+    assert!(out.contains(&format!("requestid=\"{original}\"")), "{out}");
+    // and the request is answered: another answer to it is a second one
+    let (_, second) = tax.answer(&f.payload).expect("answer");
+    let r = reject(process(&d, &second, None));
+    assert_eq!(
+        (r.stage, r.kind.as_str()),
+        (Stage::Correlation, "already-answered")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn an_unsigned_message_is_refused_at_the_signature_stage() {
     let (d, _w) = demo_with(true).await;
     let request = std::fs::read(root().join(demo::REQUEST)).expect("request");

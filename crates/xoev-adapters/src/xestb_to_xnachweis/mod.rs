@@ -89,7 +89,8 @@ impl Adapter for XEStBToXNachweis {
                 found: reader.id.clone(),
             });
         }
-        if *original != facts.request_id {
+        // the request's id as the tax office echoes it: a UUID in either case
+        if !xoev_core::same_id(original, &facts.request_id) {
             return Err(AdapterError::CorrelationMismatch {
                 field: "bezug/ursprungsanfrage".into(),
                 expected: facts.request_id.clone(),

@@ -344,3 +344,26 @@ fn the_answer_names_every_requester_of_the_request_in_its_own_role() {
         "{err}"
     );
 }
+
+#[test]
+fn the_request_id_may_come_back_in_upper_case() {
+    // RFC 9562: a UUID's hex digits are read in either case
+    let input = text(KASSEL_ANS).replace(
+        "urn:uuid:7a1c2b7e-8a44-4d0e-9b7a-0c5e2d9f1011",
+        "URN:UUID:7A1C2B7E-8A44-4D0E-9B7A-0C5E2D9F1011",
+    );
+    assert_ne!(input, text(KASSEL_ANS));
+    let (root, _) = run(&input, &ctx_for(KASSEL_REQ)).expect("the same request");
+    // answered under the request's id as the request wrote it
+    assert!(
+        root.contains("urn:uuid:7a1c2b7e-8a44-4d0e-9b7a-0c5e2d9f1011"),
+        "{root}"
+    );
+    // one digit off is another request
+    let other = text(KASSEL_ANS).replace(
+        "urn:uuid:7a1c2b7e-8a44-4d0e-9b7a-0c5e2d9f1011",
+        "URN:UUID:7A1C2B7E-8A44-4D0E-9B7A-0C5E2D9F1012",
+    );
+    let err = run(&other, &ctx_for(KASSEL_REQ)).expect_err("must fail");
+    assert_eq!(err.field(), Some("bezug/ursprungsanfrage"));
+}

@@ -36,6 +36,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, mpsc};
 use tokio::sync::watch;
 use xoev_adapters::RequestFacts;
+use xoev_core::id_key;
 
 /// Name of the journal in the store's directory.
 pub const CASES_FILE: &str = "cases.jsonl";
@@ -387,6 +388,7 @@ impl Journal {
 #[async_trait]
 impl CaseStore for FileCases {
     async fn put_request(&self, id: &str, facts: &RequestFacts) -> Result<(), CaseError> {
+        let id = &*id_key(id);
         self.change(|state| {
             if state.requests.contains_key(id) {
                 return Ok(());
@@ -417,6 +419,8 @@ impl CaseStore for FileCases {
         answer: &str,
         answerer: &str,
     ) -> Result<RequestFacts, CaseError> {
+        let id = &*id_key(id);
+        let answer = &*id_key(answer);
         let (facts, _) = self.change(|state| {
             let request = checked(state, id, answerer)?;
             match &request.claim {
@@ -449,6 +453,7 @@ impl CaseStore for FileCases {
     }
 
     async fn open_request(&self, id: &str, answerer: &str) -> Result<RequestFacts, CaseError> {
+        let id = &*id_key(id);
         // off the reactor: a rewrite may hold the state for a while
         off_reactor(|| {
             let state = self.lock()?;
@@ -464,6 +469,8 @@ impl CaseStore for FileCases {
     }
 
     async fn release_claim(&self, id: &str, answer: &str) -> Result<(), CaseError> {
+        let id = &*id_key(id);
+        let answer = &*id_key(answer);
         let ((), through) = self.change(|state| {
             let claimed_by_answer = state
                 .requests
@@ -487,6 +494,7 @@ impl CaseStore for FileCases {
     }
 
     async fn set_status(&self, id: &str, status: &Status) -> Result<(), CaseError> {
+        let id = &*id_key(id);
         self.change(|state| {
             let record = Record::Status {
                 id: id.to_owned(),
@@ -502,6 +510,7 @@ impl CaseStore for FileCases {
     }
 
     async fn status(&self, id: &str) -> Result<Option<Status>, CaseError> {
+        let id = &*id_key(id);
         // off the reactor: a rewrite may hold the state for a while
         off_reactor(|| Ok(self.lock()?.statuses.map.get(id).cloned()))
     }

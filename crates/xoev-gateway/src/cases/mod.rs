@@ -22,6 +22,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use tokio_postgres::NoTls;
 use xoev_adapters::RequestFacts;
+use xoev_core::id_key;
 
 /// Days a forwarded request's facts are kept.
 pub const RETENTION_DAYS: i32 = 30;
@@ -328,6 +329,7 @@ impl<V> Bounded<V> {
 #[async_trait]
 impl CaseStore for MemoryCases {
     async fn put_request(&self, id: &str, facts: &RequestFacts) -> Result<(), CaseError> {
+        let id = &*id_key(id);
         let mut map = self
             .requests
             .lock()
@@ -342,6 +344,8 @@ impl CaseStore for MemoryCases {
         answer: &str,
         answerer: &str,
     ) -> Result<RequestFacts, CaseError> {
+        let id = &*id_key(id);
+        let answer = &*id_key(answer);
         let mut map = self
             .requests
             .lock()
@@ -364,6 +368,7 @@ impl CaseStore for MemoryCases {
     }
 
     async fn open_request(&self, id: &str, answerer: &str) -> Result<RequestFacts, CaseError> {
+        let id = &*id_key(id);
         let map = self
             .requests
             .lock()
@@ -383,6 +388,8 @@ impl CaseStore for MemoryCases {
     }
 
     async fn release_claim(&self, id: &str, answer: &str) -> Result<(), CaseError> {
+        let id = &*id_key(id);
+        let answer = &*id_key(answer);
         let mut map = self
             .requests
             .lock()
@@ -396,6 +403,7 @@ impl CaseStore for MemoryCases {
     }
 
     async fn set_status(&self, id: &str, status: &Status) -> Result<(), CaseError> {
+        let id = &*id_key(id);
         let mut map = self
             .statuses
             .lock()
@@ -410,6 +418,7 @@ impl CaseStore for MemoryCases {
     }
 
     async fn status(&self, id: &str) -> Result<Option<Status>, CaseError> {
+        let id = &*id_key(id);
         let map = self
             .statuses
             .lock()
@@ -562,6 +571,7 @@ fn json<T: Serialize>(v: &T) -> Result<String, CaseError> {
 #[async_trait]
 impl CaseStore for PgCases {
     async fn put_request(&self, id: &str, facts: &RequestFacts) -> Result<(), CaseError> {
+        let id = &*id_key(id);
         let client = self.client().await?;
         client
             .execute(
@@ -581,6 +591,8 @@ impl CaseStore for PgCases {
         answer: &str,
         answerer: &str,
     ) -> Result<RequestFacts, CaseError> {
+        let id = &*id_key(id);
+        let answer = &*id_key(answer);
         let client = self.client().await?;
         // One statement: claim if unclaimed or claimed by this same answer,
         // and the answerer is the authority the request went to.
@@ -612,6 +624,7 @@ impl CaseStore for PgCases {
     }
 
     async fn open_request(&self, id: &str, answerer: &str) -> Result<RequestFacts, CaseError> {
+        let id = &*id_key(id);
         let client = self.client().await?;
         let row = client
             .query_opt(
@@ -638,6 +651,8 @@ impl CaseStore for PgCases {
     }
 
     async fn release_claim(&self, id: &str, answer: &str) -> Result<(), CaseError> {
+        let id = &*id_key(id);
+        let answer = &*id_key(answer);
         let client = self.client().await?;
         client
             .execute(
@@ -653,6 +668,7 @@ impl CaseStore for PgCases {
     }
 
     async fn set_status(&self, id: &str, status: &Status) -> Result<(), CaseError> {
+        let id = &*id_key(id);
         let client = self.client().await?;
         client
             .execute(
@@ -668,6 +684,7 @@ impl CaseStore for PgCases {
     }
 
     async fn status(&self, id: &str) -> Result<Option<Status>, CaseError> {
+        let id = &*id_key(id);
         let client = self.client().await?;
         let row = client
             .query_opt(
