@@ -493,6 +493,19 @@ async fn a_root_version_attribute_other_than_the_namespace_is_routed_by_the_sche
             (xoev_transport::header::VERSION, "1.2"),
         ],
     );
+    // No adapter: forwarded under its own id and type, as its header says
+    // (the header read on the way in, not read again from the output).
+    let inbound = xoev_core::Message::parse(signed, &xoev_core::Limits::default()).expect("header");
+    let h = inbound.header.expect("header");
+    assert_eq!(f.message_id, h.message_id.as_str());
+    let out = xoev_core::Message::parse(f.payload.clone(), &xoev_core::Limits::default())
+        .expect("output header");
+    let out = out.header.expect("output header");
+    assert_eq!(out.message_id, h.message_id);
+    assert_amqp_headers(
+        &f,
+        &[(xoev_transport::header::TYPE, h.message_type.code.as_str())],
+    );
 }
 
 /// XBeteiligung 1.2's code list gives a message type as the element's whole

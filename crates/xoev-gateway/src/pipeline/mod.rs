@@ -764,10 +764,11 @@ impl Pipeline {
         });
         drop(output);
         clock.lap(Stage::Signing);
-        // The output's header, read from the same buffer (no copy). Only an
-        // adapter's output can lack one (the inbound message had one): that
-        // is the adapter's doing, and the same every time, so a rejection,
-        // not a retry.
+        // The output's header. Without an adapter the output is the inbound
+        // message signed anew: its header is the one read above. An adapter's
+        // output is read from the same buffer (no copy); only it can lack a
+        // header (the inbound message had one): that is the adapter's doing,
+        // and the same every time, so a rejection, not a retry.
         let no_header = |detail: String| {
             Failure::reject(
                 Stage::Adapter,
@@ -778,17 +779,29 @@ impl Pipeline {
                 ),
             )
         };
-        let out =
-            Message::parse(signed.clone(), &self.limits).map_err(|e| no_header(e.to_string()))?;
+        let out = match unsigned {
+            None => None,
+            Some(_) => Some(
+                Message::parse(signed.clone(), &self.limits)
+                    .map_err(|e| no_header(e.to_string()))?,
+            ),
+        };
         // A test message stays one, also where the target standard has no
         // `test` attribute for the adapter to carry it in (EU OOTS).
-        let test = [&out, &message]
+        let test = [out.as_ref(), Some(&message)]
             .into_iter()
+            .flatten()
             .find(|m| m.is_test())
             .and_then(|m| m.test.clone());
-        let (out_id, out_type) = match out.header {
-            Some(h) => (h.message_id.to_string(), h.message_type.code),
-            None => return Err(no_header(format!("none in {}", out.root))),
+        let (out_id, out_type) = match out {
+            None => (
+                header.message_id.to_string(),
+                header.message_type.code.clone(),
+            ),
+            Some(Message {
+                header: Some(h), ..
+            }) => (h.message_id.to_string(), h.message_type.code),
+            Some(out) => return Err(no_header(format!("none in {}", out.root))),
         };
 
         let case_id;
