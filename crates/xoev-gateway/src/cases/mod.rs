@@ -195,6 +195,9 @@ pub struct Status {
 }
 
 /// The case store.
+///
+/// Every implementation keys request, answer and message ids by
+/// [`id_key`]: a UUID is one id in either case.
 #[async_trait]
 pub trait CaseStore: Send + Sync {
     /// Remembers the request forwarded under `forwarded_id`: durable once
