@@ -50,7 +50,7 @@ const UPKEEP: Duration = Duration::from_secs(5);
 
 /// Installs the Prometheus recorder as the process's global recorder (once;
 /// later calls return the same handle), with its upkeep running every
-/// [`UPKEEP`] on a thread of its own.
+/// 5 s on a thread of its own.
 ///
 /// The recorder keeps every histogram sample until upkeep (or a scrape)
 /// folds it into the buckets; `build_recorder` does not schedule upkeep,
