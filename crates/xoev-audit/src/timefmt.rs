@@ -31,7 +31,7 @@ pub fn parse(s: &str) -> Result<OffsetDateTime, time::error::Parse> {
     OffsetDateTime::parse(s, &Rfc3339).map(normalize)
 }
 
-/// Serde adapter: [`format`] / [`parse`].
+/// Serde adapter: [`format()`] / [`parse()`].
 pub mod serde_utc {
     use serde::{Deserialize, Deserializer, Serializer};
     use time::OffsetDateTime;
