@@ -68,6 +68,9 @@ pub fn init() {
         // initialisation entry point.
         unsafe {
             xml::xmlInitParser();
+            // the XSD built-in types, which the first schema compile would
+            // otherwise set up without a lock (libxml2 issue 930)
+            xml::xmlSchemaInitTypes();
             xml::xmlSetExternalEntityLoader(Some(local_only_loader));
         }
     });

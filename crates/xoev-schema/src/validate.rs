@@ -11,7 +11,7 @@ use libxml::tree::Document;
 use std::ffi::CString;
 use std::os::raw::c_void;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use xoev_core::{Limits, Message, MessageError};
 
 /// At most this many issues are collected per document.
@@ -179,6 +179,9 @@ fn shorten_pattern(message: &str) -> String {
     )
 }
 
+/// Held while a schema compiles (see [`CompiledSchema::compile`]).
+static COMPILE: Mutex<()> = Mutex::new(());
+
 impl CompiledSchema {
     /// Compiles the XSD at `path` (imports resolve through the local-only loader).
     pub fn compile(path: &Path, label: &str) -> Result<Self, SchemaError> {
@@ -193,6 +196,12 @@ impl CompiledSchema {
         let mut issues: Vec<String> = Vec::new();
         let _ = crate::init::take_refused();
         let _ = crate::init::take_loaded();
+        // One compile at a time in the process: libxml2 2.9's schema
+        // compiler is not thread-safe (two compiles of XBeteiligung on two
+        // threads were once seen spinning for good in its
+        // substitution-group checks). Compiles happen once per catalogue
+        // entry, at start, so nothing waits on the hot path.
+        let _one_at_a_time = COMPILE.lock().unwrap_or_else(PoisonError::into_inner);
         // SAFETY: the parser context is created, used and freed here; the
         // issue vector outlives the context that calls back into it.
         let ptr = unsafe {
