@@ -2,7 +2,8 @@
 //!
 //! - [`Catalogue`]: the standards under `schemas/`, found by the root
 //!   element's namespace and `version` attribute; each XSD is compiled once,
-//!   on first use, and shared by all threads.
+//!   on first use (one compile at a time in the process: libxml2's schema
+//!   compiler is not thread-safe), and shared by all threads.
 //! - [`parse_document`]: the one full parse of a message — no DTD, no
 //!   entities, no network, size-limited.
 //! - [`Validator`]: envelope → catalogue lookup → parse → XSD validation (of
