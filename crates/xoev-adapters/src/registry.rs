@@ -418,9 +418,8 @@ mod tests {
 
     #[test]
     fn a_declarative_adapter_cannot_shadow_a_builtin() {
-        let dir = std::env::temp_dir().join(format!("xoev-adapters-{}-shadow", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("dir");
+        let tmp = tempfile::tempdir().expect("dir");
+        let dir = tmp.path().to_path_buf();
         std::fs::write(
             dir.join("x.xsl"),
             r#"<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform"/>"#,

@@ -31,14 +31,42 @@ const MUSTERSTADT: &str =
 const XESTB_KASSEL: &str =
     "tests/samples/xestb/xestb.bescheiddatenAntwort.0102.kassel-zusammenveranlagung.xml";
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("xoev-cli-route-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("tmp");
-    dir
+/// A fresh directory, removed when dropped.
+struct Scratch {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+}
+
+impl std::ops::Deref for Scratch {
+    type Target = PathBuf;
+    fn deref(&self) -> &PathBuf {
+        &self.path
+    }
+}
+
+impl AsRef<std::path::Path> for Scratch {
+    fn as_ref(&self) -> &std::path::Path {
+        &self.path
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for Scratch {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.path.as_os_str()
+    }
+}
+
+fn temp_dir(name: &str) -> Scratch {
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("xoev-cli-route-{name}-"))
+        .tempdir()
+        .expect("tmp");
+    let path = dir.path().to_path_buf();
+    Scratch { _dir: dir, path }
 }
 
 /// A copy of routing/ with `edit` applied to rules.toml.
-fn broken_routing(name: &str, edit: impl Fn(String) -> String) -> PathBuf {
+fn broken_routing(name: &str, edit: impl Fn(String) -> String) -> Scratch {
     let dir = temp_dir(name);
     for f in ["authorities.toml", "access.toml", "rules.toml"] {
         let text = std::fs::read_to_string(root().join("routing").join(f)).expect("read");
@@ -252,7 +280,8 @@ fn route_rejects_unknown_sender_and_non_xoev_input() {
     ]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stdout(&o).contains("[unknown-sender]"));
-    let file = temp_dir("junk").join("junk.xml");
+    let junk = temp_dir("junk");
+    let file = junk.join("junk.xml");
     std::fs::write(&file, "<a>no header</a>").expect("write");
     let o = gateway(&["route", file.to_str().expect("utf-8 path")]);
     assert_eq!(o.status.code(), Some(1));
@@ -274,7 +303,8 @@ fn route_and_inspect_name_an_authority_given_without_an_identifier() {
         let end = start + named_only[start..].find(close).expect("close") + close.len();
         named_only.replace_range(start..end, "");
     }
-    let file = temp_dir("named-only").join("named-only.xml");
+    let named = temp_dir("named-only");
+    let file = named.join("named-only.xml");
     std::fs::write(&file, named_only).expect("write");
     let file = file.to_str().expect("utf-8 path");
 
@@ -420,7 +450,7 @@ fn route_an_xdomea_4_archival_offer_to_the_archive_a_rule_names() {
 }
 
 /// `routing/` with the files of `tests/routing/<addition>/` appended.
-fn routing_with(addition: &str) -> PathBuf {
+fn routing_with(addition: &str) -> Scratch {
     let dir = temp_dir(addition);
     for f in ["authorities.toml", "access.toml", "rules.toml"] {
         let mut text = std::fs::read_to_string(root().join("routing").join(f)).expect("read");

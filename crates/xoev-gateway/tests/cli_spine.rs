@@ -23,12 +23,27 @@ fn stdout(o: &Output) -> String {
 const KITA: &str = "tests/samples/xnachweis/DE.EvidenceRequest.0101.synthetic-kita-einkommen.xml";
 const INVALID: &str = "tests/samples/invalid/xwasser-monitoring_plan_maximal.xml";
 
-fn temp_file(name: &str, content: &[u8]) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("xoev-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("tmp");
-    let p = dir.join(name);
-    std::fs::write(&p, content).expect("write");
-    p
+/// A file named `name` in a directory of its own, both removed when dropped.
+struct TempFile {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+}
+
+impl std::ops::Deref for TempFile {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.path
+    }
+}
+
+fn temp_file(name: &str, content: &[u8]) -> TempFile {
+    let dir = tempfile::Builder::new()
+        .prefix("xoev-cli-")
+        .tempdir()
+        .expect("tmp");
+    let path = dir.path().join(name);
+    std::fs::write(&path, content).expect("write");
+    TempFile { _dir: dir, path }
 }
 
 #[test]
@@ -548,9 +563,10 @@ fn usage_errors_exit_two() {
 fn logs_written_to_a_file_carry_no_colour_codes() {
     // stderr is a pipe here, as when operations redirect it to a file or
     // a journal: the log lines must be plain text
+    let work = tempfile::tempdir().expect("tmp");
     let o = Command::new(env!("CARGO_BIN_EXE_xoev-gateway"))
         .args(["demo", "--work"])
-        .arg(std::env::temp_dir().join(format!("xoev-cli-log-{}", std::process::id())))
+        .arg(work.path())
         .current_dir(root())
         .env_remove("XOEV_SCHEMAS")
         .env("XOEV_LOG", "info")
@@ -567,9 +583,10 @@ fn logs_written_to_a_file_carry_no_colour_codes() {
 
 #[test]
 fn json_logs_are_one_object_per_line_with_the_span_fields() {
+    let work = tempfile::tempdir().expect("tmp");
     let o = Command::new(env!("CARGO_BIN_EXE_xoev-gateway"))
         .args(["demo", "--work"])
-        .arg(std::env::temp_dir().join(format!("xoev-cli-json-log-{}", std::process::id())))
+        .arg(work.path())
         .current_dir(root())
         .env_remove("XOEV_SCHEMAS")
         .env("XOEV_LOG", "info")

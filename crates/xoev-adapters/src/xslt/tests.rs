@@ -1,12 +1,12 @@
 use super::*;
 use crate::testutil::*;
 
-/// A fresh directory for one test's adapter files.
-fn scratch(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("xoev-adapters-{}-{test}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch dir");
-    dir
+/// A fresh directory for one test's adapter files, removed when dropped.
+fn scratch(test: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("xoev-adapters-{test}-"))
+        .tempdir()
+        .expect("scratch dir")
 }
 
 fn write_adapter(dir: &Path, name: &str, xsl: &str) -> PathBuf {
@@ -50,14 +50,15 @@ fn the_shipped_mapping_loads_and_names_the_missing_person() {
 
 #[test]
 fn document_function_cannot_read_files() {
-    let dir = scratch("document");
+    let tmp = scratch("document");
+    let dir = tmp.path();
     let secret = dir.join("secret.xml");
     std::fs::write(&secret, "<secret>TOP-SECRET-VALUE</secret>").expect("write");
     let xsl = format!(
         r#"{HEAD}<xsl:template match="/"><out><xsl:copy-of select="document('{}')"/></out></xsl:template></xsl:stylesheet>"#,
         secret.display()
     );
-    let a = XsltAdapter::load(&write_adapter(&dir, "reader", &xsl)).expect("loads");
+    let a = XsltAdapter::load(&write_adapter(dir, "reader", &xsl)).expect("loads");
     match a.translate(&read(KASSEL_REQ), &ctx()) {
         Ok(out) => {
             let out = String::from_utf8_lossy(&out);
@@ -72,23 +73,25 @@ fn document_function_cannot_read_files() {
 
 #[test]
 fn writing_files_is_refused() {
-    let dir = scratch("write");
+    let tmp = scratch("write");
+    let dir = tmp.path();
     let target = dir.join("written.xml");
     let xsl = format!(
         r#"<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform" xmlns:exsl="http://exslt.org/common" extension-element-prefixes="exsl"><xsl:template match="/"><exsl:document href="{}"><x/></exsl:document><out/></xsl:template></xsl:stylesheet>"#,
         target.display()
     );
-    let a = XsltAdapter::load(&write_adapter(&dir, "writer", &xsl)).expect("loads");
+    let a = XsltAdapter::load(&write_adapter(dir, "writer", &xsl)).expect("loads");
     let _ = a.translate(&read(KASSEL_REQ), &ctx());
     assert!(!target.exists(), "the stylesheet wrote a file");
 }
 
 #[test]
 fn includes_are_refused_at_load() {
-    let dir = scratch("include");
+    let tmp = scratch("include");
+    let dir = tmp.path();
     std::fs::write(dir.join("other.xsl"), format!("{HEAD}</xsl:stylesheet>")).expect("write");
     let xsl = format!(r#"{HEAD}<xsl:include href="other.xsl"/></xsl:stylesheet>"#);
-    let err = XsltAdapter::load(&write_adapter(&dir, "includer", &xsl)).expect_err("must fail");
+    let err = XsltAdapter::load(&write_adapter(dir, "includer", &xsl)).expect_err("must fail");
     assert!(err.contains("includer.xsl"), "{err}");
     // said as what it is, not as a file that cannot be found
     assert!(
@@ -96,7 +99,7 @@ fn includes_are_refused_at_load() {
         "{err}"
     );
     let xsl = format!("{HEAD}\n<xsl:import href=\"other.xsl\"/></xsl:stylesheet>");
-    let err = XsltAdapter::load(&write_adapter(&dir, "importer", &xsl)).expect_err("must fail");
+    let err = XsltAdapter::load(&write_adapter(dir, "importer", &xsl)).expect_err("must fail");
     assert!(
         err.contains("xsl:import (line 2) is not supported"),
         "{err}"
@@ -105,10 +108,11 @@ fn includes_are_refused_at_load() {
 
 #[test]
 fn a_broken_stylesheet_is_reported_with_its_file_and_reason() {
-    let dir = scratch("broken");
+    let tmp = scratch("broken");
+    let dir = tmp.path();
     let xsl =
         format!(r#"{HEAD}<xsl:template match="/"><xsl:value-of/></xsl:template></xsl:stylesheet>"#);
-    let err = XsltAdapter::load(&write_adapter(&dir, "broken", &xsl)).expect_err("must fail");
+    let err = XsltAdapter::load(&write_adapter(dir, "broken", &xsl)).expect_err("must fail");
     assert!(err.contains("broken.xsl"), "{err}");
     assert!(err.contains("select"), "libxslt's reason is kept: {err}");
     // libxslt names the stylesheet, not the parse's stand-in name
@@ -118,30 +122,33 @@ fn a_broken_stylesheet_is_reported_with_its_file_and_reason() {
 
 #[test]
 fn a_doctype_in_a_stylesheet_is_refused() {
-    let dir = scratch("doctype");
+    let tmp = scratch("doctype");
+    let dir = tmp.path();
     let xsl = format!(r#"<!DOCTYPE x [<!ENTITY e SYSTEM "/etc/passwd">]>{HEAD}</xsl:stylesheet>"#);
-    let err = XsltAdapter::load(&write_adapter(&dir, "doctype", &xsl)).expect_err("must fail");
+    let err = XsltAdapter::load(&write_adapter(dir, "doctype", &xsl)).expect_err("must fail");
     assert!(err.contains("DOCTYPE"), "{err}");
 }
 
 #[test]
 fn every_broken_file_of_a_directory_is_reported_at_once() {
-    let dir = scratch("many");
-    write_adapter(&dir, "one", "not xml");
-    write_adapter(&dir, "two", &format!("{HEAD}<xsl:bogus/></xsl:stylesheet>"));
+    let tmp = scratch("many");
+    let dir = tmp.path();
+    write_adapter(dir, "one", "not xml");
+    write_adapter(dir, "two", &format!("{HEAD}<xsl:bogus/></xsl:stylesheet>"));
     std::fs::write(dir.join("three.toml"), "name = \"three\"\nunknown = 1\n").expect("write");
-    let err = XsltAdapter::load_dir(&dir).expect_err("must fail");
+    let err = XsltAdapter::load_dir(dir).expect_err("must fail");
     assert_eq!(err.problems.len(), 3, "{err}");
     assert!(err.problems.iter().any(|p| p.contains("unknown")), "{err}");
 }
 
 #[test]
 fn context_parameters_reach_the_stylesheet() {
-    let dir = scratch("params");
+    let tmp = scratch("params");
+    let dir = tmp.path();
     let xsl = format!(
         r#"{HEAD}<xsl:param name="now"/><xsl:param name="id"/><xsl:param name="municipality"/><xsl:template match="/"><out now="{{$now}}" id="{{$id}}" ags="{{$municipality}}"/></xsl:template></xsl:stylesheet>"#
     );
-    let a = XsltAdapter::load(&write_adapter(&dir, "params", &xsl)).expect("loads");
+    let a = XsltAdapter::load(&write_adapter(dir, "params", &xsl)).expect("loads");
     let mut c = ctx();
     c.municipality = Some("06411000".into());
     let out = String::from_utf8(a.translate(&read(KASSEL_REQ), &c).expect("runs")).expect("utf8");
