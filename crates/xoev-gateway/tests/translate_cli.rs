@@ -26,11 +26,12 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-fn scratch(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("xoev-translate-{}-{test}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch");
-    dir
+/// A fresh directory for one test, removed when dropped.
+fn scratch(test: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("xoev-translate-{test}-"))
+        .tempdir()
+        .expect("scratch")
 }
 
 const KASSEL_REQ: &str =
@@ -141,8 +142,9 @@ fn config_root(dir: &Path) -> PathBuf {
 #[test]
 fn invalid_output_is_never_printed() {
     // A mapping that claims OOTS-EDM but produces something else.
-    let dir = scratch("invalid-output");
-    let ad = config_root(&dir);
+    let scratch_dir = scratch("invalid-output");
+    let dir = scratch_dir.path();
+    let ad = config_root(dir);
     std::fs::write(
         ad.join("liar.xsl"),
         r#"<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform"
@@ -200,8 +202,9 @@ fn adapters_lists_builtin_and_declarative() {
 /// where it has `1.2.0`) could never run: `adapters` says so (exit 1).
 #[test]
 fn adapters_names_a_version_the_catalogue_writes_otherwise() {
-    let dir = scratch("adapter-version");
-    let ad = config_root(&dir);
+    let scratch_dir = scratch("adapter-version");
+    let dir = scratch_dir.path();
+    let ad = config_root(dir);
     std::fs::copy(
         root().join("adapters/xnachweis-to-oots-edm.xsl"),
         ad.join("short.xsl"),
@@ -251,7 +254,8 @@ fn integrator_path_from_the_docs() {
     let doc = std::fs::read_to_string(root().join("docs/adapters.md")).expect("docs/adapters.md");
     let script = integrator_block(&doc);
     assert!(script.contains("xoev-gateway translate"), "{script}");
-    let work = scratch("integrator");
+    let scratch_work = scratch("integrator");
+    let work = scratch_work.path();
     let bin_dir = Path::new(env!("CARGO_BIN_EXE_xoev-gateway"))
         .parent()
         .expect("bin dir")
@@ -266,7 +270,7 @@ fn integrator_path_from_the_docs() {
         .arg(&script)
         .current_dir(root())
         .env("PATH", path)
-        .env("WORK", &work)
+        .env("WORK", work)
         .env_remove("XOEV_SCHEMAS")
         .env_remove("XOEV_CONFIG_ROOT")
         .output()
@@ -309,7 +313,8 @@ fn chain_tax_answer_to_oots_response_carries_no_tax_id() {
 
 #[test]
 fn a_context_file_gives_time_seed_municipality_and_request() {
-    let dir = scratch("context-file");
+    let scratch_dir = scratch("context-file");
+    let dir = scratch_dir.path();
     let request =
         root().join("tests/samples/xnachweis/DE.EvidenceRequest.0101.synthetic-kita-darmstadt.xml");
     std::fs::copy(&request, dir.join("request.xml")).expect("copy");
@@ -372,7 +377,8 @@ fn a_context_file_gives_time_seed_municipality_and_request() {
 /// request in ISO-8859-1 (libxml2 alone would read it) was translated.
 #[test]
 fn an_input_the_service_would_refuse_is_not_translated() {
-    let dir = scratch("latin1");
+    let scratch_dir = scratch("latin1");
+    let dir = scratch_dir.path();
     let text = std::fs::read_to_string(root().join(KASSEL_REQ)).expect("sample");
     let latin1 = text.replacen(
         r#"<?xml version="1.0" encoding="UTF-8"?>"#,
@@ -395,7 +401,8 @@ fn an_input_the_service_would_refuse_is_not_translated() {
 /// ended with exit 2, nothing on stdout and its reason twice).
 #[test]
 fn an_original_request_that_cannot_serve_is_refused_naming_it() {
-    let dir = scratch("bad-request");
+    let scratch_dir = scratch("bad-request");
+    let dir = scratch_dir.path();
     let text = std::fs::read_to_string(root().join(KASSEL_REQ)).expect("sample");
     let invalid = dir.join("invalid-request.xml");
     std::fs::write(

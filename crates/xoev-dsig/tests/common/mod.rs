@@ -45,9 +45,11 @@ pub fn pki() -> &'static Pki {
     static PKI: OnceLock<Pki> = OnceLock::new();
     PKI.get_or_init(|| {
         xoev_dsig::init().expect("init");
+        // kept for the whole test process (a static is never dropped), so
+        // under target/tmp rather than the system's /tmp
         let dir = tempfile::Builder::new()
             .prefix("xoev-dsig-test-")
-            .tempdir()
+            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
             .expect("tempdir")
             .keep();
         let ca = TestCa::generate("XOEV Test CA").expect("ca");
