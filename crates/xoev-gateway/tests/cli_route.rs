@@ -32,37 +32,34 @@ const XESTB_KASSEL: &str =
     "tests/samples/xestb/xestb.bescheiddatenAntwort.0102.kassel-zusammenveranlagung.xml";
 
 /// A fresh directory, removed when dropped.
-struct Scratch {
-    _dir: tempfile::TempDir,
-    path: PathBuf,
-}
+struct Scratch(tempfile::TempDir);
 
 impl std::ops::Deref for Scratch {
-    type Target = PathBuf;
-    fn deref(&self) -> &PathBuf {
-        &self.path
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        self.0.path()
     }
 }
 
 impl AsRef<std::path::Path> for Scratch {
     fn as_ref(&self) -> &std::path::Path {
-        &self.path
+        self.0.path()
     }
 }
 
 impl AsRef<std::ffi::OsStr> for Scratch {
     fn as_ref(&self) -> &std::ffi::OsStr {
-        self.path.as_os_str()
+        self.0.path().as_os_str()
     }
 }
 
 fn temp_dir(name: &str) -> Scratch {
-    let dir = tempfile::Builder::new()
-        .prefix(&format!("xoev-cli-route-{name}-"))
-        .tempdir()
-        .expect("tmp");
-    let path = dir.path().to_path_buf();
-    Scratch { _dir: dir, path }
+    Scratch(
+        tempfile::Builder::new()
+            .prefix(&format!("xoev-cli-route-{name}-"))
+            .tempdir()
+            .expect("tmp"),
+    )
 }
 
 /// A copy of routing/ with `edit` applied to rules.toml.
