@@ -559,6 +559,59 @@ fn usage_errors_exit_two() {
     assert_eq!(gateway(&["no-such-command"]).status.code(), Some(2));
 }
 
+/// The README's first command tells the whole case, step by step: the
+/// request translated and routed to the tax office, the answer matched
+/// and minimised, the fee office's check of what it got, and the
+/// citizen's access log — and what the fee office sees is the fee
+/// bracket alone, none of the assessment's figures or the citizen's data.
+#[test]
+fn demo_tells_the_whole_case_and_the_fee_office_sees_only_the_bracket() {
+    let work = tempfile::tempdir().expect("tmp");
+    let o = Command::new(env!("CARGO_BIN_EXE_xoev-gateway"))
+        .args(["demo", "--work"])
+        .arg(work.path())
+        .current_dir(root())
+        .env_remove("XOEV_SCHEMAS")
+        .output()
+        .expect("run xoev-gateway demo");
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    for step in 1..=6 {
+        assert!(out.contains(&format!("\n{step}  ")), "step {step}: {out}");
+    }
+    for said in [
+        "translated to XEStB (xnachweis-to-xestb)",
+        "published confirmed to xoev.inbox.fa-2613",
+        "minimised (xestb-to-xnachweis)",
+        "published confirmed to xoev.inbox.ags-06611000",
+        "valid XNachweis 1.2.0",
+        "(2 entries, hash-chained), as the citizen's portal shows it (1 event):",
+        "Answered: yes.",
+        "chain intact: true",
+    ] {
+        assert!(out.contains(said), "{said:?} missing: {out}");
+    }
+    let evidence: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("   | "))
+        .collect();
+    let evidence = evidence.join("\n");
+    assert!(evidence.contains("<xestb:stufe>"), "{evidence}");
+    for withheld in [
+        "einkuenfte",
+        "Einkuenfte",
+        "Einkommen",
+        "steuerIdNr",
+        "name>",
+        "geburtsdatum",
+    ] {
+        assert!(
+            !evidence.contains(withheld),
+            "{withheld} reached the fee office: {evidence}"
+        );
+    }
+}
+
 #[test]
 fn logs_written_to_a_file_carry_no_colour_codes() {
     // stderr is a pipe here, as when operations redirect it to a file or

@@ -223,11 +223,15 @@ async fn run_async(args: &DemoArgs) -> anyhow::Result<Outcome> {
             .entry(a.id.clone())
             .or_insert_with(|| a.name.clone());
     }
+    // The portal joins a request and its answer into one event.
+    let events = xoev_audit::citizen_view(&entries, &names);
     println!(
-        "6  the citizen's access log ({} entries, hash-chained):",
-        entries.len()
+        "6  the citizen's access log ({} entries, hash-chained), as the citizen's portal shows it ({} event{}):",
+        entries.len(),
+        events.len(),
+        if events.len() == 1 { "" } else { "s" }
     );
-    for event in xoev_audit::citizen_view(&entries, &names) {
+    for event in events {
         println!("   - {}", event.text);
     }
     let report = d.audit.verify(None).await?;
